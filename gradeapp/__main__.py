@@ -1,0 +1,3 @@
+from gradeapp.cli import main
+
+raise SystemExit(main())

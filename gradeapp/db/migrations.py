@@ -1,0 +1,201 @@
+"""Numbered schema migrations; an applied migration is never edited, a change is a new one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+MIGRATION_SET = "gradeapp"
+migrations = Migrations(MIGRATION_SET)
+
+# Executed statement by statement: executescript() would COMMIT the surrounding
+# migration transaction, breaking the "migration + its record" atomicity.
+_SCHEMA_001 = [
+    """CREATE TABLE project (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE skills (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        category TEXT NOT NULL DEFAULT '',
+        definition TEXT NOT NULL DEFAULT '',
+        example TEXT NOT NULL DEFAULT '',
+        common INTEGER NOT NULL DEFAULT 0 CHECK (common IN (0, 1)),
+        frequency REAL,
+        status TEXT NOT NULL DEFAULT ''
+    )""",
+    """CREATE TABLE topics (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    )""",
+    """CREATE TABLE students (
+        name TEXT PRIMARY KEY,
+        params_b REAL,
+        notes TEXT
+    )""",
+    # skill_key: the sorted skill ids, so that one set of skills + topic is one combination
+    """CREATE TABLE combinations (
+        id INTEGER PRIMARY KEY,
+        k INTEGER NOT NULL CHECK (k >= 1),
+        topic_id INTEGER NOT NULL REFERENCES topics(id),
+        skill_key TEXT NOT NULL,
+        seed INTEGER,
+        UNIQUE (topic_id, skill_key)
+    )""",
+    """CREATE TABLE combination_skills (
+        combination_id INTEGER NOT NULL REFERENCES combinations(id),
+        position INTEGER NOT NULL,
+        skill_id INTEGER NOT NULL REFERENCES skills(id),
+        PRIMARY KEY (combination_id, position)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX combination_skills_skill ON combination_skills(skill_id)",
+    "CREATE INDEX combinations_k ON combinations(k, topic_id)",
+    """CREATE TABLE generations (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        combination_id INTEGER NOT NULL REFERENCES combinations(id),
+        student TEXT NOT NULL,
+        round INTEGER NOT NULL DEFAULT 1,
+        prompt TEXT,
+        raw_reply TEXT,
+        text TEXT NOT NULL,
+        source TEXT,
+        meta TEXT,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX generations_student ON generations(student, combination_id, round)",
+    "CREATE INDEX generations_combination ON generations(combination_id)",
+    # Deterministic checks, computed lazily and cached (see gradeapp.rubric)
+    """CREATE TABLE checks (
+        generation_id INTEGER PRIMARY KEY REFERENCES generations(id),
+        n_sentences INTEGER NOT NULL,
+        n_sentences_ref INTEGER NOT NULL,
+        named_skills TEXT NOT NULL
+    )""",
+    # A grader is a person, an adjudicator, or a judge configuration (never an API key)
+    """CREATE TABLE graders (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('human', 'judge', 'adjudicator')),
+        name TEXT NOT NULL,
+        model TEXT,
+        endpoint_host TEXT,
+        prompt_version TEXT,
+        prompt_hash TEXT,
+        temperature REAL,
+        max_tokens INTEGER,
+        config TEXT,
+        created TEXT NOT NULL
+    )""",
+    """CREATE TABLE replies (
+        id INTEGER PRIMARY KEY,
+        grader_id INTEGER NOT NULL REFERENCES graders(id),
+        generation_id INTEGER NOT NULL REFERENCES generations(id),
+        run INTEGER NOT NULL DEFAULT 1,
+        request TEXT,
+        raw TEXT NOT NULL,
+        parse_status TEXT NOT NULL,
+        usage TEXT,
+        created TEXT NOT NULL,
+        UNIQUE (grader_id, generation_id, run)
+    )""",
+    # Append-only: a correction is a new row; the row with the highest id counts.
+    """CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY,
+        grader_id INTEGER NOT NULL REFERENCES graders(id),
+        generation_id INTEGER NOT NULL REFERENCES generations(id),
+        criterion TEXT NOT NULL,
+        run INTEGER NOT NULL DEFAULT 1,
+        value INTEGER CHECK (value IN (0, 1)),
+        raw_value TEXT,
+        status TEXT NOT NULL DEFAULT 'ok'
+            CHECK (status IN ('ok', 'fractional', 'missing', 'empty', 'unparsed', 'retracted')),
+        reply_id INTEGER REFERENCES replies(id),
+        reason TEXT,
+        note TEXT,
+        seconds REAL,
+        post_reveal INTEGER NOT NULL DEFAULT 0 CHECK (post_reveal IN (0, 1)),
+        guideline_version INTEGER,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX verdicts_identity ON verdicts(grader_id, generation_id, criterion, run, id)",
+    "CREATE INDEX verdicts_generation ON verdicts(generation_id)",
+    # Item-level events of a person: submit, flag, skip, note (append-only too)
+    """CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        grader_id INTEGER NOT NULL REFERENCES graders(id),
+        generation_id INTEGER NOT NULL REFERENCES generations(id),
+        action TEXT NOT NULL
+            CHECK (action IN ('submit', 'unsubmit', 'flag', 'unflag', 'skip', 'note')),
+        seconds REAL,
+        note TEXT,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX reviews_identity ON reviews(grader_id, generation_id, id)",
+    "CREATE INDEX reviews_generation ON reviews(generation_id)",
+    """CREATE TABLE audit_draws (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        design TEXT NOT NULL,
+        seed INTEGER,
+        params TEXT,
+        created TEXT NOT NULL
+    )""",
+    """CREATE TABLE audit_items (
+        draw_id INTEGER NOT NULL REFERENCES audit_draws(id),
+        generation_id INTEGER NOT NULL REFERENCES generations(id),
+        stratum TEXT NOT NULL DEFAULT '',
+        inclusion_prob REAL NOT NULL CHECK (inclusion_prob > 0 AND inclusion_prob <= 1),
+        PRIMARY KEY (draw_id, generation_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX audit_items_generation ON audit_items(generation_id)",
+    """CREATE TABLE guidelines (
+        version INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        created TEXT NOT NULL
+    )""",
+    """CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        grader_id INTEGER REFERENCES graders(id),
+        config TEXT,
+        started TEXT NOT NULL,
+        finished TEXT,
+        status TEXT,
+        calls INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL
+    )""",
+    """CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        sha256 TEXT,
+        counts TEXT,
+        created TEXT NOT NULL
+    )""",
+    # One current verdict per grader x generation x criterion x run; retractions hide it.
+    """CREATE VIEW current_verdicts AS
+        SELECT v.* FROM verdicts v
+        WHERE v.id IN (
+            SELECT MAX(id) FROM verdicts GROUP BY grader_id, generation_id, criterion, run
+        ) AND v.status != 'retracted'""",
+]
+
+
+@migrations(name="001_initial_schema")
+def initial_schema(db: Database) -> None:
+    for statement in _SCHEMA_001:
+        db.execute(statement)
+
+
+def latest_migration() -> str:
+    """Return the name of the newest migration this code knows."""
+    return migrations._migrations[-1].name
+
+
+def known_migrations() -> list[str]:
+    """Return the names of all migrations this code knows, in order."""
+    return [m.name for m in migrations._migrations]
