@@ -21,7 +21,9 @@ def _lines(path: Path, fh) -> Iterator[str]:
             text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", file=path, line=number
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                file=path,
+                line=number,
             ) from None
         yield text
 
@@ -44,19 +46,36 @@ def open_text(path: Path) -> Iterator[Iterator[str]]:
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; a bad line is an InputError naming it."""
+    path = Path(path)
     any_line = False
-    with open_text(path) as lines:
-        for number, text in enumerate(lines, 1):
-            if not text.strip():
-                continue
-            if len(text) > MAX_FIELD:
-                raise InputError(f"line longer than {MAX_FIELD:,} characters", file=path, line=number)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path) from None
+    with fh:
+        if path.stat().st_size == 0:
+            raise InputError("the file is empty", file=path)
+        loads = json.loads
+        for number, raw in enumerate(fh, 1):
+            # json.loads decodes bytes as strict UTF-8 itself: one pass per line on the hot path
             try:
-                obj = json.loads(text)
+                obj = loads(raw)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                    file=path,
+                    line=number,
+                ) from None
             except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=path, line=number) from None
-            if not isinstance(obj, dict):
+                if not raw.strip():
+                    continue
+                raise InputError(
+                    f"not valid JSON ({exc.msg} at column {exc.colno})", file=path, line=number
+                ) from None
+            if type(obj) is not dict:
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=number)
+            if len(raw) > MAX_FIELD:
+                raise InputError(f"line longer than {MAX_FIELD:,} characters", file=path, line=number)
             any_line = True
             yield number, obj
     if not any_line:
@@ -77,11 +96,23 @@ def read_csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 missing = [k for k, v in row.items() if v is None]
                 if missing:
                     raise InputError(
-                        "fewer cells than header columns (truncated row?)", file=path, line=reader.line_num, field=missing[0]
+                        "fewer cells than header columns (truncated row?)",
+                        file=path,
+                        line=reader.line_num,
+                        field=missing[0],
+                    )
+                big = next((k for k, v in row.items() if len(v) > MAX_FIELD), None)
+                if big is not None:
+                    raise InputError(
+                        f"a field longer than {MAX_FIELD:,} characters",
+                        file=path,
+                        line=reader.line_num,
+                        field=big,
                     )
                 any_row = True
                 yield reader.line_num, row
         except csv.Error as exc:
+            # the reader has consumed the offending record: its line is the next one
             raise InputError(f"malformed CSV ({exc})", file=path, line=reader.line_num + 1) from None
     if not any_row:
         raise InputError("no data rows after the header", file=path)

@@ -1,0 +1,116 @@
+import sqlite3
+
+import pytest
+
+from gradeapp.db import open_project
+from gradeapp.db.migrations import known_migrations
+from gradeapp.errors import ProjectError
+
+
+def test_new_project_is_created_by_migrations_with_safe_pragmas(tmp_path):
+    store = open_project(tmp_path / "p.gradeapp")
+    assert store.applied_migrations() == known_migrations()
+    assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    tables = set(store.db.table_names())
+    for t in (
+        "skills",
+        "topics",
+        "combinations",
+        "generations",
+        "graders",
+        "verdicts",
+        "replies",
+        "audit_items",
+    ):
+        assert t in tables
+    assert len(store.uuid) == 36
+    assert store.integrity_check() == "ok"
+
+
+def test_reopening_keeps_uuid_and_applies_nothing_twice(tmp_path):
+    path = tmp_path / "p.gradeapp"
+    first = open_project(path)
+    uuid = first.uuid
+    first.close()
+    again = open_project(path)
+    assert again.uuid == uuid
+    assert again.applied_migrations() == known_migrations()
+
+
+def test_foreign_keys_are_enforced(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        store.execute(
+            "INSERT INTO generations(uid, combination_id, student, text, created) VALUES ('x', 999, 's', 't', 'now')"
+        )
+
+
+def test_file_from_newer_gradeapp_is_refused(tmp_path):
+    path = tmp_path / "p.gradeapp"
+    open_project(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES ('gradeapp', '999_future', 'now')"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(ProjectError, match="newer gradeapp"):
+        open_project(path)
+
+
+def test_other_sqlite_file_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE stuff (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ProjectError, match="not a gradeapp project"):
+        open_project(path)
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["stuff"]
+
+
+def test_missing_project_is_not_created_when_asked_not_to(tmp_path):
+    with pytest.raises(ProjectError, match="no such project"):
+        open_project(tmp_path / "nope.gradeapp", create=False)
+    assert not (tmp_path / "nope.gradeapp").exists()
+
+
+def test_verdicts_are_append_only_and_latest_counts(store):
+    sid = store.upsert_skills([{"name": "metaphor"}, {"name": "irony"}])
+    assert sid == (2, 0)
+    store.add_topics(["Kites"])
+    cid = store.combination_id(
+        [store.skill_ids()["metaphor"], store.skill_ids()["irony"]], store.topic_ids()["Kites"]
+    )
+    store.insert_generations([("g1", cid, "m", 1, None, None, "text", None, None, "now")])
+    gid = store.generation_id("g1")
+    person = store.grader_id("human", "ann")
+    store.add_verdicts([{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 1}])
+    store.add_verdicts([{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 0}])
+    assert store.current_verdict(person, gid, "topic")["value"] == 0
+    assert store.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == 2
+    store.add_verdicts(
+        [{"grader_id": person, "generation_id": gid, "criterion": "topic", "status": "retracted"}]
+    )
+    assert store.current_verdict(person, gid, "topic") is None
+    assert store.info()["verdicts"]["human"] == {"1": 0, "0": 0, "unparsed": 0}
+
+
+def test_judge_grader_identity_includes_its_configuration_but_never_a_key(store):
+    a = store.grader_id(
+        "judge", "gpt-x", model="gpt-x", endpoint_host="api.example", temperature=0.0, prompt_hash="abc"
+    )
+    b = store.grader_id(
+        "judge", "gpt-x", model="gpt-x", endpoint_host="api.example", temperature=0.7, prompt_hash="abc"
+    )
+    assert a != b
+    assert (
+        store.grader_id(
+            "judge", "gpt-x", model="gpt-x", endpoint_host="api.example", temperature=0.0, prompt_hash="abc"
+        )
+        == a
+    )
+    cols = set(store.graders_df().columns)
+    assert not {c for c in cols if "key" in c and c != "key"}
