@@ -405,7 +405,7 @@ class Store:
         """Return the verdict that counts for this grader x generation x criterion x run, or None."""
         cur = self.conn.execute(
             "SELECT * FROM verdicts WHERE grader_id = ? AND generation_id = ? AND criterion = ? AND run = ? "
-            "ORDER BY id DESC LIMIT 1",
+            "ORDER BY created DESC, id DESC LIMIT 1",
             [grader_id, generation_id, criterion, run],
         )
         row = cur.fetchone()
