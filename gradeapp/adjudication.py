@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -129,13 +128,11 @@ def human_judge_pairs(
 
 def human_pairs(labels: pd.DataFrame) -> pd.DataFrame:
     """Return every pair of people on a shared cell: generation_id, criterion, a, b, value_a, value_b."""
-    rows = []
-    for (gid, crit), grp in labels.groupby(["generation_id", "criterion"], sort=False):
-        if len(grp) < 2:
-            continue
-        for (_, x), (_, y) in combinations(grp.sort_values("grader").iterrows(), 2):
-            rows.append((gid, crit, x["grader"], y["grader"], x["value"], y["value"]))
-    return pd.DataFrame(rows, columns=["generation_id", "criterion", "a", "b", "value_a", "value_b"])
+    cols = ["generation_id", "criterion", "grader", "value"]
+    both = labels[cols].merge(labels[cols], on=["generation_id", "criterion"], suffixes=("_a", "_b"))
+    both = both[both["grader_a"] < both["grader_b"]]
+    out = both.rename(columns={"grader_a": "a", "grader_b": "b"})
+    return out[["generation_id", "criterion", "a", "b", "value_a", "value_b"]].reset_index(drop=True)
 
 
 # -- disagreements ----------------------------------------------------------------------------------
@@ -146,58 +143,65 @@ def disagreements(store, *, judge: str | None = None, include_decided: bool = Tr
     if labels.empty:
         return []
     judge = judge or default_judge(df)
-    maj = judge_majority(df, judge).set_index(["generation_id", "criterion"])["judge"]
-    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)]
-    dec = decisions(df).set_index(["generation_id", "criterion"])
-    cells = []
-    for (gid, crit), grp in labels.groupby(["generation_id", "criterion"], sort=False):
-        values = grp["value"].astype(int).tolist()
-        jv = maj.get((gid, crit))
-        jv = None if jv is None or pd.isna(jv) else int(jv)
-        kinds = []
-        if len(set(values)) > 1:
-            kinds.append("person-person")
-        if jv is not None and any(v != jv for v in values):
-            kinds.append("person-judge")
-        comparable = len(values) > 1 or jv is not None
-        cells.append((gid, crit, grp, values, jv, kinds, comparable))
-    rate: dict[str, tuple[int, int]] = {}
-    for _gid, crit, _g, _v, _jv, kinds, comparable in cells:
-        if comparable:
-            d, n = rate.get(crit, (0, 0))
-            rate[crit] = (d + bool(kinds), n + 1)
-    disputed = [c for c in cells if c[5]]
-    notes = team_store.generation_notes(store, {c[0] for c in disputed})
+    keys = ["generation_id", "criterion"]
+    cells = (
+        labels.groupby(keys, sort=False)["value"].agg(n="size", ones="sum", lo="min", hi="max").reset_index()
+    )
+    cells = cells.merge(judge_majority(df, judge), on=keys, how="left")
+    has_judge = cells["judge"].notna()
+    cells["pp"] = cells["lo"] != cells["hi"]
+    cells["pj"] = has_judge & (
+        ((cells["judge"] == 1) & (cells["lo"] == 0)) | ((cells["judge"] == 0) & (cells["hi"] == 1))
+    )
+    cells["disputed"] = cells["pp"] | cells["pj"]
+    comparable = cells[(cells["n"] > 1) | has_judge]
+    rate = comparable.groupby("criterion")["disputed"].agg(["sum", "size"])
+    disputed = cells[cells["disputed"]].copy()
+    if disputed.empty:
+        return []
+    dec = decisions(df).set_index(keys)
+    wanted = set(zip(disputed["generation_id"], disputed["criterion"], strict=True))
+    people: dict[tuple, list] = {}
+    for r in labels.sort_values("grader").itertuples(index=False):
+        if (r.generation_id, r.criterion) in wanted:
+            people.setdefault((r.generation_id, r.criterion), []).append(
+                {"name": r.grader, "value": int(r.value), "note": r.note or ""}
+            )
+    runs: dict[tuple, list] = {}
+    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)].sort_values("run")
+    for r in jrows.itertuples(index=False):
+        if (r.generation_id, r.criterion) in wanted:
+            runs.setdefault((r.generation_id, r.criterion), []).append((r.value, r.reason))
+    uid_of = dict(zip(labels["generation_id"], labels["uid"], strict=False))
+    notes = team_store.generation_notes(store, disputed["generation_id"].unique().tolist())
     out = []
-    for gid, crit, grp, values, jv, kinds, _ in disputed:
-        runs = jrows[(jrows["generation_id"] == gid) & (jrows["criterion"] == crit)].sort_values("run")
-        decided = dec.loc[(gid, crit)] if (gid, crit) in dec.index else None
+    for c in disputed.itertuples(index=False):
+        key = (c.generation_id, c.criterion)
+        decided = dec.loc[key] if key in dec.index else None
         if decided is not None and not include_decided:
             continue
-        d, n = rate[crit]
-        ones = sum(values) + (jv or 0)
-        total = len(values) + (jv is not None)
+        n_disputed, n_cells = rate.loc[c.criterion]
+        jv = None if pd.isna(c.judge) else int(c.judge)
+        total = c.n + (jv is not None)
+        ones = c.ones + (jv or 0)
         out.append(
             {
-                "generation_id": int(gid),
-                "uid": grp["uid"].iloc[0],
-                "criterion": crit,
-                "kinds": kinds,
-                "criterion_rate": d / n,
-                "criterion_cells": n,
-                "split": min(ones, total - ones) / total,
-                "people": [
-                    {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
-                    for _, r in grp.sort_values("grader").iterrows()
-                ],
-                "item_notes": [{"name": name, "note": note} for name, note in notes.get(gid, [])],
+                "generation_id": int(c.generation_id),
+                "uid": uid_of[c.generation_id],
+                "criterion": c.criterion,
+                "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
+                "criterion_rate": float(n_disputed / n_cells),
+                "criterion_cells": int(n_cells),
+                "split": float(min(ones, total - ones) / total),
+                "people": people[key],
+                "item_notes": [{"name": name, "note": note} for name, note in notes.get(c.generation_id, [])],
                 "judge": None
                 if jv is None
                 else {
                     "name": judge,
                     "value": jv,
-                    "runs": [None if pd.isna(v) else int(v) for v in runs["value"]],
-                    "reasons": [r for r in runs["reason"] if isinstance(r, str) and r],
+                    "runs": [None if pd.isna(v) else int(v) for v, _ in runs.get(key, [])],
+                    "reasons": [why for _, why in runs.get(key, []) if isinstance(why, str) and why],
                 },
                 "decision": None
                 if decided is None
