@@ -159,28 +159,28 @@ def disagreements(store, *, judge: str | None = None, include_decided: bool = Tr
     disputed = cells[cells["disputed"]].copy()
     if disputed.empty:
         return []
-    dec = decisions(df).set_index(keys)
-    wanted = set(zip(disputed["generation_id"], disputed["criterion"], strict=True))
+    dec = {(d["generation_id"], d["criterion"]): d for d in decisions(df).to_dict("records")}
+    rate_of = {crit: (int(r["sum"]), int(r["size"])) for crit, r in rate.iterrows()}
+    dkeys = disputed[keys]
+    # Only the disputed cells' rows are turned into Python objects.
     people: dict[tuple, list] = {}
-    for r in labels.sort_values("grader").itertuples(index=False):
-        if (r.generation_id, r.criterion) in wanted:
-            people.setdefault((r.generation_id, r.criterion), []).append(
-                {"name": r.grader, "value": int(r.value), "note": r.note or ""}
-            )
+    for r in labels.merge(dkeys, on=keys).sort_values("grader").to_dict("records"):
+        people.setdefault((r["generation_id"], r["criterion"]), []).append(
+            {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
+        )
     runs: dict[tuple, list] = {}
-    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)].sort_values("run")
-    for r in jrows.itertuples(index=False):
-        if (r.generation_id, r.criterion) in wanted:
-            runs.setdefault((r.generation_id, r.criterion), []).append((r.value, r.reason))
+    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=keys).sort_values("run")
+    for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
+        runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
     uid_of = dict(zip(labels["generation_id"], labels["uid"], strict=False))
     notes = team_store.generation_notes(store, disputed["generation_id"].unique().tolist())
     out = []
     for c in disputed.itertuples(index=False):
         key = (c.generation_id, c.criterion)
-        decided = dec.loc[key] if key in dec.index else None
+        decided = dec.get(key)
         if decided is not None and not include_decided:
             continue
-        n_disputed, n_cells = rate.loc[c.criterion]
+        n_disputed, n_cells = rate_of[c.criterion]
         jv = None if pd.isna(c.judge) else int(c.judge)
         total = c.n + (jv is not None)
         ones = c.ones + (jv or 0)

@@ -133,18 +133,22 @@ class AdjudicationView(QDialog):
 
     # -- model -> view ----------------------------------------------------------------------------
     def refresh(self, row: int = 0) -> None:
-        """Reload the disputed cells and select row (clamped)."""
+        """Reload the disputed cells from the project and select row (clamped)."""
         self.cells = adjudication.disagreements(self.store)
+        self._render(row)
+
+    def _render(self, row: int) -> None:
         self.list.blockSignals(True)
         self.list.clear()
         for c in self.cells:
             people = " ".join(f"{p['name']}={p['value']}" for p in c["people"])
             judge = f" judge={c['judge']['value']}" if c["judge"] else ""
             done = f"  ✓ {c['decision']['value']}" if c["decision"] else ""
-            item = QListWidgetItem(
-                f"{c['criterion_rate']:>4.0%}  {c['uid']}  {c['criterion']}   {people}{judge}{done}"
+            self.list.addItem(
+                QListWidgetItem(
+                    f"{c['criterion_rate']:>4.0%}  {c['uid']}  {c['criterion']}   {people}{judge}{done}"
+                )
             )
-            self.list.addItem(item)
         self.list.blockSignals(False)
         open_cells = sum(c["decision"] is None for c in self.cells)
         self.status.setText(f"{len(self.cells)} disputed cells, {open_cells} undecided")
@@ -213,14 +217,26 @@ class AdjudicationView(QDialog):
             )
             return False
         try:
-            adjudication.decide(self.store, cell["uid"], cell["criterion"], value, tag, by=self.adjudicator)
+            row = adjudication.decide(
+                self.store, cell["uid"], cell["criterion"], value, tag, by=self.adjudicator
+            )
         except GradeappError as exc:
             self.status.setText(str(exc))
             return False
-        row = self.list.currentRow()
+        index = self.list.currentRow()
+        was_open = cell["decision"] is None
+        # Redraw only what changed (no reload of every verdict): the decided cell sinks to the end of the
+        # list, so the same row now holds the next undecided cell.
+        cell["decision"] = {
+            "value": value,
+            "reason": row["reason"],
+            "by": row["by"],
+            "created": "",
+            "note": "",
+        }
+        self.cells.append(self.cells.pop(index))
+        self._render(index if was_open else index + 1)
         self.decision_recorded.emit(cell["uid"], cell["criterion"], value)
-        # Decided cells sink to the end, so the same row now holds the next undecided cell.
-        self.refresh(row if cell["decision"] is None else row + 1)
         return True
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override
