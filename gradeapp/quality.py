@@ -80,7 +80,7 @@ def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = 
         ro = kappa_row(own, other)
         warnings = []
         if n_fast:
-            warnings.append(f"{n_fast} of {len(secs)} items decided in under {threshold:g} s")
+            warnings.append(f"{n_fast} of {len(secs)} submits took under {threshold:g} s")
         out.append(
             {
                 "annotator": name,

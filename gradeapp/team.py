@@ -117,7 +117,7 @@ def _select_generations(store, draw: str | None, use_all: bool) -> tuple[list[in
     if use_all and draw:
         raise GradeappError("give either --draw NAME or --all, not both")
     if use_all:
-        return team_store.all_generation_ids(store), "all generations"
+        return team_store.all_generation_ids(store), "project (every generation)"
     found = team_store.draws(store)
     if draw:
         match = [d for d in found if d["name"] == draw]

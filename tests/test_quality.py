@@ -48,7 +48,7 @@ def test_speed_and_fast_decisions(project_path):
         assert fay["submits"] == 6 and fay["items"] == 6 and fay["verdicts"] == 12
         assert fay["median_seconds"] == statistics.median([2.0, 3.5, 30.0, 41.0, 4.9, 60.0])
         assert fay["fast_decisions"] == 3 and fay["fast_share"] == pytest.approx(0.5)
-        assert "3 of 6 items decided in under 5 s" in fay["warnings"]
+        assert "3 of 6 submits took under 5 s" in fay["warnings"]
         assert rows["gus"]["fast_decisions"] == 0 and rows["gus"]["warnings"] == ""
         # A stricter threshold flags fewer.
         assert {r["annotator"]: r["fast_decisions"] for r in annotator_table(store, threshold=3.0)}[
@@ -101,7 +101,7 @@ def test_cli_annotators(project_path, tmp_path, capsys):
     out = tmp_path / "annotators.csv"
     assert cli_main(["annotators", "--project", str(project_path), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert out.exists() and "warning: 3 of 6 items decided in under 5 s" in text
+    assert out.exists() and "warning: 3 of 6 submits took under 5 s" in text
     assert cli_main(["annotators", "--project", str(project_path), "--json", "--fast", "3"]) == 0
     rows = {r["annotator"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["fay"]["fast_decisions"] == 1

@@ -359,7 +359,7 @@ def test_cli_assign_merge_and_refusal(demo_cache, tmp_path, capsys):
         == 0
     )
     text = capsys.readouterr().out
-    assert "split 61 generations" in text and "12 go to more than one person" in text
+    assert "split 61 generations of the project (every generation): 12 go to more than one person" in text
     packages = sorted(out.glob("*.gradeapp"))
     assert len(packages) == 3
     simulate(packages[0], "ann", Clock(), seed=1, uids=package_uids(packages[0])[:3])
