@@ -466,7 +466,7 @@ def _cmd_assign(args) -> int:
         return 0
     shared = sum(v for k, v in report["copies"].items() if int(k) > 1)
     print(
-        f"split {report['generations']} generations of the {report['source']}; {shared} go to more than one person"
+        f"split {report['generations']} generations of the {report['source']}: {shared} go to more than one person"
     )
     for p in report["packages"]:
         print(f"  {p['annotator']:<20} {p['generations']:>5} generations  {p['path']}")
