@@ -168,10 +168,11 @@ def assign(
         raise GradeappError(f"{existing[0]}: already exists (choose another --out folder)")
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_guidelines(store)
-    hashes = _hashes(store.conn)
+    hashes = _hashes(store.conn, ids)
     uid_of = {gid: uid for uid, gid in team_store.uid_ids(store).items()}
     report: dict[str, Any] = {"source": source, "generations": len(ids), "packages": []}
     written: list[Path] = []
+    records: dict[str, dict[str, Any]] = {}
     try:
         for person in annotators:
             package_id = str(uuid.uuid4())
@@ -188,17 +189,13 @@ def assign(
                     package.grader_id("human", person)
             finally:
                 package.close()
-            team_store.save_assignment(
-                store,
-                package_id,
-                {
-                    "annotator": person,
-                    "file": paths[person].name,
-                    "created": now_iso(),
-                    "source": source,
-                    "generations": {u: hashes[u] for u in uids},
-                },
-            )
+            records[package_id] = {
+                "annotator": person,
+                "file": paths[person].name,
+                "created": now_iso(),
+                "source": source,
+                "generations": {u: hashes[u] for u in uids},
+            }
             report["packages"].append(
                 {
                     "annotator": person,
@@ -207,14 +204,19 @@ def assign(
                     "generations": len(uids),
                 }
             )
+        # The project learns of the packages only once every file is complete.
+        with store.atomic():
+            for package_id, record in records.items():
+                team_store.save_assignment(store, package_id, record)
     except BaseException:
         for p in written:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
         raise
+    holders = [set(v) for v in plan.values()]
     counts: dict[int, int] = {}
     for gid in ids:
-        n = sum(gid in set_ for set_ in (set(v) for v in plan.values()))
+        n = sum(gid in held for held in holders)
         counts[n] = counts.get(n, 0) + 1
     report["copies"] = {str(k): v for k, v in sorted(counts.items())}
     return report

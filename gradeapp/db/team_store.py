@@ -75,10 +75,12 @@ def generation_fingerprints(
         ") AS skills FROM generations g JOIN combinations c ON c.id = g.combination_id "
         "JOIN topics t ON t.id = c.topic_id"
     )
-    rows = _rows(conn, sql + " ORDER BY g.id")
-    if ids is not None:
-        wanted = set(ids)
-        rows = [r for r in rows if r["id"] in wanted]
+    if ids is None:
+        rows = _rows(conn, sql + " ORDER BY g.id")
+    else:
+        rows = []
+        for chunk in _chunks(sorted(set(ids)), 500):
+            rows += _rows(conn, sql + f" WHERE g.id IN ({', '.join('?' * len(chunk))}) ORDER BY g.id", chunk)
     for r in rows:
         r["skills"] = json.loads(r["skills"])
     return rows
