@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -22,6 +23,16 @@ from PySide6.QtWidgets import (
 from gradeapp import guidelines
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
+
+
+class GuidelinesPanel(QTextBrowser):
+    """A read-only panel for beside the rubric: the latest guideline text and its version."""
+
+    def show_guidelines(self, store) -> int:
+        """Show the project's latest guidelines (installing the default first); return the version."""
+        row = guidelines.current(store)
+        self.setPlainText(f"Guidelines, version {row['version']}\n\n{row['text']}")
+        return int(row["version"])
 
 
 class GuidelinesEditor(QDialog):

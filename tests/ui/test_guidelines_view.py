@@ -15,7 +15,7 @@ from team_sim import fresh_demo  # noqa: E402
 
 from gradeapp.db import open_project  # noqa: E402
 from gradeapp.guidelines import current  # noqa: E402
-from gradeapp.ui.guidelines_view import open_guidelines_editor  # noqa: E402
+from gradeapp.ui.guidelines_view import GuidelinesPanel, open_guidelines_editor  # noqa: E402
 
 
 @pytest.fixture
@@ -47,3 +47,13 @@ def test_guidelines_editor_saves_a_new_version_with_ctrl_s(qtbot, project):
     with open_project(project, create=False) as store:
         assert current(store)["version"] == 3 and "Quotes count" not in current(store)["text"]
     editor.close()
+
+
+def test_panel_beside_the_rubric_shows_the_latest_version(qtbot, project):
+    panel = GuidelinesPanel()
+    qtbot.addWidget(panel)
+    with open_project(project, create=False) as store:
+        assert panel.show_guidelines(store) == 1
+        assert (
+            panel.toPlainText().startswith("Guidelines, version 1") and "Pertains to" in panel.toPlainText()
+        )
