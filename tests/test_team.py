@@ -46,7 +46,25 @@ def team(demo_cache, tmp_path_factory):
             crit = criteria_of(pkg, uids[0])[-1]
             grade(pkg, p["annotator"], uids[0], {crit: 0}, seconds=9.0, created=clock())
         finals[p["annotator"]] = path
-    return {"main": main, "finals": finals, "snaps": snaps, "report": report, "root": root}
+    # Ann is given a second package later (a re-assignment) and re-grades three of her items in it:
+    # her later decisions must count whichever of her packages is merged last.
+    with open_project(main) as store:
+        extra = Path(
+            assign(store, ["ann"], root / "second", overlap=0.0, use_all=True)["packages"][0]["path"]
+        )
+    redo = package_uids(finals["ann"])[:3]
+    with open_project(extra, create=False) as pkg:
+        for uid in redo:
+            grade(pkg, "ann", uid, dict.fromkeys(criteria_of(pkg, uid), 0), seconds=15.0, created=clock())
+    return {
+        "main": main,
+        "finals": finals,
+        "snaps": snaps,
+        "extra": extra,
+        "redo": redo,
+        "report": report,
+        "root": root,
+    }
 
 
 def content(path: Path) -> dict:
@@ -198,20 +216,33 @@ def test_merged_project_is_identical_whatever_the_order(team, tmp_path):
             # Snapshots in reverse order first for some orders: a second session merged later.
             if i % 2:
                 merge_packages(store, [team["snaps"][p] for p in reversed(order)])
+            # Ann's second package goes in first (so its later rows get the lower ids) or last.
+            if i < 3:
+                merge_packages(store, [team["extra"]])
             for p in order:
                 merge_packages(store, [team["finals"][p]])
+            if i >= 3:
+                merge_packages(store, [team["extra"]])
             again = merge_packages(
-                store, [team["finals"][p] for p in order] + [team["snaps"][p] for p in order]
+                store,
+                [team["finals"][p] for p in order] + [team["snaps"][p] for p in order] + [team["extra"]],
             )
             assert sum(r["verdicts_added"] + r["reviews_added"] for r in again) == 0
+            ann = store.grader_id("human", "ann")
+            for uid in team["redo"]:
+                values = store.execute(
+                    "SELECT value FROM current_verdicts WHERE grader_id = ? AND generation_id = ?",
+                    [ann, store.generation_id(uid)],
+                ).fetchall()
+                assert values and all(v == (0,) for v in values)
         results.append(content(main))
     for other in results[1:]:
         assert other == results[0]
-    # The correction made after the snapshot is what counts for ann's first item.
+    # The correction made after the snapshot is what counts for cleo's first item (ann's was re-graded).
     with open_project(tmp_path / "main-1.gradeapp", create=False) as store:
         last = store.execute(
             "SELECT v.value, v.seconds FROM current_verdicts v JOIN graders g ON g.id = v.grader_id "
-            "WHERE g.name = 'ann' AND v.seconds = 9.0"
+            "WHERE g.name = 'cleo' AND v.seconds = 9.0"
         ).fetchall()
         assert last == [(0, 9.0)]
 
