@@ -20,7 +20,7 @@ import pandas as pd
 
 from gradeapp.db import team_store
 from gradeapp.errors import GradeappError
-from gradeapp.rubric import criteria, criterion_label, is_skill_criterion
+from gradeapp.rubric import criteria, is_skill_criterion
 
 REASON_TAGS = {
     "annotator_error": "annotator error",
@@ -400,8 +400,3 @@ def _cmd_agreement(args) -> int:
             f"{_fmt(r['agreement_after']):>6} {_fmt(r['kappa_before']):>12} {_fmt(r['kappa_after']):>6}"
         )
     return 0
-
-
-def label_of(cell: dict[str, Any], topic: str = "", k: int | None = None) -> str:
-    """Return the rubric wording of a cell's criterion."""
-    return criterion_label(cell["criterion"], topic, k)

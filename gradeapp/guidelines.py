@@ -119,12 +119,12 @@ def agreement_by_guideline_version(store) -> list[dict[str, Any]]:
     out = []
     if pairs.empty:
         return out
+    import pandas as pd  # lazily: the CLI's start-up does not pay for it
+
     pairs = pairs.assign(guideline_version=pairs["guideline_version"].astype("Int64"))
     for version, grp in pairs.groupby("guideline_version", dropna=False, sort=True):
         row = kappa_row(grp["human"], grp["judge"])
-        out.append(
-            {"guideline_version": None if version is None or str(version) == "<NA>" else int(version), **row}
-        )
+        out.append({"guideline_version": None if pd.isna(version) else int(version), **row})
     return out
 
 
