@@ -191,6 +191,28 @@ def initial_schema(db: Database) -> None:
         db.execute(statement)
 
 
+# Merged packages make the insertion order of a person's rows depend on the order of merging, so the
+# row that counts is the latest by `created` (ties: highest id), not simply the highest id.
+_TEAM_005 = [
+    "CREATE INDEX verdicts_identity_created ON verdicts(grader_id, generation_id, criterion, run, created, id)",
+    "DROP VIEW current_verdicts",
+    """CREATE VIEW current_verdicts AS
+        SELECT v.* FROM verdicts v
+        WHERE NOT EXISTS (
+            SELECT 1 FROM verdicts w
+            WHERE w.grader_id = v.grader_id AND w.generation_id = v.generation_id
+              AND w.criterion = v.criterion AND w.run = v.run
+              AND (w.created > v.created OR (w.created = v.created AND w.id > v.id))
+        ) AND v.status != 'retracted'""",
+]
+
+
+@migrations(name="005_team_current_by_created")
+def team_current_by_created(db: Database) -> None:
+    for statement in _TEAM_005:
+        db.execute(statement)
+
+
 def latest_migration() -> str:
     """Return the name of the newest migration this code knows."""
     return migrations._migrations[-1].name

@@ -415,10 +415,13 @@ class Store:
     def current_verdict(
         self, grader_id: int, generation_id: int, criterion: str, run: int = 1
     ) -> dict | None:
-        """Return the verdict that counts for this grader x generation x criterion x run, or None."""
+        """Return the verdict that counts for this grader x generation x criterion x run, or None.
+
+        The latest by created counts (ties: highest id), as in the current_verdicts view (migration 005).
+        """
         cur = self.conn.execute(
             "SELECT * FROM verdicts WHERE grader_id = ? AND generation_id = ? AND criterion = ? AND run = ? "
-            "ORDER BY id DESC LIMIT 1",
+            "ORDER BY created DESC, id DESC LIMIT 1",
             [grader_id, generation_id, criterion, run],
         )
         row = cur.fetchone()
