@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
-from team_sim import Clock, fresh_demo, grade
 
 from gradeapp.adjudication import (
     REASON_TAGS,
@@ -24,6 +23,7 @@ from gradeapp.adjudication import (
 from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
+from tests.team_sim import Clock, fresh_demo, grade
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
-from team_sim import Clock, fresh_demo, grade
 
 from gradeapp import guidelines
 from gradeapp.adjudication import human_judge_pairs
 from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
+from tests.team_sim import Clock, fresh_demo, grade
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
-from team_sim import Clock, fresh_demo, grade
 
 from gradeapp.adjudication import human_judge_pairs
 from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project
 from gradeapp.quality import ANNOTATOR_COLUMNS, annotator_table, fast_decisions, write_annotators_csv
+from tests.team_sim import Clock, fresh_demo, grade
 
 
 @pytest.fixture(scope="module")

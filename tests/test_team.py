@@ -8,12 +8,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from team_sim import Clock, criteria_of, fresh_demo, grade, package_uids, simulate
 
 from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.team import PackageRefused, assign, merge_packages, plan_assignment
+from tests.team_sim import Clock, criteria_of, fresh_demo, grade, package_uids, simulate
 
 PEOPLE = ("ann", "ben", "cleo")
 

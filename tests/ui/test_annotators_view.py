@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/ for team_sim (a site package is named 'tests')
 
 from PySide6.QtCore import Qt  # noqa: E402
-from team_sim import Clock, fresh_demo, grade  # noqa: E402
 
 from gradeapp.db import open_project  # noqa: E402
 from gradeapp.ui.annotators_view import HEADERS, open_annotators_view  # noqa: E402
+from tests.team_sim import Clock, fresh_demo, grade
 
 
 def test_table_marks_fast_deciders_and_follows_the_threshold(qtbot, tmp_path_factory, tmp_path):

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/ for team_sim (a site package is named 'tests')
 
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
-from team_sim import fresh_demo  # noqa: E402
 
 from gradeapp.db import open_project  # noqa: E402
 from gradeapp.guidelines import current  # noqa: E402
 from gradeapp.ui.guidelines_view import GuidelinesPanel, open_guidelines_editor  # noqa: E402
+from tests.team_sim import fresh_demo
 
 
 @pytest.fixture
