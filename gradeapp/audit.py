@@ -35,6 +35,7 @@ class AuditData:
     judge_runs: pd.DataFrame  # generation_id, criterion, run, value (after the deterministic rules)
     judge_gen: pd.DataFrame  # index generation_id: metric columns (majority) + <metric>_soft + n_runs
     human_points: pd.DataFrame  # grader, generation_id, criterion, value (eligible verdicts only)
+    human_consensus: pd.DataFrame  # generation_id, criterion, value: the people's majority after the rules
     human_gen: pd.DataFrame  # index generation_id: metric columns from the people's majority, n_people
     human_gen_by_grader: pd.DataFrame  # grader, generation_id, metric columns
     draw: dict | None  # the active audit draw (id, name, design, params)
@@ -228,6 +229,7 @@ def load_audit_data(
         judge_runs=judge_runs,
         judge_gen=judge_gen,
         human_points=hv,
+        human_consensus=hpts,
         human_gen=human_gen,
         human_gen_by_grader=by_grader,
         draw=active,
