@@ -59,6 +59,22 @@ def two_by_two(a, b, c, d) -> dict[str, np.ndarray]:
     }
 
 
+def nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Return the linear-interpolated quantiles qs (0..1) of each column of x, ignoring NaN (vectorised)."""
+    srt = np.sort(x, axis=0)  # NaN sorts last
+    count = np.sum(~np.isnan(x), axis=0)
+    out = []
+    for q in qs:
+        pos = q * np.maximum(count - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        frac = pos - lo
+        vlo = np.take_along_axis(srt, lo[None, :], axis=0)[0]
+        vhi = np.take_along_axis(srt, hi[None, :], axis=0)[0]
+        out.append(np.where(count > 0, vlo + frac * (vhi - vlo), np.nan))
+    return out
+
+
 def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0)."""
     x = np.asarray(x, dtype=float)
@@ -200,7 +216,7 @@ def agreement_table(
         g = len(gen_index)
         weights = rng.multinomial(g, np.full(g, 1.0 / g), size=bootstrap).astype(np.float64)
     z = norm.ppf(1 - (1 - confidence) / 2)
-    lo_q, hi_q = 100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     ratings = _rater_ratings(data, threshold) if alpha_for else None
     tables = []
     for breakdown, rows, keys in _grouped(pairs):
@@ -216,39 +232,36 @@ def agreement_table(
         t = grouped[["ia", "ib", "ic", "id"]].sum().rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d"})
         codes = grouped.ngroup().to_numpy()
         t = t.reset_index()
-        st = two_by_two(t["a"], t["b"], t["c"], t["d"])
-        for key, value in st.items():
-            t[key] = value
-        n = t["n"].to_numpy()
+        a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
+        cols = two_by_two(a_, b_, c_, d_)
+        n = cols["n"]
         # Paired difference of proportions (judge - human): Wald interval on (c - b)/n.
-        se_bias = _div(np.sqrt(np.maximum(t["b"] + t["c"] - (t["c"] - t["b"]) ** 2 / np.where(n > 0, n, 1), 0)), n)
-        t["bias_ci_low"] = t["bias"] - z * se_bias
-        t["bias_ci_high"] = t["bias"] + z * se_bias
-        t["agreement_ci_low"], t["agreement_ci_high"] = wilson_arrays(t["a"] + t["d"], n, confidence)
+        se_bias = _div(np.sqrt(np.maximum(b_ + c_ - (c_ - b_) ** 2 / np.where(n > 0, n, 1), 0)), n)
+        cols["bias_ci_low"] = cols["bias"] - z * se_bias
+        cols["bias_ci_high"] = cols["bias"] + z * se_bias
+        cols["agreement_ci_low"], cols["agreement_ci_high"] = wilson_arrays(a_ + d_, n, confidence)
         for name, x, m in (
-            ("sensitivity", t["a"], t["a"] + t["b"]),
-            ("specificity", t["d"], t["c"] + t["d"]),
-            ("precision", t["a"], t["a"] + t["c"]),
-            ("npv", t["d"], t["b"] + t["d"]),
+            ("sensitivity", a_, a_ + b_),
+            ("specificity", d_, c_ + d_),
+            ("precision", a_, a_ + c_),
+            ("npv", d_, b_ + d_),
         ):
-            t[f"{name}_ci_low"], t[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
+            cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
         for name in ("kappa", "ac1", "pabak"):
-            t[f"{name}_ci_low"] = np.nan
-            t[f"{name}_ci_high"] = np.nan
+            cols[f"{name}_ci_low"] = np.full(len(t), np.nan)
+            cols[f"{name}_ci_high"] = np.full(len(t), np.nan)
         if weights is not None:
             ba, bb, bc, bd = _bootstrap_counts(rows, codes, len(t), weights, gen_index)
             bs = two_by_two(ba, bb, bc, bd)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
-                    t[f"{name}_ci_low"] = np.nanpercentile(bs[name], lo_q, axis=0)
-                    t[f"{name}_ci_high"] = np.nanpercentile(bs[name], hi_q, axis=0)
-        t["mcnemar_p"] = mcnemar_exact(t["b"], t["c"])
-        t["small_n"] = n < SMALL_N
-        t["alpha"] = np.nan
-        t["alpha_note"] = ""
+            for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
+                cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = nan_quantiles(bs[name], (lo_q, hi_q))
+        cols["mcnemar_p"] = mcnemar_exact(b_, c_)
+        cols["small_n"] = n < SMALL_N
+        cols["alpha"] = np.full(len(t), np.nan)
+        cols["alpha_note"] = np.full(len(t), "", dtype=object)
         if ratings is not None and breakdown in alpha_for:
-            _fill_alpha(t, rows, keys, ratings)
+            cols["alpha"], cols["alpha_note"] = _alphas(t, rows, keys, ratings)
+        t = pd.concat([t, pd.DataFrame(cols, index=t.index)], axis=1)
         t["breakdown"] = breakdown
         tables.append(t)
     out = pd.concat(tables, ignore_index=True)
@@ -304,32 +317,35 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _matrix(rater: pd.Series, unit: pd.Series, value: pd.Series) -> np.ndarray:
+def _matrix(rater, unit, value) -> np.ndarray:
     """Return a raters x units matrix (NaN = not rated) from long ratings, without pivoting."""
-    rc, _ = pd.factorize(rater)
-    uc, _ = pd.factorize(unit)
+    _, rc = np.unique(np.asarray(rater), return_inverse=True)
+    _, uc = np.unique(np.asarray(unit), return_inverse=True)
     mat = np.full((rc.max() + 1, uc.max() + 1), np.nan)
-    mat[rc, uc] = value.to_numpy(dtype=float)
+    mat[rc, uc] = np.asarray(value, dtype=float)
     return mat
 
 
-def _fill_alpha(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.DataFrame) -> None:
-    """Compute Krippendorff's alpha across all raters for each group of t (one package call per group)."""
+def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.DataFrame):
+    """Return Krippendorff's alpha across all raters and its note for each group of t (one call per group)."""
     extra = [k for k in keys if k not in ("scope", "item")]
     src = rows if "orig" in rows else rows.assign(orig=rows["item"])
     units = src[["generation_id", "orig", "item", *extra]].drop_duplicates()
     merged = ratings.rename(columns={"item": "orig"}).merge(units, on=["generation_id", "orig"])
+    alphas = np.full(len(t), np.nan)
+    notes = np.full(len(t), "undefined: no unit rated twice", dtype=object)
     if merged.empty:
-        return
-    merged["unit"] = merged["generation_id"].astype(str) + "|" + merged["orig"]
+        return alphas, notes
+    merged["unit"] = pd.factorize(pd.MultiIndex.from_frame(merged[["generation_id", "orig"]]))[0]
+    merged["rc"] = pd.factorize(merged["rater"])[0]
     group_keys = ["item", *extra]
-    results = {}
-    for key, g in merged.groupby(group_keys, sort=False, dropna=False):
-        results[key if isinstance(key, tuple) else (key,)] = alpha_nominal(_matrix(g["rater"], g["unit"], g["value"]))
-    for idx, key in zip(t.index, t[group_keys].itertuples(index=False, name=None), strict=True):
-        a, note = results.get(tuple(key), (math.nan, "undefined: no unit rated twice"))
-        t.at[idx, "alpha"] = a
-        t.at[idx, "alpha_note"] = note
+    position = {key: i for i, key in enumerate(t[group_keys].itertuples(index=False, name=None))}
+    rc, unit, value = (merged[c].to_numpy() for c in ("rc", "unit", "value"))
+    for key, idx in merged.groupby(group_keys, sort=False, dropna=False).indices.items():
+        i = position.get(key if isinstance(key, tuple) else (key,))
+        if i is not None:
+            alphas[i], notes[i] = alpha_nominal(_matrix(rc[idx], unit[idx], value[idx]))
+    return alphas, notes
 
 
 # -- people with people, the judge with itself ----------------------------------------------------

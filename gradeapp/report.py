@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ def _figure(width: float = 7.5, height: float = 3.6):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=90, layout="tight")
     FigureCanvasAgg(fig)
     return fig
 
@@ -125,10 +124,17 @@ def plot_novelty(stats: AuditStats, fig=None):
     return fig
 
 
+def _headline(a: pd.DataFrame) -> pd.DataFrame:
+    """Return the overall rows of the composites, the non-skill criteria and all skills pooled (not each skill)."""
+    if a.empty:
+        return a
+    a = a[a["breakdown"] == "overall"]
+    return a[~a["criterion"].str.startswith("skill:") | a["criterion"].str.startswith("skill:*")]
+
+
 def plot_bias(stats: AuditStats, fig=None):
     """Draw judge - human bias per criterion and composite (overall) with its interval."""
-    a = stats.agreement
-    a = a[a["breakdown"] == "overall"] if not a.empty else a
+    a = _headline(stats.agreement)
     fig = fig or _figure(7.5, max(2.5, 0.22 * len(a) + 1))
     ax = fig.subplots()
     if a.empty:
@@ -170,8 +176,7 @@ def plot_confusion(stats: AuditStats, fig=None):
 
 def plot_agreement(stats: AuditStats, fig=None):
     """Draw kappa, AC1 and PABAK per criterion and composite (overall) with bootstrap intervals."""
-    a = stats.agreement
-    a = a[a["breakdown"] == "overall"] if not a.empty else a
+    a = _headline(stats.agreement)
     fig = fig or _figure(7.5, max(2.5, 0.22 * len(a) + 1))
     ax = fig.subplots()
     if a.empty:
@@ -241,7 +246,6 @@ def render_report(stats: AuditStats) -> str:
     overall = stats.agreement[stats.agreement["breakdown"] == "overall"] if not stats.agreement.empty else stats.agreement
     excl = pd.DataFrame(d.exclusions) if d.exclusions else pd.DataFrame(columns=["what", "n", "why"])
     conf = f"{o.confidence:.0%}"
-    level_note = "" if not math.isnan(o.threshold) else ""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>gradeapp judge audit</title>",
@@ -249,7 +253,7 @@ def render_report(stats: AuditStats) -> str:
         f"<h1>Judge audit: {html.escape(str(d.judge_name))}</h1>",
         f"<p>{draw_text}; confidence {conf}; bootstrap {o.bootstrap} resamples (seed {o.seed}); "
         f"common skills {'excluded' if d.settings.get('exclude_common') else 'included'}; naming penalty "
-        f"{'on' if d.settings.get('naming_penalty') else 'off'}; skill fraction threshold {o.threshold:g}.{level_note}</p>",
+        f"{'on' if d.settings.get('naming_penalty') else 'off'}; skill fraction threshold {o.threshold:g}.</p>",
         "<h2>Pass rates per student model and k</h2>",
         "<p class='note'>Per generation (single round). PPI++ uses the judge's mean over runs; n_audited counts "
         "only generations of the audit draw graded by people.</p>",
