@@ -297,9 +297,10 @@ def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics
 def plan_audit(data, target_half_width: float = 0.05, *, confidence: float = 0.95, metric: str = "full_marks") -> pd.DataFrame:
     """Say how many more generations to grade per student x k for a target PPI half-width.
 
-    The PPI half-width is about z * sd(Y) * sqrt(1 - rho^2) / sqrt(n), rho = corr(Y, soft judge score) on the
-    audit; n_needed solves it for the target. Without two audited items (or no variation) it plans
-    conservatively with sd = 0.5 and rho = 0.
+    With the power-tuned lambda, the PPI++ variance is about Var(Y) (1 - rho^2 (1 - n/M)) / n for n audited
+    out of a pool of M (rho = corr(Y, soft judge score) on the audit; the n/M term is the judge-only
+    share shrinking as the audit grows). n_needed solves it for the target half-width (capped at M).
+    Without two audited items, or without variation, it plans conservatively with sd = 0.5 and rho = 0.
     """
     frame = calibration_inputs(data)
     cols = ["student", "k", "metric", "n_audited", "n_judged", "rho", "sd_human", "half_width_now",
@@ -317,9 +318,12 @@ def plan_audit(data, target_half_width: float = 0.05, *, confidence: float = 0.9
         rho = float(np.corrcoef(y, yh)[0, 1]) if n >= 2 and np.std(y) > 0 and np.std(yh) > 0 else math.nan
         sd_plan = sd if n >= 2 and sd > 0 else 0.5
         rho_plan = 0.0 if math.isnan(rho) else rho
-        factor = z * sd_plan * math.sqrt(max(0.0, 1 - rho_plan**2))
-        need = math.ceil((factor / target_half_width) ** 2) if factor > 0 else 2
-        need = min(need, len(cell))
+        big_m = len(cell)
+        var = sd_plan**2
+        denom = (target_half_width / z) ** 2 - var * rho_plan**2 / big_m
+        need = big_m if denom <= 0 else math.ceil(var * (1 - rho_plan**2) / denom)
+        need = max(2, min(need, big_m))
+        now = z * math.sqrt(var * (1 - rho_plan**2 * (1 - n / big_m)) / n) if n else math.nan
         out.append(
             {
                 "student": str(student),
@@ -329,7 +333,7 @@ def plan_audit(data, target_half_width: float = 0.05, *, confidence: float = 0.9
                 "n_judged": len(cell),
                 "rho": rho,
                 "sd_human": sd,
-                "half_width_now": factor / math.sqrt(n) if n else math.nan,
+                "half_width_now": now,
                 "target_half_width": target_half_width,
                 "n_needed": need,
                 "extra": max(0, need - n),

@@ -97,6 +97,16 @@ def human_points(store) -> pd.DataFrame:
     )
 
 
+def is_submitted(store, grader_id: int, generation_id: int) -> bool:
+    """Tell whether a person's latest submit/unsubmit event on a generation is a submit (read-only)."""
+    row = store.conn.execute(
+        "SELECT action FROM reviews WHERE grader_id = ? AND generation_id = ? AND action IN ('submit', 'unsubmit') "
+        "ORDER BY id DESC LIMIT 1",
+        [grader_id, generation_id],
+    ).fetchone()
+    return row is not None and row[0] == "submit"
+
+
 def skill_categories(store) -> pd.DataFrame:
     """Return criterion ('skill:<name>') -> category for every skill (read-only)."""
     return pd.read_sql_query("SELECT 'skill:' || name AS criterion, category FROM skills", store.conn)
