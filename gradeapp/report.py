@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from gradeapp.sampling import novelty_bound
 from gradeapp.stats import AuditStats
@@ -56,6 +57,7 @@ def plot_k_curves(stats: AuditStats, fig=None):
             ax.errorbar(g["k"], g["estimate"], yerr=err, marker="o", capsize=3, label=student)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("k (skills per text)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("pass rate (PPI++ where audited)")
@@ -64,7 +66,7 @@ def plot_k_curves(stats: AuditStats, fig=None):
     return fig
 
 
-def largest_k(stats: AuditStats, level: float = 0.5, metric: str = "full_marks") -> pd.DataFrame:
+def largest_k(stats: AuditStats, level: float = 0.25, metric: str = "full_marks") -> pd.DataFrame:
     """Return per student: params_b and the largest k whose pass rate (best estimator) reaches level."""
     best = best_estimates(stats.pass_rates)
     students = stats.data.students.dropna(subset=["params_b"])
@@ -76,7 +78,7 @@ def largest_k(stats: AuditStats, level: float = 0.5, metric: str = "full_marks")
     return out.dropna(subset=["largest_k"]).reset_index(drop=True)
 
 
-def plot_scale(stats: AuditStats, level: float = 0.5, fig=None):
+def plot_scale(stats: AuditStats, level: float = 0.25, fig=None):
     """Draw the largest k reaching `level` against model size (log axes) beside '10x scale doubles k'."""
     fig = fig or _figure(5.5, 3.6)
     ax = fig.subplots()
@@ -96,6 +98,9 @@ def plot_scale(stats: AuditStats, level: float = 0.5, fig=None):
             label="theory: 10x scale doubles k")
     ax.set_xscale("log")
     ax.set_yscale("log", base=2)
+    ticks = [t for t in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16) if t <= 2 * pts["largest_k"].max()]
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("parameters (billions, log)")
     ax.set_ylabel(f"largest k with full marks >= {level:g} (log)")
     ax.grid(alpha=0.3, which="both")
@@ -117,6 +122,8 @@ def plot_novelty(stats: AuditStats, fig=None):
             g = g.sort_values("k")
             ax.plot(g["k"], g["estimate"].clip(lower=1e-4), "o", label=f"{student} full marks")
     ax.set_yscale("log")
+    ax.set_ylim(1e-4, 2)  # a bound above 1 constrains nothing
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("k")
     ax.set_ylabel("share of combinations / pass rate")
     ax.grid(alpha=0.3, which="both")
@@ -167,7 +174,7 @@ def plot_confusion(stats: AuditStats, fig=None):
         m = np.array([[row["a"], row["b"]], [row["c"], row["d"]]])
         ax.imshow(m, cmap="Blues")
         for (i, j), v in np.ndenumerate(m):
-            ax.text(j, i, str(int(v)), ha="center", va="center", color="black")
+            ax.text(j, i, str(int(v)), ha="center", va="center", color="white" if v > m.max() / 2 else "black")
         ax.set_xticks([0, 1], ["judge pass", "judge fail"])
         ax.set_yticks([0, 1], ["human pass", "human fail"])
         ax.set_title(f"{row['criterion']} (n={row['n']})", fontsize=8)
@@ -261,7 +268,7 @@ def render_report(stats: AuditStats) -> str:
         "<h2>k-curves (emergence)</h2>",
         img("k_curves", "k-curves per student model"),
         "<h2>Largest k against model size</h2>",
-        img("scale", "largest k reaching full marks 0.5 against parameters"),
+        img("scale", "largest k reaching full marks 0.25 against parameters"),
         "<h2>Novelty bound per k</h2>",
         img("novelty", "novelty bound per k"),
         "<h2>Skill-Mix table (judge and people; best of rounds and single round)</h2>",
