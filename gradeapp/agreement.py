@@ -123,7 +123,9 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
     jp, hp = data.judge_points, data.human_consensus
     if not jp.empty and not hp.empty:
         crit = jp[["generation_id", "criterion", "value"]].merge(
-            hp[["generation_id", "criterion", "value"]], on=["generation_id", "criterion"], suffixes=("_j", "_h")
+            hp[["generation_id", "criterion", "value"]],
+            on=["generation_id", "criterion"],
+            suffixes=("_j", "_h"),
         )
         crit = crit.dropna(subset=["value_h"])
         crit = crit.assign(
@@ -134,14 +136,33 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
     if not jg.empty and not hg.empty:
         common = jg.index.intersection(hg.index)
         for m in COMPOSITES:
-            parts.append(pd.DataFrame({"generation_id": common, "scope": "composite", "item": m,
-                                       "h": hg.loc[common, m].to_numpy(), "j": jg.loc[common, m].to_numpy()}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "generation_id": common,
+                        "scope": "composite",
+                        "item": m,
+                        "h": hg.loc[common, m].to_numpy(),
+                        "j": jg.loc[common, m].to_numpy(),
+                    }
+                )
+            )
         name = f"skill_fraction>={threshold:g}"
-        parts.append(pd.DataFrame({"generation_id": common, "scope": "composite", "item": name,
-                                   "h": (hg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
-                                   "j": (jg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "generation_id": common,
+                    "scope": "composite",
+                    "item": name,
+                    "h": (hg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
+                    "j": (jg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
+                }
+            )
+        )
     if not parts:
-        return pd.DataFrame(columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"])
+        return pd.DataFrame(
+            columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"]
+        )
     pairs = pd.concat(parts, ignore_index=True)
     pairs["student"] = pairs["generation_id"].map(gens["student"])
     pairs["k"] = pairs["generation_id"].map(gens["k"])
@@ -177,7 +198,9 @@ def _grouped(pairs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
     return out
 
 
-def _bootstrap_counts(rows: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray, gen_index: pd.Index):
+def _bootstrap_counts(
+    rows: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray, gen_index: pd.Index
+):
     """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G)."""
     gi = gen_index.get_indexer(rows["generation_id"])
     h = rows["h"].to_numpy() > 0.5
@@ -229,7 +252,11 @@ def agreement_table(
             id=(rows["h"] <= 0.5) & (rows["j"] <= 0.5),
         )
         grouped = rows.groupby(keys, sort=True, dropna=False)
-        t = grouped[["ia", "ib", "ic", "id"]].sum().rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d"})
+        t = (
+            grouped[["ia", "ib", "ic", "id"]]
+            .sum()
+            .rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d"})
+        )
         codes = grouped.ngroup().to_numpy()
         t = t.reset_index()
         a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
@@ -295,26 +322,47 @@ AGREEMENT_COLUMNS = [
 def _rater_ratings(data, threshold: float) -> pd.DataFrame:
     """Return every rating of every rater (the judge's majority and each person): generation_id, item, rater, value."""
     parts = []
+    hp = data.human_points
     if not data.judge_points.empty:
         jp = data.judge_points[["generation_id", "criterion", "value"]].dropna()
         parts.append(jp.rename(columns={"criterion": "item"}).assign(rater="judge"))
     hp = data.human_points
     if not hp.empty:
-        parts.append(hp.rename(columns={"criterion": "item", "grader": "rater"})[["generation_id", "item", "rater", "value"]])
+        parts.append(
+            hp.rename(columns={"criterion": "item", "grader": "rater"})[
+                ["generation_id", "item", "rater", "value"]
+            ]
+        )
     bg = data.human_gen_by_grader
-    for source, frame in (("judge", data.judge_gen.reset_index() if not data.judge_gen.empty else pd.DataFrame()),
-                          ("people", bg)):
+    for source, frame in (
+        ("judge", data.judge_gen.reset_index() if not data.judge_gen.empty else pd.DataFrame()),
+        ("people", bg),
+    ):
         if frame.empty:
             continue
         rater = "judge" if source == "judge" else frame["grader"]
         for m in COMPOSITES:
-            parts.append(pd.DataFrame({"generation_id": frame["generation_id"], "item": m, "rater": rater,
-                                       "value": frame[m]}))
-        parts.append(pd.DataFrame({"generation_id": frame["generation_id"], "item": f"skill_fraction>={threshold:g}",
-                                   "rater": rater, "value": (frame["skill_fraction"] >= threshold).astype(float)}))
+            parts.append(
+                pd.DataFrame(
+                    {"generation_id": frame["generation_id"], "item": m, "rater": rater, "value": frame[m]}
+                )
+            )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "generation_id": frame["generation_id"],
+                    "item": f"skill_fraction>={threshold:g}",
+                    "rater": rater,
+                    "value": (frame["skill_fraction"] >= threshold).astype(float),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=["generation_id", "item", "rater", "value"])
-    return pd.concat(parts, ignore_index=True)
+    ratings = pd.concat(parts, ignore_index=True)
+    # A unit only the judge rated is not pairable and does not change alpha: keep people's generations.
+    graded = data.human_points["generation_id"].unique() if not hp.empty else []
+    return ratings[ratings["generation_id"].isin(graded)].reset_index(drop=True)
 
 
 def _matrix(rater, unit, value) -> np.ndarray:
@@ -352,27 +400,52 @@ def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.Da
 def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
     """Return agreement between people on items two or more of them graded: per criterion and pooled."""
     hp = data.human_points
-    cols = ["criterion", "n_pairs", "n_items", "agreement", "agreement_ci_low", "agreement_ci_high", "kappa", "alpha",
-            "alpha_note", "small_n"]
+    cols = [
+        "criterion",
+        "n_pairs",
+        "n_items",
+        "agreement",
+        "agreement_ci_low",
+        "agreement_ci_high",
+        "kappa",
+        "alpha",
+        "alpha_note",
+        "small_n",
+    ]
     if hp.empty:
         return pd.DataFrame(columns=cols)
     pairs = hp.merge(hp, on=["generation_id", "criterion"], suffixes=("_1", "_2"))
     pairs = pairs[pairs["grader_1"] < pairs["grader_2"]]
     if pairs.empty:
         return pd.DataFrame(columns=cols)
-    pairs = pd.concat([pairs, pairs[pairs["criterion"].str.startswith(SKILL_PREFIX)].assign(criterion="skill:* (all skills)")])
+    pairs = pd.concat(
+        [
+            pairs,
+            pairs[pairs["criterion"].str.startswith(SKILL_PREFIX)].assign(criterion="skill:* (all skills)"),
+        ]
+    )
     h, j = pairs["value_1"] > 0.5, pairs["value_2"] > 0.5
     pairs = pairs.assign(ia=h & j, ib=h & ~j, ic=~h & j, id=~h & ~j)
     g = pairs.groupby("criterion")
     t = g[["ia", "ib", "ic", "id"]].sum()
     st = two_by_two(t["ia"], t["ib"], t["ic"], t["id"])
-    out = pd.DataFrame({"criterion": t.index, "n_pairs": st["n"].astype(int),
-                        "n_items": g["generation_id"].nunique().to_numpy(), "agreement": st["agreement"],
-                        "kappa": st["kappa"]})
+    out = pd.DataFrame(
+        {
+            "criterion": t.index,
+            "n_pairs": st["n"].astype(int),
+            "n_items": g["generation_id"].nunique().to_numpy(),
+            "agreement": st["agreement"],
+            "kappa": st["kappa"],
+        }
+    )
     out["agreement_ci_low"], out["agreement_ci_high"] = wilson_arrays(t["ia"] + t["id"], st["n"], confidence)
     alphas = []
     for crit in out["criterion"]:
-        rows = hp[hp["criterion"].str.startswith(SKILL_PREFIX)] if crit.startswith("skill:*") else hp[hp["criterion"] == crit]
+        rows = (
+            hp[hp["criterion"].str.startswith(SKILL_PREFIX)]
+            if crit.startswith("skill:*")
+            else hp[hp["criterion"] == crit]
+        )
         unit = rows["generation_id"].astype(str) + "|" + rows["criterion"]
         alphas.append(alpha_nominal(_matrix(rows["grader"], unit, rows["value"])))
     out["alpha"] = [a for a, _ in alphas]
@@ -392,26 +465,46 @@ def judge_self_consistency(data) -> pd.DataFrame:
     if jr is None or jr.empty:
         return pd.DataFrame(columns=cols)
     jr = jr.dropna(subset=["value"])
-    kind = np.where(jr["criterion"].str.startswith(SKILL_PREFIX), "skill:* (all skills)", jr["criterion"])
-    frames = [jr.assign(kind=kind)]
-    out = []
-    for name, g in pd.concat(frames).groupby("kind", sort=True):
-        out.append(_consistency_row(name, g["generation_id"].astype(str) + "|" + g["criterion"], g["run"], g["value"]))
+    codes, names = pd.factorize(jr["criterion"])
+    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
+    is_skill = np.asarray(names.str.startswith(SKILL_PREFIX))[codes]
+    kind = np.where(is_skill, "skill:* (all skills)", np.asarray(names, dtype=object)[codes])
+    frame = pd.DataFrame(
+        {"kind": kind, "unit": unit, "run": jr["run"].to_numpy(), "value": jr["value"].to_numpy()}
+    )
+    out = [
+        _consistency_row(name, g["unit"], g["run"], g["value"])
+        for name, g in frame.groupby("kind", sort=True)
+    ]
     return pd.DataFrame(out, columns=cols)
 
 
 def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Series) -> dict:
-    frame = pd.DataFrame({"unit": unit.to_numpy(), "run": run.to_numpy(), "value": value.to_numpy()})
+    frame = pd.DataFrame({"unit": unit.to_numpy(), "value": value.to_numpy(dtype=float)})
     agg = frame.groupby("unit")["value"].agg(["sum", "count"])
     agg = agg[agg["count"] >= 2]
     s, c = agg["sum"].to_numpy(), agg["count"].to_numpy()
     unanimous = float(np.mean((s == 0) | (s == c))) if len(agg) else math.nan
     agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
     pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(agg) else math.nan
-    mat = _matrix(frame["run"], frame["unit"], frame["value"])
-    a, note = alpha_nominal(mat)
-    return {"criterion": name, "n_items": len(agg), "runs": int(mat.shape[0]), "unanimous": unanimous,
-            "pairwise": pairwise, "alpha": a, "alpha_note": note}
+    # alpha from the units x values count matrix: the package's cheaper input for many units
+    counts = np.column_stack([c - s, s])
+    if not len(agg):
+        a, note = math.nan, "undefined: no unit rated twice"
+    elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
+        a, note = math.nan, NO_VARIATION
+    else:
+        a = float(krippendorff.alpha(value_counts=counts, level_of_measurement="nominal"))
+        note = ""
+    return {
+        "criterion": name,
+        "n_items": len(agg),
+        "runs": int(pd.Series(run).nunique()),
+        "unanimous": unanimous,
+        "pairwise": pairwise,
+        "alpha": a,
+        "alpha_note": note,
+    }
 
 
 # -- the Skill-Mix table from the judge and from people -------------------------------------------

@@ -18,7 +18,6 @@ import pandas as pd
 from gradeapp.db import audit_store
 from gradeapp.errors import GradeappError
 from gradeapp.metrics import apply_deterministic, majority_vote, score_generations
-from gradeapp.rubric import SKILL_PREFIX
 
 DESIGNS = ("uniform", "stratified")
 RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
@@ -46,10 +45,30 @@ class AuditData:
     settings: dict = field(default_factory=dict)
 
 
-def _deterministic(points: pd.DataFrame, checks: pd.DataFrame, *, naming_penalty: bool, program_sentence_limit: bool):
-    return apply_deterministic(
-        points, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
+def _deterministic(
+    points: pd.DataFrame, checks: pd.DataFrame, *, naming_penalty: bool, program_sentence_limit: bool
+):
+    """Apply the foundation's rules; the naming penalty only sees the checks of texts that name a skill."""
+    if checks is None or checks.empty:
+        return points.copy()
+    pts = apply_deterministic(
+        points, checks, naming_penalty=False, program_sentence_limit=program_sentence_limit
     )
+    if naming_penalty:
+        named = checks[checks["named_skills"].map(len) > 0]
+        pts = apply_deterministic(pts, named, naming_penalty=True, program_sentence_limit=False)
+    return pts
+
+
+def _parsed_checks(checks: pd.DataFrame) -> pd.DataFrame:
+    """Parse the named-skills JSON once (most texts name none), so the rules do not parse it per call."""
+    if checks.empty:
+        return checks
+    named = checks["named_skills"]
+    parsed = pd.Series([[]] * len(checks), index=checks.index, dtype=object)
+    some = named != "[]"
+    parsed[some] = named[some].map(json.loads)
+    return checks.assign(named_skills=parsed)
 
 
 def _scores(points: pd.DataFrame) -> pd.DataFrame:
@@ -76,9 +95,7 @@ def load_audit_data(
     }
     exclusions: list[dict] = []
     gens = store.generations_df()
-    combos = store.combinations_df()
-    common = set(combos.loc[combos["has_common"], "id"])
-    gens["has_common"] = gens["combination_id"].isin(common)
+    gens["has_common"] = gens["combination_id"].isin(audit_store.common_combinations(store))
     if exclude_common and gens["has_common"].any():
         exclusions.append(
             {
@@ -90,7 +107,7 @@ def load_audit_data(
         gens = gens[~gens["has_common"]]
     gens = gens.set_index("id").rename_axis("generation_id")
     kmap = gens["k"]
-    checks = store.checks_df()
+    checks = _parsed_checks(store.checks_df())
 
     judges = audit_store.judge_graders(store)
     if judge is not None:
@@ -113,12 +130,16 @@ def load_audit_data(
     jv = jv[jv["generation_id"].isin(gens.index)]
     unparsed = int(jv["value"].isna().sum())
     if unparsed:
-        exclusions.append({"what": "judge points", "n": unparsed, "why": "unparsed (no vote; a tie or no vote fails)"})
+        exclusions.append(
+            {"what": "judge points", "n": unparsed, "why": "unparsed (no vote; a tie or no vote fails)"}
+        )
 
     # Majority points and the deterministic rules, then the per-run points for soft scores.
     maj = majority_vote(jv)
     maj["k"] = maj["generation_id"].map(kmap)
-    jpts = _deterministic(maj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit)
+    jpts = _deterministic(
+        maj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
+    )
     judge_gen = _scores(jpts) if not jpts.empty else pd.DataFrame()
 
     runs = jv.assign(unit=jv["generation_id"] * RUN_SLOTS + jv["run"])
@@ -135,7 +156,9 @@ def load_audit_data(
         naming_penalty=naming_penalty,
         program_sentence_limit=program_sentence_limit,
     )
-    judge_runs = rpts.assign(run=rpts["generation_id"] % RUN_SLOTS, generation_id=rpts["generation_id"] // RUN_SLOTS)
+    judge_runs = rpts.assign(
+        run=rpts["generation_id"] % RUN_SLOTS, generation_id=rpts["generation_id"] // RUN_SLOTS
+    )
     # Soft point = mean of the parsed runs after the deterministic rules (a rule's value where it decided).
     soft = judge_runs.groupby(["generation_id", "criterion"], sort=False)["value"].mean().rename("soft")
     jpts = jpts.merge(soft.reset_index(), on=["generation_id", "criterion"], how="left")
@@ -157,16 +180,22 @@ def load_audit_data(
     hv = hv[hv["generation_id"].isin(gens.index)]
     n_post = int(hv["post_reveal"].eq(1).sum())
     if n_post:
-        exclusions.append({"what": "human verdicts", "n": n_post, "why": "changed after the judge was revealed"})
+        exclusions.append(
+            {"what": "human verdicts", "n": n_post, "why": "changed after the judge was revealed"}
+        )
     n_unsub = int((hv["submitted"].eq(0) & hv["post_reveal"].eq(0)).sum())
     if n_unsub:
-        exclusions.append({"what": "human verdicts", "n": n_unsub, "why": "item not submitted (draft or unsubmitted)"})
+        exclusions.append(
+            {"what": "human verdicts", "n": n_unsub, "why": "item not submitted (draft or unsubmitted)"}
+        )
     hv = hv[hv["post_reveal"].eq(0) & hv["submitted"].eq(1) & hv["value"].notna()]
     hv = hv[["grader", "generation_id", "criterion", "value"]].reset_index(drop=True)
 
     hmaj = majority_vote(hv)
     hmaj["k"] = hmaj["generation_id"].map(kmap)
-    hpts = _deterministic(hmaj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit)
+    hpts = _deterministic(
+        hmaj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
+    )
     human_gen = _scores(hpts) if not hpts.empty else pd.DataFrame()
     if not human_gen.empty:
         human_gen["n_people"] = hv.groupby("generation_id")["grader"].nunique().reindex(human_gen.index)
@@ -200,12 +229,23 @@ def load_audit_data(
             raise GradeappError(f"no audit draw named {draw!r} (see 'gradeapp audit list')")
     if not draws.empty:
         d = draws.iloc[-1]
-        active = {"id": int(d["id"]), "name": d["name"], "design": d["design"], "params": json.loads(d["params"] or "{}")}
-        items = audit_store.audit_items_df(store, active["id"])[["generation_id", "stratum", "inclusion_prob"]]
+        active = {
+            "id": int(d["id"]),
+            "name": d["name"],
+            "design": d["design"],
+            "params": json.loads(d["params"] or "{}"),
+        }
+        items = audit_store.audit_items_df(store, active["id"])[
+            ["generation_id", "stratum", "inclusion_prob"]
+        ]
         items = items[items["generation_id"].isin(gens.index)]
         if len(draws) > 1 and draw is None:
             exclusions.append(
-                {"what": "audit draws", "n": len(draws) - 1, "why": f"only the latest draw ({d['name']!r}) is used"}
+                {
+                    "what": "audit draws",
+                    "n": len(draws) - 1,
+                    "why": f"only the latest draw ({d['name']!r}) is used",
+                }
             )
     graded = set(human_gen.index) if not human_gen.empty else set()
     outside = len(graded - set(items["generation_id"]))
@@ -219,7 +259,9 @@ def load_audit_data(
         )
     pending = len(set(items["generation_id"]) - graded)
     if pending:
-        exclusions.append({"what": "drawn generations", "n": pending, "why": "not graded (submitted) by a person yet"})
+        exclusions.append(
+            {"what": "drawn generations", "n": pending, "why": "not graded (submitted) by a person yet"}
+        )
 
     cats = audit_store.skill_categories(store).set_index("criterion")["category"]
     return AuditData(
@@ -309,12 +351,26 @@ def plan_draw(
             for s, g in groups.items():
                 if base[s]:
                     pick = rng.choice(g, size=base[s], replace=False)
-                    parts.append(pd.DataFrame({"generation_id": pool["generation_id"].to_numpy()[pick], "stratum": s,
-                                               "inclusion_prob": base[s] / len(g)}))
+                    parts.append(
+                        pd.DataFrame(
+                            {
+                                "generation_id": pool["generation_id"].to_numpy()[pick],
+                                "stratum": s,
+                                "inclusion_prob": base[s] / len(g),
+                            }
+                        )
+                    )
         else:
             pick = rng.choice(idx, size=want, replace=False)
-            parts.append(pd.DataFrame({"generation_id": pool["generation_id"].to_numpy()[pick], "stratum": c,
-                                       "inclusion_prob": want / len(idx)}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "generation_id": pool["generation_id"].to_numpy()[pick],
+                        "stratum": c,
+                        "inclusion_prob": want / len(idx),
+                    }
+                )
+            )
     out = pd.concat(parts, ignore_index=True).sort_values("generation_id").reset_index(drop=True)
     return out
 
@@ -325,7 +381,9 @@ def draw_pool(store, *, exclude_common: bool = True, metric: str = "full_marks")
     if data.judge_gen.empty:
         return pd.DataFrame(columns=["generation_id", "student", "k", "verdict"])
     pool = data.gens.loc[data.judge_gen.index, ["student", "k"]].reset_index()
-    pool["verdict"] = (data.judge_gen[metric].to_numpy() >= (0.5 if metric == "skill_fraction" else 1)).astype(int)
+    pool["verdict"] = (
+        data.judge_gen[metric].to_numpy() >= (0.5 if metric == "skill_fraction" else 1)
+    ).astype(int)
     return pool
 
 
@@ -355,9 +413,16 @@ def draw_audit(
         "pool": len(pool),
     }
     draw_id = audit_store.add_audit_draw(
-        store, name, design, seed, params, items[["generation_id", "stratum", "inclusion_prob"]].itertuples(index=False)
+        store,
+        name,
+        design,
+        seed,
+        params,
+        items[["generation_id", "stratum", "inclusion_prob"]].itertuples(index=False),
     )
-    strata = items.groupby("stratum").agg(n=("generation_id", "size"), inclusion_prob=("inclusion_prob", "first"))
+    strata = items.groupby("stratum").agg(
+        n=("generation_id", "size"), inclusion_prob=("inclusion_prob", "first")
+    )
     return {
         "id": draw_id,
         "name": name,

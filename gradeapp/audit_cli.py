@@ -56,8 +56,10 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean(report), indent=2))
         return 0
-    print(f"drew {report['n']} generations into {report['name']!r} (design {report['design']}, seed {report['seed']}, "
-          f"pool {report['params']['pool']})")
+    print(
+        f"drew {report['n']} generations into {report['name']!r} (design {report['design']}, seed {report['seed']}, "
+        f"pool {report['params']['pool']})"
+    )
     for s in report["strata"]:
         print(f"  {s['stratum']:<40} {s['n']:>6}  inclusion probability {s['inclusion_prob']:.4g}")
     return 0
@@ -102,7 +104,9 @@ def cmd_audit_plan(args: argparse.Namespace) -> int:
     from gradeapp.calibration import plan_audit
 
     with open_store(args) as store:
-        data = load_audit_data(store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common)
+        data = load_audit_data(
+            store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
+        )
     plan = plan_audit(data, args.target, confidence=args.confidence, metric=args.metric)
     if args.json:
         print(json.dumps(_clean(plan.to_dict("records")), indent=2))
@@ -121,8 +125,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
     d = stats.data
-    print(f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
-          f"{len(d.gens)} generations, {len(d.human_gen)} graded by people")
+    print(
+        f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
+        f"{len(d.gens)} generations, {len(d.human_gen)} graded by people"
+    )
     print("\n== pass rates (per generation) ==")
     print(stats.pass_rates.drop(columns=["note", "design", "confidence"]).to_string(**fmt))
     a = stats.agreement
@@ -131,10 +137,31 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print("no generation graded by both the judge and a person")
     else:
         o = a[a["breakdown"] == "overall"]
-        print(o[["scope", "criterion", "n", "p_human", "p_judge", "bias", "agreement", "kappa", "ac1", "pabak",
-                 "alpha", "sensitivity", "specificity", "mcnemar_p", "small_n"]].to_string(**fmt))
+        print(
+            o[
+                [
+                    "scope",
+                    "criterion",
+                    "n",
+                    "p_human",
+                    "p_judge",
+                    "bias",
+                    "agreement",
+                    "kappa",
+                    "ac1",
+                    "pabak",
+                    "alpha",
+                    "sensitivity",
+                    "specificity",
+                    "mcnemar_p",
+                    "small_n",
+                ]
+            ].to_string(**fmt)
+        )
     print("\n== people with people ==")
-    print(stats.human_human.to_string(**fmt) if not stats.human_human.empty else "no item graded by two people")
+    print(
+        stats.human_human.to_string(**fmt) if not stats.human_human.empty else "no item graded by two people"
+    )
     print("\n== the judge with itself ==")
     print(stats.self_consistency.to_string(**fmt) if not stats.self_consistency.empty else "no judge runs")
     print("\n== Skill-Mix table ==")
@@ -162,7 +189,9 @@ def _stat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-naming-penalty", action="store_true", help="do not zero a skill named in the text")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--threshold", type=float, default=0.5, help="skill-fraction pass threshold (default 0.5)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for none (default 1000)")
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for none (default 1000)"
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
@@ -170,22 +199,31 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the audit commands to the gradeapp CLI."""
     audit = subparsers.add_parser("audit", help="draw and list audit samples for people to grade")
     asub = audit.add_subparsers(dest="audit_command", required=True)
-    p = asub.add_parser("draw", parents=[common], help="draw generations for people to grade (a known design)")
+    p = asub.add_parser(
+        "draw", parents=[common], help="draw generations for people to grade (a known design)"
+    )
     p.add_argument("--size", type=int, required=True, help="generations to draw (per cell with --per-cell)")
     p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
     p.add_argument("--design", choices=["uniform", "stratified"], default="uniform")
-    p.add_argument("--by-verdict", action="store_true",
-                   help="stratified only: split cells by the judge's full-marks verdict, half the draw each")
+    p.add_argument(
+        "--by-verdict",
+        action="store_true",
+        help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
+    )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--name", help="name of the draw (default audit-<n>)")
-    p.add_argument("--include-common", action="store_true", help="draw also from combinations with common skills")
+    p.add_argument(
+        "--include-common", action="store_true", help="draw also from combinations with common skills"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit_draw)
     p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
     p.add_argument("--name", help="only this draw")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit_list)
-    p = asub.add_parser("plan", parents=[common], help="how many more generations to grade for a CI half-width")
+    p = asub.add_parser(
+        "plan", parents=[common], help="how many more generations to grade for a CI half-width"
+    )
     p.add_argument("--target", type=float, default=0.05, help="target half-width (default 0.05)")
     p.add_argument("--metric", choices=["full_marks", "all_skills", "skill_fraction"], default="full_marks")
     p.add_argument("--judge")
@@ -195,14 +233,19 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit_plan)
 
-    p = subparsers.add_parser("stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates")
+    p = subparsers.add_parser(
+        "stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates"
+    )
     _stat_args(p)
     p.add_argument("--target", type=float, default=0.05, help="planner target half-width (default 0.05)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
-    p = subparsers.add_parser("export", parents=[common],
-                              help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, report.html")
+    p = subparsers.add_parser(
+        "export",
+        parents=[common],
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, report.html",
+    )
     p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
     _stat_args(p)
     p.set_defaults(func=cmd_export)

@@ -63,7 +63,9 @@ def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, f
     return (p, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def mean_ci(y: np.ndarray, confidence: float = 0.95, w: np.ndarray | None = None) -> tuple[float, float, float]:
+def mean_ci(
+    y: np.ndarray, confidence: float = 0.95, w: np.ndarray | None = None
+) -> tuple[float, float, float]:
     """Return (mean, low, high) of a normal interval for a (weighted, Hajek) mean of values in [0, 1]."""
     y = np.asarray(y, dtype=float)
     n = len(y)
@@ -107,7 +109,11 @@ def ppi_mean(
     if n < 2 or big_n < 1:
         return PPIResult(math.nan, math.nan, math.nan, math.nan, math.nan)
     w = np.ones(n) if w is None else np.asarray(w, dtype=float) / np.sum(w) * n
-    wu = np.ones(big_n) if w_unlabeled is None else np.asarray(w_unlabeled, dtype=float) / np.sum(w_unlabeled) * big_n
+    wu = (
+        np.ones(big_n)
+        if w_unlabeled is None
+        else np.asarray(w_unlabeled, dtype=float) / np.sum(w_unlabeled) * big_n
+    )
     if lam is None:
         theta1 = float(np.mean(wu * yu) + np.mean(w * (y - yhat)))
         g = w * (y - theta1)
@@ -123,7 +129,11 @@ def ppi_mean(
 
 
 def stratified_mean(
-    y: np.ndarray, strata_lab: np.ndarray, strata_pool: np.ndarray, confidence: float = 0.95, binary: bool = True
+    y: np.ndarray,
+    strata_lab: np.ndarray,
+    strata_pool: np.ndarray,
+    confidence: float = 0.95,
+    binary: bool = True,
 ) -> tuple[float, float, float]:
     """Return (estimate, low, high) of sum_h W_h ybar_h: W_h = pool share of stratum h, ybar_h its audit mean.
 
@@ -215,17 +225,30 @@ def _cell_rows(
     }
     rows = []
     j = wilson(jh.sum(), big_n, confidence) if binary else mean_ci(jh, confidence)
-    rows.append({**base, "estimator": "judge_only", "estimate": j[0], "ci_low": j[1], "ci_high": j[2],
-                 "note": "uncorrected: the interval ignores the judge's errors"})
+    rows.append(
+        {
+            **base,
+            "estimator": "judge_only",
+            "estimate": j[0],
+            "ci_low": j[1],
+            "ci_high": j[2],
+            "note": "uncorrected: the interval ignores the judge's errors",
+        }
+    )
     probs = audited["prob"].to_numpy(dtype=float)
     equal = n == 0 or np.allclose(probs, probs[0])
     w = None if equal else 1.0 / probs
-    if binary and equal:
-        h = wilson(y.sum(), n, confidence)
-    else:
-        h = mean_ci(y, confidence, w)
-    rows.append({**base, "estimator": "human_only", "estimate": h[0], "ci_low": h[1], "ci_high": h[2],
-                 "note": "" if n else "no audited generations"})
+    h = wilson(y.sum(), n, confidence) if binary and equal else mean_ci(y, confidence, w)
+    rows.append(
+        {
+            **base,
+            "estimator": "human_only",
+            "estimate": h[0],
+            "ci_low": h[1],
+            "ci_high": h[2],
+            "note": "" if n else "no audited generations",
+        }
+    )
     # PPI++: the judge-only items are the unlabeled set; with unequal inclusion probabilities the whole
     # pool is, and the audit is weighted by 1/probability (Hajek weights).
     audited_ids = set(audited.index)
@@ -235,14 +258,33 @@ def _cell_rows(
         unl = pool["yhat_soft"].to_numpy(dtype=float)
     r = ppi_mean(y, audited["yhat_soft"].to_numpy(dtype=float), unl, confidence, w=w)
     note = "" if n >= 2 and len(unl) else "needs at least 2 audited and 1 judge-only generation"
-    rows.append({**base, "estimator": "ppi++", "estimate": r.estimate, "ci_low": max(0.0, r.ci_low) if n >= 2 else r.ci_low,
-                 "ci_high": min(1.0, r.ci_high) if n >= 2 else r.ci_high, "lam": r.lam, "note": note})
+    rows.append(
+        {
+            **base,
+            "estimator": "ppi++",
+            "estimate": r.estimate,
+            "ci_low": max(0.0, r.ci_low) if n >= 2 else r.ci_low,
+            "ci_high": min(1.0, r.ci_high) if n >= 2 else r.ci_high,
+            "lam": r.lam,
+            "note": note,
+        }
+    )
     cut = 1.0 if binary else threshold
-    s = stratified_mean(
-        y, audited["yhat"].to_numpy() >= cut, jh >= cut, confidence, binary=binary
-    ) if n else (math.nan,) * 3
-    rows.append({**base, "estimator": "stratified", "estimate": s[0], "ci_low": s[1], "ci_high": s[2],
-                 "note": "" if not math.isnan(s[0]) else "a judge-verdict stratum has fewer than 2 audited items"})
+    s = (
+        stratified_mean(y, audited["yhat"].to_numpy() >= cut, jh >= cut, confidence, binary=binary)
+        if n
+        else (math.nan,) * 3
+    )
+    rows.append(
+        {
+            **base,
+            "estimator": "stratified",
+            "estimate": s[0],
+            "ci_low": s[1],
+            "ci_high": s[2],
+            "note": "" if not math.isnan(s[0]) else "a judge-verdict stratum has fewer than 2 audited items",
+        }
+    )
     if binary:
         yh_a = audited["yhat"].to_numpy(dtype=float)
         m1, m0 = int((y == 1).sum()), int((y == 0).sum())
@@ -250,7 +292,16 @@ def _cell_rows(
         q0 = float(((y == 0) & (yh_a == 0)).sum() / m0) if m0 else math.nan
         g = rogan_gladen(judge_rate, big_n, q0, m0, q1, m1, confidence) if m0 and m1 else (math.nan,) * 3
         note = "" if not math.isnan(g[0]) else "needs human passes and fails and a judge better than chance"
-        rows.append({**base, "estimator": "rogan_gladen", "estimate": g[0], "ci_low": g[1], "ci_high": g[2], "note": note})
+        rows.append(
+            {
+                **base,
+                "estimator": "rogan_gladen",
+                "estimate": g[0],
+                "ci_low": g[1],
+                "ci_high": g[2],
+                "note": note,
+            }
+        )
     return rows
 
 
@@ -286,15 +337,31 @@ def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics
             pool = pd.DataFrame({"yhat": cell[f"{m}_judge"], "yhat_soft": cell[f"{m}_soft"]})
             a = cell[cell["audited"]]
             audited = pd.DataFrame(
-                {"y": a[f"{m}_human"], "yhat": a[f"{m}_judge"], "yhat_soft": a[f"{m}_soft"], "prob": a["prob"]}
+                {
+                    "y": a[f"{m}_human"],
+                    "yhat": a[f"{m}_judge"],
+                    "yhat_soft": a[f"{m}_soft"],
+                    "prob": a["prob"],
+                }
             )
             rows.extend(
-                _cell_rows(str(student), int(k), m, pool, audited, design=design, confidence=confidence, threshold=threshold)
+                _cell_rows(
+                    str(student),
+                    int(k),
+                    m,
+                    pool,
+                    audited,
+                    design=design,
+                    confidence=confidence,
+                    threshold=threshold,
+                )
             )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def plan_audit(data, target_half_width: float = 0.05, *, confidence: float = 0.95, metric: str = "full_marks") -> pd.DataFrame:
+def plan_audit(
+    data, target_half_width: float = 0.05, *, confidence: float = 0.95, metric: str = "full_marks"
+) -> pd.DataFrame:
     """Say how many more generations to grade per student x k for a target PPI half-width.
 
     With the power-tuned lambda, the PPI++ variance is about Var(Y) (1 - rho^2 (1 - n/M)) / n for n audited
@@ -303,8 +370,19 @@ def plan_audit(data, target_half_width: float = 0.05, *, confidence: float = 0.9
     Without two audited items, or without variation, it plans conservatively with sd = 0.5 and rho = 0.
     """
     frame = calibration_inputs(data)
-    cols = ["student", "k", "metric", "n_audited", "n_judged", "rho", "sd_human", "half_width_now",
-            "target_half_width", "n_needed", "extra"]
+    cols = [
+        "student",
+        "k",
+        "metric",
+        "n_audited",
+        "n_judged",
+        "rho",
+        "sd_human",
+        "half_width_now",
+        "target_half_width",
+        "n_needed",
+        "extra",
+    ]
     if frame.empty:
         return pd.DataFrame(columns=cols)
     z = z_value(confidence)

@@ -82,8 +82,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"not a readable Parquet file ({exc})", file=path) from None
     df = df.astype(object).where(df.notna(), None)
-    for number, record in enumerate(df.to_dict("records"), 1):
-        yield number, record
+    yield from enumerate(df.to_dict("records"), 1)
 
 
 def _restore_csv_cells(obj: dict[str, Any]) -> dict[str, Any]:

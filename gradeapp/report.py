@@ -51,7 +51,7 @@ def plot_k_curves(stats: AuditStats, fig=None):
     axes = fig.subplots(1, len(PLOT_METRICS), sharey=True)
     for ax, metric in zip(axes, PLOT_METRICS, strict=True):
         sub = best[best["metric"] == metric] if not best.empty else best
-        for student, g in (sub.groupby("student") if not sub.empty else []):
+        for student, g in sub.groupby("student") if not sub.empty else []:
             g = g.sort_values("k")
             err = np.vstack([g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]]).clip(min=0)
             ax.errorbar(g["k"], g["estimate"], yerr=err, marker="o", capsize=3, label=student)
@@ -84,18 +84,34 @@ def plot_scale(stats: AuditStats, level: float = 0.25, fig=None):
     ax = fig.subplots()
     pts = largest_k(stats, level)
     if pts.empty:
-        ax.text(0.5, 0.5, "no student model with a parameter count\nreaches this pass rate", ha="center",
-                va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no student model with a parameter count\nreaches this pass rate",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return fig
     ax.scatter(pts["params_b"], pts["largest_k"], zorder=3, label="observed")
     for _, row in pts.iterrows():
-        ax.annotate(row["student"], (row["params_b"], row["largest_k"]), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+        ax.annotate(
+            row["student"],
+            (row["params_b"], row["largest_k"]),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
     anchor = pts.sort_values("params_b").iloc[0]
     xs = np.logspace(np.log10(pts["params_b"].min()) - 0.3, np.log10(pts["params_b"].max()) + 0.5, 50)
-    ax.plot(xs, anchor["largest_k"] * 2 ** np.log10(xs / anchor["params_b"]), "--", color="gray",
-            label="theory: 10x scale doubles k")
+    ax.plot(
+        xs,
+        anchor["largest_k"] * 2 ** np.log10(xs / anchor["params_b"]),
+        "--",
+        color="gray",
+        label="theory: 10x scale doubles k",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log", base=2)
     ticks = [t for t in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16) if t <= 2 * pts["largest_k"].max()]
@@ -145,7 +161,13 @@ def plot_bias(stats: AuditStats, fig=None):
     fig = fig or _figure(7.5, max(2.5, 0.22 * len(a) + 1))
     ax = fig.subplots()
     if a.empty:
-        ax.text(0.5, 0.5, "no generation graded by both the judge and a person", ha="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no generation graded by both the judge and a person",
+            ha="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return fig
     a = a.iloc[::-1]
@@ -166,7 +188,13 @@ def plot_confusion(stats: AuditStats, fig=None):
     fig = fig or _figure(9, 3)
     if comp.empty:
         ax = fig.subplots()
-        ax.text(0.5, 0.5, "no composite graded by both the judge and a person", ha="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no composite graded by both the judge and a person",
+            ha="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return fig
     axes = np.atleast_1d(fig.subplots(1, len(comp)))
@@ -174,7 +202,9 @@ def plot_confusion(stats: AuditStats, fig=None):
         m = np.array([[row["a"], row["b"]], [row["c"], row["d"]]])
         ax.imshow(m, cmap="Blues")
         for (i, j), v in np.ndenumerate(m):
-            ax.text(j, i, str(int(v)), ha="center", va="center", color="white" if v > m.max() / 2 else "black")
+            ax.text(
+                j, i, str(int(v)), ha="center", va="center", color="white" if v > m.max() / 2 else "black"
+            )
         ax.set_xticks([0, 1], ["judge pass", "judge fail"])
         ax.set_yticks([0, 1], ["human pass", "human fail"])
         ax.set_title(f"{row['criterion']} (n={row['n']})", fontsize=8)
@@ -191,11 +221,21 @@ def plot_agreement(stats: AuditStats, fig=None):
         return fig
     a = a.iloc[::-1]
     y = np.arange(len(a))
-    for off, (name, color) in zip((-0.25, 0, 0.25), (("kappa", "C0"), ("ac1", "C1"), ("pabak", "C2")), strict=True):
+    for off, (name, color) in zip(
+        (-0.25, 0, 0.25), (("kappa", "C0"), ("ac1", "C1"), ("pabak", "C2")), strict=True
+    ):
         lo = (a[name] - a[f"{name}_ci_low"]).fillna(0).clip(lower=0)
         hi = (a[f"{name}_ci_high"] - a[name]).fillna(0).clip(lower=0)
-        ax.errorbar(a[name], y + off, xerr=np.vstack([lo, hi]), fmt="o", markersize=3, capsize=2, color=color,
-                    label=name)
+        ax.errorbar(
+            a[name],
+            y + off,
+            xerr=np.vstack([lo, hi]),
+            fmt="o",
+            markersize=3,
+            capsize=2,
+            color=color,
+            label=name,
+        )
     ax.set_yticks(y, [f"{c} (n={n})" for c, n in zip(a["criterion"], a["n"], strict=True)], fontsize=6)
     ax.set_xlim(-1.05, 1.05)
     ax.axvline(0, color="gray", lw=1)
@@ -222,8 +262,9 @@ def _table(df: pd.DataFrame, digits: int = 3, limit: int | None = None) -> str:
         return "<p class='empty'>nothing to show</p>"
     if limit and len(df) > limit:
         df = df.head(limit)
-    return df.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.{digits}f}", border=0, classes="t",
-                      escape=True)
+    return df.to_html(
+        index=False, na_rep="", float_format=lambda x: f"{x:.{digits}f}", border=0, classes="t", escape=True
+    )
 
 
 CSS = """
@@ -247,10 +288,15 @@ def render_report(stats: AuditStats) -> str:
     draw = d.draw
     draw_text = (
         f"audit draw <b>{html.escape(draw['name'])}</b> (design {html.escape(draw['design'])}, "
-        f"{len(d.audit_items)} generations)" if draw else "no audit draw yet: calibrated estimates need one "
-        "(<code>gradeapp audit draw</code>)"
+        f"{len(d.audit_items)} generations)"
+        if draw
+        else "no audit draw yet: calibrated estimates need one (<code>gradeapp audit draw</code>)"
     )
-    overall = stats.agreement[stats.agreement["breakdown"] == "overall"] if not stats.agreement.empty else stats.agreement
+    overall = (
+        stats.agreement[stats.agreement["breakdown"] == "overall"]
+        if not stats.agreement.empty
+        else stats.agreement
+    )
     excl = pd.DataFrame(d.exclusions) if d.exclusions else pd.DataFrame(columns=["what", "n", "why"])
     conf = f"{o.confidence:.0%}"
     parts = [
@@ -279,10 +325,38 @@ def render_report(stats: AuditStats) -> str:
         img("confusion", "confusion matrices"),
         "<h2>Agreement with intervals</h2>",
         img("agreement", "kappa, AC1 and PABAK per criterion"),
-        _table(overall[["scope", "criterion", "n", "a", "b", "c", "d", "p_human", "p_judge", "bias", "agreement",
-                        "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "pabak", "alpha", "alpha_note",
-                        "sensitivity", "specificity", "precision", "npv", "mcnemar_p", "small_n"]]
-               if not overall.empty else overall),
+        _table(
+            overall[
+                [
+                    "scope",
+                    "criterion",
+                    "n",
+                    "a",
+                    "b",
+                    "c",
+                    "d",
+                    "p_human",
+                    "p_judge",
+                    "bias",
+                    "agreement",
+                    "kappa",
+                    "kappa_ci_low",
+                    "kappa_ci_high",
+                    "ac1",
+                    "pabak",
+                    "alpha",
+                    "alpha_note",
+                    "sensitivity",
+                    "specificity",
+                    "precision",
+                    "npv",
+                    "mcnemar_p",
+                    "small_n",
+                ]
+            ]
+            if not overall.empty
+            else overall
+        ),
         "<h2>People with people (the ceiling)</h2>",
         _table(stats.human_human),
         "<h2>The judge with itself (across runs)</h2>",

@@ -55,14 +55,19 @@ def simulate_project(
     names = list(students)
     cells = [(s, k) for s in names for k in ks]
     if point_rate is None:
-        point_rate = {(s, k): min(0.97, 0.75 + 0.07 * i) ** (1 + 0.15 * (k - 2)) for i, s in enumerate(names) for k in ks}
+        point_rate = {
+            (s, k): min(0.97, 0.75 + 0.07 * i) ** (1 + 0.15 * (k - 2))
+            for i, s in enumerate(names)
+            for k in ks
+        }
     store = open_project(path, name=f"simulated ({n_generations} generations)")
     stamp = now_iso()
     try:
-        with store.atomic():
+        with audit_store.bulk_loading(store):
             store.set_project_value("simulated", "1")
             store.upsert_skills(
-                {"name": f"sim skill {i:03d}", "category": CATEGORIES[i % len(CATEGORIES)]} for i in range(n_skills)
+                {"name": f"sim skill {i:03d}", "category": CATEGORIES[i % len(CATEGORIES)]}
+                for i in range(n_skills)
             )
             store.add_topics(f"sim topic {i:02d}" for i in range(n_topics))
             for s, p in students.items():
@@ -110,7 +115,8 @@ def simulate_project(
             ks_a = np.array(ks_long)
             n_sent = np.where(truth[is_limit] == 1, 1, ks_a[is_limit] + 4)
             audit_store.bulk_insert_checks(
-                store, ((int(g), int(n), int(n), "[]") for g, n in zip(gen_ids_a[is_limit], n_sent, strict=True))
+                store,
+                ((int(g), int(n), int(n), "[]") for g, n in zip(gen_ids_a[is_limit], n_sent, strict=True)),
             )
             judge = store.grader_id("judge", "sim-judge", model="sim-judge", prompt_version="sim")
             for run in range(1, runs + 1):
@@ -129,7 +135,9 @@ def simulate_project(
                         strict=True,
                     ),
                 )
-            truth_long = pd.DataFrame({"generation_id": gen_ids_a, "criterion": crits, "value": truth, "k": ks_a})
+            truth_long = pd.DataFrame(
+                {"generation_id": gen_ids_a, "criterion": crits, "value": truth, "k": ks_a}
+            )
         from gradeapp.metrics import score_generations
 
         scores = score_generations(truth_long)
@@ -148,7 +156,7 @@ def simulate_project(
             people = {"sim person A": store.grader_id("human", "sim person A")}
             if second_person:
                 people["sim person B"] = store.grader_id("human", "sim person B")
-            with store.atomic():
+            with audit_store.bulk_loading(store):
                 mask = np.isin(gen_ids_a, drawn)
                 for name, pid in people.items():
                     which = drawn if name.endswith("A") else drawn[rng.random(len(drawn)) < second_person]
@@ -159,10 +167,16 @@ def simulate_project(
                         store,
                         (
                             (pid, int(g), c, 1, int(v), "ok", stamp)
-                            for g, c, v in zip(gen_ids_a[m], np.array(crits, dtype=object)[m], vals, strict=True)
+                            for g, c, v in zip(
+                                gen_ids_a[m], np.array(crits, dtype=object)[m], vals, strict=True
+                            )
                         ),
                     )
                     audit_store.bulk_insert_reviews(store, ((pid, int(g), "submit", stamp) for g in which))
-        return Simulation(path=Path(path), truth=scores[["generation_id", "student", "k", "full_marks", "all_skills", "skill_fraction"]], draw=draw)
+        return Simulation(
+            path=Path(path),
+            truth=scores[["generation_id", "student", "k", "full_marks", "all_skills", "skill_fraction"]],
+            draw=draw,
+        )
     finally:
         store.close()

@@ -55,9 +55,13 @@ class AuditStats:
         return {
             "judge": self.data.judge_name,
             "draw": self.data.draw,
-            "settings": {**self.data.settings, "confidence": self.options.confidence,
-                         "threshold": self.options.threshold, "bootstrap": self.options.bootstrap,
-                         "seed": self.options.seed},
+            "settings": {
+                **self.data.settings,
+                "confidence": self.options.confidence,
+                "threshold": self.options.threshold,
+                "bootstrap": self.options.bootstrap,
+                "seed": self.options.seed,
+            },
             "exclusions": self.data.exclusions,
             "pass_rates": records(self.pass_rates),
             "agreement": records(self.agreement),
@@ -86,7 +90,9 @@ def compute_stats(store, options: StatsOptions | None = None, data: AuditData | 
     return compute_from_data(data, o, timings)
 
 
-def compute_from_data(data: AuditData, o: StatsOptions, timings: dict[str, float] | None = None) -> AuditStats:
+def compute_from_data(
+    data: AuditData, o: StatsOptions, timings: dict[str, float] | None = None
+) -> AuditStats:
     """Compute every audit table from a loaded snapshot."""
     timings = dict(timings or {})
     t = time.perf_counter()
@@ -94,7 +100,9 @@ def compute_from_data(data: AuditData, o: StatsOptions, timings: dict[str, float
     plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
     timings["calibration"] = time.perf_counter() - t
     t = time.perf_counter()
-    agree = agreement_table(data, bootstrap=o.bootstrap, seed=o.seed, confidence=o.confidence, threshold=o.threshold)
+    agree = agreement_table(
+        data, bootstrap=o.bootstrap, seed=o.seed, confidence=o.confidence, threshold=o.threshold
+    )
     hh = human_human(data, o.confidence)
     sc = judge_self_consistency(data)
     timings["agreement"] = time.perf_counter() - t

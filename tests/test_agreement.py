@@ -28,8 +28,12 @@ from gradeapp.simulate import simulate_project
 
 
 def _counts(h: np.ndarray, j: np.ndarray) -> tuple[int, int, int, int]:
-    return (int(np.sum((h == 1) & (j == 1))), int(np.sum((h == 1) & (j == 0))),
-            int(np.sum((h == 0) & (j == 1))), int(np.sum((h == 0) & (j == 0))))
+    return (
+        int(np.sum((h == 1) & (j == 1))),
+        int(np.sum((h == 1) & (j == 0))),
+        int(np.sum((h == 0) & (j == 1))),
+        int(np.sum((h == 0) & (j == 0))),
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -63,7 +67,9 @@ def test_alpha_matches_the_krippendorff_package_and_reports_no_variation():
     m[2, ::5] = np.nan
     a, note = alpha_nominal(m)
     assert note == ""
-    assert a == pytest.approx(krippendorff.alpha(reliability_data=m, level_of_measurement="nominal"), abs=1e-12)
+    assert a == pytest.approx(
+        krippendorff.alpha(reliability_data=m, level_of_measurement="nominal"), abs=1e-12
+    )
     same = np.ones((2, 10))
     a, note = alpha_nominal(same)
     assert math.isnan(a) and note == NO_VARIATION
@@ -72,8 +78,16 @@ def test_alpha_matches_the_krippendorff_package_and_reports_no_variation():
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     path = tmp_path_factory.mktemp("agree") / "sim.gradeapp"
-    simulate_project(path, n_generations=900, n_audit=150, second_person=0.5, human_error=0.08,
-                     sensitivity=0.85, specificity=0.75, seed=11)
+    simulate_project(
+        path,
+        n_generations=900,
+        n_audit=150,
+        second_person=0.5,
+        human_error=0.08,
+        sensitivity=0.85,
+        specificity=0.75,
+        seed=11,
+    )
     with open_project(path) as store:
         data = load_audit_data(store)
     return path, data
@@ -99,9 +113,13 @@ def test_criterion_kappa_and_alpha_match_oracles_built_from_the_database(project
     assert row["n"] == len(cons)
     assert row["kappa"] == pytest.approx(cohen_kappa_score(cons.to_numpy(), j.to_numpy()), abs=1e-12)
     # alpha across all raters: the judge's majority and every person, units = generations
-    ratings = people[people["criterion"] == crit].pivot(index="grader", columns="generation_id", values="value")
+    ratings = people[people["criterion"] == crit].pivot(
+        index="grader", columns="generation_id", values="value"
+    )
     ratings.loc["judge"] = maj.xs(crit, level="criterion").reindex(ratings.columns)
-    expected = krippendorff.alpha(reliability_data=ratings.to_numpy(dtype=float), level_of_measurement="nominal")
+    expected = krippendorff.alpha(
+        reliability_data=ratings.to_numpy(dtype=float), level_of_measurement="nominal"
+    )
     assert row["alpha"] == pytest.approx(expected, abs=1e-12)
 
 
@@ -126,7 +144,9 @@ def test_bootstrap_intervals_are_seeded_and_bracket_the_estimates(project):
     assert not t1["kappa_ci_low"].equals(t3["kappa_ci_low"])
     big = t1[(t1["n"] >= 100) & t1["kappa"].notna()]
     assert not big.empty
-    assert (big["kappa_ci_low"] <= big["kappa"] + 1e-9).all() and (big["kappa"] <= big["kappa_ci_high"] + 1e-9).all()
+    assert (big["kappa_ci_low"] <= big["kappa"] + 1e-9).all() and (
+        big["kappa"] <= big["kappa_ci_high"] + 1e-9
+    ).all()
     assert (t1["small_n"] == (t1["n"] < 30)).all()
 
 
@@ -134,7 +154,11 @@ def test_human_human_kappa_matches_scikit_learn(project):
     path, data = project
     hh = human_human(data).set_index("criterion")
     _, people = _oracle_frames(path)
-    wide = people[people["criterion"] == "topic"].pivot(index="generation_id", columns="grader", values="value").dropna()
+    wide = (
+        people[people["criterion"] == "topic"]
+        .pivot(index="generation_id", columns="grader", values="value")
+        .dropna()
+    )
     assert hh.loc["topic", "n_items"] == len(wide)
     a, b = wide.columns
     assert hh.loc["topic", "kappa"] == pytest.approx(cohen_kappa_score(wide[a], wide[b]), abs=1e-12)
@@ -158,8 +182,9 @@ def test_post_reveal_and_unsubmitted_verdicts_are_left_out(project, tmp_path):
         before = agreement_table(load_audit_data(store), bootstrap=0)
         person = store.grader_id("human", "sim person A")
         gid = store.execute("SELECT MIN(generation_id) FROM audit_items").fetchone()[0]
-        store.add_verdicts([{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 0,
-                             "post_reveal": 1}])
+        store.add_verdicts(
+            [{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 0, "post_reveal": 1}]
+        )
         data = load_audit_data(store)
         assert any("after the judge was revealed" in e["why"] for e in data.exclusions)
         store.add_review(person, gid, "unsubmit")
@@ -175,7 +200,23 @@ def test_skillmix_table_of_the_judge_matches_the_foundation_metrics(project):
     ours = skillmix_table(data)
     with open_project(path) as store:
         ref = skillmix_scores(store, kind="judge")
-    mine = ours[(ours["source"] == "judge") & (ours["rounds"] == "best_of")].set_index(["student", "k", "metric"])
+    mine = ours[(ours["source"] == "judge") & (ours["rounds"] == "best_of")].set_index(
+        ["student", "k", "metric"]
+    )
     ref = ref.set_index(["student", "k", "metric"])
     assert mine["mean"].sort_index().to_numpy() == pytest.approx(ref["mean"].sort_index().to_numpy())
     assert set(ours["rounds"]) == {"best_of", "single"} and set(ours["source"]) == {"judge", "people"}
+
+
+def test_judge_self_consistency_alpha_matches_the_package_on_the_raw_run_matrix(project):
+    path, data = project
+    sc = judge_self_consistency(data).set_index("criterion")
+    with open_project(path) as store:
+        runs = store.current_verdicts_df("judge")
+    # the program decides the sentence limit; topic is the judge's own call
+    topic = runs[(runs["criterion"] == "topic") & runs["generation_id"].isin(data.gens.index)]
+    matrix = topic.pivot(index="run", columns="generation_id", values="value").to_numpy(dtype=float)
+    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    assert sc.loc["topic", "alpha"] == pytest.approx(expected, abs=1e-12)
+    agree = (np.nanmax(matrix, axis=0) == np.nanmin(matrix, axis=0)).mean()
+    assert sc.loc["topic", "unanimous"] == pytest.approx(agree)

@@ -19,8 +19,14 @@ def _pool(n_cells: int = 4, per_cell: int = 50, pass_share: float = 0.2) -> pd.D
     gid = 1
     for c in range(n_cells):
         for i in range(per_cell):
-            rows.append({"generation_id": gid, "student": f"s{c % 2}", "k": 2 + c // 2,
-                         "verdict": int(i < per_cell * pass_share)})
+            rows.append(
+                {
+                    "generation_id": gid,
+                    "student": f"s{c % 2}",
+                    "k": 2 + c // 2,
+                    "verdict": int(i < per_cell * pass_share),
+                }
+            )
             gid += 1
     return pd.DataFrame(rows)
 
@@ -46,7 +52,9 @@ def test_stratified_by_verdict_oversamples_the_rarer_verdict_with_known_probabil
     pool = _pool(per_cell=50, pass_share=0.2)  # 10 passes and 40 fails per cell
     d = plan_draw(pool, 16, design="stratified", per_cell=True, by_verdict=True, seed=0)
     merged = d.merge(pool, on="generation_id")
-    per = merged.groupby(["stratum", "verdict"]).agg(n=("generation_id", "size"), p=("inclusion_prob", "first"))
+    per = merged.groupby(["stratum", "verdict"]).agg(
+        n=("generation_id", "size"), p=("inclusion_prob", "first")
+    )
     per = per.reset_index()
     assert (per["n"] == 8).all()  # half of each cell's 16 from each verdict
     assert per.loc[per["verdict"] == 1, "p"].eq(8 / 10).all()
@@ -54,8 +62,14 @@ def test_stratified_by_verdict_oversamples_the_rarer_verdict_with_known_probabil
 
 
 def test_proportional_stratified_draw_allocates_by_cell_size():
-    pool = pd.concat([_pool(n_cells=1, per_cell=90), _pool(n_cells=1, per_cell=10).assign(
-        generation_id=lambda f: f["generation_id"] + 1000, student="other")])
+    pool = pd.concat(
+        [
+            _pool(n_cells=1, per_cell=90),
+            _pool(n_cells=1, per_cell=10).assign(
+                generation_id=lambda f: f["generation_id"] + 1000, student="other"
+            ),
+        ]
+    )
     d = plan_draw(pool, 20, design="stratified", seed=0)
     sizes = d.groupby("stratum").size()
     assert sizes.sum() == 20
@@ -79,12 +93,16 @@ def test_draw_is_recorded_with_design_stratum_and_probability(project):
     assert len(items) == 6 * 5
     assert draws.iloc[0]["design"] == "stratified"
     assert json.loads(draws.iloc[0]["params"])["per_cell"] is True
-    assert set(items["stratum"]) == {f"{s}|k={k}" for s in ("big-100b", "mid-10b", "small-1b") for k in (2, 3)}
+    assert set(items["stratum"]) == {
+        f"{s}|k={k}" for s in ("big-100b", "mid-10b", "small-1b") for k in (2, 3)
+    }
     assert items["inclusion_prob"].eq(5 / 40).all()
 
 
 def test_cli_draw_and_list_print_the_drawn_ids(project, capsys):
-    assert main(["audit", "draw", "--project", str(project), "--size", "12", "--seed", "4", "--name", "a1"]) == 0
+    assert (
+        main(["audit", "draw", "--project", str(project), "--size", "12", "--seed", "4", "--name", "a1"]) == 0
+    )
     capsys.readouterr()
     assert main(["audit", "list", "--project", str(project), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -107,10 +125,16 @@ def test_only_submitted_verdicts_on_the_latest_draw_feed_the_calibration(project
         draw_audit(store, 10, seed=1, name="d1")
         drawn = audit_store.audit_items_df(store)["generation_id"].tolist()
         person = store.grader_id("human", "p")
-        crits = dict(store.execute("SELECT generation_id, GROUP_CONCAT(DISTINCT criterion) FROM verdicts GROUP BY generation_id"))
+        crits = dict(
+            store.execute(
+                "SELECT generation_id, GROUP_CONCAT(DISTINCT criterion) FROM verdicts GROUP BY generation_id"
+            )
+        )
         for gid in drawn[:4]:
-            store.add_verdicts({"grader_id": person, "generation_id": gid, "criterion": c, "value": 1}
-                               for c in crits[gid].split(","))
+            store.add_verdicts(
+                {"grader_id": person, "generation_id": gid, "criterion": c, "value": 1}
+                for c in crits[gid].split(",")
+            )
         for gid in drawn[:3]:
             store.add_review(person, gid, "submit")
         store.add_review(person, drawn[2], "unsubmit")

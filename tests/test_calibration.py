@@ -50,7 +50,9 @@ def test_ppi_matches_ppi_py_default_alpha(seed):
     assert 0 < ours.lam < 1, "the test data must exercise an interior power-tuning lambda"
     assert ours.ci_low == pytest.approx(float(lo[0]), abs=1e-10)
     assert ours.ci_high == pytest.approx(float(hi[0]), abs=1e-10)
-    assert ours.estimate == pytest.approx(float(np.squeeze(ppi_py.ppi_mean_pointestimate(y, yhat, yu))), abs=1e-10)
+    assert ours.estimate == pytest.approx(
+        float(np.squeeze(ppi_py.ppi_mean_pointestimate(y, yhat, yu))), abs=1e-10
+    )
 
 
 def test_ppi_matches_ppi_py_at_95_with_fixed_lambda_and_weights():
@@ -146,8 +148,15 @@ def test_human_verdicts_outside_the_draw_never_enter_the_calibration(sim_path, t
         drawn = set(store.execute("SELECT generation_id FROM audit_items").fetchall())
         gid = next(g for (g,) in store.execute("SELECT id FROM generations ORDER BY id") if (g,) not in drawn)
         person = store.grader_id("human", "flagging person")
-        crits = [c for (c,) in store.execute("SELECT DISTINCT criterion FROM verdicts WHERE generation_id = ?", [gid])]
-        store.add_verdicts({"grader_id": person, "generation_id": gid, "criterion": c, "value": 1} for c in crits)
+        crits = [
+            c
+            for (c,) in store.execute(
+                "SELECT DISTINCT criterion FROM verdicts WHERE generation_id = ?", [gid]
+            )
+        ]
+        store.add_verdicts(
+            {"grader_id": person, "generation_id": gid, "criterion": c, "value": 1} for c in crits
+        )
         store.add_review(person, gid, "submit")
         after = calibrate(load_audit_data(store))
     assert after["n_audited"].tolist() == before["n_audited"].tolist()
@@ -155,10 +164,26 @@ def test_human_verdicts_outside_the_draw_never_enter_the_calibration(sim_path, t
 
 
 def test_planner_predicts_the_ppi_half_width_and_asks_for_fewer_items_when_the_judge_is_better(tmp_path):
-    good = simulate_project(tmp_path / "good.gradeapp", n_generations=1200, n_audit=240, sensitivity=0.97,
-                            specificity=0.97, ks=(3,), students={"m": None}, seed=2).path
-    poor = simulate_project(tmp_path / "poor.gradeapp", n_generations=1200, n_audit=240, sensitivity=0.7,
-                            specificity=0.65, ks=(3,), students={"m": None}, seed=2).path
+    good = simulate_project(
+        tmp_path / "good.gradeapp",
+        n_generations=1200,
+        n_audit=240,
+        sensitivity=0.97,
+        specificity=0.97,
+        ks=(3,),
+        students={"m": None},
+        seed=2,
+    ).path
+    poor = simulate_project(
+        tmp_path / "poor.gradeapp",
+        n_generations=1200,
+        n_audit=240,
+        sensitivity=0.7,
+        specificity=0.65,
+        ks=(3,),
+        students={"m": None},
+        seed=2,
+    ).path
     plans = {}
     for name, path in (("good", good), ("poor", poor)):
         with open_project(path) as store:

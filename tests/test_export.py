@@ -19,9 +19,30 @@ from gradeapp.importers import import_generations, import_sources
 from gradeapp.paths import demo_data_dir
 from gradeapp.simulate import simulate_project
 
-AGREEMENT_REQUIRED = ("scope,student,k,criterion,n,p_human,p_judge,bias,agreement,kappa,ac1,pabak,alpha,"
-                      "sensitivity,specificity").split(",")
-FORMULAS = ['=HYPERLINK("http://example.invalid","x")', "+1+2", "-- not a number", "@SUM(A1)", "'=quoted already"]
+AGREEMENT_REQUIRED = [
+    "scope",
+    "student",
+    "k",
+    "criterion",
+    "n",
+    "p_human",
+    "p_judge",
+    "bias",
+    "agreement",
+    "kappa",
+    "ac1",
+    "pabak",
+    "alpha",
+    "sensitivity",
+    "specificity",
+]
+FORMULAS = [
+    '=HYPERLINK("http://example.invalid","x")',
+    "+1+2",
+    "-- not a number",
+    "@SUM(A1)",
+    "'=quoted already",
+]
 
 
 def _header(path) -> list[str]:
@@ -40,9 +61,19 @@ def demo(tmp_path_factory):
             "SELECT generation_id, criterion, value FROM current_verdicts WHERE grader_id = ? LIMIT ?",
             [ann, len(FORMULAS)],
         ).fetchall()
-        store.add_verdicts({"grader_id": ann, "generation_id": g, "criterion": c, "value": v, "reason": text,
-                            "note": text, "seconds": 3.5, "guideline_version": 2}
-                           for (g, c, v), text in zip(rows, FORMULAS, strict=True))
+        store.add_verdicts(
+            {
+                "grader_id": ann,
+                "generation_id": g,
+                "criterion": c,
+                "value": v,
+                "reason": text,
+                "note": text,
+                "seconds": 3.5,
+                "guideline_version": 2,
+            }
+            for (g, c, v), text in zip(rows, FORMULAS, strict=True)
+        )
     return path
 
 
@@ -70,7 +101,8 @@ def test_export_writes_the_four_exports_with_the_exact_columns(demo_export):
 def test_csv_cells_that_look_like_formulas_are_neutralised_and_numbers_stay_numbers(tmp_path):
     frame = pd.DataFrame({"x": [-0.05, 1.5], "s": ["-0.05", "=1+2"], "t": ["+cmd|' /C calc'!A0", "@x"]})
     write_csv(frame, tmp_path / "f.csv")
-    rows = list(csv.reader(open(tmp_path / "f.csv", encoding="utf-8")))
+    with open(tmp_path / "f.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
     assert rows[1] == ["-0.05", "-0.05", "'+cmd|' /C calc'!A0"]
     assert rows[2] == ["1.5", "'=1+2", "'@x"]
     for text in [*FORMULAS, "plain", "'plain", "-3", ""]:
@@ -126,8 +158,16 @@ def test_report_is_one_self_contained_page_with_embedded_plots(demo_export):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert not re.search(r"<(link|script)[^>]+(href|src)=", html)
-    for section in ("Pass rates", "k-curves", "Largest k", "Novelty bound", "bias per criterion",
-                    "Confusion matrices", "Agreement with intervals", "excluded and why"):
+    for section in (
+        "Pass rates",
+        "k-curves",
+        "Largest k",
+        "Novelty bound",
+        "bias per criterion",
+        "Confusion matrices",
+        "Agreement with intervals",
+        "excluded and why",
+    ):
         assert section in html
     assert "not in the audit draw" in html  # the demo's people graded outside any draw
 
@@ -135,8 +175,15 @@ def test_report_is_one_self_contained_page_with_embedded_plots(demo_export):
 def test_stats_json_prints_the_same_tables(demo, capsys):
     assert main(["stats", "--project", str(demo), "--json", "--bootstrap", "0"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {"pass_rates", "agreement", "human_human", "judge_self_consistency", "skillmix", "audit_plan",
-            "exclusions"} <= set(out)
+    assert {
+        "pass_rates",
+        "agreement",
+        "human_human",
+        "judge_self_consistency",
+        "skillmix",
+        "audit_plan",
+        "exclusions",
+    } <= set(out)
     assert out["judge"] == "demo-judge"
     assert {r["estimator"] for r in out["pass_rates"]} >= {"judge_only", "ppi++"}
     assert main(["stats", "--project", str(demo), "--bootstrap", "0"]) == 0

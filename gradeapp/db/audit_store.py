@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -70,31 +71,68 @@ def judge_graders(store) -> pd.DataFrame:
 
 
 def judge_points(store, grader_id: int) -> pd.DataFrame:
-    """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed)."""
-    return pd.read_sql_query(
-        "SELECT generation_id, criterion, run, value FROM current_verdicts WHERE grader_id = ?",
+    """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed).
+
+    One pass over the identity index: SQLite takes the bare columns of an aggregate query from the row
+    holding MAX(id), which is the verdict that counts (the same rows as the current_verdicts view).
+    """
+    df = pd.read_sql_query(
+        "SELECT generation_id, criterion, run, value, status, MAX(id) AS id FROM verdicts WHERE grader_id = ? "
+        "GROUP BY generation_id, criterion, run",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},
     )
+    return df[df["status"] != "retracted"].drop(columns=["status", "id"]).reset_index(drop=True)
 
 
 def human_points(store) -> pd.DataFrame:
     """Return the current verdicts of people with two flags: submitted (latest submit/unsubmit is a submit)
     and post_reveal. Columns: grader_id, grader, generation_id, criterion, value, post_reveal, submitted."""
-    return pd.read_sql_query(
-        "WITH last AS (SELECT grader_id, generation_id, MAX(id) AS id FROM reviews "
+    df = pd.read_sql_query(
+        "WITH cur AS (SELECT grader_id, generation_id, criterion, value, post_reveal, status, MAX(id) AS id "
+        "  FROM verdicts WHERE grader_id IN (SELECT id FROM graders WHERE kind = 'human') "
+        "  GROUP BY grader_id, generation_id, criterion, run), "
+        "last AS (SELECT grader_id, generation_id, MAX(id) AS id FROM reviews "
         "  WHERE action IN ('submit', 'unsubmit') GROUP BY grader_id, generation_id), "
         "sub AS (SELECT l.grader_id, l.generation_id FROM last l JOIN reviews r ON r.id = l.id "
         "  WHERE r.action = 'submit') "
-        "SELECT v.grader_id, gr.name AS grader, v.generation_id, v.criterion, v.value, v.post_reveal, "
+        "SELECT v.grader_id, gr.name AS grader, v.generation_id, v.criterion, v.value, v.post_reveal, v.status, "
         "  (s.grader_id IS NOT NULL) AS submitted "
-        "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id "
-        "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
-        "WHERE gr.kind = 'human'",
+        "FROM cur v JOIN graders gr ON gr.id = v.grader_id "
+        "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id",
         store.conn,
         dtype={"value": "float64"},
     )
+    return df[df["status"] != "retracted"].drop(columns="status").reset_index(drop=True)
+
+
+def common_combinations(store) -> set[int]:
+    """Return the ids of combinations holding a skill flagged common (read-only)."""
+    return {
+        r[0]
+        for r in store.conn.execute(
+            "SELECT DISTINCT cs.combination_id FROM combination_skills cs JOIN skills s ON s.id = cs.skill_id "
+            "WHERE s.common = 1"
+        )
+    }
+
+
+@contextlib.contextmanager
+def bulk_loading(store) -> Iterator[None]:
+    """Load many verdicts fast: a large page cache and the verdict indexes rebuilt once at the end.
+
+    Runs inside one transaction; on error the indexes come back with the rollback.
+    """
+    store.conn.execute("PRAGMA cache_size = -262144")  # 256 MB while loading
+    with store.atomic():
+        store.conn.execute("DROP INDEX IF EXISTS verdicts_identity")
+        store.conn.execute("DROP INDEX IF EXISTS verdicts_generation")
+        yield
+        store.conn.execute(
+            "CREATE INDEX verdicts_identity ON verdicts(grader_id, generation_id, criterion, run, id)"
+        )
+        store.conn.execute("CREATE INDEX verdicts_generation ON verdicts(generation_id)")
 
 
 def is_submitted(store, grader_id: int, generation_id: int) -> bool:

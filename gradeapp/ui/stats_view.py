@@ -37,9 +37,25 @@ from PySide6.QtWidgets import (
 )
 
 POLL_MS = 2000
-AGREEMENT_VIEW_COLUMNS = ["scope", "criterion", "n", "p_human", "p_judge", "bias", "agreement", "kappa",
-                          "kappa_ci_low", "kappa_ci_high", "ac1", "pabak", "alpha", "sensitivity", "specificity",
-                          "mcnemar_p", "small_n"]
+AGREEMENT_VIEW_COLUMNS = [
+    "scope",
+    "criterion",
+    "n",
+    "p_human",
+    "p_judge",
+    "bias",
+    "agreement",
+    "kappa",
+    "kappa_ci_low",
+    "kappa_ci_high",
+    "ac1",
+    "pabak",
+    "alpha",
+    "sensitivity",
+    "specificity",
+    "mcnemar_p",
+    "small_n",
+]
 
 
 class FrameModel(QAbstractTableModel):
@@ -128,8 +144,9 @@ class StatsView(QWidget):
     export_finished = Signal(str)
     failed = Signal(str)
 
-    def __init__(self, store_path: Path, parent: QWidget | None = None, *, poll_ms: int = POLL_MS,
-                 options=None) -> None:
+    def __init__(
+        self, store_path: Path, parent: QWidget | None = None, *, poll_ms: int = POLL_MS, options=None
+    ) -> None:
         super().__init__(parent)
         from gradeapp.db import open_project
         from gradeapp.stats import StatsOptions
@@ -158,9 +175,15 @@ class StatsView(QWidget):
 
         self.tabs = QTabWidget()
         self.models: dict[str, FrameModel] = {}
-        for name, title in (("pass_rates", "Pass rates"), ("agreement", "Agreement"), ("skillmix", "Skill-Mix"),
-                            ("human_human", "People"), ("self_consistency", "Judge runs"), ("plan", "Planner"),
-                            ("exclusions", "Excluded")):
+        for name, title in (
+            ("pass_rates", "Pass rates"),
+            ("agreement", "Agreement"),
+            ("skillmix", "Skill-Mix"),
+            ("human_human", "People"),
+            ("self_consistency", "Judge runs"),
+            ("plan", "Planner"),
+            ("exclusions", "Excluded"),
+        ):
             model = FrameModel(self)
             table = QTableView()
             table.setModel(model)

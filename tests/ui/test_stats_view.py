@@ -53,7 +53,9 @@ def test_view_refreshes_when_a_verdict_arrives(view, project, qtbot):
         drawn = {g for (g,) in store.execute("SELECT generation_id FROM audit_items")}
         gid = next(g for (g,) in store.execute("SELECT id FROM generations") if g not in drawn)
         person = store.grader_id("human", "late person")
-        store.add_verdicts([{"grader_id": person, "generation_id": gid, "criterion": "makes_sense", "value": 1}])
+        store.add_verdicts(
+            [{"grader_id": person, "generation_id": gid, "criterion": "makes_sense", "value": 1}]
+        )
         store.add_review(person, gid, "submit")
     after = view.models["agreement"].frame().set_index("criterion")["n"]["makes_sense"]
     assert after == before + 1
