@@ -375,8 +375,18 @@ def plan_draw(
     return out
 
 
-def draw_pool(store, *, exclude_common: bool = True, metric: str = "full_marks") -> pd.DataFrame:
-    """Return the judged pool: generation_id, student, k and the judge's majority verdict on metric."""
+def draw_pool(
+    store, *, exclude_common: bool = True, metric: str = "full_marks", with_verdict: bool = True
+) -> pd.DataFrame:
+    """Return the judged pool: generation_id, student, k and (with_verdict) the judge's majority verdict on metric."""
+    if not with_verdict:
+        pool = audit_store.judged_generations(store)
+        if exclude_common:
+            common = audit_store.common_combinations(store)
+            if common:
+                cids = store.generations_df().set_index("id")["combination_id"]
+                pool = pool[~pool["generation_id"].map(cids).isin(common)]
+        return pool.assign(verdict=0).reset_index(drop=True)
     data = load_audit_data(store, exclude_common=exclude_common)
     if data.judge_gen.empty:
         return pd.DataFrame(columns=["generation_id", "student", "k", "verdict"])
@@ -401,7 +411,7 @@ def draw_audit(
     """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata)."""
     if by_verdict and design != "stratified":
         raise GradeappError("--by-verdict needs --design stratified")
-    pool = draw_pool(store, exclude_common=exclude_common)
+    pool = draw_pool(store, exclude_common=exclude_common, with_verdict=by_verdict)
     items = plan_draw(pool, size, design=design, per_cell=per_cell, by_verdict=by_verdict, seed=seed)
     n_draws = len(audit_store.audit_draws_df(store))
     name = name or f"audit-{n_draws + 1}"

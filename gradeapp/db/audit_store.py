@@ -73,17 +73,30 @@ def judge_graders(store) -> pd.DataFrame:
 def judge_points(store, grader_id: int) -> pd.DataFrame:
     """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed).
 
-    One pass over the identity index: SQLite takes the bare columns of an aggregate query from the row
-    holding MAX(id), which is the verdict that counts (the same rows as the current_verdicts view).
+    The same rows as the current_verdicts view (highest id per identity, retractions hidden), but read
+    with one index range scan and de-duplicated in pandas, which is several times faster than the view's
+    GROUP BY on millions of rows.
     """
     df = pd.read_sql_query(
-        "SELECT generation_id, criterion, run, value, status, MAX(id) AS id FROM verdicts WHERE grader_id = ? "
-        "GROUP BY generation_id, criterion, run",
+        "SELECT generation_id, criterion, run, value, status, id FROM verdicts WHERE grader_id = ?",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},
     )
+    df = df.sort_values("id", kind="stable")
+    df = df[~df.duplicated(["generation_id", "criterion", "run"], keep="last")]
     return df[df["status"] != "retracted"].drop(columns=["status", "id"]).reset_index(drop=True)
+
+
+def judged_generations(store) -> pd.DataFrame:
+    """Return generation_id, student, k of every generation with at least one judge verdict (read-only)."""
+    return pd.read_sql_query(
+        "SELECT g.id AS generation_id, g.student, c.k FROM generations g "
+        "JOIN combinations c ON c.id = g.combination_id "
+        "WHERE EXISTS (SELECT 1 FROM verdicts v WHERE v.generation_id = g.id "
+        "  AND v.grader_id IN (SELECT id FROM graders WHERE kind = 'judge')) ORDER BY g.id",
+        store.conn,
+    )
 
 
 def human_points(store) -> pd.DataFrame:
