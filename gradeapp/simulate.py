@@ -156,7 +156,7 @@ def simulate_project(
             people = {"sim person A": store.grader_id("human", "sim person A")}
             if second_person:
                 people["sim person B"] = store.grader_id("human", "sim person B")
-            with audit_store.bulk_loading(store):
+            with store.atomic():
                 mask = np.isin(gen_ids_a, drawn)
                 for name, pid in people.items():
                     which = drawn if name.endswith("A") else drawn[rng.random(len(drawn)) < second_person]
