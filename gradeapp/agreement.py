@@ -120,7 +120,9 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
     """Return one row per generation x item rated by the judge and by people: scope, item, h, j, context."""
     gens = data.gens
     parts = []
-    jp, hp = data.judge_points, data.human_consensus
+    # Per criterion: what the judge and people themselves said (before the program's sentence count and the
+    # naming penalty, which would make both sides agree by construction); composites: after the rules.
+    jp, hp = data.judge_own_points, data.human_own_consensus
     if not jp.empty and not hp.empty:
         crit = jp[["generation_id", "criterion", "value"]].merge(
             hp[["generation_id", "criterion", "value"]],
@@ -322,9 +324,8 @@ AGREEMENT_COLUMNS = [
 def _rater_ratings(data, threshold: float) -> pd.DataFrame:
     """Return every rating of every rater (the judge's majority and each person): generation_id, item, rater, value."""
     parts = []
-    hp = data.human_points
-    if not data.judge_points.empty:
-        jp = data.judge_points[["generation_id", "criterion", "value"]].dropna()
+    if not data.judge_own_points.empty:
+        jp = data.judge_own_points[["generation_id", "criterion", "value"]].dropna()
         parts.append(jp.rename(columns={"criterion": "item"}).assign(rater="judge"))
     hp = data.human_points
     if not hp.empty:

@@ -31,10 +31,12 @@ class AuditData:
     gens: pd.DataFrame  # index generation_id: uid, student, k, topic, combination_id, round, has_common
     judge_name: str | None
     judge_points: pd.DataFrame  # generation_id, criterion, value (majority), soft (mean of runs), n_runs
+    judge_own_points: pd.DataFrame  # generation_id, criterion, value: the judge's majority before the rules
     judge_runs: pd.DataFrame  # generation_id, criterion, run, value (after the deterministic rules)
     judge_gen: pd.DataFrame  # index generation_id: metric columns (majority) + <metric>_soft + n_runs
     human_points: pd.DataFrame  # grader, generation_id, criterion, value (eligible verdicts only)
     human_consensus: pd.DataFrame  # generation_id, criterion, value: the people's majority after the rules
+    human_own_consensus: pd.DataFrame  # the people's majority before the rules
     human_gen: pd.DataFrame  # index generation_id: metric columns from the people's majority, n_people
     human_gen_by_grader: pd.DataFrame  # grader, generation_id, metric columns
     draw: dict | None  # the active audit draw (id, name, design, params)
@@ -268,10 +270,12 @@ def load_audit_data(
         gens=gens,
         judge_name=judge_name,
         judge_points=jpts,
+        judge_own_points=maj,
         judge_runs=judge_runs,
         judge_gen=judge_gen,
         human_points=hv,
         human_consensus=hpts,
+        human_own_consensus=hmaj,
         human_gen=human_gen,
         human_gen_by_grader=by_grader,
         draw=active,
