@@ -142,3 +142,34 @@ def test_only_submitted_verdicts_on_the_latest_draw_feed_the_calibration(project
     assert sorted(data.human_gen.index) == sorted(drawn[:2])  # drawn[2] unsubmitted, drawn[3] never submitted
     assert any("not submitted" in e["why"] for e in data.exclusions)
     assert any("not graded" in e["why"] for e in data.exclusions)
+
+
+def test_judge_points_are_the_current_verdicts_of_the_view(project):
+    with open_project(project) as store:
+        judge = store.grader_id("judge", "sim-judge", model="sim-judge", prompt_version="sim")
+        gid = 5
+        store.add_verdicts(
+            [
+                {"grader_id": judge, "generation_id": gid, "criterion": "topic", "run": 2, "value": 0},
+                {"grader_id": judge, "generation_id": gid, "criterion": "topic", "run": 2, "value": 1},
+                {
+                    "grader_id": judge,
+                    "generation_id": gid,
+                    "criterion": "makes_sense",
+                    "run": 1,
+                    "value": None,
+                    "status": "retracted",
+                },
+            ]
+        )
+        ours = audit_store.judge_points(store, judge)
+        view = store.current_verdicts_df("judge")[["generation_id", "criterion", "run", "value"]]
+    key = ["generation_id", "criterion", "run"]
+    pd.testing.assert_frame_equal(
+        ours.sort_values(key).reset_index(drop=True),
+        view.sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert (
+        (view["generation_id"] == gid) & (view["criterion"] == "makes_sense") & (view["run"] == 1)
+    ).sum() == 0

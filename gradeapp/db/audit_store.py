@@ -77,15 +77,17 @@ def judge_points(store, grader_id: int) -> pd.DataFrame:
     with one index range scan and de-duplicated in pandas, which is several times faster than the view's
     GROUP BY on millions of rows.
     """
+    # The identity index delivers rows grouped by identity with ascending ids, so the last row of a group
+    # is the current one; a 0/1 flag instead of the status text keeps the fetch cheap.
     df = pd.read_sql_query(
-        "SELECT generation_id, criterion, run, value, status, id FROM verdicts WHERE grader_id = ?",
+        "SELECT generation_id, criterion, run, value, status = 'retracted' AS retracted FROM verdicts "
+        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, id",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},
     )
-    df = df.sort_values("id", kind="stable")
     df = df[~df.duplicated(["generation_id", "criterion", "run"], keep="last")]
-    return df[df["status"] != "retracted"].drop(columns=["status", "id"]).reset_index(drop=True)
+    return df[df["retracted"] == 0].drop(columns="retracted").reset_index(drop=True)
 
 
 def judged_generations(store) -> pd.DataFrame:
