@@ -17,7 +17,13 @@ from gradeapp.errors import GradeappError, ProjectError
 from gradeapp.paths import default_project
 
 # Modules that add sub-commands; each defines register(subparsers, common: argparse.ArgumentParser).
-COMMAND_MODULES: list[str] = ["gradeapp.team", "gradeapp.guidelines", "gradeapp.adjudication", "gradeapp.quality"]
+COMMAND_MODULES: list[str] = [
+    "gradeapp.team",
+    "gradeapp.guidelines",
+    "gradeapp.adjudication",
+    "gradeapp.quality",
+    "gradeapp.audit_cli",
+]
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False):

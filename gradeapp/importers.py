@@ -73,8 +73,29 @@ class _Resolver:
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if path.suffix == ".csv":
         yield from read_csv_rows(path)
+    elif path.suffix == ".parquet":
+        yield from _parquet_rows(path)
     else:
         yield from read_jsonl(path)
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (row number, record) of a Parquet file (as written by 'gradeapp export'); nulls become None."""
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"not a readable Parquet file ({exc})", file=path) from None
+    df = df.astype(object).where(df.notna(), None)
+    yield from enumerate(df.to_dict("records"), 1)
+
+
+def _restore_csv_cells(obj: dict[str, Any]) -> dict[str, Any]:
+    """Undo the formula-injection quote of our CSV exports (see gradeapp.export.neutralise)."""
+    from gradeapp.export import restore
+
+    return {k: restore(v) if isinstance(v, str) else v for k, v in obj.items()}
 
 
 def _text_field(obj: dict, name: str, file: Path, line: int, *, required: bool = True, allow_empty=False):
@@ -290,8 +311,11 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
     with store.atomic():
         pending: list[dict] = []
         pending_keys: dict[tuple, tuple] = {}
+        submits: set[tuple[int, int]] = set()
         for line, obj in _records(path):
             read += 1
+            if path.suffix == ".csv":
+                obj = _restore_csv_cells(obj)
             uid = obj.get("generation")
             if isinstance(uid, int) and not isinstance(uid, bool):
                 uid = str(uid)
@@ -332,10 +356,28 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
                     raise InputError(
                         f"expected a number, got {seconds!r}", file=path, line=line, field="seconds"
                     ) from None
-            gkey = (kind, grader)
+            # A judge's configuration (as exported) keeps two configurations of one model apart.
+            config = {
+                f: obj.get(f)
+                for f in ("model", "endpoint_host", "prompt_version", "prompt_hash")
+                if obj.get(f)
+            }
+            for f, cast in (("temperature", float), ("max_tokens", int)):
+                if obj.get(f) not in (None, ""):
+                    try:
+                        config[f] = cast(float(obj[f])) if cast is int else cast(obj[f])
+                    except (TypeError, ValueError):
+                        raise InputError(
+                            f"expected a number, got {obj[f]!r}", file=path, line=line, field=f
+                        ) from None
+            if kind == "judge":
+                config.setdefault("model", grader)
+            gkey = (kind, grader, tuple(sorted(config.items())))
             if gkey not in graders:
-                graders[gkey] = store.grader_id(kind, grader, model=grader if kind == "judge" else None)
+                graders[gkey] = store.grader_id(kind, grader, **config)
             grader_id = graders[gkey]
+            if kind == "human" and obj.get("submitted") in (1, "1", True, "true"):
+                submits.add((grader_id, gid))
             identity = (grader_id, gid, criterion, run)
             current = pending_keys.get(identity)
             if current is None:
@@ -359,7 +401,9 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
                     "run": run,
                     "value": value,
                     "status": status,
-                    "raw_value": obj.get("raw_value") if isinstance(obj.get("raw_value"), str) else None,
+                    "raw_value": obj.get("raw_value")
+                    if isinstance(obj.get("raw_value"), str) and obj["raw_value"]
+                    else None,
                     "reply_id": reply_id,
                     "reason": obj.get("reason") or None,
                     "note": obj.get("note") or None,
@@ -373,9 +417,24 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
                 added += store.add_verdicts(pending)
                 pending = []
         added += store.add_verdicts(pending)
+        submitted = _add_submits(store, submits)
         counts = {"verdicts_read": read, "verdicts_added": added, "verdicts_unchanged": skipped}
+        if submitted:
+            counts["items_submitted"] = submitted
         store.log_import("verdicts", str(path), _sha256(path), counts)
     return counts
+
+
+def _add_submits(store, items: set[tuple[int, int]]) -> int:
+    """Record a submit for each (person, generation) whose latest submit/unsubmit event is not a submit."""
+    from gradeapp.db.audit_store import is_submitted
+
+    added = 0
+    for grader_id, gid in sorted(items):
+        if not is_submitted(store, grader_id, gid):
+            store.add_review(grader_id, gid, "submit")
+            added += 1
+    return added
 
 
 # -- reference run folders ------------------------------------------------------------------------
@@ -541,8 +600,8 @@ def detect_kind(path: Path) -> str:
         return "reference"
     if not path.exists():
         raise InputError("no such file or folder", file=path)
-    if path.suffix not in (".jsonl", ".csv"):
-        raise InputError("expected a reference run folder, a .jsonl or a .csv file", file=path)
+    if path.suffix not in (".jsonl", ".csv", ".parquet"):
+        raise InputError("expected a reference run folder, a .jsonl, .csv or .parquet file", file=path)
     for _line, obj in _records(path):
         return "verdicts" if "criterion" in obj else "generations"
     raise InputError("no records in the file", file=path)

@@ -1,0 +1,113 @@
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+
+CSV cells are neutralised against spreadsheet formula injection: a *text* cell that starts with
+= + - @ (or a tab or carriage return) gets a leading single quote. Numeric columns are written as
+numbers and never touched, so -0.05 stays the number -0.05; a text cell that is a plain decimal
+number (such as "-3") is left alone too, as a spreadsheet reads it as that number and not as a
+formula. To keep the verdicts CSV lossless, a text cell that already starts with quotes followed by
+one of those characters gets one more quote, and `gradeapp import` removes exactly one.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gradeapp.db import audit_store
+from gradeapp.errors import GradeappError
+from gradeapp.stats import AuditStats, StatsOptions, compute_stats
+
+PASS_RATES_COLUMNS = [
+    "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
+    "n_audited", "n_judged", "judge_rate", "human_rate",
+]  # fmt: skip
+VERDICT_EXPORT_COLUMNS = [
+    "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
+    "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
+    "post_reveal", "guideline_version", "created", "submitted", "raw",
+]  # fmt: skip
+_DANGER = re.compile(r"^'*[=+\-@\t\r]")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise(value: object) -> object:
+    """Return a text cell made safe for spreadsheets (see the module docstring); other values unchanged."""
+    if isinstance(value, str) and _DANGER.match(value) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def restore(value: str) -> str:
+    """Undo neutralise() on a text cell read back from one of our CSV files."""
+    if value.startswith("'") and _DANGER.match(value):
+        return value[1:]
+    return value
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
+    """Write a frame as UTF-8 CSV with text cells neutralised and numbers kept numeric."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    out.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    return path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "project"
+
+
+def default_export_dir(store) -> Path:
+    """Return exports/<project>-<timestamp>/ below the current folder."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("exports") / f"{_slug(Path(store.path).stem)}-{stamp}"
+
+
+def pass_rates_frame(stats: AuditStats) -> pd.DataFrame:
+    """Return the pass-rate table with exactly the columns of pass_rates.csv."""
+    return stats.pass_rates.reindex(columns=PASS_RATES_COLUMNS)
+
+
+def agreement_frame(stats: AuditStats) -> pd.DataFrame:
+    """Return the agreement table for agreement.csv (empty student/k mean 'all')."""
+    df = stats.agreement.copy()
+    df["k"] = df["k"].astype("Int64")
+    return df
+
+
+def verdicts_frame(store) -> pd.DataFrame:
+    """Return every current verdict in long format (the columns of verdicts.csv / verdicts.parquet)."""
+    df = audit_store.verdicts_export_df(store)
+    for col in ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted"):
+        df[col] = pd.array(df[col].to_numpy(dtype=float, na_value=np.nan), dtype="Float64").astype("Int64")
+    return df.reindex(columns=VERDICT_EXPORT_COLUMNS)
+
+
+def export_project(
+    store, out: Path | None = None, options: StatsOptions | None = None, stats: AuditStats | None = None
+) -> dict[str, Path]:
+    """Write the four exports (five files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    from gradeapp.report import write_report
+
+    out = Path(out) if out else default_export_dir(store)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GradeappError(f"{out}: cannot create the export folder ({exc.strerror})") from None
+    stats = stats or compute_stats(store, options)
+    paths = {
+        "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),
+        "agreement": write_csv(agreement_frame(stats), out / "agreement.csv"),
+    }
+    verdicts = verdicts_frame(store)
+    paths["verdicts_csv"] = write_csv(verdicts, out / "verdicts.csv")
+    verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
+    paths["verdicts_parquet"] = out / "verdicts.parquet"
+    paths["report"] = write_report(stats, out / "report.html")
+    return paths

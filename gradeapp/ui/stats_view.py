@@ -1,0 +1,316 @@
+"""The statistics view of the desk: pass rates, agreement and plots, refreshed as verdicts arrive.
+
+Computing runs on a QThreadPool worker with its own connection; results come back by signal.
+A timer polls the project's change marker (the highest verdict and review ids) every couple of
+seconds and recomputes when it moved.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+POLL_MS = 2000
+AGREEMENT_VIEW_COLUMNS = [
+    "scope",
+    "criterion",
+    "n",
+    "p_human",
+    "p_judge",
+    "bias",
+    "agreement",
+    "kappa",
+    "kappa_ci_low",
+    "kappa_ci_high",
+    "ac1",
+    "pabak",
+    "alpha",
+    "sensitivity",
+    "specificity",
+    "mcnemar_p",
+    "small_n",
+]
+
+
+class FrameModel(QAbstractTableModel):
+    """A read-only table model over a pandas DataFrame (floats shown with three decimals)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._frame = pd.DataFrame()
+
+    def set_frame(self, frame: pd.DataFrame) -> None:
+        self.beginResetModel()
+        self._frame = frame.reset_index(drop=True)
+        self.endResetModel()
+
+    def frame(self) -> pd.DataFrame:
+        return self._frame
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._frame)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._frame.columns)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
+            return None
+        value = self._frame.iat[index.row(), index.column()]
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return str(value)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return str(self._frame.columns[section])
+        return str(section + 1)
+
+
+class _Signals(QObject):
+    finished = Signal(object)
+    failed = Signal(str)
+
+
+class _Job(QRunnable):
+    """Run a function on the thread pool and report its result or its error by signal."""
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+        self.signals = _Signals()
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:  # reported to the view; the worker thread must not die silently
+            self.signals.failed.emit(f"{exc}\n{traceback.format_exc(limit=3)}")
+            return
+        self.signals.finished.emit(result)
+
+
+def _compute(store_path: Path, options):
+    from gradeapp.db import open_project
+    from gradeapp.db.audit_store import change_marker
+    from gradeapp.stats import compute_stats
+
+    with open_project(store_path, create=False) as store:
+        marker = change_marker(store)
+        return marker, compute_stats(store, options)
+
+
+def _export(store_path: Path, out: Path, stats) -> dict:
+    from gradeapp.db import open_project
+    from gradeapp.export import export_project
+
+    with open_project(store_path, create=False) as store:
+        return export_project(store, out, stats=stats)
+
+
+class StatsView(QWidget):
+    """Tables and plots of the judge audit for one project file."""
+
+    stats_refreshed = Signal()
+    export_finished = Signal(str)
+    failed = Signal(str)
+
+    def __init__(
+        self, store_path: Path, parent: QWidget | None = None, *, poll_ms: int = POLL_MS, options=None
+    ) -> None:
+        super().__init__(parent)
+        from gradeapp.db import open_project
+        from gradeapp.stats import StatsOptions
+
+        self.store_path = Path(store_path)
+        self.options = options or StatsOptions(bootstrap=500)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self.stats = None
+        self._marker: tuple[int, int] | None = None
+        self._busy = False
+        self._dirty = False
+        self._poll_store = open_project(self.store_path, create=False)
+        self.setWindowTitle(f"Statistics: {self.store_path.name}")
+
+        self.status = QLabel("computing…")
+        self.refresh_button = QPushButton("&Refresh")
+        self.export_button = QPushButton("&Export…")
+        self.export_button.setEnabled(False)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        bar = QHBoxLayout()
+        bar.addWidget(self.status, 1)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.export_button)
+
+        self.tabs = QTabWidget()
+        self.models: dict[str, FrameModel] = {}
+        for name, title in (
+            ("pass_rates", "Pass rates"),
+            ("agreement", "Agreement"),
+            ("skillmix", "Skill-Mix"),
+            ("human_human", "People"),
+            ("self_consistency", "Judge runs"),
+            ("plan", "Planner"),
+            ("exclusions", "Excluded"),
+        ):
+            model = FrameModel(self)
+            table = QTableView()
+            table.setModel(model)
+            table.setAlternatingRowColors(True)
+            table.setObjectName(f"table_{name}")
+            self.models[name] = model
+            self.tabs.addTab(table, title)
+        self.curve_figure = Figure(figsize=(8, 3), layout="tight")
+        self.bias_figure = Figure(figsize=(8, 3), layout="tight")
+        self.curve_canvas = FigureCanvasQTAgg(self.curve_figure)
+        self.bias_canvas = FigureCanvasQTAgg(self.bias_figure)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.curve_canvas)
+        plots.addWidget(self.bias_canvas)
+        self.tabs.insertTab(1, plots, "Plots")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.tabs, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(poll_ms)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self.timer.start()
+        self.refresh()
+
+    # -- computing --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute every table off the UI thread (queued if a computation is running)."""
+        if self._busy:
+            self._dirty = True
+            return
+        self._busy = True
+        self._dirty = False
+        self.status.setText("computing…")
+        job = _Job(lambda: _compute(self.store_path, self.options))
+        job.signals.finished.connect(self._on_job_finished)
+        job.signals.failed.connect(self._on_job_failed)
+        self.pool.start(job)
+
+    def _on_timer_timeout(self) -> None:
+        from gradeapp.db.audit_store import change_marker
+
+        marker = change_marker(self._poll_store)
+        if self._marker is not None and marker != self._marker:
+            self._marker = marker
+            self.refresh()
+
+    def _on_job_finished(self, result) -> None:
+        self._busy = False
+        marker, stats = result
+        if self._marker is None or marker > self._marker:
+            self._marker = marker
+        self.stats = stats
+        self._render(stats)
+        self.export_button.setEnabled(True)
+        self.stats_refreshed.emit()
+        if self._dirty:
+            self.refresh()
+
+    def _on_job_failed(self, message: str) -> None:
+        self._busy = False
+        self.status.setText(f"failed: {message.splitlines()[0]}")
+        self.failed.emit(message)
+
+    # -- rendering ---------------------------------------------------------------------------------
+    def _render(self, stats) -> None:
+        from gradeapp.report import plot_bias, plot_k_curves
+
+        d = stats.data
+        agreement = stats.agreement
+        overall = agreement[agreement["breakdown"] == "overall"] if not agreement.empty else agreement
+        self.models["pass_rates"].set_frame(stats.pass_rates.drop(columns=["note"]))
+        self.models["agreement"].set_frame(overall.reindex(columns=AGREEMENT_VIEW_COLUMNS))
+        self.models["skillmix"].set_frame(stats.skillmix)
+        self.models["human_human"].set_frame(stats.human_human)
+        self.models["self_consistency"].set_frame(stats.self_consistency)
+        self.models["plan"].set_frame(stats.plan)
+        self.models["exclusions"].set_frame(pd.DataFrame(d.exclusions, columns=["what", "n", "why"]))
+        self.curve_figure.clear()
+        plot_k_curves(stats, fig=self.curve_figure)
+        self.curve_canvas.draw_idle()
+        self.bias_figure.clear()
+        plot_bias(stats, fig=self.bias_figure)
+        self.bias_canvas.draw_idle()
+        n_people = len(d.human_gen)
+        draw = d.draw["name"] if d.draw else "no audit draw"
+        self.status.setText(
+            f"judge {d.judge_name}; {draw}; {len(d.gens)} generations, {n_people} graded by people; "
+            f"{len(agreement)} agreement rows"
+        )
+
+    # -- export ------------------------------------------------------------------------------------
+    def choose_export_dir(self) -> Path | None:
+        """Ask for the folder to export into (tests replace this)."""
+        chosen = QFileDialog.getExistingDirectory(self, "Export the audit into…", str(Path.cwd()))
+        return Path(chosen) if chosen else None
+
+    def _on_export_clicked(self) -> None:
+        out = self.choose_export_dir()
+        if out is None or self.stats is None:
+            return
+        self.export_button.setEnabled(False)
+        self.status.setText(f"exporting to {out}…")
+        stats = self.stats
+        job = _Job(lambda: _export(self.store_path, out, stats))
+        job.signals.finished.connect(self._on_export_done)
+        job.signals.failed.connect(self._on_job_failed)
+        self.pool.start(job)
+
+    def _on_export_done(self, paths: dict) -> None:
+        self.export_button.setEnabled(True)
+        folder = str(Path(paths["report"]).parent)
+        self.status.setText(f"exported to {folder}")
+        self.export_finished.emit(folder)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.timer.stop()
+        self.pool.waitForDone(10_000)
+        self._poll_store.close()
+        super().closeEvent(event)
+
+
+def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
+    """Open the statistics view of a project as its own window; return it."""
+    view = StatsView(Path(store_path), parent)
+    view.setWindowFlag(Qt.WindowType.Window, True)
+    view.resize(1100, 720)
+    view.show()
+    return view

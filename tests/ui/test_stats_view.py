@@ -1,0 +1,71 @@
+"""The statistics view: filled off the UI thread, refreshed when verdicts arrive, exports by button."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from gradeapp.db import open_project  # noqa: E402
+from gradeapp.simulate import simulate_project  # noqa: E402
+from gradeapp.stats import StatsOptions  # noqa: E402
+from gradeapp.ui.stats_view import StatsView  # noqa: E402
+
+
+@pytest.fixture()
+def project(tmp_path) -> Path:
+    path = tmp_path / "sim.gradeapp"
+    simulate_project(path, n_generations=300, n_audit=60, seed=4)
+    return path
+
+
+@pytest.fixture()
+def view(qtbot, project):
+    v = StatsView(project, poll_ms=100, options=StatsOptions(bootstrap=0))
+    qtbot.addWidget(v)
+    v.resize(1000, 650)
+    v.show()
+    qtbot.waitUntil(lambda: v.stats is not None, timeout=30_000)
+    yield v
+    v.close()
+
+
+def test_view_fills_its_tables_and_plots_off_the_ui_thread(view, tmp_path):
+    rates = view.models["pass_rates"].frame()
+    assert set(rates["estimator"]) == {"judge_only", "human_only", "ppi++", "stratified", "rogan_gladen"}
+    assert view.models["agreement"].rowCount() > 0
+    assert view.models["pass_rates"].data(view.models["pass_rates"].index(0, 0)) != ""
+    assert view.curve_figure.axes and view.bias_figure.axes
+    assert view.export_button.isEnabled()
+    view.tabs.setCurrentIndex(1)
+    view.grab().save(str(tmp_path / "stats_view.png"))
+    assert (tmp_path / "stats_view.png").stat().st_size > 10_000
+
+
+def test_view_refreshes_when_a_verdict_arrives(view, project, qtbot):
+    before = view.models["agreement"].frame().set_index("criterion")["n"]["makes_sense"]
+    with qtbot.waitSignal(view.stats_refreshed, timeout=30_000), open_project(project) as store:
+        drawn = {g for (g,) in store.execute("SELECT generation_id FROM audit_items")}
+        gid = next(g for (g,) in store.execute("SELECT id FROM generations") if g not in drawn)
+        person = store.grader_id("human", "late person")
+        store.add_verdicts(
+            [{"grader_id": person, "generation_id": gid, "criterion": "makes_sense", "value": 1}]
+        )
+        store.add_review(person, gid, "submit")
+    after = view.models["agreement"].frame().set_index("criterion")["n"]["makes_sense"]
+    assert after == before + 1
+
+
+def test_export_button_writes_the_exports(view, qtbot, tmp_path):
+    out = tmp_path / "exported"
+    view.choose_export_dir = lambda: out
+    with qtbot.waitSignal(view.export_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [str(out)]
+    for name in ("pass_rates.csv", "agreement.csv", "verdicts.csv", "verdicts.parquet", "report.html"):
+        assert (out / name).exists()
