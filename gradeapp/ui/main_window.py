@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
             action = QAction(sc.label, self)
             action.setShortcuts([QKeySequence(k) for k in sc.keys])
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(handlers[sc.action])
+            # triggered(bool) would pass 'checked' into the handler: call it without arguments
+            action.triggered.connect(lambda _checked=False, h=handlers[sc.action]: h())
             self.addAction(action)
             self.actions_by_id[sc.action] = action
         blind = self.actions_by_id["blind"]
