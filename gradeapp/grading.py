@@ -156,11 +156,11 @@ def load_item(store: Store, grader_id: int, generation_id: int, *, blind: bool =
     limit = sentence_limit(k)
     suggestions = {
         SENTENCE_LIMIT: Suggestion(
-            int(len(sentences) <= limit), f"{len(sentences)} sentence(s), limit {limit} (pysbd count)"
+            int(len(sentences) <= limit), f"{len(sentences)} sentence(s), limit {limit}"
         )
     }
     for name in named:
-        suggestions[skill_criterion(name)] = Suggestion(0, f"the text names '{name}' (naming penalty)")
+        suggestions[skill_criterion(name)] = Suggestion(0, f"names '{name}' (naming penalty)")
     mine = q.person_decisions(store, grader_id, generation_id)
     decisions = {c: (None if r["status"] == "retracted" else r["value"]) for c, r in mine.items()}
     state = q.review_state(store, grader_id, generation_id)

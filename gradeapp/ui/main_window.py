@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         hh = self.queue_view.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
-        for col, width in enumerate((80, 120, 28, 130)):
+        for col, width in enumerate((72, 108, 24, 118)):
             self.queue_view.setColumnWidth(col, width)
         self.queue_view.selectionModel().currentRowChanged.connect(self._on_queue_current_changed)
 
@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(queue_panel)
         self.splitter.addWidget(center)
         self.splitter.addWidget(right)
-        self.splitter.setSizes([330, 560, 330])
+        self.splitter.setSizes([380, 620, 340])
         self.setCentralWidget(self.splitter)
 
         bar = self.statusBar()

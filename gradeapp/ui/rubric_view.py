@@ -36,13 +36,26 @@ class RubricView(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.verticalHeader().hide()
+        # fixed widths: sizing columns to their contents re-measures every cell on each change
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 36), (2, 190), (3, 46), (4, 130)):
+            self.setColumnWidth(col, width)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.verticalHeader().setDefaultSectionSize(28)
         self.setAccessibleName("Rubric")
 
     def show_item(self, item: Item) -> None:
-        self.setRowCount(len(item.criteria))
+        self.setUpdatesEnabled(False)
+        try:
+            self._fill(item)
+        finally:
+            self.setUpdatesEnabled(True)
+
+    def _fill(self, item: Item) -> None:
+        if self.rowCount() != len(item.criteria):
+            self.setRowCount(len(item.criteria))
         disagree = set(item.disagreements())
         skill_no = 0
         for row, crit in enumerate(item.criteria):
@@ -62,26 +75,27 @@ class RubricView(QTableWidget):
                 _word(value),
                 judge_text + ("  ≠ you" if crit in disagree else ""),
             ]
-            for col, text in enumerate(cells):
-                cell = QTableWidgetItem(text)
-                cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                self.setItem(row, col, cell)
-            you = self.item(row, 3)
+            backgrounds = [None, None, None, None, None]
             if value is not None:
-                you.setBackground(QBrush(PASS if value else FAIL))
-                font = you.font()
-                font.setBold(True)
-                you.setFont(font)
+                backgrounds[3] = PASS if value else FAIL
             if judge and judge.majority is not None and item.revealed:
-                self.item(row, 4).setBackground(QBrush(PASS if judge.majority else FAIL))
+                backgrounds[4] = PASS if judge.majority else FAIL
             if crit in disagree:
-                cell = self.item(row, 4)
-                cell.setBackground(QBrush(DISAGREE))
-                font = QFont(cell.font())
-                font.setBold(True)
-                cell.setFont(font)
-        self.resizeColumnsToContents()
-        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+                backgrounds[4] = DISAGREE
+            for col, text in enumerate(cells):
+                cell = self.item(row, col)
+                if cell is None:
+                    cell = QTableWidgetItem()
+                    cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                    self.setItem(row, col, cell)
+                cell.setText(text)
+                cell.setToolTip(text if col in (1, 2) else "")
+                cell.setBackground(QBrush(backgrounds[col]) if backgrounds[col] is not None else QBrush())
+                bold = (col == 3 and value is not None) or (col == 4 and crit in disagree)
+                if cell.font().bold() != bold:
+                    font = QFont(cell.font())
+                    font.setBold(bold)
+                    cell.setFont(font)
 
     def cell_text(self, criterion_row: int, column: str) -> str:
         """Return the text of a cell (tests and accessibility)."""
