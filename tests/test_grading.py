@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -233,3 +234,22 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
         assert found == saved_verdicts
         for rid, (gid, action) in saved_reviews.items():
             assert s.execute("SELECT generation_id, action FROM reviews WHERE id = ?", [rid]).fetchone() == (gid, action)
+
+
+def test_cli_grades_headless_and_lists_the_queue(demo_master, tmp_path, capsys):
+    from gradeapp.cli import main
+
+    path = tmp_path / "cli.gradeapp"
+    shutil.copy(demo_master, path)
+    base = ["--project", str(path), "--annotator", "cli (test)"]
+    assert main(["grade", "demo-004", *base, "--set", "topic=0", "--accept", "--submit", "--note", "hm"]) == 0
+    out = capsys.readouterr().out
+    assert "demo-004 (submitted)" in out and "topic=0" in out and "judge demo-judge" in out
+    assert main(["queue", *base, "--status", "graded", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [i["uid"] for i in listed["items"]] == ["demo-004"] and listed["done"] == 1
+    assert main(["grade", "demo-004", *base, "--set", "nonsense=1"]) == 2
+    assert "CRITERION=1|0|none" in capsys.readouterr().err
+    with open_project(path, create=False) as s:
+        person = s.grader_id("human", "cli (test)")
+        assert grading.load_item(s, person, 4).note == "hm"

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QEvent, QObject, QProcess, QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QProcess, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
         self._note_saved = ""
         self._total: int | None = None
         self._closed = False
+        self._prefetched: dict[int, grading.Item] = {}
+        self._prefetch_wanted = False
         self.inform: Callable[[str, str], Any] = lambda title, text: QMessageBox.information(self, title, text)
         self.warn: Callable[[str, str], Any] = lambda title, text: QMessageBox.warning(self, title, text)
 
@@ -167,6 +169,7 @@ class MainWindow(QMainWindow):
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.text_view = TextView()
+        self.text_view.painted.connect(self._on_text_painted)
         self.rubric_view = RubricView()
         self.note_box = QPlainTextEdit()
         self.note_box.setPlaceholderText("Note (N to write, Esc to leave; Alt+key or Ctrl+Return still work here)")
@@ -282,14 +285,30 @@ class MainWindow(QMainWindow):
         if self.item is None or self.item.generation_id != generation_id:
             self.save_note()
             self.timer.restart()
-        self.item = grading.load_item(self.store, self.grader_id, generation_id, blind=self.blind)
+        prefetched = self._prefetched.pop(generation_id, None)
+        self.item = prefetched or grading.load_item(self.store, self.grader_id, generation_id, blind=self.blind)
         self.current_row = self.model.row_of(generation_id)
         self._render()
+        self._prefetch_wanted = True
         if self.current_row is not None:
             self._showing = True
             self.queue_view.selectRow(self.current_row)
             self._showing = False
         self.item_shown.emit(generation_id)
+
+    def _on_text_painted(self) -> None:
+        # prefetch only once the new item is on screen, so that reading ahead never delays a paint
+        if self._prefetch_wanted:
+            self._prefetch_wanted = False
+            QTimer.singleShot(0, self._prefetch_next)
+
+    def _prefetch_next(self) -> None:
+        """Read the next item while the person looks at this one, so that Enter shows it at once."""
+        if self._closed or self.current_row is None:
+            return
+        gid = self.model.generation_id(self.current_row + 1)
+        if gid is not None and gid not in self._prefetched:
+            self._prefetched = {gid: grading.load_item(self.store, self.grader_id, gid, blind=self.blind)}
 
     def _render(self) -> None:
         item = self.item
@@ -382,8 +401,10 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(DecisionsCommand(self, item.generation_id, change.values, change.previous, text))
         self._after_change(item.generation_id)
 
-    def _after_change(self, generation_id: int) -> None:
-        self.show_generation(generation_id)
+    def _after_change(self, generation_id: int, *, reload: bool = True) -> None:
+        self._prefetched.pop(generation_id, None)
+        if reload:
+            self.show_generation(generation_id)
         status = grading.queue_page(self.store, self.grader_id, {}, generation_id - 1, 1)
         if status and status[0][0] == generation_id:
             self.model.set_status(generation_id, status[0][5])
@@ -408,9 +429,9 @@ class MainWindow(QMainWindow):
         if change is None:
             return
         self.undo_stack.push(SubmitCommand(self, item.generation_id, True, f"submit {item.uid}"))
-        self.refresh_progress()
-        self._after_change(item.generation_id)
+        self._after_change(item.generation_id, reload=False)  # the next item replaces it at once
         self.move(+1)
+        self.refresh_progress()
 
     def reopen_last(self) -> None:
         """Take back the last submitted item and show it (undo with Ctrl+Z)."""
@@ -508,6 +529,7 @@ class MainWindow(QMainWindow):
         self.blind = self.actions_by_id["blind"].isChecked()
         self.settings.setValue("blind", self.blind)
         self._update_blind_label()
+        self._prefetched.clear()
         if self.item is not None:
             self.show_generation(self.item.generation_id)
 

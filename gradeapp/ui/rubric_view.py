@@ -47,11 +47,7 @@ class RubricView(QTableWidget):
         self.setAccessibleName("Rubric")
 
     def show_item(self, item: Item) -> None:
-        self.setUpdatesEnabled(False)
-        try:
-            self._fill(item)
-        finally:
-            self.setUpdatesEnabled(True)
+        self._fill(item)
 
     def _fill(self, item: Item) -> None:
         if self.rowCount() != len(item.criteria):
