@@ -37,7 +37,11 @@ def build_project(path: Path, rows: int) -> float:
         p.unlink(missing_ok=True)
     store = open_project(tmp, name="bench 1M")
     skills = [
-        {"name": f"skill {i:02d}", "definition": f"Definition of skill {i}.", "example": f"An example of skill {i}."}
+        {
+            "name": f"skill {i:02d}",
+            "definition": f"Definition of skill {i}.",
+            "example": f"An example of skill {i}.",
+        }
         for i in range(40)
     ]
     topics = [f"topic {i}" for i in range(20)]
@@ -214,7 +218,9 @@ def main() -> int:
         (f"queue scrolled to row {r['scroll_rows']:,}", f"{r['scroll_total_s']:.2f} s", ""),
         ("peak memory (ru_maxrss)", f"{r['peak_mb']:.0f} MB", "< 400 MB"),
     ]
-    print(f"\ngradeapp desk benchmark: {args.rows:,} generations, {r['presses']} presses, {os.cpu_count()} CPUs")
+    print(
+        f"\ngradeapp desk benchmark: {args.rows:,} generations, {r['presses']} presses, {os.cpu_count()} CPUs"
+    )
     print(f"{'measure':<50} {'result':>10}  target")
     print("-" * 70)
     for name, value, target in rows:

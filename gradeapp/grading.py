@@ -116,7 +116,9 @@ class Change:
 class ItemTimer:
     """Measure the active time spent on an item; a gap between two actions counts at most idle_cap."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, idle_cap: float = IDLE_CAP_SECONDS) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, idle_cap: float = IDLE_CAP_SECONDS
+    ) -> None:
         self.clock = clock
         self.idle_cap = idle_cap
         self._total = 0.0
@@ -270,7 +272,13 @@ def decide(
 
 
 def press_criterion(
-    store: Store, grader_id: int, item: Item, criterion: str, *, blind: bool = True, seconds: float | None = None
+    store: Store,
+    grader_id: int,
+    item: Item,
+    criterion: str,
+    *,
+    blind: bool = True,
+    seconds: float | None = None,
 ) -> Change:
     """Apply a criterion's key to an item: the opposite of its default first, then toggle."""
     value = next_value(item.decisions.get(criterion), item.default(criterion))
@@ -314,7 +322,9 @@ def unsubmit(store: Store, grader_id: int, generation_id: int) -> Change:
     return Change(generation_id, review="unsubmit", submitted=False)
 
 
-def set_flag(store: Store, grader_id: int, generation_id: int, flagged: bool, note: str | None = None) -> Change:
+def set_flag(
+    store: Store, grader_id: int, generation_id: int, flagged: bool, note: str | None = None
+) -> Change:
     """Flag the item for a second look (or clear the flag)."""
     action = "flag" if flagged else "unflag"
     store.add_review(grader_id, generation_id, action, note=note)
@@ -365,7 +375,13 @@ def _annotator(args) -> str:
 def _filters(args) -> dict[str, Any]:
     return {
         k: v
-        for k, v in {"status": args.status, "k": args.k, "topic": args.topic, "student": args.student, "draw": args.draw}.items()
+        for k, v in {
+            "status": args.status,
+            "k": args.k,
+            "topic": args.topic,
+            "student": args.student,
+            "draw": args.draw,
+        }.items()
         if v is not None
     }
 
@@ -379,7 +395,17 @@ def cmd_queue(args) -> int:
         rows = queue_page(store, grader, _filters(args), 0, args.limit)
         prog = progress(store, grader, _filters(args))
     if args.json:
-        print(json.dumps({"items": [dict(zip(("id", "uid", "student", "k", "topic", "status"), r, strict=True)) for r in rows], **prog}))
+        print(
+            json.dumps(
+                {
+                    "items": [
+                        dict(zip(("id", "uid", "student", "k", "topic", "status"), r, strict=True))
+                        for r in rows
+                    ],
+                    **prog,
+                }
+            )
+        )
         return 0
     for _id, uid, student, k, topic, status in rows:
         print(f"{uid:<14} {student:<20} k={k} {topic:<24} {status}")
@@ -404,7 +430,8 @@ def cmd_grade(args) -> int:
             crit, _, value = spec.partition("=")
             if crit not in item.criteria or value not in ("0", "1", "none"):
                 raise InputError(
-                    f"--set {spec}: use CRITERION=1|0|none with one of {', '.join(item.criteria)}", field="set"
+                    f"--set {spec}: use CRITERION=1|0|none with one of {', '.join(item.criteria)}",
+                    field="set",
                 )
             values[crit] = None if value == "none" else int(value)
         if values:
@@ -443,7 +470,9 @@ def register(subparsers, common) -> None:
     p = subparsers.add_parser("grade", parents=[common], help="record a person's verdicts on one generation")
     p.add_argument("uid", help="the generation's uid")
     p.add_argument("--annotator", help="person's name (default: $GRADEAPP_ANNOTATOR or your login)")
-    p.add_argument("--set", action="append", metavar="CRITERION=1|0|none", help="decide a criterion (repeatable)")
+    p.add_argument(
+        "--set", action="append", metavar="CRITERION=1|0|none", help="decide a criterion (repeatable)"
+    )
     p.add_argument("--accept", action="store_true", help="give undecided criteria their default")
     p.add_argument("--submit", action="store_true", help="submit the item (all criteria decided)")
     p.add_argument("--unsubmit", action="store_true", help="take back a submission")

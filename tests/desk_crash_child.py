@@ -26,7 +26,9 @@ def grade_forever(path: str, seed: int, report: Connection) -> None:
         item = grading.load_item(store, grader, gid)
         roll = rng.random()
         if roll < 0.6:
-            change = grading.press_criterion(store, grader, item, rng.choice(item.criteria), seconds=rng.random())
+            change = grading.press_criterion(
+                store, grader, item, rng.choice(item.criteria), seconds=rng.random()
+            )
         elif roll < 0.85:
             change = grading.accept_remaining(store, grader, item)
             for vid, (crit, value) in zip(change.verdict_ids, change.values.items(), strict=True):

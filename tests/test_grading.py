@@ -18,7 +18,6 @@ from gradeapp.errors import GradeappError
 from gradeapp.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
 
 
-
 @pytest.fixture(scope="module")
 def demo_master(tmp_path_factory) -> Path:
     from gradeapp.demo import build_demo
@@ -62,7 +61,12 @@ def test_decisions_are_appended_and_undo_writes_new_rows(store, person):
     # undo twice, as the desk does: write the previous values again
     grading.set_decisions(store, person, 5, {TOPIC: 0})
     grading.set_decisions(store, person, 5, first.previous)
-    assert rows(store, 5) == [(TOPIC, 0, "ok", 0), (TOPIC, 1, "ok", 0), (TOPIC, 0, "ok", 0), (TOPIC, None, "retracted", 0)]
+    assert rows(store, 5) == [
+        (TOPIC, 0, "ok", 0),
+        (TOPIC, 1, "ok", 0),
+        (TOPIC, 0, "ok", 0),
+        (TOPIC, None, "retracted", 0),
+    ]
     assert grading.load_item(store, person, 5).decisions[TOPIC] is None
 
 
@@ -102,7 +106,10 @@ def test_judge_is_hidden_until_submit_and_later_changes_are_post_reveal(store, p
     assert change.post_reveal and change.submitted
     assert rows(store, 3)[-1] == (MAKES_SENSE, 0, "ok", 1)
     assert grading.load_item(store, person, 3).submitted  # the revision re-submits
-    assert MAKES_SENSE in grading.load_item(store, person, 3).disagreements() or item.judge[MAKES_SENSE].majority != 1
+    assert (
+        MAKES_SENSE in grading.load_item(store, person, 3).disagreements()
+        or item.judge[MAKES_SENSE].majority != 1
+    )
     # without blind mode the judge shows at once, and decisions count as made after the reveal
     open_item = grading.load_item(store, person, 4, blind=False)
     assert open_item.revealed and open_item.judge
@@ -129,7 +136,9 @@ def test_unsubmit_flag_skip_and_note_are_reviews(store, person):
     again = grading.load_item(store, person, 6)
     assert not again.submitted and again.revealed and again.flagged and again.note == "odd <b>text</b>"
     assert grading.last_submitted(store, person) is None
-    actions = [r[0] for r in store.execute("SELECT action FROM reviews WHERE grader_id = ? ORDER BY id", [person])]
+    actions = [
+        r[0] for r in store.execute("SELECT action FROM reviews WHERE grader_id = ? ORDER BY id", [person])
+    ]
     assert actions == ["submit", "unsubmit", "flag", "note", "skip"]
 
 
@@ -233,7 +242,10 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
         }
         assert found == saved_verdicts
         for rid, (gid, action) in saved_reviews.items():
-            assert s.execute("SELECT generation_id, action FROM reviews WHERE id = ?", [rid]).fetchone() == (gid, action)
+            assert s.execute("SELECT generation_id, action FROM reviews WHERE id = ?", [rid]).fetchone() == (
+                gid,
+                action,
+            )
 
 
 def test_cli_grades_headless_and_lists_the_queue(demo_master, tmp_path, capsys):

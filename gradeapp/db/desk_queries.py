@@ -114,7 +114,9 @@ def queue_done(store: Store, grader_id: int, filters: dict[str, Any]) -> int:
 
 def submitted_seconds(store: Store, grader_id: int) -> list[float]:
     """Return the recorded seconds of each item this grader has submitted (read-only)."""
-    rows = store.execute(f"SELECT seconds FROM ({_submitted_sql()}) WHERE seconds IS NOT NULL", {"grader": grader_id})
+    rows = store.execute(
+        f"SELECT seconds FROM ({_submitted_sql()}) WHERE seconds IS NOT NULL", {"grader": grader_id}
+    )
     return [r[0] for r in rows]
 
 
@@ -122,7 +124,9 @@ def queue_filter_values(store: Store) -> dict[str, list]:
     """Return the choices of each queue filter: students, k values, topics, audit draws (read-only)."""
     return {
         "student": [r[0] for r in store.execute("SELECT name FROM students ORDER BY name")]
-        or [r[0] for r in store.execute("SELECT DISTINCT student FROM generations ORDER BY student LIMIT 200")],
+        or [
+            r[0] for r in store.execute("SELECT DISTINCT student FROM generations ORDER BY student LIMIT 200")
+        ],
         "k": [r[0] for r in store.execute("SELECT DISTINCT k FROM combinations ORDER BY k")],
         "topic": [r[0] for r in store.execute("SELECT name FROM topics ORDER BY name")],
         "draw": [r[0] for r in store.execute("SELECT name FROM audit_draws ORDER BY id")],

@@ -60,7 +60,9 @@ def ensure_annotator(settings: QSettings, parent: QWidget | None = None) -> str:
     import getpass
 
     default = getpass.getuser()
-    text, ok = QInputDialog.getText(parent, "gradeapp", "Your name (stored with every verdict):", text=default)
+    text, ok = QInputDialog.getText(
+        parent, "gradeapp", "Your name (stored with every verdict):", text=default
+    )
     name = text.strip() if ok and text.strip() else default
     settings.setValue("annotator", name)
     settings.sync()
@@ -109,7 +111,10 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._prefetched: dict[int, grading.Item] = {}
         self._prefetch_wanted = False
-        self.inform: Callable[[str, str], Any] = lambda title, text: QMessageBox.information(self, title, text)
+        self._after_paint: list[Callable[[], None]] = []
+        self.inform: Callable[[str, str], Any] = lambda title, text: QMessageBox.information(
+            self, title, text
+        )
         self.warn: Callable[[str, str], Any] = lambda title, text: QMessageBox.warning(self, title, text)
 
         self._build_widgets()
@@ -148,7 +153,13 @@ class MainWindow(QMainWindow):
         filter_box = QWidget()
         form = QFormLayout(filter_box)
         form.setContentsMargins(0, 0, 0, 0)
-        for key, label in (("status", "Status"), ("student", "Student"), ("k", "k"), ("topic", "Topic"), ("draw", "Audit draw")):
+        for key, label in (
+            ("status", "Status"),
+            ("student", "Student"),
+            ("k", "k"),
+            ("topic", "Topic"),
+            ("draw", "Audit draw"),
+        ):
             combo = QComboBox()
             if key == "status":
                 for value, text in STATUS_CHOICES:
@@ -172,7 +183,9 @@ class MainWindow(QMainWindow):
         self.text_view.painted.connect(self._on_text_painted)
         self.rubric_view = RubricView()
         self.note_box = QPlainTextEdit()
-        self.note_box.setPlaceholderText("Note (N to write, Esc to leave; Alt+key or Ctrl+Return still work here)")
+        self.note_box.setPlaceholderText(
+            "Note (N to write, Esc to leave; Alt+key or Ctrl+Return still work here)"
+        )
         self.note_box.setMaximumHeight(70)
         self.note_box.setTabChangesFocus(True)
         self.note_box.installEventFilter(_NoteKeys(self))
@@ -286,7 +299,9 @@ class MainWindow(QMainWindow):
             self.save_note()
             self.timer.restart()
         prefetched = self._prefetched.pop(generation_id, None)
-        self.item = prefetched or grading.load_item(self.store, self.grader_id, generation_id, blind=self.blind)
+        self.item = prefetched or grading.load_item(
+            self.store, self.grader_id, generation_id, blind=self.blind
+        )
         self.current_row = self.model.row_of(generation_id)
         self._render()
         self._prefetch_wanted = True
@@ -301,6 +316,12 @@ class MainWindow(QMainWindow):
         if self._prefetch_wanted:
             self._prefetch_wanted = False
             QTimer.singleShot(0, self._prefetch_next)
+        if self._after_paint:
+            QTimer.singleShot(0, self._flush_after_paint)
+
+    def _flush_after_paint(self) -> None:
+        while self._after_paint and not self._closed:
+            self._after_paint.pop(0)()
 
     def _prefetch_next(self) -> None:
         """Read the next item while the person looks at this one, so that Enter shows it at once."""
@@ -314,7 +335,11 @@ class MainWindow(QMainWindow):
         item = self.item
         if item is None:
             return
-        state = "submitted" if item.submitted else ("draft" if any(v is not None for v in item.decisions.values()) else "new")
+        state = (
+            "submitted"
+            if item.submitted
+            else ("draft" if any(v is not None for v in item.decisions.values()) else "new")
+        )
         flag = "  ·  FLAGGED" if item.flagged else ""
         self.header.setText(f"{item.uid}  ·  {item.topic}  ·  k = {item.k}  ·  {state}{flag}")
         if self.text_view.property("generation") != item.generation_id:
@@ -417,7 +442,8 @@ class MainWindow(QMainWindow):
             return
         if item.undecided():
             self.statusBar().showMessage(
-                f"{len(item.undecided())} criteria undecided: press their keys, or A to accept the rest.", 5000
+                f"{len(item.undecided())} criteria undecided: press their keys, or A to accept the rest.",
+                5000,
             )
             return
         if item.submitted:
@@ -425,13 +451,19 @@ class MainWindow(QMainWindow):
             return
         self.save_note()
         seconds = self.timer.touch()
-        change = self._write(lambda: grading.submit(self.store, self.grader_id, item.generation_id, seconds=seconds))
+        change = self._write(
+            lambda: grading.submit(self.store, self.grader_id, item.generation_id, seconds=seconds)
+        )
         if change is None:
             return
         self.undo_stack.push(SubmitCommand(self, item.generation_id, True, f"submit {item.uid}"))
-        self._after_change(item.generation_id, reload=False)  # the next item replaces it at once
+        # the next item replaces this one at once; the queue row and the progress need no re-read first
+        self._prefetched.pop(item.generation_id, None)
+        self.model.set_status(item.generation_id, "flagged" if item.flagged else "done")
+        self.judgment_recorded.emit(item.generation_id)
+        self._after_paint.append(self.refresh_progress)
+        QTimer.singleShot(100, self._flush_after_paint)  # in case nothing gets painted (hidden window)
         self.move(+1)
-        self.refresh_progress()
 
     def reopen_last(self) -> None:
         """Take back the last submitted item and show it (undo with Ctrl+Z)."""
@@ -450,7 +482,10 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         flagged = not item.flagged
-        if self._write(lambda: grading.set_flag(self.store, self.grader_id, item.generation_id, flagged)) is None:
+        if (
+            self._write(lambda: grading.set_flag(self.store, self.grader_id, item.generation_id, flagged))
+            is None
+        ):
             return
         self.undo_stack.push(FlagCommand(self, item.generation_id, flagged, "flag" if flagged else "unflag"))
         self._after_change(item.generation_id)
@@ -460,7 +495,10 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         seconds = self.timer.touch()
-        if self._write(lambda: grading.skip(self.store, self.grader_id, item.generation_id, seconds)) is not None:
+        if (
+            self._write(lambda: grading.skip(self.store, self.grader_id, item.generation_id, seconds))
+            is not None
+        ):
             self.move(+1)
 
     def save_note(self) -> None:
@@ -478,9 +516,14 @@ class MainWindow(QMainWindow):
     # -- undo targets (gradeapp.ui.undo.Desk) -----------------------------------------------------
     def apply_values(self, generation_id: int, values: dict[str, int | None]) -> None:
         self.timer.touch()
-        if self._write(
-            lambda: grading.set_decisions(self.store, self.grader_id, generation_id, values, blind=self.blind)
-        ) is not None:
+        if (
+            self._write(
+                lambda: grading.set_decisions(
+                    self.store, self.grader_id, generation_id, values, blind=self.blind
+                )
+            )
+            is not None
+        ):
             self._after_change(generation_id)
 
     def apply_submitted(self, generation_id: int, submitted: bool) -> None:
@@ -490,7 +533,10 @@ class MainWindow(QMainWindow):
             self._after_change(generation_id)
 
     def apply_flag(self, generation_id: int, flagged: bool) -> None:
-        if self._write(lambda: grading.set_flag(self.store, self.grader_id, generation_id, flagged)) is not None:
+        if (
+            self._write(lambda: grading.set_flag(self.store, self.grader_id, generation_id, flagged))
+            is not None
+        ):
             self._after_change(generation_id)
 
     # -- navigation and queue ---------------------------------------------------------------------
@@ -534,7 +580,9 @@ class MainWindow(QMainWindow):
             self.show_generation(self.item.generation_id)
 
     def _update_blind_label(self) -> None:
-        self.blind_label.setText("blind: judge hidden until submit" if self.blind else "blind OFF: judge shown")
+        self.blind_label.setText(
+            "blind: judge hidden until submit" if self.blind else "blind OFF: judge shown"
+        )
 
     # -- files and other windows ------------------------------------------------------------------
     def _remember_recent(self, path: Path) -> None:
@@ -548,7 +596,9 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(p, lambda p=p: self.open_requested.emit(Path(p)))
 
     def new_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home()), "gradeapp projects (*.gradeapp)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New project", str(Path.home()), "gradeapp projects (*.gradeapp)"
+        )
         if path:
             if not path.endswith(".gradeapp"):
                 path += ".gradeapp"
@@ -556,7 +606,9 @@ class MainWindow(QMainWindow):
             self.open_requested.emit(Path(path))
 
     def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), "gradeapp projects (*.gradeapp);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", str(Path.home()), "gradeapp projects (*.gradeapp);;All files (*)"
+        )
         if path:
             self.open_requested.emit(Path(path))
 
@@ -585,7 +637,9 @@ class MainWindow(QMainWindow):
         proc.setProgram(sys.executable)
         proc.setArguments(["-m", "gradeapp", "export", "--project", str(self.store_path), "--out", out])
         proc.finished.connect(
-            lambda code, _status: self.inform("Export", f"Exported to {out}" if code == 0 else f"Export failed ({code}).")
+            lambda code, _status: self.inform(
+                "Export", f"Exported to {out}" if code == 0 else f"Export failed ({code})."
+            )
         )
         proc.start()
 

@@ -18,7 +18,9 @@ _Index = QModelIndex | QPersistentModelIndex
 class QueueModel(QAbstractTableModel):
     """Rows (id, uid, student, k, topic, status), fetched a page at a time by keyset on the id."""
 
-    def __init__(self, store: Store, grader_id: int, filters: dict[str, Any] | None = None, parent=None) -> None:
+    def __init__(
+        self, store: Store, grader_id: int, filters: dict[str, Any] | None = None, parent=None
+    ) -> None:
         super().__init__(parent)
         self.store, self.grader_id = store, grader_id
         self.filters: dict[str, Any] = dict(filters or {})
@@ -73,7 +75,9 @@ class QueueModel(QAbstractTableModel):
             return row[0]
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None

@@ -60,10 +60,7 @@ class RubricView(QTableWidget):
             sugg = item.suggestions.get(crit)
             value = item.decisions.get(crit)
             judge = item.judge.get(crit)
-            if item.revealed:
-                judge_text = judge.label() if judge else "n/a"
-            else:
-                judge_text = "hidden until submit"
+            judge_text = (judge.label() if judge else "n/a") if item.revealed else "hidden until submit"
             cells = [
                 criterion_key(crit, skill_no),
                 criterion_label(crit, item.topic, item.k),

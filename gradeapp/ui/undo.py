@@ -38,7 +38,12 @@ class DecisionsCommand(_DoneOnPush):
     """Decisions on some criteria of one item; undo writes the previous values (or clears them)."""
 
     def __init__(
-        self, desk: Desk, generation_id: int, values: dict[str, int | None], previous: dict[str, int | None], text: str
+        self,
+        desk: Desk,
+        generation_id: int,
+        values: dict[str, int | None],
+        previous: dict[str, int | None],
+        text: str,
     ) -> None:
         super().__init__(text)
         self.desk, self.generation_id = desk, generation_id

@@ -6,9 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path  # noqa: E402
-
 import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
@@ -57,7 +56,9 @@ def open_desk(qtbot, settings):
     def _open(path: Path, s: QSettings | None = None) -> MainWindow:
         window = MainWindow(path, s or settings)
         qtbot.addWidget(window)
-        window.warn = window.inform = lambda title, text: pytest.fail(f"unexpected message box: {title}: {text}")
+        window.warn = window.inform = lambda title, text: pytest.fail(
+            f"unexpected message box: {title}: {text}"
+        )
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()

@@ -78,7 +78,7 @@ def test_grade_three_items_by_keyboard_undo_redo_and_reopen(qtbot, open_desk, de
     third = current(demo_project, "demo-003")
     assert third[TOPIC] == 1 and third[MAKES_SENSE] == 0 and None not in third.values()
     assert all(submitted(demo_project, u) for u in ("demo-001", "demo-002", "demo-003"))
-    assert "done 3 / 61" in window.progress_label.text()
+    qtbot.waitUntil(lambda: "done 3 / 61" in window.progress_label.text(), timeout=2000)
 
     # undo the submit, then the accept: the item is a draft and the accepted criteria are cleared again
     before = verdict_rows(demo_project)
@@ -133,7 +133,11 @@ def test_blind_mode_hides_the_judge_until_submit(qtbot, open_desk, demo_project,
     judged = [rubric.cell_text(r, "Judge") for r in range(rubric.rowCount())]
     assert all(t.startswith(("pass", "fail", "tie", "n/a")) for t in judged)
     # a change after the reveal is stored as a post-reveal revision, and a disagreement is marked
-    crit = next(c for c in window.item.criteria if window.item.judge.get(c) and window.item.judge[c].majority is not None)
+    crit = next(
+        c
+        for c in window.item.criteria
+        if window.item.judge.get(c) and window.item.judge[c].majority is not None
+    )
     row = window.item.criteria.index(crit)
     target = 1 - window.item.judge[crit].majority
     while window.item.decisions[crit] != target:
@@ -232,7 +236,9 @@ def test_shortcuts_work_while_typing_a_note(qtbot, open_desk, demo_project):
     assert submitted(demo_project, "demo-001")
     assert current(demo_project, "demo-001")["skill:metaphor"] == 0
     with sqlite3.connect(demo_project) as conn:
-        note = conn.execute("SELECT note FROM reviews WHERE action = 'note' ORDER BY id DESC LIMIT 1").fetchone()
+        note = conn.execute(
+            "SELECT note FROM reviews WHERE action = 'note' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     assert note == ("see 1 and T",)
     keys(qtbot, window, "Escape")
     assert window.focusWidget() is not window.note_box
@@ -253,7 +259,10 @@ def test_flag_and_skip_are_recorded(qtbot, open_desk, demo_project):
     keys(qtbot, window, "F", "S")
     assert window.item.uid == "demo-002"
     with sqlite3.connect(demo_project) as conn:
-        actions = [r[0] for r in conn.execute("SELECT action FROM reviews WHERE note IS NULL OR note != '' ORDER BY id")]
+        actions = [
+            r[0]
+            for r in conn.execute("SELECT action FROM reviews WHERE note IS NULL OR note != '' ORDER BY id")
+        ]
     assert actions[-2:] == ["flag", "skip"]
     assert window.model.index(0, 4).data() == "flagged"
     window.filters["status"].setCurrentIndex(window.filters["status"].findData("flagged"))
@@ -295,7 +304,9 @@ def test_missing_optional_view_gives_a_message(qtbot, open_desk, demo_project, m
     window = open_desk(demo_project)
     messages = []
     window.inform = lambda title, text: messages.append(text)
-    monkeypatch.setitem(main_window.OPTIONAL_VIEWS, "stats", ("gradeapp.ui.no_such_view", "open_x", "Statistics"))
+    monkeypatch.setitem(
+        main_window.OPTIONAL_VIEWS, "stats", ("gradeapp.ui.no_such_view", "open_x", "Statistics")
+    )
     window.actions_by_id["stats"].trigger()
     assert messages == ["Statistics is not part of this build yet."]
 
@@ -338,4 +349,4 @@ def test_time_and_annotator_are_stored_with_verdicts(qtbot, open_desk, demo_proj
         ).fetchone()
     assert seconds == pytest.approx(150.0)
     assert who == "tess (test)"
-    assert "median 150 s/item" in window.progress_label.text()
+    qtbot.waitUntil(lambda: "median 150 s/item" in window.progress_label.text(), timeout=2000)

@@ -28,4 +28,4 @@ def test_the_guard_measures_the_leak():
 
     leak = qt_compat.none_leak_per_call()
     assert leak >= 0
-    assert qt_compat.GUARDED == (leak > 0 and sys.version_info < (3, 12))
+    assert (leak > 0 and sys.version_info < (3, 12)) == qt_compat.GUARDED
