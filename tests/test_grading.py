@@ -265,3 +265,16 @@ def test_cli_grades_headless_and_lists_the_queue(demo_master, tmp_path, capsys):
     with open_project(path, create=False) as s:
         person = s.grader_id("human", "cli (test)")
         assert grading.load_item(s, person, 4).note == "hm"
+
+
+def test_queue_filters_by_audit_draw_and_student(store, person):
+    store.conn.execute(
+        "INSERT INTO audit_draws(id, name, design, created) VALUES (1, 'spring', 'srs', '2026-01-01')"
+    )
+    store.conn.executemany(
+        "INSERT INTO audit_items(draw_id, generation_id, inclusion_prob) VALUES (1, ?, 0.5)", [(3,), (40,)]
+    )
+    assert [r[0] for r in grading.queue_page(store, person, {"draw": "spring"})] == [3, 40]
+    assert grading.progress(store, person, {"draw": "spring"})["total"] == 2
+    student = grading.queue_page(store, person, {})[0][2]
+    assert {r[2] for r in grading.queue_page(store, person, {"student": student}, 0, 100)} == {student}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -350,3 +351,66 @@ def test_time_and_annotator_are_stored_with_verdicts(qtbot, open_desk, demo_proj
     assert seconds == pytest.approx(150.0)
     assert who == "tess (test)"
     qtbot.waitUntil(lambda: "median 150 s/item" in window.progress_label.text(), timeout=2000)
+
+
+def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_project, tmp_path, monkeypatch):
+    from gradeapp.ui import main_window
+
+    src = tmp_path / "more.jsonl"
+    src.write_text(
+        json.dumps(
+            {
+                "id": "extra-001",
+                "student": "demo-extra-1b",
+                "k": 2,
+                "skills": ["metaphor", "hyperbole"],
+                "topic": "Ice fishing",
+                "text": "The hole in the ice was a black eye that stared for a thousand years.",
+            }
+        )
+        + "\n"
+    )
+    window = open_desk(demo_project)
+    messages = []
+    window.inform = lambda title, text: messages.append(text)
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(src)], ""))
+    window.actions_by_id["import"].trigger()
+    assert messages and "more.jsonl" in messages[0]
+    assert "/ 62" in window.progress_label.text()
+    while window.model.canFetchMore():
+        window.model.fetchMore()
+    assert window.model.index(window.model.rowCount() - 1, 0).data() == "extra-001"
+
+
+def test_geometry_and_preferences_are_remembered(qtbot, open_desk, demo_project, settings):
+    window = open_desk(demo_project)
+    window.resize(700, 480)  # inside the offscreen screen (800 x 600)
+    keys(qtbot, window, "Ctrl+B")
+    window.close()
+    assert settings.value("geometry") is not None and settings.value("blind", type=bool) is False
+    again = open_desk(demo_project)
+    assert again.size().width() == 700 and not again.blind
+    assert str(demo_project) in settings.value("recent", type=list)
+
+
+def test_gradeapp_without_a_command_opens_the_desk_on_the_default_project(qtbot, monkeypatch, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gradeapp.cli import main
+    from gradeapp.paths import default_project
+    from gradeapp.ui.app import _WINDOWS, desk_settings
+
+    s = desk_settings()
+    s.setValue("annotator", "first run")
+    s.sync()
+    seen = []
+
+    def look_and_close():
+        seen.extend((w.store_path, w.item.uid, w.annotator) for w in _WINDOWS)
+        QApplication.closeAllWindows()
+
+    QTimer.singleShot(300, look_and_close)
+    assert main([]) == 0
+    assert default_project().exists()
+    assert seen == [(default_project().resolve(), "demo-001", "first run")]
