@@ -93,7 +93,7 @@ def cheat_sheet(k: int | None = None) -> str:
             if s.action.startswith("skill") and k is not None and int(s.action[5:]) > k:
                 continue
             keys = "  or  ".join(s.keys) if s.keys else "(menu)"
-            lines.append(f"  {keys:<30} {s.label}")
+            lines.append(f"  {keys:<36} {s.label}")
         lines.append("")
     lines.append("In the note box use the Alt (or Ctrl) form of a key; Esc returns to grading.")
     return "\n".join(lines)
