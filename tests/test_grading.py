@@ -278,3 +278,21 @@ def test_queue_filters_by_audit_draw_and_student(store, person):
     assert grading.progress(store, person, {"draw": "spring"})["total"] == 2
     student = grading.queue_page(store, person, {})[0][2]
     assert {r[2] for r in grading.queue_page(store, person, {"student": student}, 0, 100)} == {student}
+
+
+def test_the_core_of_the_desk_does_not_import_qt():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gradeapp.grading, gradeapp.db.desk_queries, gradeapp.cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('PySide6')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
