@@ -35,7 +35,7 @@ def open_window(path: Path, settings: QSettings | None = None, parent: QWidget |
         QMessageBox.warning(parent, "gradeapp", f"Cannot open {path}:\n{exc}")
         return None
     window.open_requested.connect(lambda p: open_window(p, window.settings, window))
-    window.destroyed.connect(lambda *_: _WINDOWS.remove(window) if window in _WINDOWS else None)
+    window.closed.connect(lambda: _WINDOWS.remove(window) if window in _WINDOWS else None)
     _WINDOWS.append(window)
     window.show()
     return window

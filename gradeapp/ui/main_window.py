@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
     item_shown = Signal(int)
     judgment_recorded = Signal(int)
     open_requested = Signal(Path)
+    closed = Signal()
 
     def __init__(self, store_path: Path, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -695,6 +696,9 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._closed:
+            event.accept()
+            return
         self.save_note()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
@@ -702,3 +706,4 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.store.close()
         super().closeEvent(event)
+        self.closed.emit()

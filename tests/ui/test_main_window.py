@@ -266,6 +266,11 @@ def test_flag_and_skip_are_recorded(qtbot, open_desk, demo_project):
         ]
     assert actions[-2:] == ["flag", "skip"]
     assert window.model.index(0, 4).data() == "flagged"
+    keys(qtbot, window, "Ctrl+Z")  # undo the flag: an 'unflag' review, and the item is shown again
+    assert window.item.uid == "demo-001" and not window.item.flagged
+    assert window.model.index(0, 4).data() == ""
+    keys(qtbot, window, "Ctrl+Shift+Z")
+    assert window.item.flagged
     window.filters["status"].setCurrentIndex(window.filters["status"].findData("flagged"))
     assert window.model.rowCount() == 1 and window.item.uid == "demo-001"
 
@@ -414,3 +419,15 @@ def test_gradeapp_without_a_command_opens_the_desk_on_the_default_project(qtbot,
     assert main([]) == 0
     assert default_project().exists()
     assert seen == [(default_project().resolve(), "demo-001", "first run")]
+
+
+def test_an_empty_project_opens_and_keys_explain_themselves(qtbot, open_desk, tmp_path):
+    from gradeapp.db import open_project
+
+    path = tmp_path / "empty.gradeapp"
+    open_project(path, create=True).close()
+    window = open_desk(path)
+    assert window.item is None and window.model.rowCount() == 0
+    keys(qtbot, window, "A", "Return", "1", "]")
+    assert window.statusBar().currentMessage() in ("The queue is empty.", "End of the queue.")
+    assert "done 0 / 0" in window.progress_label.text()
