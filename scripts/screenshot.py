@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -71,7 +72,9 @@ def main() -> int:
         for key in (Qt.Key.Key_2, Qt.Key.Key_A, Qt.Key.Key_Return, Qt.Key.Key_BracketLeft):
             QTest.keyClick(window.focusWidget() or window, key)
         window.note_box.setPlainText("Skill 2 only hinted at; see the second sentence.")
-        app.processEvents()
+        end = time.monotonic() + 0.3  # let the deferred progress refresh run
+        while time.monotonic() < end:
+            app.processEvents()
         args.out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out))
         window.close()

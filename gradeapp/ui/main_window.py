@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
@@ -145,23 +145,27 @@ class MainWindow(QMainWindow):
         hh = self.queue_view.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
-        for col, width in enumerate((72, 108, 24, 118)):
+        for col, width in enumerate((70, 104, 22, 104)):
             self.queue_view.setColumnWidth(col, width)
         self.queue_view.selectionModel().currentRowChanged.connect(self._on_queue_current_changed)
 
         self.filters: dict[str, QComboBox] = {}
         values = grading.q.queue_filter_values(self.store)
         filter_box = QWidget()
-        form = QFormLayout(filter_box)
-        form.setContentsMargins(0, 0, 0, 0)
-        for key, label in (
-            ("status", "Status"),
-            ("student", "Student"),
-            ("k", "k"),
-            ("topic", "Topic"),
-            ("draw", "Audit draw"),
+        grid = QGridLayout(filter_box)
+        grid.setContentsMargins(2, 2, 2, 2)
+        for n, (key, label) in enumerate(
+            (
+                ("status", "Status"),
+                ("student", "Student"),
+                ("k", "k"),
+                ("topic", "Topic"),
+                ("draw", "Draw"),
+            )
         ):
             combo = QComboBox()
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
             if key == "status":
                 for value, text in STATUS_CHOICES:
                     combo.addItem(text, value)
@@ -171,7 +175,12 @@ class MainWindow(QMainWindow):
                     combo.addItem(str(v), v)
             combo.currentIndexChanged.connect(self._on_filter_changed)
             self.filters[key] = combo
-            form.addRow(label, combo)
+            caption = QLabel(label)
+            caption.setBuddy(combo)
+            grid.addWidget(caption, n // 2, (n % 2) * 2)
+            grid.addWidget(combo, n // 2, (n % 2) * 2 + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
         queue_panel = QWidget()
         qlay = QVBoxLayout(queue_panel)
         qlay.setContentsMargins(0, 0, 0, 0)
