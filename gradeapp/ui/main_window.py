@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -189,6 +191,8 @@ class MainWindow(QMainWindow):
 
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.PlainText)
+        # a new item must not re-lay out the window (a full repaint): the header keeps its size
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.text_view = TextView()
         self.text_view.painted.connect(self._on_text_painted)
         self.rubric_view = RubricView()
@@ -203,7 +207,20 @@ class MainWindow(QMainWindow):
         top = QWidget()
         tlay = QVBoxLayout(top)
         tlay.setContentsMargins(0, 0, 0, 0)
-        tlay.addWidget(self.header)
+        # the saved indicator sits in the header row: header and indicator change together on every
+        # key, and keeping both in one strip lets Qt repaint that strip instead of the whole window
+        self.saved_label = QLabel("")
+        self.saved_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.saved_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.saved_label.setFixedWidth(
+            self.saved_label.fontMetrics().horizontalAdvance("saved ✓ 00:00:00 ") + 8
+        )
+        self.saved_label.setAccessibleName("Saved indicator")
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.header, 1)
+        head.addWidget(self.saved_label)
+        tlay.addLayout(head)
         tlay.addWidget(self.text_view)
         center.addWidget(top)
         bottom = QWidget()
@@ -232,8 +249,7 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel()
         self.blind_label = QLabel()
         self.who_label = QLabel(f"annotator: {self.annotator}")
-        self.saved_label = QLabel("")
-        for w in (self.progress_label, self.blind_label, self.who_label, self.saved_label):
+        for w in (self.progress_label, self.blind_label, self.who_label):
             w.setTextFormat(Qt.TextFormat.PlainText)
             bar.addPermanentWidget(w)
         self._update_blind_label()
