@@ -18,6 +18,7 @@ from gradeapp.paths import default_project
 
 # Modules that add sub-commands; each defines register(subparsers, common: argparse.ArgumentParser).
 COMMAND_MODULES: list[str] = [
+    "gradeapp.grading",
     "gradeapp.team",
     "gradeapp.guidelines",
     "gradeapp.adjudication",

@@ -1,0 +1,95 @@
+"""The rubric of one item: a row per criterion with its key, the check's suggestion, the person and the judge."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from gradeapp.grading import Item
+from gradeapp.rubric import criterion_label, is_skill_criterion
+from gradeapp.ui.shortcuts import BY_ACTION, skill_action
+
+COLUMNS = ("Key", "Criterion", "Check suggests", "You", "Judge")
+PASS = QColor(46, 160, 67, 90)
+FAIL = QColor(218, 54, 51, 90)
+DISAGREE = QColor(255, 140, 0, 150)
+
+
+def criterion_key(criterion: str, position: int) -> str:
+    """Return the plain key of a criterion (position counts skills from 1)."""
+    action = skill_action(position) if is_skill_criterion(criterion) else criterion
+    return BY_ACTION[action].keys[0] if action in BY_ACTION else ""
+
+
+def _word(value: int | None) -> str:
+    return {1: "pass", 0: "fail", None: "–"}[value]
+
+
+class RubricView(QTableWidget):
+    """A read-only table of the k + 3 criteria; keys decide them (see gradeapp.ui.shortcuts)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.verticalHeader().hide()
+        # fixed widths: sizing columns to their contents re-measures every cell on each change
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 36), (2, 190), (3, 46), (4, 130)):
+            self.setColumnWidth(col, width)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.verticalHeader().setDefaultSectionSize(28)
+        self.setAccessibleName("Rubric")
+
+    def show_item(self, item: Item) -> None:
+        self._fill(item)
+
+    def _fill(self, item: Item) -> None:
+        if self.rowCount() != len(item.criteria):
+            self.setRowCount(len(item.criteria))
+        disagree = set(item.disagreements())
+        skill_no = 0
+        for row, crit in enumerate(item.criteria):
+            if is_skill_criterion(crit):
+                skill_no += 1
+            sugg = item.suggestions.get(crit)
+            value = item.decisions.get(crit)
+            judge = item.judge.get(crit)
+            judge_text = (judge.label() if judge else "n/a") if item.revealed else "hidden until submit"
+            cells = [
+                criterion_key(crit, skill_no),
+                criterion_label(crit, item.topic, item.k),
+                f"{_word(sugg.value)}: {sugg.reason}" if sugg else "",
+                _word(value),
+                judge_text + ("  ≠ you" if crit in disagree else ""),
+            ]
+            backgrounds = [None, None, None, None, None]
+            if value is not None:
+                backgrounds[3] = PASS if value else FAIL
+            if judge and judge.majority is not None and item.revealed:
+                backgrounds[4] = PASS if judge.majority else FAIL
+            if crit in disagree:
+                backgrounds[4] = DISAGREE
+            for col, text in enumerate(cells):
+                cell = self.item(row, col)
+                if cell is None:
+                    cell = QTableWidgetItem()
+                    cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                    self.setItem(row, col, cell)
+                cell.setText(text)
+                cell.setToolTip(text if col in (1, 2) else "")
+                cell.setBackground(QBrush(backgrounds[col]) if backgrounds[col] is not None else QBrush())
+                bold = (col == 3 and value is not None) or (col == 4 and crit in disagree)
+                if cell.font().bold() != bold:
+                    font = QFont(cell.font())
+                    font.setBold(bold)
+                    cell.setFont(font)
+
+    def cell_text(self, criterion_row: int, column: str) -> str:
+        """Return the text of a cell (tests and accessibility)."""
+        return self.item(criterion_row, COLUMNS.index(column)).text()
