@@ -196,12 +196,12 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
     """Kill grading processes at random moments; everything they reported as saved must be on disk."""
     import multiprocessing
 
-    import desk_crash_child
+    from tests import desk_crash_child
 
     path = tmp_path / "crash.gradeapp"
     shutil.copy(demo_master, path)
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["gradeapp.grading", "desk_crash_child"])
+    ctx.set_forkserver_preload(["gradeapp.grading", "tests.desk_crash_child"])
     rng = random.Random(7)
     # a list, not a dict by id: a row lost in a crash frees its id for the next process, and that
     # process reporting the same id again must not hide the loss
