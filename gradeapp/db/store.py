@@ -6,12 +6,14 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlite_utils import Database
 
 from gradeapp.db.connection import now_iso
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: the desk starts without it
+    import pandas as pd
 
 VERDICT_COLUMNS = (
     "grader_id",
@@ -176,6 +178,8 @@ class Store:
 
     def students(self) -> pd.DataFrame:
         """Return every student model with generations or a record, and its parameter count."""
+        import pandas as pd
+
         return pd.read_sql_query(
             "SELECT s.name, st.params_b FROM (SELECT DISTINCT student AS name FROM generations "
             "UNION SELECT name FROM students) s LEFT JOIN students st ON st.name = s.name ORDER BY s.name",
@@ -243,6 +247,8 @@ class Store:
 
     def combinations_df(self) -> pd.DataFrame:
         """Return one row per combination: id, k, topic, seed, skills (list of names), has_common."""
+        import pandas as pd
+
         combos = pd.read_sql_query(
             "SELECT c.id, c.k, t.name AS topic, c.seed FROM combinations c JOIN topics t ON t.id = c.topic_id",
             self.conn,
@@ -288,6 +294,8 @@ class Store:
 
     def generations_df(self) -> pd.DataFrame:
         """Return one row per generation: id, uid, student, round, combination_id, k, topic (no texts)."""
+        import pandas as pd
+
         return pd.read_sql_query(
             "SELECT g.id, g.uid, g.student, g.round, g.combination_id, c.k, t.name AS topic "
             "FROM generations g JOIN combinations c ON c.id = g.combination_id JOIN topics t ON t.id = c.topic_id",
@@ -312,6 +320,8 @@ class Store:
 
     def checks_df(self) -> pd.DataFrame:
         """Return the cached checks: generation_id, n_sentences, n_sentences_ref, named_skills (JSON)."""
+        import pandas as pd
+
         return pd.read_sql_query("SELECT * FROM checks", self.conn)
 
     # -- graders ---------------------------------------------------------------------------------
@@ -346,6 +356,8 @@ class Store:
 
     def graders_df(self) -> pd.DataFrame:
         """Return all graders (read-only)."""
+        import pandas as pd
+
         return pd.read_sql_query("SELECT * FROM graders ORDER BY id", self.conn)
 
     # -- replies and verdicts --------------------------------------------------------------------
@@ -432,6 +444,8 @@ class Store:
 
     def current_verdicts_df(self, kind: str | None = None) -> pd.DataFrame:
         """Return the current verdicts joined with grader kind and name (one per identity)."""
+        import pandas as pd
+
         sql = (
             "SELECT v.id, v.grader_id, gr.kind, gr.name AS grader, v.generation_id, v.criterion, v.run, "
             "v.value, v.raw_value, v.status, v.seconds, v.post_reveal, v.guideline_version, v.created "
