@@ -17,7 +17,7 @@ from gradeapp.errors import GradeappError, ProjectError
 from gradeapp.paths import default_project
 
 # Modules that add sub-commands; each defines register(subparsers, common: argparse.ArgumentParser).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["gradeapp.judge_cli"]
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False):

@@ -57,6 +57,7 @@ class Endpoint:
     max_retries: int = 4
     concurrency: int = 8
     tokens_per_minute: float | None = None
+    rate_period: float = 60.0  # seconds the token budget refills over (tests shorten it)
     price: tuple[float, float] | None = None  # USD per 1M input, output tokens
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -180,7 +181,9 @@ class Caller:
         if endpoint.tokens_per_minute:
             from aiolimiter import AsyncLimiter
 
-            self.limiter = AsyncLimiter(endpoint.tokens_per_minute, 60)
+            self.limiter = AsyncLimiter(
+                endpoint.tokens_per_minute * endpoint.rate_period / 60, endpoint.rate_period
+            )
         # None: not tried yet; False: the endpoint refused response_format, send plain text requests
         self.structured_ok: bool | None = None
 
@@ -197,7 +200,7 @@ class Caller:
         import openai
 
         if self.limiter is not None:
-            await self.limiter.acquire(min(self._estimate_tokens(messages), self.endpoint.tokens_per_minute))
+            await self.limiter.acquire(min(self._estimate_tokens(messages), self.limiter.max_rate))
         kwargs: dict[str, Any] = {"model": self.endpoint.model, "messages": messages}
         if self.endpoint.temperature is not None:
             kwargs["temperature"] = self.endpoint.temperature
@@ -304,6 +307,9 @@ async def run_pool(
     lock = threading.Lock()
     iterator = iter(items)
     stop = asyncio.Event()
+    flushing = [0]  # results handed to a flush that has not returned yet
+    # a run whose first calls all fail (server down, wrong URL) stops instead of failing every item
+    give_up_after = max(10, 2 * workers)
 
     def do_flush(batch: list[Any]) -> None:
         with lock:
@@ -317,6 +323,10 @@ async def run_pool(
                 result = await work(item)
             except CallFailed as exc:
                 stats.failed += 1
+                ok = stats.saved + len(pending) + flushing[0]
+                if not exc.fatal and ok == 0 and stats.failed >= give_up_after:
+                    exc.fatal = True
+                    exc.args = (f"the first {stats.failed} calls all failed; last: {exc}",)
                 if len(stats.errors) < 5:
                     stats.errors.append(str(exc))
                 if exc.fatal:
@@ -339,8 +349,10 @@ async def run_pool(
             if pending:
                 batch = pending[:]
                 del pending[:]
+                flushing[0] = len(batch)
                 try:
                     await asyncio.to_thread(do_flush, batch)
+                    flushing[0] = 0
                 except Exception as exc:  # a write that failed: stop rather than call on for nothing
                     broken.append(exc)
                     stop.set()
