@@ -91,9 +91,9 @@ async def run_generate(
     }
     job_id = start_job(store, "generate", None, config)
     report = RunReport(kind="generate", job_id=job_id, grader_id=None, todo=len(todo))
+    caller = Caller(endpoint, client=client)
     if on_start is not None:
         on_start(len(todo))
-    caller = Caller(endpoint, client=client)
 
     async def work(task: GenerationTask) -> dict[str, Any]:
         combo = task.combination

@@ -172,9 +172,9 @@ async def run_judge(
     }
     job_id = start_job(store, "judge", grader_id, config)
     report = RunReport(kind="judge", job_id=job_id, grader_id=grader_id, todo=len(todo))
+    caller = Caller(endpoint, client=client)
     if on_start is not None:
         on_start(len(todo))
-    caller = Caller(endpoint, client=client)
 
     async def work(item: tuple[int, int, bool]) -> Judgement:
         gid, run, retry = item

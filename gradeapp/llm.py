@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,20 +299,22 @@ async def run_pool(
     `flush` runs in a worker thread (so the event loop never waits on a disk sync), one batch at a
     time, and writes a batch in one transaction. A failed call (CallFailed) is counted, not saved.
     On cancellation the finished results are flushed before CancelledError propagates; in-flight
-    calls are dropped. A fatal failure (bad key, unknown model) stops the pool and is reported.
+    calls are dropped. A fatal failure (bad key, unknown model, or the first calls all failing)
+    stops the pool and is reported in stats.fatal.
     """
     stats = stats if stats is not None else PoolStats(total=len(items))
     pending: list[Any] = []
-    lock = threading.Lock()
     iterator = iter(items)
     stop = asyncio.Event()
+    wake = asyncio.Event()
+    finished = asyncio.Event()
+    broken: list[BaseException] = []
     flushing = [0]  # results handed to a flush that has not returned yet
     # a run whose first calls all fail (server down, wrong URL) stops instead of failing every item
     give_up_after = max(10, 2 * workers)
 
     def do_flush(batch: list[Any]) -> None:
-        with lock:
-            stats.saved += flush(batch)
+        stats.saved += flush(batch)
 
     async def worker() -> None:
         for item in iterator:
@@ -338,50 +339,45 @@ async def run_pool(
             if len(pending) >= flush_max:
                 wake.set()
 
-    wake = asyncio.Event()
-    broken: list[BaseException] = []
-
     async def flusher() -> None:
+        # the only writer: batches are written one after another, never two at once
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), flush_every)
             wake.clear()
-            if pending:
+            if pending and not broken:
                 batch = pending[:]
                 del pending[:]
                 flushing[0] = len(batch)
                 try:
                     await asyncio.to_thread(do_flush, batch)
-                    flushing[0] = 0
                 except Exception as exc:  # a write that failed: stop rather than call on for nothing
                     broken.append(exc)
                     stop.set()
                     for t in tasks:
                         t.cancel()
-                    return
+                flushing[0] = 0
             if on_progress is not None:
                 on_progress(stats)
+            if finished.is_set() and (not pending or broken):
+                return
 
     tasks = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(items) or 1)))]
     flush_task = asyncio.create_task(flusher())
     try:
         await asyncio.gather(*tasks)
     except asyncio.CancelledError:
-        if broken:
-            raise broken[0] from None
-        stats.interrupted = True
-        raise
+        if not broken:
+            stats.interrupted = True
+            raise
     finally:
         for t in tasks:
             t.cancel()
-        flush_task.cancel()
-        await asyncio.gather(*tasks, flush_task, return_exceptions=True)
-        if pending:
-            batch = pending[:]
-            del pending[:]
-            do_flush(batch)  # synchronously: a cancelled run must still keep what finished
-        if on_progress is not None:
-            on_progress(stats)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        finished.set()
+        wake.set()
+        # not cancelled by the caller's cancellation: it still writes what finished, then returns
+        await asyncio.shield(flush_task)
     if broken:
         raise broken[0]
     return stats

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 _CRITERIA = re.compile(r"criterion names: (\[.*?\])", re.S)
+_RUBRIC = re.compile(r"criteria(?: are)?: (.+?At most \w+ sentences?)")
 _TOPIC = re.compile(r"in the context of (.+?) that", re.S)
 
 
@@ -36,7 +37,23 @@ def criteria_of(body: dict) -> list[str]:
         return list(schema["properties"])
     text = "\n".join(m.get("content") or "" for m in body.get("messages", []))
     m = _CRITERIA.search(text)
-    return json.loads(m.group(1)) if m else []
+    if m:
+        return json.loads(m.group(1))
+    m = _RUBRIC.search(text)  # the reference's wording: "criteria: Correctly illustrates x, ..., At most n"
+    if not m:
+        return []
+    out = []
+    for item in m.group(1).split(", "):
+        for prefix in ("Correctly illustrates ", "Contains "):
+            if item.startswith(prefix):
+                out.append("skill:" + item[len(prefix) :])
+        if item.startswith("Pertains to"):
+            out.append("topic")
+        elif item == "Text makes sense":
+            out.append("makes_sense")
+        elif item.startswith("At most"):
+            out.append("sentence_limit")
+    return out
 
 
 def _bit(*parts: str) -> int:
