@@ -78,7 +78,12 @@ def test_submit_poll_and_ingest_against_the_loopback_server(tmp_path, fake_opena
     assert second[0].startswith(f"batch {batch_id}: completed; stored 6, already stored 0, failed 0")
     assert third == ["no batch waiting"]
     assert count(path) == 2 * 3 * 6
-    assert count(path, "SELECT COUNT(*) FROM jobs WHERE kind = 'batch' AND status = 'done' AND prompt_tokens > 0") == 1
+    assert (
+        count(
+            path, "SELECT COUNT(*) FROM jobs WHERE kind = 'batch' AND status = 'done' AND prompt_tokens > 0"
+        )
+        == 1
+    )
     assert (tmp_path / "in.output.jsonl").exists()
 
 

@@ -51,9 +51,16 @@ def test_generation_runs_two_turns_and_stores_the_extracted_answer(tmp_path, fak
     assert [m["role"] for m in conversation] == ["user", "assistant", "user"]
     with open_project(path) as store:
         combo = store.combination(cid)
-    assert conversation[0]["content"] == render_generation(generation_prompts(), combo["skills"], combo["topic"])[0]
+    assert (
+        conversation[0]["content"]
+        == render_generation(generation_prompts(), combo["skills"], combo["topic"])[0]
+    )
     meta = json.loads(meta)
-    assert meta["prompt_version"] == "gradeapp-v1" and meta["answer_found"] and meta["usage"]["prompt_tokens"] > 0
+    assert (
+        meta["prompt_version"] == "gradeapp-v1"
+        and meta["answer_found"]
+        and meta["usage"]["prompt_tokens"] > 0
+    )
 
 
 def test_rerun_reuses_combinations_and_only_adds_missing_rounds(tmp_path, fake_openai):
@@ -72,7 +79,10 @@ def test_generation_draws_the_same_combinations_as_sample(tmp_path):
     b = make_project(tmp_path / "b.gradeapp", n_generations=0)
     with open_project(a) as store:
         ids = plan_combinations(store, [2, 3], 4, seed=10)
-        mine = {store.combination(i)["topic"] + "|" + ",".join(s["name"] for s in store.combination(i)["skills"]) for i in ids}
+        mine = {
+            store.combination(i)["topic"] + "|" + ",".join(s["name"] for s in store.combination(i)["skills"])
+            for i in ids
+        }
     with open_project(b) as store:
         sample_into(store, [2, 3], 4, 10)
         df = store.combinations_df()
