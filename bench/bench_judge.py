@@ -50,7 +50,11 @@ def _serve(port_queue, latency: float) -> None:
                         "created": 0,
                         "model": body.get("model", "bench"),
                         "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": "stop",
+                            }
                         ],
                         "usage": {"prompt_tokens": 400, "completion_tokens": 120, "total_tokens": 520},
                     }
@@ -87,7 +91,9 @@ def bench_one(project: Path, base_url: str, concurrency: int, latency: float, ca
     from gradeapp.judge import run_judge
     from gradeapp.llm import Endpoint
 
-    endpoint = Endpoint(model="gpt-4o-mini", base_url=base_url, concurrency=concurrency, max_retries=0, timeout=30)
+    endpoint = Endpoint(
+        model="gpt-4o-mini", base_url=base_url, concurrency=concurrency, max_retries=0, timeout=30
+    )
     with open_project(project) as store:
         # a fresh judge configuration per row (temperature differs), so each row does all calls
         endpoint.temperature = round(0.5 + concurrency / 1000, 3)
@@ -127,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             project = make_bench_project(Path(tmp) / "bench.gradeapp", args.calls)
-            print(f"{args.calls:,} judge calls, server latency {args.latency * 1000:.0f} ms, {os.cpu_count()} cores")
-            print(f"{'concurrency':>11} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'% ideal':>8} {'CPU ms/call':>12}")
+            print(
+                f"{args.calls:,} judge calls, server latency {args.latency * 1000:.0f} ms, {os.cpu_count()} cores"
+            )
+            print(
+                f"{'concurrency':>11} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'% ideal':>8} {'CPU ms/call':>12}"
+            )
             for c in args.concurrency:
                 r = bench_one(project, base_url, c, args.latency, args.calls)
                 print(

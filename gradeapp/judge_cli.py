@@ -161,6 +161,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
                 retry_unparsed=args.retry_unparsed,
                 out=out,
                 students=args.student,
+                structured=not args.no_structured,
             )
             print(f"wrote {n} requests to {path} (grader {grader})")
             if n and not args.no_submit:
@@ -234,7 +235,7 @@ def cmd_batch_ingest(args: argparse.Namespace) -> int:
     from gradeapp.cli import open_store
 
     with open_store(args) as store:
-        counts = ingest_file(store, Path(args.file))
+        counts = ingest_file(store, Path(args.file), retry=args.retry_unparsed)
     print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     return 0
 
@@ -293,6 +294,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_batch_poll)
     p = batch.add_parser("ingest", parents=[common], help="ingest a Batch API or vllm run-batch output JSONL")
     p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--retry-unparsed",
+        action="store_true",
+        help="let these replies replace not fully parsed ones (kept in history)",
+    )
     p.set_defaults(func=cmd_batch_ingest)
 
 

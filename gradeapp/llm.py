@@ -148,7 +148,9 @@ def make_client(endpoint: Endpoint):
             http_client = openai.DefaultAioHttpClient(timeout=endpoint.timeout)
         except RuntimeError:
             if endpoint.transport == "aiohttp":
-                raise GradeappError("the aiohttp transport needs the aiohttp package (pip install aiohttp)") from None
+                raise GradeappError(
+                    "the aiohttp transport needs the aiohttp package (pip install aiohttp)"
+                ) from None
     return openai.AsyncOpenAI(
         api_key=api_key(endpoint),
         base_url=endpoint.url,
