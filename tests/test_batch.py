@@ -93,3 +93,20 @@ def test_foreign_lines_are_refused_with_their_line_number(tmp_path):
     bad.write_text('{"custom_id": "1:1:1", "response": {"status_code": 500}}\n{"custom_id": "request-7"}\n')
     with open_project(path) as store, pytest.raises(InputError, match="line 1"):
         ingest_file(store, bad)  # grader 1 does not exist in this project
+
+
+def test_cli_batch_write_then_ingest_a_vllm_output(tmp_path, fake_openai, capsys):
+    from gradeapp.cli import main
+
+    path = make_project(tmp_path / "p.gradeapp", n_generations=2, k=2)
+    requests = tmp_path / "req.jsonl"
+    args = ["--project", str(path), "--model", "local-llama", "--base-url", "http://127.0.0.1:9/v1", "--runs", "1"]
+    assert main(["batch", "write", *args, "--out", str(requests)]) == 0
+    assert f"wrote 2 requests to {requests}" in capsys.readouterr().out
+    out = vllm_output(fake_openai, requests, tmp_path / "out.jsonl")
+    assert main(["batch", "ingest", "--project", str(path), str(out)]) == 0
+    assert capsys.readouterr().out.strip() == "stored 2, already stored 0, failed 0"
+    assert main(["batch", "ingest", "--project", str(path), str(out)]) == 0
+    assert capsys.readouterr().out.strip() == "stored 0, already stored 2, failed 0"
+    assert main(["batch", "ingest", "--project", str(path), str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl: no such file" in capsys.readouterr().err
