@@ -100,7 +100,16 @@ def test_cli_batch_write_then_ingest_a_vllm_output(tmp_path, fake_openai, capsys
 
     path = make_project(tmp_path / "p.gradeapp", n_generations=2, k=2)
     requests = tmp_path / "req.jsonl"
-    args = ["--project", str(path), "--model", "local-llama", "--base-url", "http://127.0.0.1:9/v1", "--runs", "1"]
+    args = [
+        "--project",
+        str(path),
+        "--model",
+        "local-llama",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--runs",
+        "1",
+    ]
     assert main(["batch", "write", *args, "--out", str(requests)]) == 0
     assert f"wrote 2 requests to {requests}" in capsys.readouterr().out
     out = vllm_output(fake_openai, requests, tmp_path / "out.jsonl")

@@ -200,7 +200,7 @@ def _wait_for_replies(path: Path, at_least: int, proc: subprocess.Popen, timeout
 
 def test_run_killed_midway_and_resumed_has_exactly_one_verdict_each(tmp_path, fake_openai):
     path = make_project(tmp_path / "p.gradeapp", n_generations=40, k=2)
-    fake_openai.latency = 0.05
+    fake_openai.latency = 0.1
     cmd, env = _cli(path, fake_openai, "--concurrency", "8")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_replies(path, 20, proc)
