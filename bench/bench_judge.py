@@ -80,6 +80,12 @@ def _serve(port_queue, latency: float) -> None:
     asyncio.run(main())
 
 
+def process_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_bench_project(path: Path, n: int) -> Path:
     from fakeopenai import make_project
 
@@ -137,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.calls:,} judge calls, server latency {args.latency * 1000:.0f} ms, {os.cpu_count()} cores"
             )
             print(
-                f"{'concurrency':>11} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'% ideal':>8} {'CPU ms/call':>12}"
+                f"{'concurrency':>11} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'% ideal':>8} "
+                f"{'client CPU ms/call':>19} {'server CPU ms/call':>19}"
             )
             for c in args.concurrency:
+                server_cpu = process_cpu(server.pid)
                 r = bench_one(project, base_url, c, args.latency, args.calls)
+                server_ms = 1000 * (process_cpu(server.pid) - server_cpu) / args.calls
                 print(
                     f"{r['concurrency']:>11} {r['seconds']:>8.1f} {r['rate']:>8.1f} {r['ideal']:>7.0f} "
-                    f"{r['pct']:>7.1f}% {r['cpu_ms']:>12.2f}",
+                    f"{r['pct']:>7.1f}% {r['cpu_ms']:>19.2f} {server_ms:>19.2f}",
                     flush=True,
                 )
     finally:
