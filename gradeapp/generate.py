@@ -89,9 +89,9 @@ async def run_generate(
         "seed": seed,
         "todo": len(todo),
     }
+    caller = Caller(endpoint, client=client)  # first: a missing key fails before a job is recorded
     job_id = start_job(store, "generate", None, config)
     report = RunReport(kind="generate", job_id=job_id, grader_id=None, todo=len(todo))
-    caller = Caller(endpoint, client=client)
     if on_start is not None:
         on_start(len(todo))
 

@@ -170,9 +170,9 @@ async def run_judge(
         "retry_unparsed": retry_unparsed,
         "todo": len(todo),
     }
+    caller = Caller(endpoint, client=client)  # first: a missing key fails before a job is recorded
     job_id = start_job(store, "judge", grader_id, config)
     report = RunReport(kind="judge", job_id=job_id, grader_id=grader_id, todo=len(todo))
-    caller = Caller(endpoint, client=client)
     if on_start is not None:
         on_start(len(todo))
 

@@ -285,3 +285,15 @@ def test_api_key_appears_nowhere(tmp_path, fake_openai, capsys, monkeypatch):
             assert KEY.encode() not in p.read_bytes(), p
     finally:
         store.close()
+
+
+def test_missing_key_for_openai_is_one_line_and_records_no_job(tmp_path, capsys, monkeypatch):
+    from gradeapp.cli import main
+
+    path = make_project(tmp_path / "p.gradeapp", n_generations=1, k=2)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert main(["judge", "--project", str(path), "--model", "gpt-4o-mini", "--key-env", "MY_JUDGE_KEY"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["gradeapp: error: no API key: set the environment variable MY_JUDGE_KEY"]
+    assert rows(path, "SELECT COUNT(*) FROM jobs") == [(0,)]
