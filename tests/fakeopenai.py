@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -365,6 +366,17 @@ def fake_openai():
         yield server
     finally:
         server.stop()
+
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def reference_dir() -> Path | None:
+    for base in (_REPO / ".." / "shared", _REPO / ".." / ".." / "shared", Path("/work/shared")):
+        path = base / "data" / "skillmix-reference"
+        if path.is_dir():
+            return path.resolve()
+    return None
 
 
 # -- a small project to judge --------------------------------------------------------------------

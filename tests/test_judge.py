@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakeopenai import make_project
+from fakeopenai import make_project, reference_dir
 
 from gradeapp.db import open_project
 from gradeapp.db.judge_store import reply_history
@@ -20,16 +20,7 @@ from gradeapp.judge import run_judge
 from gradeapp.llm import Endpoint
 from gradeapp.prompts import grading_prompts
 
-REPO = Path(__file__).resolve().parents[1]
 KEY = "sk-test-LEAKCHECK-123"
-
-
-def reference_dir() -> Path | None:
-    for base in (REPO / ".." / "shared", REPO / ".." / ".." / "shared", Path("/work/shared")):
-        path = base / "data" / "skillmix-reference"
-        if path.is_dir():
-            return path.resolve()
-    return None
 
 
 def endpoint_for(server, **kw) -> Endpoint:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_judge import reference_dir
+from fakeopenai import reference_dir
 
 from gradeapp.errors import InputError
 from gradeapp.prompts import (
