@@ -40,9 +40,7 @@ def _skill(row: dict, file: Path, line: int, name_field: str) -> dict:
         try:
             out["frequency"] = float(freq)
         except (TypeError, ValueError):
-            raise InputError(
-                f"expected a number, got {freq!r}", file=file, line=line, field="frequency"
-            ) from None
+            raise InputError(f"expected a number, got {freq!r}", file=file, line=line, field="frequency") from None
     return out
 
 
@@ -54,9 +52,7 @@ def read_skills_csv(path: Path) -> Iterator[dict]:
         if name_field is None:
             name_field = "skill" if "skill" in row else "name" if "name" in row else None
             if name_field is None:
-                raise InputError(
-                    "no 'skill' or 'name' column in the header", file=path, line=1, field="skill"
-                )
+                raise InputError("no 'skill' or 'name' column in the header", file=path, line=1, field="skill")
         if (row.get("status") or "").strip().lower() in EXCLUDED_STATUSES:
             continue
         skill = _skill(row, path, line, name_field)
@@ -93,9 +89,7 @@ def read_topics(path: Path) -> list[str]:
             for i, raw in enumerate(fh, 1):
                 if raw.strip():
                     if len(raw) > 500:
-                        raise InputError(
-                            "a topic longer than 500 characters", file=path, line=i, field="topic"
-                        )
+                        raise InputError("a topic longer than 500 characters", file=path, line=i, field="topic")
                     topics.append(raw.strip())
     if not topics:
         raise InputError("no topics in the file", file=path)

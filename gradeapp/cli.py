@@ -31,9 +31,7 @@ def open_store(args: argparse.Namespace, *, create: bool = False):
 
             ensure_default_project(path)
         else:
-            raise ProjectError(
-                f"{path}: no such project file (create it with 'gradeapp init --project {path}')"
-            )
+            raise ProjectError(f"{path}: no such project file (create it with 'gradeapp init --project {path}')")
     return open_project(path, create=create)
 
 
@@ -112,13 +110,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         _print_json(report)
         return 0
     print(f"seed {args.seed}; p_s={args.p_skill:g}, p_t={args.p_topic:g}, L={args.corpus:g}")
-    print(
-        f"{'k':>3} {'drawn':>6} {'distinct':>8} {'possible C(N,k)*T':>20} {'novelty bound p_s^k*p_t*L':>26}"
-    )
+    print(f"{'k':>3} {'drawn':>6} {'distinct':>8} {'possible C(N,k)*T':>20} {'novelty bound p_s^k*p_t*L':>26}")
     for r in report["per_k"]:
-        print(
-            f"{r['k']:>3} {r['drawn']:>6} {r['distinct']:>8} {r['possible']:>20,} {r['novelty_bound']:>26.3g}"
-        )
+        print(f"{r['k']:>3} {r['drawn']:>6} {r['distinct']:>8} {r['possible']:>20,} {r['novelty_bound']:>26.3g}")
     return 0
 
 
@@ -136,9 +130,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key in ("skills", "topics", "combinations", "generations", "graders"):
         print(f"{key:>13}: {info[key]}")
     for kind, counts in info["verdicts"].items():
-        print(
-            f"{kind + ' verdicts':>13}: pass {counts['1']}, fail {counts['0']}, unparsed {counts['unparsed']}"
-        )
+        print(f"{kind + ' verdicts':>13}: pass {counts['1']}, fail {counts['0']}, unparsed {counts['unparsed']}")
     return 0
 
 
@@ -158,9 +150,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--project",
-        metavar="PATH",
-        help="project file (default: your per-user project, first a copy of the demo)",
+        "--project", metavar="PATH", help="project file (default: your per-user project, first a copy of the demo)"
     )
     parser = argparse.ArgumentParser(
         prog="gradeapp",
@@ -175,9 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="project name (default: the file name)")
     p.set_defaults(func=cmd_init)
 
-    cat = sub.add_parser("catalog", help="skills and topics").add_subparsers(
-        dest="catalog_command", required=True
-    )
+    cat = sub.add_parser("catalog", help="skills and topics").add_subparsers(dest="catalog_command", required=True)
     p = cat.add_parser(
         "import",
         parents=[common],
@@ -185,9 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=cmd_catalog_import)
-    p = cat.add_parser(
-        "common", parents=[common], help="flag skills as common (excluded from reported scores)"
-    )
+    p = cat.add_parser("common", parents=[common], help="flag skills as common (excluded from reported scores)")
     p.add_argument("skills", nargs="+", metavar="SKILL")
     p.add_argument("--off", action="store_true", help="clear the flag instead")
     p.set_defaults(func=cmd_catalog_common)
@@ -201,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="import generations and verdicts (reference run folders, generations or verdicts JSONL/CSV)",
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument(
-        "--kind", choices=["reference", "generations", "verdicts"], help="force the kind of source"
-    )
+    p.add_argument("--kind", choices=["reference", "generations", "verdicts"], help="force the kind of source")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("sample", parents=[common], help="draw combinations of k skills and a topic")
@@ -213,9 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
     p.add_argument("--p-skill", type=float, default=0.0144, help="p_s for the novelty bound (paper: 0.0144)")
     p.add_argument("--p-topic", type=float, default=0.0022, help="p_t for the novelty bound (paper: 0.0022)")
-    p.add_argument(
-        "--corpus", type=float, default=5e10, help="L, training texts, for the bound (paper: 5e10)"
-    )
+    p.add_argument("--corpus", type=float, default=5e10, help="L, training texts, for the bound (paper: 5e10)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sample)
 

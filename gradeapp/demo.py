@@ -18,12 +18,7 @@ from gradeapp.paths import demo_data_dir
 from gradeapp.rubric import SENTENCE_LIMIT, count_sentences, ensure_checks, sentence_limit
 
 DEMO_NAME = "Skill-Mix demo project (demo)"
-DEMO_JUDGE = {
-    "model": "demo-judge",
-    "prompt_version": "demo",
-    "temperature": 0.7,
-    "endpoint_host": "demo.invalid",
-}
+DEMO_JUDGE = {"model": "demo-judge", "prompt_version": "demo", "temperature": 0.7, "endpoint_host": "demo.invalid"}
 DEMO_PEOPLE = {"ann (demo)": range(1, 13), "ben (demo)": range(7, 17)}
 SEED = 20231027
 

@@ -43,24 +43,18 @@ class _Resolver:
         self.topic_ids = store.topic_ids()
         self._combos: dict[tuple, int] = {}
 
-    def combination(
-        self, skills: list[str], topic: str, file: Path, line: int, seed: int | None = None
-    ) -> int:
+    def combination(self, skills: list[str], topic: str, file: Path, line: int, seed: int | None = None) -> int:
         ids = []
         for s in skills:
             sid = self.skill_ids.get(s)
             if sid is None:
-                raise InputError(
-                    f"unknown skill {s!r} (import the catalog first)", file=file, line=line, field="skills"
-                )
+                raise InputError(f"unknown skill {s!r} (import the catalog first)", file=file, line=line, field="skills")
             ids.append(sid)
         if len(set(ids)) != len(ids):
             raise InputError("a skill is listed twice", file=file, line=line, field="skills")
         tid = self.topic_ids.get(topic)
         if tid is None:
-            raise InputError(
-                f"unknown topic {topic!r} (import the catalog first)", file=file, line=line, field="topic"
-            )
+            raise InputError(f"unknown topic {topic!r} (import the catalog first)", file=file, line=line, field="topic")
         key = (tuple(ids), tid)
         cid = self._combos.get(key)
         if cid is None:
@@ -100,13 +94,9 @@ def _int_field(obj: dict, name: str, file: Path, line: int, default: int | None 
         try:
             value = int(value)
         except ValueError:
-            raise InputError(
-                f"expected a whole number, got {value!r}", file=file, line=line, field=name
-            ) from None
+            raise InputError(f"expected a whole number, got {value!r}", file=file, line=line, field=name) from None
     if not isinstance(value, int) or value < minimum:
-        raise InputError(
-            f"expected a whole number >= {minimum}, got {value!r}", file=file, line=line, field=name
-        )
+        raise InputError(f"expected a whole number >= {minimum}, got {value!r}", file=file, line=line, field=name)
     return value
 
 
@@ -116,9 +106,7 @@ def _skills_field(obj: dict, file: Path, line: int) -> list[str]:
         try:
             skills = json.loads(skills) if skills.strip().startswith("[") else skills.split("|")
         except json.JSONDecodeError:
-            raise InputError(
-                "expected a JSON list of skill names", file=file, line=line, field="skills"
-            ) from None
+            raise InputError("expected a JSON list of skill names", file=file, line=line, field="skills") from None
     if not isinstance(skills, list) or not skills or not all(isinstance(s, str) for s in skills):
         raise InputError("expected a non-empty list of skill names", file=file, line=line, field="skills")
     return [s.strip() for s in skills]
@@ -225,13 +213,9 @@ def _verdict_value(obj: dict, path: Path, line: int) -> tuple[int | None, str]:
         status = "ok" if value is not None else "unparsed"
     allowed = ("ok", "fractional", "missing", "empty", "unparsed", "retracted")
     if status not in allowed:
-        raise InputError(
-            f"expected one of {', '.join(allowed)}, got {status!r}", file=path, line=line, field="status"
-        )
+        raise InputError(f"expected one of {', '.join(allowed)}, got {status!r}", file=path, line=line, field="status")
     if (value is None) != (status != "ok"):
-        raise InputError(
-            f"status {status!r} does not fit value {value!r}", file=path, line=line, field="status"
-        )
+        raise InputError(f"status {status!r} does not fit value {value!r}", file=path, line=line, field="status")
     return value, status
 
 
@@ -253,26 +237,19 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
                 raise InputError("missing or not text", file=path, line=line, field="generation")
             gid = gen_ids.get(uid) or store.generation_id(uid)
             if gid is None:
-                raise InputError(
-                    f"unknown generation {uid!r} (import it first)", file=path, line=line, field="generation"
-                )
+                raise InputError(f"unknown generation {uid!r} (import it first)", file=path, line=line, field="generation")
             gen_ids[uid] = gid
             grader = _text_field(obj, "grader", path, line)
             kind = obj.get("kind")
             if kind not in KINDS:
-                raise InputError(
-                    f"expected one of {', '.join(KINDS)}, got {kind!r}", file=path, line=line, field="kind"
-                )
+                raise InputError(f"expected one of {', '.join(KINDS)}, got {kind!r}", file=path, line=line, field="kind")
             criterion = _text_field(obj, "criterion", path, line)
             if gid not in crits_of:
                 gen = store.generation(gid)
                 crits_of[gid] = set(rubric_criteria([s["name"] for s in gen["skills"]]))
             if criterion not in crits_of[gid]:
                 raise InputError(
-                    f"{criterion!r} is not a criterion of generation {uid!r}",
-                    file=path,
-                    line=line,
-                    field="criterion",
+                    f"{criterion!r} is not a criterion of generation {uid!r}", file=path, line=line, field="criterion"
                 )
             value, status = _verdict_value(obj, path, line)
             run = _int_field(obj, "run", path, line, default=1, minimum=1)
@@ -283,9 +260,7 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
                 try:
                     seconds = float(seconds)
                 except (TypeError, ValueError):
-                    raise InputError(
-                        f"expected a number, got {seconds!r}", file=path, line=line, field="seconds"
-                    ) from None
+                    raise InputError(f"expected a number, got {seconds!r}", file=path, line=line, field="seconds") from None
             gkey = (kind, grader)
             if gkey not in graders:
                 graders[gkey] = store.grader_id(kind, grader, model=grader if kind == "judge" else None)
@@ -302,9 +277,7 @@ def import_verdicts(store, path: Path) -> dict[str, int]:
             reply_id = None
             raw = obj.get("raw")
             if isinstance(raw, str) and raw and kind == "judge":
-                reply_id = store.reply_id(grader_id, gid, run) or store.add_reply(
-                    grader_id, gid, run, raw, "imported"
-                )
+                reply_id = store.reply_id(grader_id, gid, run) or store.add_reply(grader_id, gid, run, raw, "imported")
             pending.append(
                 {
                     "grader_id": grader_id,
@@ -385,19 +358,12 @@ def import_reference_run(store, folder: Path, resolver: _Resolver | None = None)
         skills = _split_skills(row["skills"])
         k = _int_field(row, "k", records, line, minimum=1)
         if k != len(skills) or k != k_dir:
-            raise InputError(
-                f"k = {k} but {len(skills)} skills (folder says k = {k_dir})",
-                file=records,
-                line=line,
-                field="k",
-            )
+            raise InputError(f"k = {k} but {len(skills)} skills (folder says k = {k_dir})", file=records, line=line, field="k")
         topic = row["topic"].strip()
         cid = resolver.combination(skills, topic, records, line, seed)
         messages, replies = _turns(row)
         if not replies:
-            raise InputError(
-                "no conversation columns (user_0/assistant_0 or [INST]_0/[/INST]_0)", file=records, line=line
-            )
+            raise InputError("no conversation columns (user_0/assistant_0 or [INST]_0/[/INST]_0)", file=records, line=line)
         uid = f"ref:{run_dir}/{student}/{index}"
         gid = store.generation_id(uid)
         if gid is None:
@@ -437,17 +403,10 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
     grader_id = store.grader_id("judge", judge, model=judge, prompt_version=f"reference:{prompt}")
     for index, (line, row) in enumerate(read_csv_rows(records)):
         if index >= len(gens):
-            raise InputError(
-                f"graded row {index + 1} has no generation row to match", file=records, line=line
-            )
+            raise InputError(f"graded row {index + 1} has no generation row to match", file=records, line=line)
         gid, skills, topic = gens[index]
         if _split_skills(row.get("skills", "")) != skills or row.get("topic", "").strip() != topic:
-            raise InputError(
-                "skills/topic differ from the generation in the same row",
-                file=records,
-                line=line,
-                field="skills",
-            )
+            raise InputError("skills/topic differ from the generation in the same row", file=records, line=line, field="skills")
         reply_col = next((c for c in ("assistant_0", "[/INST]_0") if c in row), None)
         if reply_col is None:
             raise InputError("missing column", file=records, line=1, field="assistant_0")

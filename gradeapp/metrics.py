@@ -16,9 +16,7 @@ from gradeapp.rubric import SENTENCE_LIMIT, SKILL_PREFIX
 METRICS = ("full_marks", "all_skills", "skill_fraction")
 
 
-def generation_scores(
-    k: int, skill_points: list[int], topic: int, makes_sense: int, within_limit: int
-) -> dict:
+def generation_scores(k: int, skill_points: list[int], topic: int, makes_sense: int, within_limit: int) -> dict:
     """Return the three metrics of one generation from its points (reference definition)."""
     a = int(sum(skill_points))
     b = int(topic) + int(makes_sense) + int(within_limit)
@@ -29,9 +27,7 @@ def generation_scores(
     }
 
 
-def majority_vote(
-    verdicts: pd.DataFrame, keys: tuple[str, ...] = ("generation_id", "criterion")
-) -> pd.DataFrame:
+def majority_vote(verdicts: pd.DataFrame, keys: tuple[str, ...] = ("generation_id", "criterion")) -> pd.DataFrame:
     """Collapse runs to one 0/1 point per key by strict majority of the parsed runs.
 
     Unparsed runs (value NaN) do not vote; a tie fails; keys with no parsed run get NaN.
@@ -67,12 +63,7 @@ def apply_deterministic(
         missing = [g for g in ks.index if g not in have]
         if missing:
             add = pd.DataFrame(
-                {
-                    "generation_id": missing,
-                    "criterion": SENTENCE_LIMIT,
-                    "value": np.nan,
-                    "k": ks.loc[missing].to_numpy(),
-                }
+                {"generation_id": missing, "criterion": SENTENCE_LIMIT, "value": np.nan, "k": ks.loc[missing].to_numpy()}
             )
             pts = pd.concat([pts, add], ignore_index=True)
         n = pts["generation_id"].map(ch["n_sentences"])
@@ -83,9 +74,7 @@ def apply_deterministic(
         named = ch["named_skills"].map(lambda s: json.loads(s) if isinstance(s, str) else list(s))
         pairs = {(gid, SKILL_PREFIX + s) for gid, names in named.items() for s in names}
         if pairs:
-            hit = pd.Series(
-                list(zip(pts["generation_id"], pts["criterion"], strict=True)), index=pts.index
-            ).isin(pairs)
+            hit = pd.Series(list(zip(pts["generation_id"], pts["criterion"], strict=True)), index=pts.index).isin(pairs)
             pts.loc[hit, "value"] = 0.0
     return pts
 
@@ -96,15 +85,11 @@ def score_generations(points: pd.DataFrame) -> pd.DataFrame:
     points: generation_id, criterion, value (NaN counts as not earned), k. Returns one row per
     generation with A, B, k, n_missing and the METRICS columns.
     """
-    p = points.assign(
-        v=points["value"].fillna(0.0), is_skill=points["criterion"].str.startswith(SKILL_PREFIX)
-    )
+    p = points.assign(v=points["value"].fillna(0.0), is_skill=points["criterion"].str.startswith(SKILL_PREFIX))
     p["a"] = p["v"].where(p["is_skill"], 0.0)
     p["b"] = p["v"].where(~p["is_skill"], 0.0)
     p["missing"] = points["value"].isna().astype(int)
-    g = p.groupby("generation_id").agg(
-        A=("a", "sum"), B=("b", "sum"), k=("k", "first"), n_missing=("missing", "sum")
-    )
+    g = p.groupby("generation_id").agg(A=("a", "sum"), B=("b", "sum"), k=("k", "first"), n_missing=("missing", "sum"))
     g = g.reset_index()
     g["full_marks"] = ((g["A"] + g["B"]) == g["k"] + 3).astype(float)
     g["all_skills"] = ((g["A"] == g["k"]) & (g["B"] >= 2)).astype(float)

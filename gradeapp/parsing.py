@@ -74,12 +74,7 @@ class CriterionMatcher:
             return SKILL_PREFIX + hits[0]
         if hits:
             return None
-        if (
-            "pertain" in low
-            or "topic" in low
-            or (self.topic and _norm(self.topic) in low)
-            or "relevan" in low
-        ):
+        if "pertain" in low or "topic" in low or (self.topic and _norm(self.topic) in low) or "relevan" in low:
             return TOPIC
         if "sense" in low or "coheren" in low or "clarity" in low:
             return MAKES_SENSE
@@ -109,9 +104,7 @@ def _is_total(label: str) -> bool:
     return "total" in low or low.startswith("grade") or low == "score"
 
 
-def _parse_table(
-    reply: str, matcher: CriterionMatcher, out: dict, unmatched: list
-) -> tuple[bool, float | None]:
+def _parse_table(reply: str, matcher: CriterionMatcher, out: dict, unmatched: list) -> tuple[bool, float | None]:
     found = False
     total = None
     for line in reply.splitlines():

@@ -36,7 +36,7 @@ def is_skill_criterion(criterion: str) -> bool:
 def criterion_label(criterion: str, topic: str = "", k: int | None = None) -> str:
     """Return the human wording of a criterion, as the rubric shows it."""
     if is_skill_criterion(criterion):
-        return f"Correctly illustrates {criterion[len(SKILL_PREFIX) :]}"
+        return f"Correctly illustrates {criterion[len(SKILL_PREFIX):]}"
     if criterion == TOPIC:
         return f"Pertains to {topic}" if topic else "Pertains to the topic"
     if criterion == MAKES_SENSE:

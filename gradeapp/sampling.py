@@ -41,9 +41,7 @@ def n_combinations(n_skills: int, k: int, n_topics: int) -> int:
     return math.comb(n_skills, k) * n_topics
 
 
-def novelty_bound(
-    k: int, p_skill: float = PAPER_P_SKILL, p_topic: float = PAPER_P_TOPIC, corpus: float = PAPER_CORPUS
-) -> float:
+def novelty_bound(k: int, p_skill: float = PAPER_P_SKILL, p_topic: float = PAPER_P_TOPIC, corpus: float = PAPER_CORPUS) -> float:
     """Return p_s^k * p_t * L: the most of all combinations a corpus of L texts can have shown."""
     return p_skill**k * p_topic * corpus
 

@@ -21,9 +21,7 @@ def _lines(path: Path, fh) -> Iterator[str]:
             text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
-                file=path,
-                line=number,
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", file=path, line=number
             ) from None
         yield text
 
@@ -56,9 +54,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"not valid JSON ({exc.msg} at column {exc.colno})", file=path, line=number
-                ) from None
+                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=path, line=number) from None
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=number)
             any_line = True
@@ -81,10 +77,7 @@ def read_csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 missing = [k for k, v in row.items() if v is None]
                 if missing:
                     raise InputError(
-                        "fewer cells than header columns (truncated row?)",
-                        file=path,
-                        line=reader.line_num,
-                        field=missing[0],
+                        "fewer cells than header columns (truncated row?)", file=path, line=reader.line_num, field=missing[0]
                     )
                 any_row = True
                 yield reader.line_num, row

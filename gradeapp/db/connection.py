@@ -24,9 +24,7 @@ def connect(path: str | Path) -> Database:
     """Connect with the project's pragmas; statements outside db.atomic() commit at once."""
     # isolation_level=None: no implicit BEGIN, so a single write is on disk when execute() returns
     # and multi-step writes use db.atomic() (explicit BEGIN/COMMIT, savepoints when nested).
-    conn = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-    )
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
     db = Database(conn)
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

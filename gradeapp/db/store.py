@@ -153,9 +153,7 @@ class Store:
 
     def set_skills_common(self, names: Iterable[str], common: bool = True) -> None:
         """Set or clear the common-skill flag of the named skills."""
-        self.conn.executemany(
-            "UPDATE skills SET common = ? WHERE name = ?", [(int(common), n) for n in names]
-        )
+        self.conn.executemany("UPDATE skills SET common = ? WHERE name = ?", [(int(common), n) for n in names])
 
     def add_topics(self, names: Iterable[str]) -> int:
         """Add topics that are not there yet; return how many were added."""
@@ -363,16 +361,7 @@ class Store:
         cur = self.conn.execute(
             "INSERT INTO replies(grader_id, generation_id, run, request, raw, parse_status, usage, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                grader_id,
-                generation_id,
-                run,
-                request,
-                raw,
-                parse_status,
-                json.dumps(usage) if usage else None,
-                now_iso(),
-            ],
+            [grader_id, generation_id, run, request, raw, parse_status, json.dumps(usage) if usage else None, now_iso()],
         )
         return cur.lastrowid
 
@@ -412,9 +401,7 @@ class Store:
         )
         return self.conn.total_changes - before
 
-    def current_verdict(
-        self, grader_id: int, generation_id: int, criterion: str, run: int = 1
-    ) -> dict | None:
+    def current_verdict(self, grader_id: int, generation_id: int, criterion: str, run: int = 1) -> dict | None:
         """Return the verdict that counts for this grader x generation x criterion x run, or None."""
         cur = self.conn.execute(
             "SELECT * FROM verdicts WHERE grader_id = ? AND generation_id = ? AND criterion = ? AND run = ? "
