@@ -19,6 +19,7 @@ from gradeapp.paths import default_project
 # Modules that add sub-commands; each defines register(subparsers, common: argparse.ArgumentParser).
 COMMAND_MODULES: list[str] = [
     "gradeapp.grading",
+    "gradeapp.judge_cli",
     "gradeapp.team",
     "gradeapp.guidelines",
     "gradeapp.adjudication",

@@ -8,25 +8,11 @@ import pytest
 from hypothesis import settings
 
 from gradeapp.db import open_project
+from tests.helpers import find_reference
 
 # Property tests check behaviour, not speed: no per-example deadline on a shared 2-core machine.
 settings.register_profile("gradeapp", deadline=None)
 settings.load_profile("gradeapp")
-
-REPO = Path(__file__).resolve().parents[1]
-_CANDIDATES = [
-    REPO.parent / "shared" / "data" / "skillmix-reference",
-    REPO.parents[1] / "shared" / "data" / "skillmix-reference",
-    Path("/work/shared/data/skillmix-reference"),
-]
-
-
-def find_reference() -> Path | None:
-    """Return the folder of the public Skill-Mix reference data beside the repo, if it is there."""
-    for c in _CANDIDATES:
-        if (c / "skills.csv").exists():
-            return c
-    return None
 
 
 @pytest.fixture
@@ -53,6 +39,5 @@ def demo_path(tmp_path) -> Path:
     return build_demo(tmp_path / "demo.gradeapp")
 
 
-def dump(store) -> list[str]:
-    """Return the whole database as SQL text, to prove that a failed operation changed nothing."""
-    return list(store.conn.iterdump())
+# Fixtures of the loopback OpenAI-compatible server (tests/fakeopenai.py)
+from tests.fakeopenai import fake_openai  # noqa: E402, F401

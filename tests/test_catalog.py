@@ -4,7 +4,7 @@ import pytest
 
 from gradeapp.catalog import import_catalog, set_common
 from gradeapp.errors import InputError
-from tests.conftest import dump
+from tests.helpers import dump
 
 
 def test_reference_catalog_imports_with_status_filter(store, reference_dir):

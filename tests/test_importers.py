@@ -7,7 +7,7 @@ from gradeapp.catalog import import_catalog
 from gradeapp.errors import InputError
 from gradeapp.importers import import_sources
 from gradeapp.rubric import count_sentences_reference, criteria
-from tests.conftest import dump
+from tests.helpers import dump
 
 
 def read_records(path):

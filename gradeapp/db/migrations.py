@@ -191,6 +191,25 @@ def initial_schema(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="003_judge_reply_history")
+def judge_reply_history(db: Database) -> None:
+    # A judge reply re-asked with --retry-unparsed replaces the one reply of its grader x generation x
+    # run; the replaced raw text is kept here so that no reply is ever lost.
+    db.execute(
+        """CREATE TABLE reply_history (
+            id INTEGER PRIMARY KEY,
+            reply_id INTEGER NOT NULL REFERENCES replies(id),
+            request TEXT,
+            raw TEXT NOT NULL,
+            parse_status TEXT NOT NULL,
+            usage TEXT,
+            created TEXT NOT NULL,
+            replaced TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX reply_history_reply ON reply_history(reply_id)")
+
+
 # Merged packages make the insertion order of a person's rows depend on the order of merging, so the
 # row that counts is the latest by `created` (ties: highest id), not simply the highest id.
 _TEAM_005 = [

@@ -1,0 +1,410 @@
+"""Talk to any OpenAI-compatible endpoint: configuration, secrets, bounded concurrency, retries, usage.
+
+Retries are the openai client's own (`max_retries`): it retries 408, 409, 429, 5xx, timeouts and
+connection errors with exponential backoff (0.5 s doubling to 8 s, with jitter) and honours
+`Retry-After` / `retry-after-ms` up to two minutes, so no retry library is added on top. The token-rate
+limit is a leaky bucket from `aiolimiter`. The API key is read from the environment when the client
+is made and is never returned, stored, logged or put into an error message (see `redact`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from gradeapp.errors import GradeappError
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+# USD per one million tokens (input, output); list prices of public models, override with --price.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4-turbo": (10.00, 30.00),
+    "gpt-4": (30.00, 60.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+}
+
+
+class CallFailed(Exception):
+    """One API call failed for good (after the client's retries); the message holds no secret."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal  # the same error will recur for every call (bad key, unknown model)
+
+
+@dataclass
+class Endpoint:
+    """A model behind an OpenAI-compatible endpoint, and how to call it (no secret in here)."""
+
+    model: str
+    base_url: str | None = None
+    key_env: str = DEFAULT_KEY_ENV
+    temperature: float = 0.7
+    max_tokens: int | None = 1024
+    timeout: float = 120.0
+    max_retries: int = 4
+    concurrency: int = 8
+    tokens_per_minute: float | None = None
+    transport: str = "auto"  # "aiohttp" (openai's aiohttp transport), "httpx", or auto: aiohttp if installed
+    rate_period: float = 60.0  # seconds the token budget refills over (tests shorten it)
+    price: tuple[float, float] | None = None  # USD per 1M input, output tokens
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL: --base-url, else OPENAI_BASE_URL, else OpenAI's."""
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+
+    @property
+    def host(self) -> str:
+        """Return the endpoint's host[:port], without user info, path or query."""
+        return endpoint_host(self.url)
+
+    def unit_price(self) -> tuple[float, float] | None:
+        """Return (input, output) USD per 1M tokens for this model, or None when unknown."""
+        if self.price is not None:
+            return self.price
+        if self.model in PRICES:
+            return PRICES[self.model]
+        # dated snapshots ("gpt-4o-2024-08-06") cost what their family costs
+        family = max((m for m in PRICES if self.model.startswith(m + "-")), key=len, default=None)
+        return PRICES[family] if family else None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Return the estimated cost in USD, or None when the price is unknown."""
+        price = self.unit_price()
+        if price is None:
+            return None
+        return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
+
+    def public_config(self) -> dict[str, Any]:
+        """Return the settings that may be stored and exported (never the key, never URL credentials)."""
+        return {
+            "model": self.model,
+            "endpoint_host": self.host,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "key_env": self.key_env,
+            "concurrency": self.concurrency,
+            "max_retries": self.max_retries,
+            "timeout": self.timeout,
+            "tokens_per_minute": self.tokens_per_minute,
+        }
+
+
+def endpoint_host(url: str) -> str:
+    """Return host[:port] of a URL, dropping any user:password@ part."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def api_key(endpoint: Endpoint) -> str:
+    """Return the API key from the endpoint's environment variable.
+
+    Local servers (vLLM, Ollama) usually need none: a placeholder is used when the endpoint is not
+    OpenAI's. The key itself is never part of an error message.
+    """
+    key = os.environ.get(endpoint.key_env)
+    if key:
+        return key
+    if endpoint.host == endpoint_host(OPENAI_BASE_URL):
+        raise GradeappError(f"no API key: set the environment variable {endpoint.key_env}")
+    return "no-key"
+
+
+def redact(text: str, endpoint: Endpoint | None = None) -> str:
+    """Remove the API key (and any key-looking environment value) from a message."""
+    secrets = {os.environ.get(DEFAULT_KEY_ENV)}
+    if endpoint is not None:
+        secrets.add(os.environ.get(endpoint.key_env))
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "***")
+    return text
+
+
+def make_client(endpoint: Endpoint):
+    """Return an AsyncOpenAI client for the endpoint (retries and timeout from the endpoint)."""
+    import openai
+
+    http_client = None
+    if endpoint.transport in ("auto", "aiohttp"):
+        # httpcore's connection pool costs ~2 ms of CPU per call more than aiohttp's at 32+ connections
+        # (bench/bench_judge.py); the openai client keeps its own retries and errors on either
+        try:
+            http_client = openai.DefaultAioHttpClient(timeout=endpoint.timeout)
+        except RuntimeError:
+            if endpoint.transport == "aiohttp":
+                raise GradeappError(
+                    "the aiohttp transport needs the aiohttp package (pip install aiohttp)"
+                ) from None
+    return openai.AsyncOpenAI(
+        api_key=api_key(endpoint),
+        base_url=endpoint.url,
+        max_retries=endpoint.max_retries,
+        timeout=endpoint.timeout,
+        http_client=http_client,
+    )
+
+
+@dataclass
+class Usage:
+    """Token counts and outcomes of a run, summed over its calls."""
+
+    calls: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, usage: dict | None) -> None:
+        if usage:
+            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            self.completion_tokens += int(usage.get("completion_tokens") or 0)
+
+
+@dataclass
+class ChatResult:
+    text: str
+    usage: dict | None
+    finish_reason: str | None
+    structured: bool  # the request carried a response_format
+
+
+class Caller:
+    """Make chat calls with at most `concurrency` in flight and an optional token-rate limit."""
+
+    def __init__(self, endpoint: Endpoint, client=None) -> None:
+        self.endpoint = endpoint
+        self.client = client if client is not None else make_client(endpoint)
+        self.semaphore = asyncio.Semaphore(max(1, endpoint.concurrency))
+        self.limiter = None
+        if endpoint.tokens_per_minute:
+            from aiolimiter import AsyncLimiter
+
+            self.limiter = AsyncLimiter(
+                endpoint.tokens_per_minute * endpoint.rate_period / 60, endpoint.rate_period
+            )
+        # None: not tried yet; False: the endpoint refused response_format, send plain text requests
+        self.structured_ok: bool | None = None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _estimate_tokens(self, messages: list[dict]) -> float:
+        # ~4 characters a token, plus the completion budget; the limiter only needs an upper estimate
+        prompt = sum(len(m.get("content") or "") for m in messages) / 4
+        return prompt + (self.endpoint.max_tokens or 256)
+
+    async def chat(self, messages: list[dict], response_format: dict | None = None) -> ChatResult:
+        """Send one chat completion; return its text and usage, or raise CallFailed."""
+        import openai
+
+        if self.limiter is not None:
+            await self.limiter.acquire(min(self._estimate_tokens(messages), self.limiter.max_rate))
+        payload: dict[str, Any] = {"model": self.endpoint.model, "messages": messages}
+        if self.endpoint.temperature is not None:
+            payload["temperature"] = self.endpoint.temperature
+        if self.endpoint.max_tokens:
+            payload["max_tokens"] = self.endpoint.max_tokens
+        use_format = response_format is not None and self.structured_ok is not False
+        if use_format:
+            payload["response_format"] = response_format
+        async with self.semaphore:
+            try:
+                raw = await self._post(payload)
+            except openai.BadRequestError as exc:
+                if not (use_format and ("response_format" in str(exc).lower() or "json" in str(exc).lower())):
+                    raise self._failure(exc) from None
+                # an endpoint without structured output: ask in plain text from now on
+                self.structured_ok = False
+                payload.pop("response_format", None)
+                use_format = False
+                try:
+                    raw = await self._post(payload)
+                except openai.OpenAIError as exc2:
+                    raise self._failure(exc2) from None
+            except openai.OpenAIError as exc:
+                raise self._failure(exc) from None
+        try:
+            body = json.loads(raw.text)
+            choice = body["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = choice.get("finish_reason")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise CallFailed(
+                f"{self.endpoint.host}: unreadable response ({type(exc).__name__}: {exc})"
+            ) from None
+        if use_format:
+            self.structured_ok = True
+        usage = body.get("usage") or None
+        if isinstance(usage, dict):
+            usage = {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        return ChatResult(text=text, usage=usage, finish_reason=finish, structured=use_format)
+
+    async def _post(self, payload: dict[str, Any]):
+        """POST /chat/completions through the client (its auth, retries, timeouts); return the raw response.
+
+        The client's generic post() with a plain dict body skips the typed-parameter transform and
+        the pydantic response models of chat.completions.create, which cost ~4 ms of CPU per call
+        (measured: bench/bench_judge.py); the JSON body is decoded with json.loads instead.
+        """
+        import httpx2
+
+        resp = await self.client.post("/chat/completions", cast_to=httpx2.Response, body=payload)
+        await resp.aread()
+        return resp
+
+    def _failure(self, exc: Exception) -> CallFailed:
+        import openai
+
+        host = self.endpoint.host
+        retries = self.endpoint.max_retries
+        if isinstance(exc, openai.APITimeoutError):
+            msg = f"{host}: timed out after {self.endpoint.timeout:g} s ({retries} retries)"
+        elif isinstance(exc, openai.APIConnectionError):
+            msg = f"{host}: cannot connect ({retries} retries)"
+        elif isinstance(exc, openai.APIStatusError):
+            detail = _short_detail(exc)
+            msg = f"{host}: HTTP {exc.status_code}{' ' + detail if detail else ''}"
+            if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
+                msg += f" (gave up after {retries} retries)"
+            fatal = exc.status_code in (401, 403, 404)
+            return CallFailed(redact(msg, self.endpoint), fatal=fatal)
+        else:
+            msg = f"{host}: {type(exc).__name__}: {exc}"
+        return CallFailed(redact(msg, self.endpoint))
+
+
+def _short_detail(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:200]
+    return ""
+
+
+# -- the worker pool shared by generation, judging and the desk ------------------------------------
+@dataclass
+class PoolStats:
+    """What a pool run did: results saved, calls failed for good, the first error messages."""
+
+    total: int
+    saved: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    fatal: str | None = None
+
+
+async def run_pool(
+    items: Sequence[Any],
+    work: Callable[[Any], Awaitable[Any]],
+    flush: Callable[[list[Any]], int],
+    *,
+    workers: int,
+    on_progress: Callable[[PoolStats], None] | None = None,
+    flush_every: float = 0.2,
+    flush_max: int = 256,
+    stats: PoolStats | None = None,
+) -> PoolStats:
+    """Run `work` on every item with `workers` tasks; hand finished results to `flush` in batches.
+
+    `flush` runs in a worker thread (so the event loop never waits on a disk sync), one batch at a
+    time, and writes a batch in one transaction. A failed call (CallFailed) is counted, not saved.
+    On cancellation the finished results are flushed before CancelledError propagates; in-flight
+    calls are dropped. A fatal failure (bad key, unknown model, or the first calls all failing)
+    stops the pool and is reported in stats.fatal.
+    """
+    stats = stats if stats is not None else PoolStats(total=len(items))
+    pending: list[Any] = []
+    iterator = iter(items)
+    stop = asyncio.Event()
+    wake = asyncio.Event()
+    finished = asyncio.Event()
+    broken: list[BaseException] = []
+    flushing = [0]  # results handed to a flush that has not returned yet
+    # a run whose first calls all fail (server down, wrong URL) stops instead of failing every item
+    give_up_after = max(10, 2 * workers)
+
+    def do_flush(batch: list[Any]) -> None:
+        stats.saved += flush(batch)
+
+    async def worker() -> None:
+        for item in iterator:
+            if stop.is_set():
+                return
+            try:
+                result = await work(item)
+            except CallFailed as exc:
+                stats.failed += 1
+                ok = stats.saved + len(pending) + flushing[0]
+                if not exc.fatal and ok == 0 and stats.failed >= give_up_after:
+                    exc.fatal = True
+                    exc.args = (f"the first {stats.failed} calls all failed; last: {exc}",)
+                if len(stats.errors) < 5:
+                    stats.errors.append(str(exc))
+                if exc.fatal:
+                    stats.fatal = str(exc)
+                    stop.set()
+                    return
+                continue
+            pending.append(result)
+            if len(pending) >= flush_max:
+                wake.set()
+
+    async def flusher() -> None:
+        # the only writer: batches are written one after another, never two at once
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), flush_every)
+            wake.clear()
+            if pending and not broken:
+                batch = pending[:]
+                del pending[:]
+                flushing[0] = len(batch)
+                try:
+                    await asyncio.to_thread(do_flush, batch)
+                except Exception as exc:  # a write that failed: stop rather than call on for nothing
+                    broken.append(exc)
+                    stop.set()
+                    for t in tasks:
+                        t.cancel()
+                flushing[0] = 0
+            if on_progress is not None:
+                on_progress(stats)
+            if finished.is_set() and (not pending or broken):
+                return
+
+    tasks = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(items) or 1)))]
+    flush_task = asyncio.create_task(flusher())
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        if not broken:
+            stats.interrupted = True
+            raise
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        finished.set()
+        wake.set()
+        # not cancelled by the caller's cancellation: it still writes what finished, then returns
+        await asyncio.shield(flush_task)
+    if broken:
+        raise broken[0]
+    return stats
