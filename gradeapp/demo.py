@@ -11,6 +11,7 @@ import json
 import random
 from pathlib import Path
 
+from gradeapp import guidelines
 from gradeapp.catalog import import_catalog
 from gradeapp.db import open_project
 from gradeapp.importers import import_generations
@@ -39,6 +40,7 @@ def build_demo(path: Path) -> Path:
         rng = random.Random(SEED)
         with store.atomic():
             store.set_project_value("demo", "1")
+            guidelines.ensure_guidelines(store)
             import_catalog(store, [src / "skills.jsonl", src / "topics.txt"])
             import_generations(store, src / "generations.jsonl")
             judge = store.grader_id("judge", "demo-judge", **DEMO_JUDGE)

@@ -92,7 +92,8 @@ def verdicts_frame(store) -> pd.DataFrame:
 def export_project(
     store, out: Path | None = None, options: StatsOptions | None = None, stats: AuditStats | None = None
 ) -> dict[str, Path]:
-    """Write the four exports (five files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    from gradeapp.quality import write_annotators_csv
     from gradeapp.report import write_report
 
     out = Path(out) if out else default_export_dir(store)
@@ -110,4 +111,5 @@ def export_project(
     verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     paths["report"] = write_report(stats, out / "report.html")
+    paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
     return paths

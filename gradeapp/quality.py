@@ -104,12 +104,16 @@ def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = 
 
 
 def write_annotators_csv(store, path: Path, threshold: float = FAST_SECONDS) -> Path:
-    """Write annotators.csv (one row per person, ANNOTATOR_COLUMNS) to path; return the path."""
+    """Write annotators.csv (one row per person, ANNOTATOR_COLUMNS) to path; return the path.
+
+    Goes through the export's CSV writer, so a name like '=cmd' cannot become a spreadsheet formula.
+    """
+    from gradeapp.export import write_csv
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = annotator_table(store, threshold)
-    pd.DataFrame(rows, columns=list(ANNOTATOR_COLUMNS)).to_csv(path, index=False, float_format="%.4f")
-    return path
+    return write_csv(pd.DataFrame(rows, columns=list(ANNOTATOR_COLUMNS)), path)
 
 
 # -- CLI --------------------------------------------------------------------------------------------

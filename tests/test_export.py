@@ -85,7 +85,14 @@ def demo_export(demo, tmp_path_factory):
 
 
 def test_export_writes_the_four_exports_with_the_exact_columns(demo_export):
-    for name in ("pass_rates.csv", "agreement.csv", "verdicts.csv", "verdicts.parquet", "report.html"):
+    for name in (
+        "pass_rates.csv",
+        "agreement.csv",
+        "verdicts.csv",
+        "verdicts.parquet",
+        "report.html",
+        "annotators.csv",
+    ):
         assert (demo_export / name).stat().st_size > 0
     assert _header(demo_export / "pass_rates.csv") == PASS_RATES_COLUMNS
     assert set(AGREEMENT_REQUIRED) <= set(_header(demo_export / "agreement.csv"))

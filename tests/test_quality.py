@@ -93,8 +93,20 @@ def test_annotators_csv(project_path, tmp_path):
     )
     fay = rows[2]
     assert fay["fast_decisions"] == "3" and float(fay["pass_rate"]) == pytest.approx(0.75)
-    assert rows[3]["kappa_with_others"] == "0.0000"
-    assert rows[3]["warnings"] == "" and rows[3]["median_seconds"] == "25.0000"
+    assert float(rows[3]["kappa_with_others"]) == 0.0
+    assert rows[3]["warnings"] == "" and float(rows[3]["median_seconds"]) == 25.0
+
+
+def test_annotators_csv_neutralises_formula_like_names(project_path, tmp_path):
+    with open_project(project_path, create=False) as store:
+        person = store.grader_id("human", '=HYPERLINK("http://x")')
+        gid = store.execute("SELECT id FROM generations ORDER BY id LIMIT 1").fetchone()[0]
+        store.add_verdicts([{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 1}])
+        store.add_review(person, gid, "submit", seconds=3.0)
+        path = write_annotators_csv(store, tmp_path / "annotators.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        names = [r["annotator"] for r in csv.DictReader(fh)]
+    assert '\'=HYPERLINK("http://x")' in names
 
 
 def test_cli_annotators(project_path, tmp_path, capsys):

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp import __version__, grading
+from gradeapp import __version__, grading, guidelines, team
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC, is_skill_criterion
@@ -50,6 +50,8 @@ OPTIONAL_VIEWS = {
     "stats": ("gradeapp.ui.stats_view", "open_stats_view", "Statistics"),
     "adjudication": ("gradeapp.ui.adjudication_view", "open_adjudication_view", "Adjudication"),
     "run": ("gradeapp.ui.run_dialog", "open_run_dialog", "Run generation/judge"),
+    "annotators": ("gradeapp.ui.annotators_view", "open_annotators_view", "Annotators"),
+    "guidelines": ("gradeapp.ui.guidelines_view", "open_guidelines_editor", "Guidelines"),
 }
 STATUS_CHOICES = [("all", "All"), ("ungraded", "Ungraded"), ("graded", "Graded"), ("flagged", "Flagged")]
 
@@ -101,8 +103,11 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.store = open_project(Path(store_path), create=False)
         self.store_path = Path(store_path)
-        self.annotator = ensure_annotator(settings, self)
+        # A package is graded as the person it was made for: merge refuses anyone else's work.
+        self.package_for = team.package_person(self.store)
+        self.annotator = self.package_for or ensure_annotator(settings, self)
         self.grader_id = self.store.grader_id("human", self.annotator)
+        guidelines.ensure_guidelines(self.store)
         self.blind = settings.value("blind", True, type=bool)
         self.undo_stack = QUndoStack(self)
         self.timer = grading.ItemTimer()
@@ -124,7 +129,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._remember_recent(self.store_path)
-        self.setWindowTitle(f"{self.store.project.get('name', self.store_path.stem)} — gradeapp desk")
+        package = f" — package for {self.package_for}" if self.package_for else ""
+        self.setWindowTitle(
+            f"{self.store.project.get('name', self.store_path.stem)}{package} — gradeapp desk"
+        )
         self._restore_geometry()
         self.refresh_progress()
         if self.model.rowCount():
@@ -276,6 +284,8 @@ class MainWindow(QMainWindow):
             "stats": lambda: self.open_optional("stats"),
             "adjudication": lambda: self.open_optional("adjudication"),
             "run": lambda: self.open_optional("run"),
+            "annotators": lambda: self.open_optional("annotators"),
+            "guidelines": lambda: self.open_optional("guidelines"),
             "new": self.new_project,
             "open": self.open_project_dialog,
             "import": self.import_dialog,

@@ -56,6 +56,8 @@ VIEW: list[Shortcut] = [
     Shortcut("stats", "View", "Statistics…", ("Ctrl+Shift+S",)),
     Shortcut("adjudication", "View", "Adjudication…", ("Ctrl+Shift+A",)),
     Shortcut("run", "View", "Run generation/judge…", ("Ctrl+Shift+R",)),
+    Shortcut("annotators", "View", "Annotators (quality signals)…", ("Ctrl+Shift+Q",)),
+    Shortcut("guidelines", "View", "Edit guidelines…", ("Ctrl+Shift+G",)),
 ]
 
 FILE: list[Shortcut] = [
