@@ -53,3 +53,22 @@ def test_importing_every_core_module_loads_no_qt():
     code += "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_opening_a_project_and_an_item_loads_neither_pandas_nor_sqlite_utils(tmp_path):
+    """Start-up stays fast: the desk's first item needs only sqlite3 (pandas alone takes ~0.8 s)."""
+    from gradeapp.demo import build_demo
+
+    path = build_demo(tmp_path / "demo.gradeapp")
+    code = (
+        "import sys\n"
+        "from gradeapp import grading\n"
+        "from gradeapp.db import open_project\n"
+        f"store = open_project({str(path)!r}, create=False)\n"
+        "grader = store.grader_id('human', 'ann')\n"
+        "gid = store.execute('SELECT MIN(id) FROM generations').fetchone()[0]\n"
+        "grading.load_item(store, grader, gid)\n"
+        "print(sorted(m for m in ('pandas', 'sqlite_utils') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -283,3 +283,16 @@ def test_bad_verdicts_are_rejected(catalog_store, tmp_path, row, field):
         import_sources(catalog_store, [f])
     assert (err.value.line, err.value.field) == (2, field)
     assert dump(catalog_store) == before
+
+
+def test_a_byte_order_mark_is_accepted_and_nan_is_refused(catalog_store, tmp_path):
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(gen(1)).encode() + b"\n\n" + json.dumps(gen(2)).encode() + b"\n"
+    )
+    assert import_sources(catalog_store, [f])[str(f)]["generations_added"] == 2
+    bad = tmp_path / "nan.jsonl"
+    bad.write_text(json.dumps(gen(3)) + "\n" + '{"id": "g4", "k": NaN}\n', encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_sources(catalog_store, [bad])
+    assert err.value.line == 2 and "not valid JSON" in str(err.value)

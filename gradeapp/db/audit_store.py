@@ -73,15 +73,15 @@ def judge_graders(store) -> pd.DataFrame:
 def judge_points(store, grader_id: int) -> pd.DataFrame:
     """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed).
 
-    The same rows as the current_verdicts view (highest id per identity, retractions hidden), but read
-    with one index range scan and de-duplicated in pandas, which is several times faster than the view's
-    GROUP BY on millions of rows.
+    The same rows as the current_verdicts view (the latest by created, then id, per identity; retractions
+    hidden), but read with one index range scan and de-duplicated in pandas, which is several times
+    faster than the view's correlated subquery on millions of rows.
     """
-    # The identity index delivers rows grouped by identity with ascending ids, so the last row of a group
-    # is the current one; a 0/1 flag instead of the status text keeps the fetch cheap.
+    # The identity index (migration 005) delivers rows grouped by identity in (created, id) order, so the
+    # last row of a group is the current one; a 0/1 flag instead of the status text keeps the fetch cheap.
     df = pd.read_sql_query(
         "SELECT generation_id, criterion, run, value, status = 'retracted' AS retracted FROM verdicts "
-        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, id",
+        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, created, id",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},
@@ -101,21 +101,27 @@ def judged_generations(store) -> pd.DataFrame:
     )
 
 
+# (grader_id, generation_id) of items whose latest submit/unsubmit event (by created, then id: the
+# order that survives merging packages) is a submit.
+SUBMITTED_SQL = (
+    "SELECT grader_id, generation_id FROM ("
+    "  SELECT grader_id, generation_id, action, ROW_NUMBER() OVER ("
+    "    PARTITION BY grader_id, generation_id ORDER BY created DESC, id DESC) AS latest "
+    "  FROM reviews WHERE action IN ('submit', 'unsubmit')"
+    ") WHERE latest = 1 AND action = 'submit'"
+)
+
+
 def human_points(store) -> pd.DataFrame:
     """Return the current verdicts of people with two flags: submitted (latest submit/unsubmit is a submit)
     and post_reveal. Columns: grader_id, grader, generation_id, criterion, value, post_reveal, submitted."""
     df = pd.read_sql_query(
-        "WITH cur AS (SELECT grader_id, generation_id, criterion, value, post_reveal, status, MAX(id) AS id "
-        "  FROM verdicts WHERE grader_id IN (SELECT id FROM graders WHERE kind = 'human') "
-        "  GROUP BY grader_id, generation_id, criterion, run), "
-        "last AS (SELECT grader_id, generation_id, MAX(id) AS id FROM reviews "
-        "  WHERE action IN ('submit', 'unsubmit') GROUP BY grader_id, generation_id), "
-        "sub AS (SELECT l.grader_id, l.generation_id FROM last l JOIN reviews r ON r.id = l.id "
-        "  WHERE r.action = 'submit') "
+        f"WITH sub AS ({SUBMITTED_SQL}) "
         "SELECT v.grader_id, gr.name AS grader, v.generation_id, v.criterion, v.value, v.post_reveal, v.status, "
         "  (s.grader_id IS NOT NULL) AS submitted "
-        "FROM cur v JOIN graders gr ON gr.id = v.grader_id "
-        "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id",
+        "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id "
+        "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
+        "WHERE gr.kind = 'human'",
         store.conn,
         dtype={"value": "float64"},
     )
@@ -154,7 +160,7 @@ def is_submitted(store, grader_id: int, generation_id: int) -> bool:
     """Tell whether a person's latest submit/unsubmit event on a generation is a submit (read-only)."""
     row = store.conn.execute(
         "SELECT action FROM reviews WHERE grader_id = ? AND generation_id = ? AND action IN ('submit', 'unsubmit') "
-        "ORDER BY id DESC LIMIT 1",
+        "ORDER BY created DESC, id DESC LIMIT 1",
         [grader_id, generation_id],
     ).fetchone()
     return row is not None and row[0] == "submit"
@@ -180,10 +186,7 @@ def verdicts_export_df(store) -> pd.DataFrame:
     'raw' carries a judge's raw reply once per reply (on its first criterion row).
     """
     df = pd.read_sql_query(
-        "WITH last AS (SELECT grader_id, generation_id, MAX(id) AS id FROM reviews "
-        "  WHERE action IN ('submit', 'unsubmit') GROUP BY grader_id, generation_id), "
-        "sub AS (SELECT l.grader_id, l.generation_id FROM last l JOIN reviews r ON r.id = l.id "
-        "  WHERE r.action = 'submit') "
+        f"WITH sub AS ({SUBMITTED_SQL}) "
         "SELECT g.uid AS generation, gr.kind, gr.name AS grader, gr.model, gr.endpoint_host, gr.prompt_version, "
         "  gr.prompt_hash, gr.temperature, gr.max_tokens, v.criterion, v.run, v.value, v.status, v.raw_value, "
         "  v.reason, v.note, v.seconds, v.post_reveal, v.guideline_version, v.created, "

@@ -7,9 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from gradeapp.db.migrations import MIGRATION_SET, known_migrations, migrations
+from gradeapp.db.migrations import MIGRATION_SET, known_migrations, migration_set
 from gradeapp.errors import ProjectError
 
 BUSY_TIMEOUT_MS = 5000
@@ -20,29 +18,38 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def connect(path: str | Path) -> Database:
-    """Connect with the project's pragmas; statements outside db.atomic() commit at once."""
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Connect with the project's pragmas; statements outside Store.atomic() commit at once."""
     # isolation_level=None: no implicit BEGIN, so a single write is on disk when execute() returns
-    # and multi-step writes use db.atomic() (explicit BEGIN/COMMIT, savepoints when nested).
+    # and multi-step writes use Store.atomic() (explicit BEGIN/COMMIT, savepoints when nested).
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
-    db = Database(conn)
     try:
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise ProjectError(f"{path}: not a gradeapp project file ({exc})") from exc
-    return db
+    return conn
 
 
-def _applied(db: Database) -> list[str]:
-    if not db["_sqlite_migrations"].exists():
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _applied(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
+    if "_sqlite_migrations" not in tables:
         return []
-    return [m.name for m in migrations.applied(db)]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid", [MIGRATION_SET]
+        )
+    ]
 
 
 def open_project(path: str | Path, *, create: bool = True, name: str | None = None):
@@ -58,30 +65,32 @@ def open_project(path: str | Path, *, create: bool = True, name: str | None = No
     if path.exists() and path.is_dir():
         raise ProjectError(f"{path}: is a folder, not a project file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = connect(path)
+    conn = connect(path)
+    store = Store(conn, path)
     try:
-        applied = _applied(db)
+        tables = _tables(conn)
+        applied = _applied(conn, tables)
         unknown = [m for m in applied if m not in known_migrations()]
         if unknown:
             raise ProjectError(
                 f"{path}: written by a newer gradeapp (schema {unknown[-1]}); upgrade gradeapp to open it"
             )
-        tables = set(db.table_names())
         if not applied and tables - {"_sqlite_migrations"}:
             raise ProjectError(f"{path}: an SQLite file that is not a gradeapp project")
-        try:
-            migrations.apply(db)
-        except sqlite3.OperationalError as exc:
-            raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
-        if db.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
-            with db.atomic():
-                db.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
-                db.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
-                db.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name or path.stem])
+        if set(known_migrations()) - set(applied):
+            try:
+                migration_set().apply(store.db)
+            except sqlite3.OperationalError as exc:
+                raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
+        if conn.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
+            with store.atomic():
+                conn.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
+                conn.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
+                conn.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name or path.stem])
     except BaseException:
-        db.close()
+        conn.close()
         raise
-    return Store(db, path)
+    return store
 
 
 __all__ = ["MIGRATION_SET", "connect", "now_iso", "open_project"]

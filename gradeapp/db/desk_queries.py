@@ -94,9 +94,10 @@ def queue_count(store: Store, grader_id: int, filters: dict[str, Any]) -> int:
 
 def _submitted_sql() -> str:
     return (
-        "SELECT r.generation_id AS gid, r.seconds FROM reviews r WHERE r.id IN ("
-        "SELECT MAX(id) FROM reviews WHERE grader_id = :grader AND action IN ('submit', 'unsubmit') "
-        "GROUP BY generation_id) AND r.action = 'submit'"
+        # the latest submit/unsubmit by (created, id): the order that survives merging packages
+        "SELECT gid, seconds FROM (SELECT generation_id AS gid, seconds, action, ROW_NUMBER() OVER ("
+        "PARTITION BY generation_id ORDER BY created DESC, id DESC) AS latest FROM reviews "
+        "WHERE grader_id = :grader AND action IN ('submit', 'unsubmit')) WHERE latest = 1 AND action = 'submit'"
     )
 
 
@@ -136,17 +137,18 @@ def queue_filter_values(store: Store) -> dict[str, list]:
 def person_decisions(store: Store, grader_id: int, generation_id: int) -> dict[str, dict[str, Any]]:
     """Return criterion -> latest verdict row (value, status, post_reveal, id) of this person (read-only)."""
     cur = store.execute(
-        "SELECT criterion, value, status, post_reveal, id FROM verdicts WHERE id IN ("
-        "SELECT MAX(id) FROM verdicts WHERE grader_id = ? AND generation_id = ? AND run = 1 GROUP BY criterion)",
+        "SELECT criterion, value, status, post_reveal, id FROM verdicts "
+        "WHERE grader_id = ? AND generation_id = ? AND run = 1 ORDER BY created, id",
         [grader_id, generation_id],
     )
+    # the last row of each criterion in (created, id) order is its current one
     return {c: {"value": v, "status": s, "post_reveal": p, "id": i} for c, v, s, p, i in cur}
 
 
 def review_state(store: Store, grader_id: int, generation_id: int) -> dict[str, Any]:
     """Return submitted, ever_submitted, flagged and the latest note of this person on one item (read-only)."""
     rows = store.execute(
-        "SELECT action, note FROM reviews WHERE grader_id = ? AND generation_id = ? ORDER BY id",
+        "SELECT action, note FROM reviews WHERE grader_id = ? AND generation_id = ? ORDER BY created, id",
         [grader_id, generation_id],
     ).fetchall()
     state = {"submitted": False, "ever_submitted": False, "flagged": False, "note": ""}
@@ -170,7 +172,8 @@ def judge_votes(store: Store, generation_id: int) -> tuple[str | None, dict[str,
         "SELECT v.grader_id, gr.name, gr.model, v.criterion, v.value FROM verdicts v "
         "JOIN graders gr ON gr.id = v.grader_id "
         "WHERE v.generation_id = :g AND gr.kind = 'judge' AND v.status != 'retracted' AND v.id IN ("
-        "SELECT MAX(id) FROM verdicts WHERE generation_id = :g GROUP BY grader_id, criterion, run) "
+        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY grader_id, criterion, run "
+        "ORDER BY created DESC, id DESC) AS latest FROM verdicts WHERE generation_id = :g) WHERE latest = 1) "
         "ORDER BY v.grader_id DESC, v.run",
         {"g": generation_id},
     )

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from gradeapp.db.connection import now_iso
 
-if TYPE_CHECKING:  # pandas is imported where a table is built: the desk starts without it
+if TYPE_CHECKING:  # pandas and sqlite-utils load on use: the desk starts without them
     import pandas as pd
+    from sqlite_utils import Database
 
 VERDICT_COLUMNS = (
     "grader_id",
@@ -64,12 +66,19 @@ def grader_key(kind: str, name: str, **config: Any) -> str:
 class Store:
     """A project file opened for reading and writing (see gradeapp.db.open_project)."""
 
-    def __init__(self, db: Database, path: Path) -> None:
-        self.db = db
-        self.conn = db.conn
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
         self.path = path
         self._skill_ids: dict[str, int] | None = None
         self._topic_ids: dict[str, int] | None = None
+        self._savepoints = itertools.count()
+
+    @functools.cached_property
+    def db(self) -> Database:
+        """Return a sqlite-utils Database on the same connection (loads sqlite-utils on first use)."""
+        from sqlite_utils import Database
+
+        return Database(self.conn)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -86,11 +95,37 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Store]:
-        """Run the block in one transaction (a savepoint when nested); roll back on error."""
-        with self.db.atomic():
-            yield self
-        self._skill_ids = None
-        self._topic_ids = None
+        """Run the block in one transaction (a savepoint when nested); roll back on error.
+
+        The same contract as sqlite-utils' Database.atomic(), written out so that opening a project
+        and grading never load sqlite-utils (and, through it, pandas).
+        """
+        conn = self.conn
+        try:
+            if conn.in_transaction:
+                name = f"gradeapp_{next(self._savepoints)}"
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self
+                except BaseException:
+                    # an error such as a failed COMMIT may already have ended the transaction
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                        conn.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            else:
+                conn.execute("BEGIN")
+                try:
+                    yield self
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        finally:
+            self._skill_ids = None
+            self._topic_ids = None
 
     def execute(self, sql: str, params: Sequence[Any] | dict | None = None):
         """Run one SQL statement (read-only use by the core; writes stay in this module)."""

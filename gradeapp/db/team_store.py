@@ -10,12 +10,13 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gradeapp.db.connection import now_iso
 from gradeapp.db.store import VERDICT_COLUMNS, Store
+
+if TYPE_CHECKING:  # pandas loads where a table is built: opening the desk does not need it
+    import pandas as pd
 
 ASSIGNMENT_PREFIX = "package:"
 
@@ -301,6 +302,8 @@ def review_history(store: Store) -> list[tuple]:
 # -- adjudication and quality: the verdicts they read -----------------------------------------------
 def cell_verdicts(store: Store) -> pd.DataFrame:
     """Return current verdicts with grader kind/name, generation uid, reason and note (read-only)."""
+    import pandas as pd
+
     return pd.read_sql_query(
         "SELECT v.id, gr.kind, gr.name AS grader, v.generation_id, g.uid, v.criterion, v.run, v.value, "
         "v.status, v.reason, v.note, v.seconds, v.guideline_version, v.created FROM current_verdicts v "
@@ -336,6 +339,8 @@ def judge_replies(store: Store, generation_id: int) -> list[dict[str, Any]]:
 
 def submit_reviews(store: Store) -> pd.DataFrame:
     """Return the people's submit events: grader, generation_id, seconds, created (read-only)."""
+    import pandas as pd
+
     return pd.read_sql_query(
         "SELECT gr.name AS grader, r.generation_id, r.seconds, r.created FROM reviews r "
         "JOIN graders gr ON gr.id = r.grader_id WHERE r.action = 'submit' AND gr.kind = 'human'",
