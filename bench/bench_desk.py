@@ -206,7 +206,7 @@ def main() -> int:
     r = json.loads(out.stdout.strip().splitlines()[-1])
     rows = [
         ("build project (bulk insert)", f"{build_s:.1f} s" if build_s else "cached", ""),
-        ("import Qt + gradeapp (pandas, sqlite-utils)", f"{r['imports_s']:.2f} s", ""),
+        ("import Qt + gradeapp", f"{r['imports_s']:.2f} s", ""),
         ("open project, first item painted", f"{r['open_s']:.2f} s", "< 1.5 s"),
         ("  same, from process start", f"{r['open_cold_s']:.2f} s", ""),
         ("key ']' -> next item painted, median", f"{r['next_median_ms']:.1f} ms", "< 16 ms"),
