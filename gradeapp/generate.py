@@ -10,15 +10,14 @@ for the rest. The graded text is the part of the second reply after the last 'An
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gradeapp.db.judge_store import existing_uids, save_generations, start_job
 from gradeapp.db.store import Store
-from gradeapp.judge import RunReport, _finish, _update
-from gradeapp.llm import Caller, Endpoint, PoolStats, run_pool
+from gradeapp.judge import RunReport, _update, run_recorded
+from gradeapp.llm import Caller, Endpoint, PoolStats
 from gradeapp.parsing import extract_answer
 from gradeapp.prompts import GenerationPrompts, generation_prompts, render_generation
 from gradeapp.sampling import draw_combinations
@@ -140,15 +139,4 @@ async def run_generate(
         _update(store, report, endpoint)
         return saved
 
-    started = time.perf_counter()
-    stats = PoolStats(total=len(todo))
-    try:
-        await run_pool(todo, work, flush, workers=endpoint.concurrency, on_progress=on_progress, stats=stats)
-    except BaseException:
-        report.interrupted = True
-        raise
-    finally:
-        report.seconds = time.perf_counter() - started
-        _finish(store, report, stats, endpoint)
-        await caller.close()
-    return report
+    return await run_recorded(store, report, endpoint, caller, todo, work, flush, on_progress)

@@ -203,6 +203,20 @@ async def run_judge(
         _update(store, report, endpoint)
         return saved
 
+    return await run_recorded(store, report, endpoint, caller, todo, work, flush, on_progress)
+
+
+async def run_recorded(
+    store: Store,
+    report: RunReport,
+    endpoint: Endpoint,
+    caller: Caller,
+    todo: Sequence[Any],
+    work: Callable,
+    flush: Callable,
+    on_progress: Callable | None,
+) -> RunReport:
+    """Run the calls through the bounded pool, then record how the job ended (also when interrupted)."""
     started = time.perf_counter()
     stats = PoolStats(total=len(todo))
     try:
