@@ -16,6 +16,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -189,7 +190,7 @@ def main() -> int:
         child(args.child, args.presses)
         return 0
 
-    path = args.project or Path(f"/tmp/gradeapp-bench-desk-{args.rows}.gradeapp")
+    path = args.project or Path(tempfile.gettempdir()) / f"gradeapp-bench-desk-{args.rows}.gradeapp"
     build_s = None
     if not path.exists():
         print(f"building {path} ({args.rows:,} generations)…", flush=True)
