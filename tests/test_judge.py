@@ -255,6 +255,8 @@ def test_api_key_appears_nowhere(tmp_path, fake_openai, capsys, monkeypatch):
     )
     batch_file = tmp_path / "b.jsonl"
     assert main(["judge", "--model", "other-judge", "--batch", "--batch-file", str(batch_file), *common]) == 0
+    exports = tmp_path / "exports"
+    assert main(["export", "--project", str(path), "--out", str(exports), "--bootstrap", "0"]) == 0
     printed = capsys.readouterr()
     assert "HTTP 401" in printed.err
     # a real CLI process with the openai client's debug logging on
@@ -265,16 +267,17 @@ def test_api_key_appears_nowhere(tmp_path, fake_openai, capsys, monkeypatch):
     assert f"Bearer {KEY}" in fake_openai.auth_headers  # the key was really sent
     for text in (printed.out, printed.err, proc.stdout, proc.stderr):
         assert KEY not in text
-    files = [p for p in tmp_path.iterdir() if p.is_file()]
-    assert batch_file in files and path in files
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert batch_file in files and path in files and exports / "verdicts.csv" in files
     for p in files:
         assert KEY.encode() not in p.read_bytes(), p
     # also while a connection is open and the WAL is not checkpointed
     store = open_project(path)
     try:
         store.execute("INSERT INTO project(key, value) VALUES ('probe', '1')")
-        for p in tmp_path.iterdir():
-            assert KEY.encode() not in p.read_bytes(), p
+        for p in tmp_path.rglob("*"):
+            if p.is_file():
+                assert KEY.encode() not in p.read_bytes(), p
     finally:
         store.close()
 
