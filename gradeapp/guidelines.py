@@ -13,39 +13,41 @@ from typing import Any
 from gradeapp.db import team_store
 from gradeapp.errors import GradeappError, InputError
 
-DEFAULT_GUIDELINES = """\
-Grading guidelines (version 1)
-
-Grade each point on its own, from the text alone. Decide before you look at the judge.
-
-1. Correctly illustrates <skill>
-   Pass when a reader who knows the skill's definition can point to the words that show it, and
-   those words use the skill as defined (not a near relative: an analogy is not a metaphor, a
-   question is not a rhetorical question unless no answer is expected). The skill must do work in
-   the text; a passing mention or the skill's name alone does not count. Naming the skill is
-   penalised by the program, so judge only whether it is shown. When the example in the catalog
-   and the definition disagree, follow the definition.
-
-2. Pertains to <topic>
-   Pass when the topic is the subject or the clear setting of the text, so that a reader would name
-   it when asked what the text is about. A single word from the topic's field in an otherwise
-   unrelated text fails.
-
-3. Text makes sense
-   Pass when the text is grammatical enough to read without effort and says something coherent:
-   no contradictions, no invented words, no sentence that only strings the skills together. Odd
-   or playful is fine; nonsense is not. Do not fail a text for a skill it misses: that is point 1.
-
-4. At most n sentences (n = max(1, k - 1))
-   A sentence ends at a full stop, question mark or exclamation mark followed by a new sentence;
-   abbreviations (Dr., e.g.) and decimal numbers do not end one; a semicolon or a colon does not end
-   one; a line break without a terminal mark does not either. Quoted speech inside a sentence is
-   part of that sentence. The program counts sentences and replaces this point in the scores; grade
-   it anyway, as you count, so that disagreements with the program can be found.
-
-When unsure, decide anyway, write a note saying why, and flag the item: unsure cases are how these
-guidelines get better.
-"""
+# One paragraph per line: the desk and the editor wrap it to their width.
+DEFAULT_GUIDELINES = (
+    "Grading guidelines (version 1)\n"
+    "\n"
+    "Grade each point on its own, from the text alone. Decide before you look at the judge.\n"
+    "\n"
+    "1. Correctly illustrates <skill>\n"
+    "   Pass when a reader who knows the skill's definition can point to the words that show it, and "
+    "those words use the skill as defined (not a near relative: an analogy is not a metaphor, a "
+    "question is not a rhetorical question unless no answer is expected). The skill must do work in "
+    "the text; a passing mention or the skill's name alone does not count. Naming the skill is "
+    "penalised by the program, so judge only whether it is shown. When the example in the catalog and"
+    " the definition disagree, follow the definition.\n"
+    "\n"
+    "2. Pertains to <topic>\n"
+    "   Pass when the topic is the subject or the clear setting of the text, so that a reader would "
+    "name it when asked what the text is about. A single word from the topic's field in an otherwise "
+    "unrelated text fails.\n"
+    "\n"
+    "3. Text makes sense\n"
+    "   Pass when the text is grammatical enough to read without effort and says something coherent: "
+    "no contradictions, no invented words, no sentence that only strings the skills together. Odd or "
+    "playful is fine; nonsense is not. Do not fail a text for a skill it misses: that is point 1.\n"
+    "\n"
+    "4. At most n sentences (n = max(1, k - 1))\n"
+    "   A sentence ends at a full stop, question mark or exclamation mark followed by a new sentence;"
+    " abbreviations (Dr., e.g.) and decimal numbers do not end one; a semicolon or a colon does not "
+    "end one; a line break without a terminal mark does not either. Quoted speech inside a sentence "
+    "is part of that sentence. The program counts sentences and replaces this point in the scores; "
+    "grade it anyway, as you count, so that disagreements with the program can be found.\n"
+    "\n"
+    "When unsure, decide anyway, write a note saying why, and flag the item: unsure cases are how "
+    "these guidelines get better.\n"
+    "\n"
+)
 
 
 def ensure_guidelines(store) -> int:
