@@ -244,7 +244,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "export",
         parents=[common],
-        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, report.html",
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html",
     )
     p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
     _stat_args(p)
