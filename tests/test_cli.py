@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,10 @@ def test_every_command_has_help(command, capsys):
         main([*command, "--help"])
     assert exit_.value.code == 0
     assert "usage: gradeapp" in capsys.readouterr().out
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    top_level = {command[0] for command in _commands(build_parser())}
+    missing = sorted(c for c in top_level if f"`{c}" not in readme)
+    assert missing == []

@@ -24,12 +24,18 @@ def test_every_reader_takes_the_latest_by_created_not_the_highest_id(item):
     judge = store.grader_id("judge", "j", model="j")
     late, early = "2026-05-02T10:00:00.000000+00:00", "2026-05-01T10:00:00.000000+00:00"
     for grader in (ann, judge):
-        store.add_verdicts([{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 1, "created": late}])
-        store.add_verdicts([{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 0, "created": early}])
+        store.add_verdicts(
+            [{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 1, "created": late}]
+        )
+        store.add_verdicts(
+            [{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 0, "created": early}]
+        )
     store.add_review(ann, gid, "submit", created=late)
     store.add_review(ann, gid, "unsubmit", created=early)
 
-    view = dict(store.execute("SELECT grader_id, value FROM current_verdicts WHERE criterion = 'topic'").fetchall())
+    view = dict(
+        store.execute("SELECT grader_id, value FROM current_verdicts WHERE criterion = 'topic'").fetchall()
+    )
     assert view == {ann: 1, judge: 1}
     assert store.current_verdict(ann, gid, "topic")["value"] == 1
     assert audit_store.judge_points(store, judge)["value"].tolist() == [1.0]
