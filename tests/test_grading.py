@@ -191,6 +191,42 @@ def test_a_second_connection_waits_instead_of_corrupting(store, person, tmp_path
     assert store.integrity_check() == "ok"
 
 
+def test_a_second_process_holding_the_file_makes_a_write_fail_cleanly(store, person):
+    """Another program writing the same file: the desk's write waits, then fails whole, never corrupts."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(store.path)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\n"
+            "c.execute(\"INSERT INTO project(key, value) VALUES ('other', '1')\")\n"
+            "print('holding', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "c.execute('COMMIT')\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        store.conn.execute("PRAGMA busy_timeout = 200")
+        before = store.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            grading.decide(store, person, 1, TOPIC, 1)
+        assert store.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == before
+    finally:
+        holder.communicate("go\n", timeout=10)
+    assert holder.returncode == 0
+    grading.decide(store, person, 1, TOPIC, 1)  # the other program is done: the write goes through
+    assert store.execute("SELECT value FROM project WHERE key = 'other'").fetchone()[0] == "1"
+    assert store.integrity_check() == "ok"
+
+
 @pytest.mark.slow
 def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
     """Kill grading processes at random moments; everything they reported as saved must be on disk."""
