@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from gradeapp import guidelines
 from gradeapp.db import desk_queries as q
 from gradeapp.db.store import Store
 from gradeapp.rubric import (
@@ -227,7 +228,7 @@ def set_decisions(
     before = q.person_decisions(store, grader_id, generation_id)
     state = q.review_state(store, grader_id, generation_id)
     post_reveal = bool(state["ever_submitted"] or not blind)
-    version, _ = q.latest_guideline(store)
+    version = guidelines.current_version(store)  # installs the default guideline on first use
     change = Change(generation_id, post_reveal=post_reveal)
     with store.atomic():
         for criterion, value in values.items():

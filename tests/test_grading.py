@@ -332,3 +332,29 @@ def test_the_core_of_the_desk_does_not_import_qt():
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_human_verdict_records_a_guideline_version_even_without_one_yet(tmp_path):
+    from gradeapp.importers import import_sources
+
+    with open_project(tmp_path / "p.gradeapp") as s:
+        s.upsert_skills([{"name": "irony"}])
+        s.add_topics(["Kites"])
+        gens = tmp_path / "g.jsonl"
+        gens.write_text(
+            json.dumps(
+                {
+                    "id": "g1",
+                    "student": "m",
+                    "k": 1,
+                    "skills": ["irony"],
+                    "topic": "Kites",
+                    "text": "Lovely rain.",
+                }
+            )
+        )
+        import_sources(s, [gens])
+        assert s.execute("SELECT COUNT(*) FROM guidelines").fetchone()[0] == 0
+        person = s.grader_id("human", "pat")
+        grading.decide(s, person, s.generation_id("g1"), TOPIC, 1)
+        assert s.execute("SELECT guideline_version FROM verdicts").fetchall() == [(1,)]
