@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gradeapp.db.judge_store import existing_uids, save_generations, start_job
+from gradeapp.db.judge_store import existing_uids, save_generations
 from gradeapp.db.store import Store
-from gradeapp.judge import RunReport, _update, run_recorded
-from gradeapp.llm import Caller, Endpoint, PoolStats
+from gradeapp.judge import RunReport, _update, begin_job, run_recorded
+from gradeapp.llm import Endpoint, PoolStats
 from gradeapp.parsing import extract_answer
 from gradeapp.prompts import GenerationPrompts, generation_prompts, render_generation
 from gradeapp.sampling import draw_combinations
@@ -88,11 +88,7 @@ async def run_generate(
         "seed": seed,
         "todo": len(todo),
     }
-    caller = Caller(endpoint, client=client)  # first: a missing key fails before a job is recorded
-    job_id = start_job(store, "generate", None, config)
-    report = RunReport(kind="generate", job_id=job_id, grader_id=None, todo=len(todo))
-    if on_start is not None:
-        on_start(len(todo))
+    caller, report = begin_job(store, "generate", None, config, endpoint, client, len(todo), on_start)
 
     async def work(task: GenerationTask) -> dict[str, Any]:
         combo = task.combination
@@ -130,7 +126,7 @@ async def run_generate(
                 "answer_found": "Answer:" in reply,
                 "finish_reason": finish,
                 "usage": usage,
-                "job_id": job_id,
+                "job_id": report.job_id,
             },
         }
 

@@ -170,11 +170,7 @@ async def run_judge(
         "retry_unparsed": retry_unparsed,
         "todo": len(todo),
     }
-    caller = Caller(endpoint, client=client)  # first: a missing key fails before a job is recorded
-    job_id = start_job(store, "judge", grader_id, config)
-    report = RunReport(kind="judge", job_id=job_id, grader_id=grader_id, todo=len(todo))
-    if on_start is not None:
-        on_start(len(todo))
+    caller, report = begin_job(store, "judge", grader_id, config, endpoint, client, len(todo), on_start)
 
     async def work(item: tuple[int, int, bool]) -> Judgement:
         gid, run, retry = item
@@ -204,6 +200,25 @@ async def run_judge(
         return saved
 
     return await run_recorded(store, report, endpoint, caller, todo, work, flush, on_progress)
+
+
+def begin_job(
+    store: Store,
+    kind: str,
+    grader_id: int | None,
+    config: dict[str, Any],
+    endpoint: Endpoint,
+    client: Any,
+    todo: int,
+    on_start: Callable[[int], None] | None,
+) -> tuple[Caller, RunReport]:
+    """Make the client, then record the job (a missing key fails before a job is recorded); tell on_start."""
+    caller = Caller(endpoint, client=client)
+    job_id = start_job(store, kind, grader_id, config)
+    report = RunReport(kind=kind, job_id=job_id, grader_id=grader_id, todo=todo)
+    if on_start is not None:
+        on_start(todo)
+    return caller, report
 
 
 async def run_recorded(
