@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -42,15 +43,20 @@ def normalize_reason(tag: str) -> str:
 # -- small statistics ---------------------------------------------------------------------------------
 def cohen_kappa(a: Any, b: Any) -> float | None:
     """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1)."""
+    from gradeapp.agreement import two_by_two  # the one implementation of the 2x2 statistics
+
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(x) == 0:
         return None
-    p_o = float(np.mean(x == y))
-    p_x, p_y = float(np.mean(x)), float(np.mean(y))
-    p_e = p_x * p_y + (1 - p_x) * (1 - p_y)
-    if p_e >= 1.0:
-        return None
-    return (p_o - p_e) / (1 - p_e)
+    kappa = float(
+        two_by_two(
+            np.sum((x == 1) & (y == 1)),
+            np.sum((x == 1) & (y == 0)),
+            np.sum((x == 0) & (y == 1)),
+            np.sum((x == 0) & (y == 0)),
+        )["kappa"]
+    )
+    return None if math.isnan(kappa) else kappa
 
 
 def kappa_row(a: Any, b: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from gradeapp.db import audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.paths import file_slug
 from gradeapp.stats import AuditStats, StatsOptions, compute_stats
 
 PASS_RATES_COLUMNS = [
@@ -59,14 +60,10 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "project"
-
-
 def default_export_dir(store) -> Path:
     """Return exports/<project>-<timestamp>/ below the current folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return Path("exports") / f"{_slug(Path(store.path).stem)}-{stamp}"
+    return Path("exports") / f"{file_slug(Path(store.path).stem, 'project', 60)}-{stamp}"
 
 
 def pass_rates_frame(stats: AuditStats) -> pd.DataFrame:

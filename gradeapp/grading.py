@@ -19,6 +19,7 @@ from typing import Any
 
 from gradeapp import guidelines
 from gradeapp.db import desk_queries as q
+from gradeapp.db import team_store
 from gradeapp.db.store import Store
 from gradeapp.rubric import (
     MAKES_SENSE,
@@ -176,7 +177,8 @@ def load_item(store: Store, grader_id: int, generation_id: int, *, blind: bool =
     decisions = {c: (None if r["status"] == "retracted" else r["value"]) for c, r in mine.items()}
     state = q.review_state(store, grader_id, generation_id)
     revealed = state["ever_submitted"] or not blind
-    version, text = q.latest_guideline(store)
+    guideline = team_store.latest_guideline(store)
+    version, text = (guideline["version"], guideline["text"]) if guideline else (None, "")
     item = Item(
         generation_id=generation_id,
         uid=gen["uid"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -25,3 +26,9 @@ def default_project() -> Path:
 def demo_data_dir() -> Path:
     """Return the folder of the bundled demo files (read-only, inside the installed package)."""
     return Path(__file__).parent / "data" / "demo"
+
+
+def file_slug(text: str, fallback: str, max_length: int | None = None) -> str:
+    """Return text made safe for a file name (letters, digits, '.', '_', '-'), or fallback if nothing is left."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+    return slug[:max_length] or fallback

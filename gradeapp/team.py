@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from gradeapp.db.connection import now_iso
 from gradeapp.db.migrations import known_migrations
 from gradeapp.errors import GradeappError, ProjectError
 from gradeapp.guidelines import ensure_guidelines
+from gradeapp.paths import file_slug
 
 PACKAGE_SUFFIX = ".gradeapp"
 
@@ -109,10 +109,6 @@ def plan_assignment(
     return {a: sorted(ids) for a, ids in plan.items()}
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "annotator"
-
-
 def _select_generations(store, draw: str | None, use_all: bool) -> tuple[list[int], str]:
     if use_all and draw:
         raise GradeappError("give either --draw NAME or --all, not both")
@@ -157,8 +153,8 @@ def assign(
     ids, source = _select_generations(store, draw, use_all)
     plan = plan_assignment(ids, annotators, overlap, copies, seed)
     out_dir = Path(out_dir)
-    stem = _slug(store.project.get("name") or store.path.stem)
-    paths = {a: out_dir / f"{stem}-{_slug(a)}{PACKAGE_SUFFIX}" for a in annotators}
+    stem = file_slug(store.project.get("name") or store.path.stem, "annotator")
+    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator')}{PACKAGE_SUFFIX}" for a in annotators}
     if len(set(paths.values())) != len(paths):
         raise GradeappError(
             "two annotator names give the same file name; choose names that differ in letters"

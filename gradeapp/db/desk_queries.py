@@ -187,12 +187,6 @@ def judge_votes(store: Store, generation_id: int) -> tuple[str | None, dict[str,
     return name, votes
 
 
-def latest_guideline(store: Store) -> tuple[int | None, str]:
-    """Return (version, text) of the newest guideline, or (None, '') when there is none (read-only)."""
-    row = store.execute("SELECT version, text FROM guidelines ORDER BY version DESC LIMIT 1").fetchone()
-    return (row[0], row[1]) if row else (None, "")
-
-
 def cached_checks(store: Store, generation_id: int) -> tuple[int, str] | None:
     """Return (n_sentences, named_skills JSON) cached for a generation, or None (read-only)."""
     row = store.execute(
