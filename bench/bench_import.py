@@ -82,7 +82,7 @@ def _catalog(store) -> None:
 
 def run_gradeapp(src: Path, db: Path) -> None:
     from gradeapp.db import open_project
-    from gradeapp.importers import import_generations
+    from gradeapp.io.importers import import_generations
 
     store = open_project(db)
     _catalog(store)

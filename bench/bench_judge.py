@@ -94,8 +94,8 @@ def make_bench_project(path: Path, n: int) -> Path:
 
 def bench_one(project: Path, base_url: str, concurrency: int, latency: float, calls: int) -> dict:
     from gradeapp.db import open_project
-    from gradeapp.judge import run_judge
-    from gradeapp.llm import Endpoint
+    from gradeapp.llm.client import Endpoint
+    from gradeapp.llm.judge import run_judge
 
     endpoint = Endpoint(
         model="gpt-4o-mini", base_url=base_url, concurrency=concurrency, max_retries=0, timeout=30

@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gradeapp.adjudication import agreement_table, disagreements  # noqa: E402
-from gradeapp.catalog import import_catalog  # noqa: E402
+from gradeapp.core.rubric import criteria  # noqa: E402
 from gradeapp.db import open_project  # noqa: E402
 from gradeapp.paths import demo_data_dir  # noqa: E402
-from gradeapp.quality import annotator_table  # noqa: E402
-from gradeapp.rubric import criteria  # noqa: E402
-from gradeapp.team import assign, merge_packages  # noqa: E402
+from gradeapp.services.adjudication import agreement_table, disagreements  # noqa: E402
+from gradeapp.services.catalog import import_catalog  # noqa: E402
+from gradeapp.services.quality import annotator_table  # noqa: E402
+from gradeapp.services.team import assign, merge_packages  # noqa: E402
 
 OLD_VIEW = (
     "CREATE TEMP VIEW old_current AS SELECT v.* FROM verdicts v WHERE v.id IN (SELECT MAX(id) FROM verdicts "

@@ -52,7 +52,7 @@ def main() -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from gradeapp.demo import build_demo
+    from gradeapp.services.demo import build_demo
     from gradeapp.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])

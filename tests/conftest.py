@@ -34,7 +34,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def demo_path(tmp_path) -> Path:
-    from gradeapp.demo import build_demo
+    from gradeapp.services.demo import build_demo
 
     return build_demo(tmp_path / "demo.gradeapp")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from multiprocessing.connection import Connection
 
-from gradeapp import grading
 from gradeapp.db import desk_queries, open_project
+from gradeapp.services import grading
 
 
 def grade_forever(path: str, seed: int, report: Connection) -> None:

@@ -7,10 +7,10 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gradeapp.core.rubric import criteria
 from gradeapp.db import open_project
-from gradeapp.demo import build_demo
-from gradeapp.guidelines import current_version
-from gradeapp.rubric import criteria
+from gradeapp.services.demo import build_demo
+from gradeapp.services.guidelines import current_version
 
 
 class Clock:

@@ -1,6 +1,6 @@
 """Storage: the only code that writes SQL."""
 
-from gradeapp.db.connection import open_project
+from gradeapp.db.project import open_project
 from gradeapp.db.store import Store
 
 __all__ = ["Store", "open_project"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gradeapp.db.migrations import MIGRATION_SET, known_migrations, migration_set
+from gradeapp.db.migrations import MIGRATION_SET
 from gradeapp.errors import ProjectError
 
 BUSY_TIMEOUT_MS = 5000
@@ -37,11 +36,11 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
+def table_names(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _applied(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
+def applied_migrations(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
     if "_sqlite_migrations" not in tables:
         return []
     return [
@@ -52,45 +51,4 @@ def _applied(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
     ]
 
 
-def open_project(path: str | Path, *, create: bool = True, name: str | None = None):
-    """Open (and create or upgrade) the project at path; return a Store.
-
-    Refuses a file whose schema was written by a newer gradeapp.
-    """
-    from gradeapp.db.store import Store
-
-    path = Path(path)
-    if not path.exists() and not create:
-        raise ProjectError(f"{path}: no such project file (create one with 'gradeapp init')")
-    if path.exists() and path.is_dir():
-        raise ProjectError(f"{path}: is a folder, not a project file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
-    store = Store(conn, path)
-    try:
-        tables = _tables(conn)
-        applied = _applied(conn, tables)
-        unknown = [m for m in applied if m not in known_migrations()]
-        if unknown:
-            raise ProjectError(
-                f"{path}: written by a newer gradeapp (schema {unknown[-1]}); upgrade gradeapp to open it"
-            )
-        if not applied and tables - {"_sqlite_migrations"}:
-            raise ProjectError(f"{path}: an SQLite file that is not a gradeapp project")
-        if set(known_migrations()) - set(applied):
-            try:
-                migration_set().apply(store.db)
-            except sqlite3.OperationalError as exc:
-                raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
-        if conn.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
-            with store.atomic():
-                conn.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
-                conn.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
-                conn.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name or path.stem])
-    except BaseException:
-        conn.close()
-        raise
-    return store
-
-
-__all__ = ["MIGRATION_SET", "connect", "now_iso", "open_project"]
+__all__ = ["MIGRATION_SET", "connect", "now_iso"]

@@ -97,7 +97,7 @@ _SCHEMA_001 = [
     )""",
     "CREATE INDEX generations_student ON generations(student, combination_id, round)",
     "CREATE INDEX generations_combination ON generations(combination_id)",
-    # Deterministic checks, computed lazily and cached (see gradeapp.rubric)
+    # Deterministic checks, computed lazily and cached (see gradeapp.core.rubric)
     """CREATE TABLE checks (
         generation_id INTEGER PRIMARY KEY REFERENCES generations(id),
         n_sentences INTEGER NOT NULL,

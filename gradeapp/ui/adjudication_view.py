@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp import adjudication
+from gradeapp.core.rubric import criterion_label
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
-from gradeapp.rubric import criterion_label
+from gradeapp.services import adjudication
 
 # Shortcuts as data: key -> (action, argument), shown in the view's help line.
 SHORTCUTS: list[tuple[str, str, Any]] = [

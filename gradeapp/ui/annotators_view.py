@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp import quality
 from gradeapp.db import open_project
+from gradeapp.services import quality
 
 HEADERS = [
     ("annotator", "Annotator", None),

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from gradeapp.errors import GradeappError
 from gradeapp.paths import data_dir
+from gradeapp.ui.main_window import MainWindow
 
 _WINDOWS: list = []
 
@@ -21,7 +22,6 @@ def desk_settings() -> QSettings:
 
 def open_window(path: Path, settings: QSettings | None = None, parent: QWidget | None = None):
     """Open a desk window on the project at path (or raise the one already open); return it or None."""
-    from gradeapp.ui.main_window import MainWindow
 
     path = Path(path).resolve()
     for window in list(_WINDOWS):

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp import guidelines
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
+from gradeapp.services import guidelines
 
 
 class GuidelinesPanel(QTextBrowser):

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
-from gradeapp.grading import Item
-from gradeapp.rubric import skill_stem
+from gradeapp.core.rubric import skill_stem
+from gradeapp.services.grading import Item
 
 NUMBER_WIDTH = 4  # "12  " before each sentence
 

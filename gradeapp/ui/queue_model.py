@@ -6,8 +6,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from gradeapp import grading
 from gradeapp.db.store import Store
+from gradeapp.services import grading
 
 COLUMNS = ("Item", "Student", "k", "Topic", "Status")
 PAGE_SIZE = 256

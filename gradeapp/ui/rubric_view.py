@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from gradeapp.grading import Item
-from gradeapp.rubric import criterion_label, is_skill_criterion
+from gradeapp.core.rubric import criterion_label, is_skill_criterion
+from gradeapp.services.grading import Item
 from gradeapp.ui.shortcuts import BY_ACTION, skill_action
 
 COLUMNS = ("Key", "Criterion", "Check suggests", "You", "Judge")

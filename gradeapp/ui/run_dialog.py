@@ -27,7 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp.llm import DEFAULT_KEY_ENV, Endpoint
+from gradeapp.db import open_project
+from gradeapp.errors import GradeappError
+from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint
+from gradeapp.llm.generate import run_generate
+from gradeapp.llm.judge import run_judge
 
 
 class RunThread(QThread):
@@ -63,8 +67,6 @@ class RunThread(QThread):
         self.run_finished.emit(outcome, summary)
 
     async def _main(self) -> tuple[str, str]:
-        from gradeapp.db import open_project
-        from gradeapp.errors import GradeappError
 
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
@@ -78,14 +80,10 @@ class RunThread(QThread):
 
         try:
             if self.kind == "judge":
-                from gradeapp.judge import run_judge
-
                 report = await run_judge(
                     store, self.endpoint, on_start=self.total_known.emit, on_progress=progress, **self.options
                 )
             else:
-                from gradeapp.generate import run_generate
-
                 report = await run_generate(
                     store, self.endpoint, on_start=self.total_known.emit, on_progress=progress, **self.options
                 )

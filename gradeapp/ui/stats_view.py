@@ -36,6 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradeapp.db import open_project
+from gradeapp.db.audit_store import change_marker
+from gradeapp.io.report import plot_bias, plot_k_curves
+from gradeapp.services.export import export_project
+from gradeapp.services.stats import StatsOptions, compute_stats
+
 POLL_MS = 2000
 AGREEMENT_VIEW_COLUMNS = [
     "scope",
@@ -120,9 +126,6 @@ class _Job(QRunnable):
 
 
 def _compute(store_path: Path, options):
-    from gradeapp.db import open_project
-    from gradeapp.db.audit_store import change_marker
-    from gradeapp.stats import compute_stats
 
     with open_project(store_path, create=False) as store:
         marker = change_marker(store)
@@ -130,8 +133,6 @@ def _compute(store_path: Path, options):
 
 
 def _export(store_path: Path, out: Path, stats) -> dict:
-    from gradeapp.db import open_project
-    from gradeapp.export import export_project
 
     with open_project(store_path, create=False) as store:
         return export_project(store, out, stats=stats)
@@ -148,8 +149,6 @@ class StatsView(QWidget):
         self, store_path: Path, parent: QWidget | None = None, *, poll_ms: int = POLL_MS, options=None
     ) -> None:
         super().__init__(parent)
-        from gradeapp.db import open_project
-        from gradeapp.stats import StatsOptions
 
         self.store_path = Path(store_path)
         self.options = options or StatsOptions(bootstrap=500)
@@ -225,7 +224,6 @@ class StatsView(QWidget):
         self.pool.start(job)
 
     def _on_timer_timeout(self) -> None:
-        from gradeapp.db.audit_store import change_marker
 
         marker = change_marker(self._poll_store)
         if self._marker is not None and marker != self._marker:
@@ -251,7 +249,6 @@ class StatsView(QWidget):
 
     # -- rendering ---------------------------------------------------------------------------------
     def _render(self, stats) -> None:
-        from gradeapp.report import plot_bias, plot_k_curves
 
         d = stats.data
         agreement = stats.agreement

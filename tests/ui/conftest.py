@@ -24,7 +24,7 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def demo_master(tmp_path_factory) -> Path:
-    from gradeapp.demo import build_demo
+    from gradeapp.services.demo import build_demo
 
     return build_demo(tmp_path_factory.mktemp("demo_master") / "demo.gradeapp")
 

@@ -10,8 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from gradeapp import adjudication  # noqa: E402
 from gradeapp.db import open_project  # noqa: E402
+from gradeapp.services import adjudication  # noqa: E402
 from gradeapp.ui.adjudication_view import open_adjudication_view  # noqa: E402
 from tests.team_sim import fresh_demo
 

@@ -3,8 +3,8 @@
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from gradeapp import team
 from gradeapp.db import open_project
+from gradeapp.services import team
 from gradeapp.ui.main_window import OPTIONAL_VIEWS
 
 

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from gradeapp.db import open_project  # noqa: E402
-from gradeapp.guidelines import current  # noqa: E402
+from gradeapp.services.guidelines import current  # noqa: E402
 from gradeapp.ui.guidelines_view import GuidelinesPanel, open_guidelines_editor  # noqa: E402
 from tests.team_sim import fresh_demo
 

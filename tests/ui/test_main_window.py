@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-from gradeapp.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
+from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
 from gradeapp.ui import shortcuts
 
 ANNOTATOR = "human:tess (test)"

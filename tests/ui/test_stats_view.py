@@ -12,9 +12,9 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from gradeapp.db import open_project  # noqa: E402
-from gradeapp.simulate import simulate_project  # noqa: E402
-from gradeapp.stats import StatsOptions  # noqa: E402
+from gradeapp.services.stats import StatsOptions  # noqa: E402
 from gradeapp.ui.stats_view import StatsView  # noqa: E402
+from tests.simulate import simulate_project  # noqa: E402
 
 
 @pytest.fixture()

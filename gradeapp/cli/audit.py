@@ -1,0 +1,249 @@
+"""CLI of the judge audit: `audit draw`, `audit list`, `audit plan`, `stats`, `export`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from gradeapp.cli.options import open_store
+from gradeapp.core.calibration import plan_audit
+from gradeapp.db import audit_store
+from gradeapp.services.audit import draw_audit, load_audit_data
+from gradeapp.services.export import export_project
+from gradeapp.services.stats import StatsOptions, compute_stats
+
+
+def _stats_options(args: argparse.Namespace):
+
+    return StatsOptions(
+        judge=args.judge,
+        draw=args.draw,
+        exclude_common=not args.include_common,
+        naming_penalty=not args.no_naming_penalty,
+        confidence=args.confidence,
+        threshold=args.threshold,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        target_half_width=getattr(args, "target", 0.05),
+    )
+
+
+def _clean(obj):
+    """Make a JSON-ready value (NaN -> null, numpy scalars -> Python)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        obj = obj.item()
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
+def cmd_audit_draw(args: argparse.Namespace) -> int:
+
+    with open_store(args) as store:
+        report = draw_audit(
+            store,
+            args.size,
+            design=args.design,
+            per_cell=args.per_cell,
+            by_verdict=args.by_verdict,
+            seed=args.seed,
+            name=args.name,
+            exclude_common=not args.include_common,
+        )
+    if args.json:
+        print(json.dumps(_clean(report), indent=2))
+        return 0
+    print(
+        f"drew {report['n']} generations into {report['name']!r} (design {report['design']}, seed {report['seed']}, "
+        f"pool {report['params']['pool']})"
+    )
+    for s in report["strata"]:
+        print(f"  {s['stratum']:<40} {s['n']:>6}  inclusion probability {s['inclusion_prob']:.4g}")
+    return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+
+    with open_store(args) as store:
+        draws = audit_store.audit_draws_df(store)
+        if args.name:
+            draws = draws[draws["name"] == args.name]
+        items = audit_store.audit_items_df(store)
+    out = []
+    for _, d in draws.iterrows():
+        it = items[items["draw_id"] == d["id"]]
+        out.append(
+            {
+                "name": d["name"],
+                "design": d["design"],
+                "seed": None if d["seed"] is None or d["seed"] != d["seed"] else int(d["seed"]),
+                "params": json.loads(d["params"] or "{}"),
+                "created": d["created"],
+                "generations": it["uid"].tolist(),
+                "items": it[["uid", "stratum", "inclusion_prob"]].to_dict("records"),
+            }
+        )
+    if args.json:
+        print(json.dumps(_clean(out), indent=2, ensure_ascii=False))
+        return 0
+    if not out:
+        print("no audit draws yet (gradeapp audit draw --size N --seed S)")
+    for d in out:
+        print(f"# {d['name']}: design {d['design']}, seed {d['seed']}, {len(d['generations'])} generations")
+        for uid in d["generations"]:
+            print(uid)
+    return 0
+
+
+def cmd_audit_plan(args: argparse.Namespace) -> int:
+
+    with open_store(args) as store:
+        data = load_audit_data(
+            store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
+        )
+    plan = plan_audit(data, args.target, confidence=args.confidence, metric=args.metric)
+    if args.json:
+        print(json.dumps(_clean(plan.to_dict("records")), indent=2))
+        return 0
+    print(plan.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+
+    with open_store(args) as store:
+        stats = compute_stats(store, _stats_options(args))
+    if args.json:
+        print(json.dumps(_clean(stats.summary()), indent=2, ensure_ascii=False))
+        return 0
+    fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
+    d = stats.data
+    print(
+        f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
+        f"{len(d.gens)} generations, {len(d.human_gen)} graded by people"
+    )
+    print("\n== pass rates (per generation) ==")
+    print(stats.pass_rates.drop(columns=["note", "design", "confidence"]).to_string(**fmt))
+    a = stats.agreement
+    print("\n== agreement, overall ==")
+    if a.empty:
+        print("no generation graded by both the judge and a person")
+    else:
+        o = a[a["breakdown"] == "overall"]
+        print(
+            o[
+                [
+                    "scope",
+                    "criterion",
+                    "n",
+                    "p_human",
+                    "p_judge",
+                    "bias",
+                    "agreement",
+                    "kappa",
+                    "ac1",
+                    "pabak",
+                    "alpha",
+                    "sensitivity",
+                    "specificity",
+                    "mcnemar_p",
+                    "small_n",
+                ]
+            ].to_string(**fmt)
+        )
+    print("\n== people with people ==")
+    print(
+        stats.human_human.to_string(**fmt) if not stats.human_human.empty else "no item graded by two people"
+    )
+    print("\n== the judge with itself ==")
+    print(stats.self_consistency.to_string(**fmt) if not stats.self_consistency.empty else "no judge runs")
+    print("\n== Skill-Mix table ==")
+    print(stats.skillmix.to_string(**fmt) if not stats.skillmix.empty else "no scores")
+    print("\n== excluded ==")
+    for e in d.exclusions or [{"what": "nothing", "n": 0, "why": ""}]:
+        print(f"{e['n']:>7} {e['what']}: {e['why']}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+
+    with open_store(args) as store:
+        paths = export_project(store, Path(args.out) if args.out else None, _stats_options(args))
+    for name, path in paths.items():
+        print(f"{name:>16}: {path}")
+    return 0
+
+
+def _stat_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judge", help="judge grader name (default: the judge with the most verdicts)")
+    p.add_argument("--draw", help="audit draw name (default: the latest)")
+    p.add_argument("--include-common", action="store_true", help="keep combinations with common skills")
+    p.add_argument("--no-naming-penalty", action="store_true", help="do not zero a skill named in the text")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--threshold", type=float, default=0.5, help="skill-fraction pass threshold (default 0.5)")
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for none (default 1000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    """Add the audit commands to the gradeapp CLI."""
+    audit = subparsers.add_parser("audit", help="draw and list audit samples for people to grade")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    p = asub.add_parser(
+        "draw", parents=[common], help="draw generations for people to grade (a known design)"
+    )
+    p.add_argument("--size", type=int, required=True, help="generations to draw (per cell with --per-cell)")
+    p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
+    p.add_argument("--design", choices=["uniform", "stratified"], default="uniform")
+    p.add_argument(
+        "--by-verdict",
+        action="store_true",
+        help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
+    )
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--name", help="name of the draw (default audit-<n>)")
+    p.add_argument(
+        "--include-common", action="store_true", help="draw also from combinations with common skills"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_draw)
+    p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
+    p.add_argument("--name", help="only this draw")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_list)
+    p = asub.add_parser(
+        "plan", parents=[common], help="how many more generations to grade for a CI half-width"
+    )
+    p.add_argument("--target", type=float, default=0.05, help="target half-width (default 0.05)")
+    p.add_argument("--metric", choices=["full_marks", "all_skills", "skill_fraction"], default="full_marks")
+    p.add_argument("--judge")
+    p.add_argument("--draw")
+    p.add_argument("--include-common", action="store_true")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_plan)
+
+    p = subparsers.add_parser(
+        "stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates"
+    )
+    _stat_args(p)
+    p.add_argument("--target", type=float, default=0.05, help="planner target half-width (default 0.05)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = subparsers.add_parser(
+        "export",
+        parents=[common],
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html",
+    )
+    p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
+    _stat_args(p)
+    p.set_defaults(func=cmd_export)

@@ -1,0 +1,529 @@
+"""Agreement between the judge and people, between people, and of the judge with itself (vectorised).
+
+Every table is computed from 2x2 counts per group (a = both pass, b = human pass & judge fail,
+c = human fail & judge pass, d = both fail), grouped with pandas and turned into statistics with
+numpy; bootstrap intervals resample generations with seeded multinomial weights and one sparse
+matrix product per count, so no Python loop runs over rows. Krippendorff's alpha comes from the
+`krippendorff` package (nominal), one call per group.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import krippendorff
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.stats import binom, norm
+
+from gradeapp.core.metrics import aggregate
+from gradeapp.core.rubric import SKILL_PREFIX
+
+SMALL_N = 30
+COMPOSITES = ("full_marks", "all_skills")
+NO_VARIATION = "undefined: no variation"
+
+
+# -- statistics of 2x2 counts (arrays in, arrays out) ---------------------------------------------
+def _div(num, den):
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def two_by_two(a, b, c, d) -> dict[str, np.ndarray]:
+    """Return n, rates, agreement, Cohen's kappa, Gwet's AC1, PABAK, bias and the four conditional rates."""
+    a, b, c, d = (np.asarray(x, dtype=float) for x in (a, b, c, d))
+    n = a + b + c + d
+    po = _div(a + d, n)
+    ph = _div(a + b, n)
+    pj = _div(a + c, n)
+    pe_k = ph * pj + (1 - ph) * (1 - pj)
+    pi = (ph + pj) / 2
+    pe_g = 2 * pi * (1 - pi)
+    return {
+        "n": n,
+        "p_human": ph,
+        "p_judge": pj,
+        "bias": pj - ph,
+        "agreement": po,
+        "kappa": _div(po - pe_k, 1 - pe_k),
+        "ac1": _div(po - pe_g, 1 - pe_g),
+        "pabak": 2 * po - 1,
+        "sensitivity": _div(a, a + b),
+        "specificity": _div(d, c + d),
+        "precision": _div(a, a + c),
+        "npv": _div(d, b + d),
+    }
+
+
+def nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Return the linear-interpolated quantiles qs (0..1) of each column of x, ignoring NaN (vectorised)."""
+    srt = np.sort(x, axis=0)  # NaN sorts last
+    count = np.sum(~np.isnan(x), axis=0)
+    out = []
+    for q in qs:
+        pos = q * np.maximum(count - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        frac = pos - lo
+        vlo = np.take_along_axis(srt, lo[None, :], axis=0)[0]
+        vhi = np.take_along_axis(srt, hi[None, :], axis=0)[0]
+        out.append(np.where(count > 0, vlo + frac * (vhi - vlo), np.nan))
+    return out
+
+
+def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0)."""
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    p = _div(x, n)
+    nn = np.where(n > 0, n, np.nan)
+    denom = 1 + z * z / nn
+    centre = (p + z * z / (2 * nn)) / denom
+    half = z * np.sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def mcnemar_exact(b, c) -> np.ndarray:
+    """Return the two-sided exact McNemar p-value (binomial test of b against b + c at 1/2)."""
+    b = np.asarray(b, dtype=float)
+    c = np.asarray(c, dtype=float)
+    m = b + c
+    p = 2 * binom.cdf(np.minimum(b, c), m, 0.5)
+    return np.where(m > 0, np.minimum(1.0, p), 1.0)
+
+
+def alpha_nominal(matrix: np.ndarray) -> tuple[float, str]:
+    """Return Krippendorff's nominal alpha of a raters x units matrix (NaN = missing) and a note."""
+    m = np.asarray(matrix, dtype=float)
+    pairable = np.sum(~np.isnan(m), axis=0) >= 2
+    m = m[:, pairable]
+    if m.size == 0:
+        return math.nan, "undefined: no unit rated twice"
+    values = np.unique(m[~np.isnan(m)])
+    if len(values) < 2:
+        return math.nan, NO_VARIATION
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(krippendorff.alpha(reliability_data=m, level_of_measurement="nominal")), ""
+    except (ValueError, ZeroDivisionError) as exc:
+        return math.nan, f"undefined: {exc}"
+
+
+# -- pairs of judge and human points --------------------------------------------------------------
+def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
+    """Return one row per generation x item rated by the judge and by people: scope, item, h, j, context."""
+    gens = data.gens
+    parts = []
+    # Per criterion: what the judge and people themselves said (before the program's sentence count and the
+    # naming penalty, which would make both sides agree by construction); composites: after the rules.
+    jp, hp = data.judge_own_points, data.human_own_consensus
+    if not jp.empty and not hp.empty:
+        crit = jp[["generation_id", "criterion", "value"]].merge(
+            hp[["generation_id", "criterion", "value"]],
+            on=["generation_id", "criterion"],
+            suffixes=("_j", "_h"),
+        )
+        crit = crit.dropna(subset=["value_h"])
+        crit = crit.assign(
+            scope="criterion", item=crit["criterion"], j=crit["value_j"].fillna(0.0), h=crit["value_h"]
+        )
+        parts.append(crit[["generation_id", "scope", "item", "h", "j"]])
+    jg, hg = data.judge_gen, data.human_gen
+    if not jg.empty and not hg.empty:
+        common = jg.index.intersection(hg.index)
+        for m in COMPOSITES:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "generation_id": common,
+                        "scope": "composite",
+                        "item": m,
+                        "h": hg.loc[common, m].to_numpy(),
+                        "j": jg.loc[common, m].to_numpy(),
+                    }
+                )
+            )
+        name = f"skill_fraction>={threshold:g}"
+        parts.append(
+            pd.DataFrame(
+                {
+                    "generation_id": common,
+                    "scope": "composite",
+                    "item": name,
+                    "h": (hg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
+                    "j": (jg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"]
+        )
+    pairs = pd.concat(parts, ignore_index=True)
+    pairs["student"] = pairs["generation_id"].map(gens["student"])
+    pairs["k"] = pairs["generation_id"].map(gens["k"])
+    pairs["topic"] = pairs["generation_id"].map(gens["topic"])
+    pairs["category"] = pairs["item"].map(data.categories)
+    return pairs
+
+
+BREAKDOWNS = {
+    # name: (rows selected, group keys besides the item)
+    "overall": (),
+    "student": ("student",),
+    "k": ("k",),
+    "student_k": ("student", "k"),
+    "topic": ("topic",),
+    "skill_category": ("category",),
+}
+
+
+def _grouped(pairs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
+    """Return (breakdown, rows, keys) for every table: per criterion, skills pooled, per composite."""
+    out = []
+    crit = pairs[pairs["scope"] == "criterion"]
+    comp = pairs[pairs["scope"] == "composite"]
+    skills = crit[crit["item"].str.startswith(SKILL_PREFIX)]
+    skills = skills.assign(orig=skills["item"], item="skill:* (all skills)")
+    for name in ("overall", "student", "k", "student_k"):
+        out.append((name, crit, ["scope", "item", *BREAKDOWNS[name]]))
+    for name in ("overall", "student", "k", "student_k", "topic", "skill_category"):
+        out.append((name, skills, ["scope", "item", *BREAKDOWNS[name]]))
+    for name in ("overall", "student", "k", "student_k", "topic"):
+        out.append((name, comp, ["scope", "item", *BREAKDOWNS[name]]))
+    return out
+
+
+def _bootstrap_counts(
+    rows: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray, gen_index: pd.Index
+):
+    """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G)."""
+    gi = gen_index.get_indexer(rows["generation_id"])
+    h = rows["h"].to_numpy() > 0.5
+    j = rows["j"].to_numpy() > 0.5
+    out = []
+    for mask in (h & j, h & ~j, ~h & j, ~h & ~j):
+        m = sparse.csr_matrix(
+            (np.ones(int(mask.sum())), (gi[mask], codes[mask])), shape=(len(gen_index), n_groups)
+        )
+        out.append(np.asarray((m.T @ weights.T).T))
+    return out
+
+
+def agreement_table(
+    data,
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    threshold: float = 0.5,
+    alpha_for: tuple[str, ...] = ("overall", "student", "k"),
+) -> pd.DataFrame:
+    """Return judge-vs-people agreement per criterion and composite, overall and broken down.
+
+    Columns: scope, breakdown, student, k, group, criterion, n, a, b, c, d, p_human, p_judge, bias (+ CI),
+    agreement (+ CI), kappa/ac1/pabak (+ bootstrap CI), alpha (+ note), sensitivity/specificity/precision/npv
+    (+ Wilson CI), mcnemar_p, small_n.
+    """
+    pairs = judge_human_pairs(data, threshold)
+    if pairs.empty:
+        return pd.DataFrame(columns=AGREEMENT_COLUMNS)
+    gen_index = pd.Index(np.sort(pairs["generation_id"].unique()))
+    weights = None
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        g = len(gen_index)
+        weights = rng.multinomial(g, np.full(g, 1.0 / g), size=bootstrap).astype(np.float64)
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    ratings = _rater_ratings(data, threshold) if alpha_for else None
+    tables = []
+    for breakdown, rows, keys in _grouped(pairs):
+        if rows.empty:
+            continue
+        rows = rows.assign(
+            ia=(rows["h"] > 0.5) & (rows["j"] > 0.5),
+            ib=(rows["h"] > 0.5) & (rows["j"] <= 0.5),
+            ic=(rows["h"] <= 0.5) & (rows["j"] > 0.5),
+            id=(rows["h"] <= 0.5) & (rows["j"] <= 0.5),
+        )
+        grouped = rows.groupby(keys, sort=True, dropna=False)
+        t = (
+            grouped[["ia", "ib", "ic", "id"]]
+            .sum()
+            .rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d"})
+        )
+        codes = grouped.ngroup().to_numpy()
+        t = t.reset_index()
+        a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
+        cols = two_by_two(a_, b_, c_, d_)
+        n = cols["n"]
+        # Paired difference of proportions (judge - human): Wald interval on (c - b)/n.
+        se_bias = _div(np.sqrt(np.maximum(b_ + c_ - (c_ - b_) ** 2 / np.where(n > 0, n, 1), 0)), n)
+        cols["bias_ci_low"] = cols["bias"] - z * se_bias
+        cols["bias_ci_high"] = cols["bias"] + z * se_bias
+        cols["agreement_ci_low"], cols["agreement_ci_high"] = wilson_arrays(a_ + d_, n, confidence)
+        for name, x, m in (
+            ("sensitivity", a_, a_ + b_),
+            ("specificity", d_, c_ + d_),
+            ("precision", a_, a_ + c_),
+            ("npv", d_, b_ + d_),
+        ):
+            cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
+        for name in ("kappa", "ac1", "pabak"):
+            cols[f"{name}_ci_low"] = np.full(len(t), np.nan)
+            cols[f"{name}_ci_high"] = np.full(len(t), np.nan)
+        if weights is not None:
+            ba, bb, bc, bd = _bootstrap_counts(rows, codes, len(t), weights, gen_index)
+            bs = two_by_two(ba, bb, bc, bd)
+            for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
+                cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = nan_quantiles(bs[name], (lo_q, hi_q))
+        cols["mcnemar_p"] = mcnemar_exact(b_, c_)
+        cols["small_n"] = n < SMALL_N
+        cols["alpha"] = np.full(len(t), np.nan)
+        cols["alpha_note"] = np.full(len(t), "", dtype=object)
+        if ratings is not None and breakdown in alpha_for:
+            cols["alpha"], cols["alpha_note"] = _alphas(t, rows, keys, ratings)
+        t = pd.concat([t, pd.DataFrame(cols, index=t.index)], axis=1)
+        t["breakdown"] = breakdown
+        tables.append(t)
+    out = pd.concat(tables, ignore_index=True)
+    out = out.rename(columns={"item": "criterion", "category": "group_category", "topic": "group_topic"})
+    out["group"] = ""
+    for col in ("group_category", "group_topic"):
+        if col in out:
+            out["group"] = out["group"].where(out[col].isna(), out[col].astype(object).fillna("").astype(str))
+    for col in ("student", "k"):
+        if col not in out:
+            out[col] = np.nan
+    out["n"] = out["n"].astype(int)
+    for col in ("a", "b", "c", "d"):
+        out[col] = out[col].astype(int)
+    return out.reindex(columns=AGREEMENT_COLUMNS)
+
+
+AGREEMENT_COLUMNS = [
+    "scope", "breakdown", "student", "k", "group", "criterion", "n", "a", "b", "c", "d",
+    "p_human", "p_judge", "bias", "bias_ci_low", "bias_ci_high",
+    "agreement", "agreement_ci_low", "agreement_ci_high",
+    "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "ac1_ci_low", "ac1_ci_high",
+    "pabak", "pabak_ci_low", "pabak_ci_high", "alpha", "alpha_note",
+    "sensitivity", "sensitivity_ci_low", "sensitivity_ci_high",
+    "specificity", "specificity_ci_low", "specificity_ci_high",
+    "precision", "precision_ci_low", "precision_ci_high", "npv", "npv_ci_low", "npv_ci_high",
+    "mcnemar_p", "small_n",
+]  # fmt: skip
+
+
+def _rater_ratings(data, threshold: float) -> pd.DataFrame:
+    """Return every rating of every rater (the judge's majority and each person): generation_id, item, rater, value."""
+    parts = []
+    if not data.judge_own_points.empty:
+        jp = data.judge_own_points[["generation_id", "criterion", "value"]].dropna()
+        parts.append(jp.rename(columns={"criterion": "item"}).assign(rater="judge"))
+    hp = data.human_points
+    if not hp.empty:
+        parts.append(
+            hp.rename(columns={"criterion": "item", "grader": "rater"})[
+                ["generation_id", "item", "rater", "value"]
+            ]
+        )
+    bg = data.human_gen_by_grader
+    for source, frame in (
+        ("judge", data.judge_gen.reset_index() if not data.judge_gen.empty else pd.DataFrame()),
+        ("people", bg),
+    ):
+        if frame.empty:
+            continue
+        rater = "judge" if source == "judge" else frame["grader"]
+        for m in COMPOSITES:
+            parts.append(
+                pd.DataFrame(
+                    {"generation_id": frame["generation_id"], "item": m, "rater": rater, "value": frame[m]}
+                )
+            )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "generation_id": frame["generation_id"],
+                    "item": f"skill_fraction>={threshold:g}",
+                    "rater": rater,
+                    "value": (frame["skill_fraction"] >= threshold).astype(float),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["generation_id", "item", "rater", "value"])
+    ratings = pd.concat(parts, ignore_index=True)
+    # A unit only the judge rated is not pairable and does not change alpha: keep people's generations.
+    graded = data.human_points["generation_id"].unique() if not hp.empty else []
+    return ratings[ratings["generation_id"].isin(graded)].reset_index(drop=True)
+
+
+def _matrix(rater, unit, value) -> np.ndarray:
+    """Return a raters x units matrix (NaN = not rated) from long ratings, without pivoting."""
+    _, rc = np.unique(np.asarray(rater), return_inverse=True)
+    _, uc = np.unique(np.asarray(unit), return_inverse=True)
+    mat = np.full((rc.max() + 1, uc.max() + 1), np.nan)
+    mat[rc, uc] = np.asarray(value, dtype=float)
+    return mat
+
+
+def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.DataFrame):
+    """Return Krippendorff's alpha across all raters and its note for each group of t (one call per group)."""
+    extra = [k for k in keys if k not in ("scope", "item")]
+    src = rows if "orig" in rows else rows.assign(orig=rows["item"])
+    units = src[["generation_id", "orig", "item", *extra]].drop_duplicates()
+    merged = ratings.rename(columns={"item": "orig"}).merge(units, on=["generation_id", "orig"])
+    alphas = np.full(len(t), np.nan)
+    notes = np.full(len(t), "undefined: no unit rated twice", dtype=object)
+    if merged.empty:
+        return alphas, notes
+    merged["unit"] = pd.factorize(pd.MultiIndex.from_frame(merged[["generation_id", "orig"]]))[0]
+    merged["rc"] = pd.factorize(merged["rater"])[0]
+    group_keys = ["item", *extra]
+    position = {key: i for i, key in enumerate(t[group_keys].itertuples(index=False, name=None))}
+    rc, unit, value = (merged[c].to_numpy() for c in ("rc", "unit", "value"))
+    for key, idx in merged.groupby(group_keys, sort=False, dropna=False).indices.items():
+        i = position.get(key if isinstance(key, tuple) else (key,))
+        if i is not None:
+            alphas[i], notes[i] = alpha_nominal(_matrix(rc[idx], unit[idx], value[idx]))
+    return alphas, notes
+
+
+# -- people with people, the judge with itself ----------------------------------------------------
+def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
+    """Return agreement between people on items two or more of them graded: per criterion and pooled."""
+    hp = data.human_points
+    cols = [
+        "criterion",
+        "n_pairs",
+        "n_items",
+        "agreement",
+        "agreement_ci_low",
+        "agreement_ci_high",
+        "kappa",
+        "alpha",
+        "alpha_note",
+        "small_n",
+    ]
+    if hp.empty:
+        return pd.DataFrame(columns=cols)
+    pairs = hp.merge(hp, on=["generation_id", "criterion"], suffixes=("_1", "_2"))
+    pairs = pairs[pairs["grader_1"] < pairs["grader_2"]]
+    if pairs.empty:
+        return pd.DataFrame(columns=cols)
+    pairs = pd.concat(
+        [
+            pairs,
+            pairs[pairs["criterion"].str.startswith(SKILL_PREFIX)].assign(criterion="skill:* (all skills)"),
+        ]
+    )
+    h, j = pairs["value_1"] > 0.5, pairs["value_2"] > 0.5
+    pairs = pairs.assign(ia=h & j, ib=h & ~j, ic=~h & j, id=~h & ~j)
+    g = pairs.groupby("criterion")
+    t = g[["ia", "ib", "ic", "id"]].sum()
+    st = two_by_two(t["ia"], t["ib"], t["ic"], t["id"])
+    out = pd.DataFrame(
+        {
+            "criterion": t.index,
+            "n_pairs": st["n"].astype(int),
+            "n_items": g["generation_id"].nunique().to_numpy(),
+            "agreement": st["agreement"],
+            "kappa": st["kappa"],
+        }
+    )
+    out["agreement_ci_low"], out["agreement_ci_high"] = wilson_arrays(t["ia"] + t["id"], st["n"], confidence)
+    alphas = []
+    for crit in out["criterion"]:
+        rows = (
+            hp[hp["criterion"].str.startswith(SKILL_PREFIX)]
+            if crit.startswith("skill:*")
+            else hp[hp["criterion"] == crit]
+        )
+        unit = rows["generation_id"].astype(str) + "|" + rows["criterion"]
+        alphas.append(alpha_nominal(_matrix(rows["grader"], unit, rows["value"])))
+    out["alpha"] = [a for a, _ in alphas]
+    out["alpha_note"] = [n for _, n in alphas]
+    out["small_n"] = out["n_items"] < SMALL_N
+    return out.reindex(columns=cols).reset_index(drop=True)
+
+
+def judge_self_consistency(data) -> pd.DataFrame:
+    """Return how often the judge's runs agree with each other: per criterion kind and composite.
+
+    unanimous = share of items whose parsed runs all agree; pairwise = share of agreeing run pairs;
+    alpha = Krippendorff's alpha with the runs as raters.
+    """
+    cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
+    jr = data.judge_runs
+    if jr is None or jr.empty:
+        return pd.DataFrame(columns=cols)
+    jr = jr.dropna(subset=["value"])
+    codes, names = pd.factorize(jr["criterion"])
+    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
+    is_skill = np.asarray(names.str.startswith(SKILL_PREFIX))[codes]
+    kind = np.where(is_skill, "skill:* (all skills)", np.asarray(names, dtype=object)[codes])
+    frame = pd.DataFrame(
+        {"kind": kind, "unit": unit, "run": jr["run"].to_numpy(), "value": jr["value"].to_numpy()}
+    )
+    out = [
+        _consistency_row(name, g["unit"], g["run"], g["value"])
+        for name, g in frame.groupby("kind", sort=True)
+    ]
+    return pd.DataFrame(out, columns=cols)
+
+
+def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Series) -> dict:
+    frame = pd.DataFrame({"unit": unit.to_numpy(), "value": value.to_numpy(dtype=float)})
+    agg = frame.groupby("unit")["value"].agg(["sum", "count"])
+    agg = agg[agg["count"] >= 2]
+    s, c = agg["sum"].to_numpy(), agg["count"].to_numpy()
+    unanimous = float(np.mean((s == 0) | (s == c))) if len(agg) else math.nan
+    agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
+    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(agg) else math.nan
+    # alpha from the units x values count matrix: the package's cheaper input for many units
+    counts = np.column_stack([c - s, s])
+    if not len(agg):
+        a, note = math.nan, "undefined: no unit rated twice"
+    elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
+        a, note = math.nan, NO_VARIATION
+    else:
+        a = float(krippendorff.alpha(value_counts=counts, level_of_measurement="nominal"))
+        note = ""
+    return {
+        "criterion": name,
+        "n_items": len(agg),
+        "runs": int(pd.Series(run).nunique()),
+        "unanimous": unanimous,
+        "pairwise": pairwise,
+        "alpha": a,
+        "alpha_note": note,
+    }
+
+
+# -- the Skill-Mix table from the judge and from people -------------------------------------------
+def skillmix_table(data) -> pd.DataFrame:
+    """Return full marks, all skills and skill fraction per student x k from the judge and from people,
+    best of rounds (per combination) and single round (per generation): student, k, metric, source,
+    rounds, mean, se, n."""
+
+    out = []
+    for source, frame in (("judge", data.judge_gen), ("people", data.human_gen)):
+        if frame is None or frame.empty:
+            continue
+        scores = frame.join(data.gens[["student", "combination_id", "round"]], how="inner")
+        for best in (True, False):
+            agg = aggregate(scores, best_of_rounds=best)
+            out.append(agg.assign(source=source, rounds="best_of" if best else "single"))
+    if not out:
+        return pd.DataFrame(columns=["student", "k", "metric", "source", "rounds", "mean", "se", "n"])
+    table = pd.concat(out, ignore_index=True)
+    return table[["student", "k", "metric", "source", "rounds", "mean", "se", "n"]]

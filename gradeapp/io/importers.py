@@ -1,0 +1,622 @@
+"""Import generations and verdicts: reference run folders and our generic JSONL/CSV formats.
+
+Every import runs in one transaction: on the first bad record it raises an InputError naming the
+file, line and field, and the project is left exactly as it was. Re-importing adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gradeapp.core.parsing import extract_answer, parse_judge_reply
+from gradeapp.core.rubric import criteria as rubric_criteria
+from gradeapp.db.audit_store import is_submitted
+from gradeapp.db.connection import now_iso
+from gradeapp.errors import InputError
+from gradeapp.io.tables import restore
+from gradeapp.io.text import read_csv_rows, read_jsonl
+
+BATCH = 20_000
+RUN_DIR = re.compile(r"^k(?P<k>\d+)_s(?P<seed>\d+)_v(?P<version>.+?)_r(?P<round>\d+)$")
+GRADED_DIR = re.compile(r"^by_(?P<judge>.+?)_on_(?P<column>text_\d+)(?:_(?P<run>\d+))?(?:_(?P<prompt>.+))?$")
+KINDS = ("judge", "human", "adjudicator")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- shared resolution of catalog names -----------------------------------------------------------
+class _Resolver:
+    """Resolve skill and topic names to a combination id, with errors located in the input."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.skill_ids = store.skill_ids()
+        self.topic_ids = store.topic_ids()
+        self._combos: dict[tuple, int] = {}
+
+    def combination(
+        self, skills: list[str], topic: str, file: Path, line: int, seed: int | None = None
+    ) -> int:
+        ids = []
+        for s in skills:
+            sid = self.skill_ids.get(s)
+            if sid is None:
+                raise InputError(
+                    f"unknown skill {s!r} (import the catalog first)", file=file, line=line, field="skills"
+                )
+            ids.append(sid)
+        if len(set(ids)) != len(ids):
+            raise InputError("a skill is listed twice", file=file, line=line, field="skills")
+        tid = self.topic_ids.get(topic)
+        if tid is None:
+            raise InputError(
+                f"unknown topic {topic!r} (import the catalog first)", file=file, line=line, field="topic"
+            )
+        key = (tuple(ids), tid)
+        cid = self._combos.get(key)
+        if cid is None:
+            cid = self.store.combination_id(ids, tid, seed)
+            self._combos[key] = cid
+        return cid
+
+
+# -- generic generations --------------------------------------------------------------------------
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if path.suffix == ".csv":
+        yield from read_csv_rows(path)
+    elif path.suffix == ".parquet":
+        yield from _parquet_rows(path)
+    else:
+        yield from read_jsonl(path)
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (row number, record) of a Parquet file (as written by 'gradeapp export'); nulls become None."""
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"not a readable Parquet file ({exc})", file=path) from None
+    df = df.astype(object).where(df.notna(), None)
+    yield from enumerate(df.to_dict("records"), 1)
+
+
+def _restore_csv_cells(obj: dict[str, Any]) -> dict[str, Any]:
+    """Undo the formula-injection quote of our CSV exports (see gradeapp.io.tables.neutralise)."""
+
+    return {k: restore(v) if isinstance(v, str) else v for k, v in obj.items()}
+
+
+def _text_field(obj: dict, name: str, file: Path, line: int, *, required: bool = True, allow_empty=False):
+    value = obj.get(name)
+    if value is None or (value == "" and not allow_empty and required):
+        if required:
+            raise InputError("missing", file=file, line=line, field=name)
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"expected text, got {type(value).__name__}", file=file, line=line, field=name)
+    return value
+
+
+def _int_field(obj: dict, name: str, file: Path, line: int, default: int | None = None, minimum: int = 0):
+    value = obj.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise InputError("missing", file=file, line=line, field=name)
+        return default
+    if isinstance(value, bool):
+        raise InputError(f"expected a whole number, got {value!r}", file=file, line=line, field=name)
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise InputError(
+                f"expected a whole number, got {value!r}", file=file, line=line, field=name
+            ) from None
+    if not isinstance(value, int) or value < minimum:
+        raise InputError(
+            f"expected a whole number >= {minimum}, got {value!r}", file=file, line=line, field=name
+        )
+    return value
+
+
+def _skills_field(obj: dict, file: Path, line: int) -> list[str]:
+    skills = obj.get("skills")
+    if isinstance(skills, str):
+        try:
+            skills = json.loads(skills) if skills.strip().startswith("[") else skills.split("|")
+        except json.JSONDecodeError:
+            raise InputError(
+                "expected a JSON list of skill names", file=file, line=line, field="skills"
+            ) from None
+    if not isinstance(skills, list) or not skills or not all(isinstance(s, str) for s in skills):
+        raise InputError("expected a non-empty list of skill names", file=file, line=line, field="skills")
+    return [s.strip() for s in skills]
+
+
+def _json_field(obj: dict, name: str, file: Path, line: int) -> str | None:
+    value = obj.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and name == "meta":
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InputError("expected a JSON object", file=file, line=line, field=name) from None
+    if name == "meta" and not isinstance(value, dict):
+        raise InputError("expected a JSON object", file=file, line=line, field=name)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _validate_generation(
+    obj: dict, path: Path, line: int, resolver: _Resolver, stamp: str, source: str
+) -> tuple:
+    uid = obj.get("id")
+    if isinstance(uid, int) and not isinstance(uid, bool):
+        uid = str(uid)
+    if not isinstance(uid, str) or not uid.strip():
+        raise InputError("missing or not text", file=path, line=line, field="id")
+    student = _text_field(obj, "student", path, line)
+    k = _int_field(obj, "k", path, line, minimum=1)
+    skills = _skills_field(obj, path, line)
+    if len(skills) != k:
+        raise InputError(f"k = {k} but {len(skills)} skills are listed", file=path, line=line, field="k")
+    topic = _text_field(obj, "topic", path, line)
+    text = _text_field(obj, "text", path, line, allow_empty=True)
+    rnd = _int_field(obj, "round", path, line, default=1, minimum=1)
+    cid = resolver.combination(skills, topic, path, line)
+    return (
+        uid,
+        cid,
+        student,
+        rnd,
+        _json_field(obj, "prompt", path, line),
+        _json_field(obj, "raw_reply", path, line),
+        text or "",
+        obj.get("source") if isinstance(obj.get("source"), str) else source,
+        _json_field(obj, "meta", path, line),
+        obj.get("created") if isinstance(obj.get("created"), str) else stamp,
+    )
+
+
+_FAST_KEYS = frozenset(("id", "student", "k", "skills", "topic", "text", "round"))
+
+
+def generation_rows(store, path: Path, resolver: _Resolver | None = None) -> Iterator[tuple]:
+    """Validate a generic generations file and yield store-ready tuples (see GENERATION_COLUMNS).
+
+    The common shape (plain fields, known combination) takes a fast path; anything else goes
+    through the full validation, which names the line and field of the first problem.
+    """
+    resolver = resolver or _Resolver(store)
+    seen: set[str] = set()
+    stamp = now_iso()
+    source = f"import:{path.name}"
+    combos: dict[tuple, int] = {}
+    for line, obj in _records(path):
+        uid = obj.get("id")
+        skills = obj.get("skills")
+        row = None
+        if (
+            obj.keys() <= _FAST_KEYS
+            and type(uid) is str
+            and uid
+            and type(skills) is list
+            and type(obj.get("student")) is str
+            and obj["student"]
+            and type(obj.get("k")) is int
+            and len(skills) == obj["k"]
+            and type(obj.get("text")) is str
+            and type(obj.get("round", 1)) is int
+            and obj.get("round", 1) >= 1
+        ):
+            cid = combos.get((obj.get("topic"), *skills))
+            if cid is not None:
+                row = (
+                    uid,
+                    cid,
+                    obj["student"],
+                    obj.get("round", 1),
+                    None,
+                    None,
+                    obj["text"],
+                    source,
+                    None,
+                    stamp,
+                )
+        if row is None:
+            row = _validate_generation(obj, path, line, resolver, stamp, source)
+            if obj.keys() <= _FAST_KEYS:
+                combos[(obj["topic"], *skills)] = row[1]
+        if row[0] in seen:
+            raise InputError(f"duplicate id {row[0]!r}", file=path, line=line, field="id")
+        seen.add(row[0])
+        yield row
+
+
+def _batched(rows: Iterable[tuple], size: int = BATCH) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_generations(store, path: Path) -> dict[str, int]:
+    """Import a generic generations file (JSONL or CSV); return counts. All or nothing."""
+    added = read = 0
+    with store.atomic():
+        for batch in _batched(generation_rows(store, path)):
+            read += len(batch)
+            added += store.insert_generations(batch)
+        counts = {"generations_read": read, "generations_added": added}
+        store.log_import("generations", str(path), _sha256(path), counts)
+    return counts
+
+
+# -- generic verdicts -----------------------------------------------------------------------------
+_VALUE_WORDS = {"1": 1, "0": 0, "true": 1, "false": 0, "pass": 1, "fail": 0}
+
+
+def _verdict_value(obj: dict, path: Path, line: int) -> tuple[int | None, str]:
+    value = obj.get("value")
+    status = obj.get("status") or None
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, float) and value in (0.0, 1.0):
+        value = int(value)
+    if isinstance(value, str):
+        if value.strip() == "":
+            value = None
+        elif value.strip().lower() in _VALUE_WORDS:
+            value = _VALUE_WORDS[value.strip().lower()]
+        else:
+            raise InputError(f"expected 1, 0 or empty, got {value!r}", file=path, line=line, field="value")
+    if value not in (0, 1, None):
+        raise InputError(f"expected 1, 0 or null, got {value!r}", file=path, line=line, field="value")
+    if status is None:
+        status = "ok" if value is not None else "unparsed"
+    allowed = ("ok", "fractional", "missing", "empty", "unparsed", "retracted")
+    if status not in allowed:
+        raise InputError(
+            f"expected one of {', '.join(allowed)}, got {status!r}", file=path, line=line, field="status"
+        )
+    if (value is None) != (status != "ok"):
+        raise InputError(
+            f"status {status!r} does not fit value {value!r}", file=path, line=line, field="status"
+        )
+    return value, status
+
+
+def import_verdicts(store, path: Path) -> dict[str, int]:
+    """Import a generic verdicts file (JSONL or CSV). A verdict equal to the current one is skipped."""
+    added = skipped = read = 0
+    crits_of: dict[int, set[str]] = {}
+    graders: dict[tuple, int] = {}
+    gen_ids: dict[str, int] = {}
+    with store.atomic():
+        pending: list[dict] = []
+        pending_keys: dict[tuple, tuple] = {}
+        submits: set[tuple[int, int]] = set()
+        for line, obj in _records(path):
+            read += 1
+            if path.suffix == ".csv":
+                obj = _restore_csv_cells(obj)
+            uid = obj.get("generation")
+            if isinstance(uid, int) and not isinstance(uid, bool):
+                uid = str(uid)
+            if not isinstance(uid, str) or not uid:
+                raise InputError("missing or not text", file=path, line=line, field="generation")
+            gid = gen_ids.get(uid) or store.generation_id(uid)
+            if gid is None:
+                raise InputError(
+                    f"unknown generation {uid!r} (import it first)", file=path, line=line, field="generation"
+                )
+            gen_ids[uid] = gid
+            grader = _text_field(obj, "grader", path, line)
+            kind = obj.get("kind")
+            if kind not in KINDS:
+                raise InputError(
+                    f"expected one of {', '.join(KINDS)}, got {kind!r}", file=path, line=line, field="kind"
+                )
+            criterion = _text_field(obj, "criterion", path, line)
+            if gid not in crits_of:
+                gen = store.generation(gid)
+                crits_of[gid] = set(rubric_criteria([s["name"] for s in gen["skills"]]))
+            if criterion not in crits_of[gid]:
+                raise InputError(
+                    f"{criterion!r} is not a criterion of generation {uid!r}",
+                    file=path,
+                    line=line,
+                    field="criterion",
+                )
+            value, status = _verdict_value(obj, path, line)
+            run = _int_field(obj, "run", path, line, default=1, minimum=1)
+            seconds = obj.get("seconds")
+            if seconds in ("", None):
+                seconds = None
+            else:
+                try:
+                    seconds = float(seconds)
+                except (TypeError, ValueError):
+                    raise InputError(
+                        f"expected a number, got {seconds!r}", file=path, line=line, field="seconds"
+                    ) from None
+            # A judge's configuration (as exported) keeps two configurations of one model apart.
+            config = {
+                f: obj.get(f)
+                for f in ("model", "endpoint_host", "prompt_version", "prompt_hash")
+                if obj.get(f)
+            }
+            for f, cast in (("temperature", float), ("max_tokens", int)):
+                if obj.get(f) not in (None, ""):
+                    try:
+                        config[f] = cast(float(obj[f])) if cast is int else cast(obj[f])
+                    except (TypeError, ValueError):
+                        raise InputError(
+                            f"expected a number, got {obj[f]!r}", file=path, line=line, field=f
+                        ) from None
+            if kind == "judge":
+                config.setdefault("model", grader)
+            gkey = (kind, grader, tuple(sorted(config.items())))
+            if gkey not in graders:
+                graders[gkey] = store.grader_id(kind, grader, **config)
+            grader_id = graders[gkey]
+            if kind == "human" and obj.get("submitted") in (1, "1", True, "true"):
+                submits.add((grader_id, gid))
+            identity = (grader_id, gid, criterion, run)
+            current = pending_keys.get(identity)
+            if current is None:
+                cv = store.current_verdict(*identity)
+                current = (cv["value"], cv["status"]) if cv else None
+            if current == (value, status):
+                skipped += 1
+                continue
+            pending_keys[identity] = (value, status)
+            reply_id = None
+            raw = obj.get("raw")
+            if isinstance(raw, str) and raw and kind == "judge":
+                reply_id = store.reply_id(grader_id, gid, run) or store.add_reply(
+                    grader_id, gid, run, raw, "imported"
+                )
+            pending.append(
+                {
+                    "grader_id": grader_id,
+                    "generation_id": gid,
+                    "criterion": criterion,
+                    "run": run,
+                    "value": value,
+                    "status": status,
+                    "raw_value": obj.get("raw_value")
+                    if isinstance(obj.get("raw_value"), str) and obj["raw_value"]
+                    else None,
+                    "reply_id": reply_id,
+                    "reason": obj.get("reason") or None,
+                    "note": obj.get("note") or None,
+                    "seconds": seconds,
+                    "post_reveal": obj.get("post_reveal") in (1, "1", True, "true"),
+                    "guideline_version": obj.get("guideline_version") or None,
+                    "created": obj.get("created") or None,
+                }
+            )
+            if len(pending) >= BATCH:
+                added += store.add_verdicts(pending)
+                pending = []
+        added += store.add_verdicts(pending)
+        submitted = _add_submits(store, submits)
+        counts = {"verdicts_read": read, "verdicts_added": added, "verdicts_unchanged": skipped}
+        if submitted:
+            counts["items_submitted"] = submitted
+        store.log_import("verdicts", str(path), _sha256(path), counts)
+    return counts
+
+
+def _add_submits(store, items: set[tuple[int, int]]) -> int:
+    """Record a submit for each (person, generation) whose latest submit/unsubmit event is not a submit."""
+
+    added = 0
+    for grader_id, gid in sorted(items):
+        if not is_submitted(store, grader_id, gid):
+            store.add_review(grader_id, gid, "submit")
+            added += 1
+    return added
+
+
+# -- reference run folders ------------------------------------------------------------------------
+def find_reference_runs(root: Path) -> list[Path]:
+    """Return the student folders (holding records.csv) below root, in the reference layout."""
+    found = sorted(p.parent for p in root.rglob("records.csv") if "graded" not in p.parts[len(root.parts) :])
+    return found
+
+
+def _turns(row: dict) -> tuple[list[dict], list[str]]:
+    """Return the conversation (system, user, assistant...) and the assistant replies of a records row."""
+    pairs = [("user_{}", "assistant_{}"), ("[INST]_{}", "[/INST]_{}")]
+    messages: list[dict] = []
+    if row.get("system prompt"):
+        messages.append({"role": "system", "content": row["system prompt"]})
+    replies: list[str] = []
+    for user_col, asst_col in pairs:
+        i = 0
+        while user_col.format(i) in row:
+            messages.append({"role": "user", "content": row[user_col.format(i)]})
+            messages.append({"role": "assistant", "content": row.get(asst_col.format(i), "")})
+            replies.append(row.get(asst_col.format(i), ""))
+            i += 1
+        if replies:
+            break
+    return messages, replies
+
+
+def _split_skills(value: str) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+def import_reference_run(store, folder: Path, resolver: _Resolver | None = None) -> dict[str, int]:
+    """Import one reference student folder: its generations and every graded/ run beside them."""
+    resolver = resolver or _Resolver(store)
+    records = folder / "records.csv"
+    run_dir = folder.parent.name
+    m = RUN_DIR.match(run_dir)
+    if not m:
+        raise InputError(
+            "the folder above the student folder must be named like k3_s10_vdefault_r1", file=folder.parent
+        )
+    k_dir, seed, version, rnd = int(m["k"]), int(m["seed"]), m["version"], int(m["round"])
+    student = folder.name
+    counts = {"generations_added": 0, "replies_added": 0, "verdicts_added": 0}
+    rows = list(read_csv_rows(records))
+    gens: list[tuple[int, list[str], str]] = []
+    stamp = now_iso()
+    for index, (line, row) in enumerate(rows):
+        for field in ("k", "skills", "topic"):
+            if field not in row:
+                raise InputError("missing column", file=records, line=1, field=field)
+        skills = _split_skills(row["skills"])
+        k = _int_field(row, "k", records, line, minimum=1)
+        if k != len(skills) or k != k_dir:
+            raise InputError(
+                f"k = {k} but {len(skills)} skills (folder says k = {k_dir})",
+                file=records,
+                line=line,
+                field="k",
+            )
+        topic = row["topic"].strip()
+        cid = resolver.combination(skills, topic, records, line, seed)
+        messages, replies = _turns(row)
+        if not replies:
+            raise InputError(
+                "no conversation columns (user_0/assistant_0 or [INST]_0/[/INST]_0)", file=records, line=line
+            )
+        uid = f"ref:{run_dir}/{student}/{index}"
+        gid = store.generation_id(uid)
+        if gid is None:
+            meta = {"reference": {"run": run_dir, "row": index, "prompt_version": version, "seed": seed}}
+            store.insert_generations(
+                [
+                    (
+                        uid,
+                        cid,
+                        student,
+                        rnd,
+                        json.dumps(messages, ensure_ascii=False),
+                        replies[-1],
+                        extract_answer(replies[-1]),
+                        f"reference:{run_dir}",
+                        json.dumps(meta),
+                        stamp,
+                    )
+                ]
+            )
+            gid = store.generation_id(uid)
+            counts["generations_added"] += 1
+        gens.append((gid, skills, topic))
+    graded_root = folder / "graded"
+    if graded_root.is_dir():
+        for gdir in sorted(p for p in graded_root.iterdir() if p.is_dir()):
+            _import_graded(store, gdir, gens, counts)
+    return counts
+
+
+def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], counts: dict[str, int]) -> None:
+    m = GRADED_DIR.match(gdir.name)
+    records = gdir / "records.csv"
+    if not m or not records.exists():
+        raise InputError("expected graded/by_<judge>_on_text_1_<run>_<prompt>/records.csv", file=gdir)
+    judge, run, prompt = m["judge"], int(m["run"] or 1), m["prompt"] or "default"
+    grader_id = store.grader_id("judge", judge, model=judge, prompt_version=f"reference:{prompt}")
+    for index, (line, row) in enumerate(read_csv_rows(records)):
+        if index >= len(gens):
+            raise InputError(
+                f"graded row {index + 1} has no generation row to match", file=records, line=line
+            )
+        gid, skills, topic = gens[index]
+        if _split_skills(row.get("skills", "")) != skills or row.get("topic", "").strip() != topic:
+            raise InputError(
+                "skills/topic differ from the generation in the same row",
+                file=records,
+                line=line,
+                field="skills",
+            )
+        reply_col = next((c for c in ("assistant_0", "[/INST]_0") if c in row), None)
+        if reply_col is None:
+            raise InputError("missing column", file=records, line=1, field="assistant_0")
+        if store.reply_id(grader_id, gid, run) is not None:
+            continue  # imported before: verdicts of this run are already stored
+        raw = row[reply_col]
+        parsed = parse_judge_reply(raw, skills, topic)
+        reply_id = store.add_reply(grader_id, gid, run, raw, parsed.status, request=row.get("user_0"))
+        counts["replies_added"] += 1
+        counts["verdicts_added"] += store.add_verdicts(
+            {
+                "grader_id": grader_id,
+                "generation_id": gid,
+                "criterion": crit,
+                "run": run,
+                "value": p.value,
+                "raw_value": p.raw_value,
+                "status": p.status,
+                "reply_id": reply_id,
+                "reason": p.reason,
+            }
+            for crit, p in parsed.points.items()
+        )
+
+
+def import_reference(store, root: Path) -> dict[str, int]:
+    """Import every reference run folder below root in one transaction."""
+    folders = find_reference_runs(root)
+    if not folders:
+        raise InputError("no records.csv found in the reference layout", file=root)
+    total = {"generations_added": 0, "replies_added": 0, "verdicts_added": 0}
+    with store.atomic():
+        resolver = _Resolver(store)
+        for folder in folders:
+            for key, n in import_reference_run(store, folder, resolver).items():
+                total[key] += n
+        store.log_import("reference", str(root), None, total)
+    return total
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+def detect_kind(path: Path) -> str:
+    """Tell what a source is: 'reference' (folder), 'verdicts' or 'generations' (by its first record)."""
+    if path.is_dir():
+        return "reference"
+    if not path.exists():
+        raise InputError("no such file or folder", file=path)
+    if path.suffix not in (".jsonl", ".csv", ".parquet"):
+        raise InputError("expected a reference run folder, a .jsonl, .csv or .parquet file", file=path)
+    for _line, obj in _records(path):
+        return "verdicts" if "criterion" in obj else "generations"
+    raise InputError("no records in the file", file=path)
+
+
+def import_sources(store, sources: list[Path], kind: str | None = None) -> dict[str, dict[str, int]]:
+    """Import several sources, all in one transaction: one bad source changes nothing at all."""
+    report: dict[str, dict[str, int]] = {}
+    with store.atomic():
+        for src in sources:
+            k = kind or detect_kind(src)
+            if k == "reference":
+                report[str(src)] = import_reference(store, src)
+            elif k == "verdicts":
+                report[str(src)] = import_verdicts(store, src)
+            else:
+                report[str(src)] = import_generations(store, src)
+    return report

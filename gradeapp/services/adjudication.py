@@ -1,0 +1,337 @@
+"""Adjudication: find where people disagree with each other or with the judge, and record decisions.
+
+A cell is one generation x criterion. It is disputed when two people gave it different values, or
+a person's value differs from the judge's majority over its runs. Cells are listed worst first: by
+the disagreement rate of their criterion (disputed cells / comparable cells), then by how split the
+cell is. A decision is a verdict of a grader of kind 'adjudicator' whose `reason` is one tag of
+REASON_TAGS. `adjudicated_labels` gives the people's labels with decided cells replaced by the
+decision, so agreement can be compared before and after (`agreement_table`); the small Cohen's kappa
+here is for that table only (the full statistics live in gradeapp.core.agreement).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gradeapp.core.agreement import two_by_two
+from gradeapp.core.metrics import majority_vote
+from gradeapp.core.rubric import criteria, is_skill_criterion
+from gradeapp.db import team_store
+from gradeapp.errors import GradeappError
+from gradeapp.services.guidelines import current_version
+
+REASON_TAGS = {
+    "annotator_error": "annotator error",
+    "judge_error": "judge error",
+    "guideline_gap": "guideline gap",
+    "ambiguous_text": "ambiguous text",
+}
+DEFAULT_ADJUDICATOR = "adjudicator"
+
+
+def normalize_reason(tag: str) -> str:
+    """Return the canonical reason tag for 'judge error', 'judge-error', 'JUDGE_ERROR'...; raise if unknown."""
+    key = "_".join(str(tag).strip().lower().replace("-", " ").split())
+    if key not in REASON_TAGS:
+        raise GradeappError(f"unknown reason '{tag}': use one of {', '.join(REASON_TAGS)}")
+    return key
+
+
+# -- small statistics ---------------------------------------------------------------------------------
+def cohen_kappa(a: Any, b: Any) -> float | None:
+    """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1)."""
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) == 0:
+        return None
+    kappa = float(
+        two_by_two(
+            np.sum((x == 1) & (y == 1)),
+            np.sum((x == 1) & (y == 0)),
+            np.sum((x == 0) & (y == 1)),
+            np.sum((x == 0) & (y == 0)),
+        )["kappa"]
+    )
+    return None if math.isnan(kappa) else kappa
+
+
+def kappa_row(a: Any, b: Any) -> dict[str, Any]:
+    """Return n, raw agreement and Cohen's kappa of two aligned 0/1 sequences."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = len(x)
+    return {"n": n, "agreement": float(np.mean(x == y)) if n else None, "kappa": cohen_kappa(x, y)}
+
+
+# -- the labels -------------------------------------------------------------------------------------
+def _current(store) -> pd.DataFrame:
+    return team_store.cell_verdicts(store)
+
+
+def human_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return each person's current 0/1 label per cell: grader, generation_id, uid, criterion, value, note, guideline_version."""
+    df = _current(store) if frame is None else frame
+    h = df[(df["kind"] == "human") & df["value"].notna()].sort_values(["created", "id"])
+    h = h.drop_duplicates(["grader", "generation_id", "criterion"], keep="last")
+    return h[
+        ["grader", "generation_id", "uid", "criterion", "value", "note", "guideline_version", "seconds"]
+    ].reset_index(drop=True)
+
+
+def default_judge(frame: pd.DataFrame) -> str | None:
+    """Return the judge with the most current verdicts (the one an audit compares against), or None."""
+    j = frame[frame["kind"] == "judge"]
+    if j.empty:
+        return None
+    return str(j["grader"].value_counts().sort_index().idxmax())
+
+
+def judge_majority(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
+    """Return the judge's majority value per cell over its runs (ties fail; unparsed runs do not vote)."""
+
+    j = frame[(frame["kind"] == "judge") & (frame["grader"] == judge)]
+    if j.empty:
+        return pd.DataFrame(columns=["generation_id", "criterion", "judge"])
+    out = majority_vote(j[["generation_id", "criterion", "value"]])
+    return out.rename(columns={"value": "judge"})[["generation_id", "criterion", "judge"]].dropna()
+
+
+def decisions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the latest adjudicator decision per cell: generation_id, criterion, value, reason, by, created."""
+    a = frame[(frame["kind"] == "adjudicator") & frame["value"].notna()].sort_values(["created", "id"])
+    a = a.drop_duplicates(["generation_id", "criterion"], keep="last")
+    return a.rename(columns={"grader": "by"})[
+        ["generation_id", "criterion", "value", "reason", "by", "created", "note"]
+    ]
+
+
+def adjudicated_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the people's labels with every decided cell's value replaced by the adjudicator's decision."""
+    df = _current(store) if frame is None else frame
+    labels = human_labels(store, df)
+    dec = decisions(df)[["generation_id", "criterion", "value"]].rename(columns={"value": "decided"})
+    out = labels.merge(dec, on=["generation_id", "criterion"], how="left")
+    out["value"] = out["decided"].where(out["decided"].notna(), out["value"])
+    return out.drop(columns="decided")
+
+
+def human_judge_pairs(
+    store, labels: pd.DataFrame | None = None, frame: pd.DataFrame | None = None, judge: str | None = None
+) -> pd.DataFrame:
+    """Return one row per person label with the judge's majority: grader, generation_id, criterion, human, judge, guideline_version."""
+    df = _current(store) if frame is None else frame
+    labels = human_labels(store, df) if labels is None else labels
+    maj = judge_majority(df, judge or default_judge(df))
+    out = labels.merge(maj, on=["generation_id", "criterion"], how="inner")
+    return out.rename(columns={"value": "human"})[
+        ["grader", "generation_id", "criterion", "human", "judge", "guideline_version"]
+    ]
+
+
+def human_pairs(labels: pd.DataFrame) -> pd.DataFrame:
+    """Return every pair of people on a shared cell: generation_id, criterion, a, b, value_a, value_b."""
+    cols = ["generation_id", "criterion", "grader", "value"]
+    both = labels[cols].merge(labels[cols], on=["generation_id", "criterion"], suffixes=("_a", "_b"))
+    both = both[both["grader_a"] < both["grader_b"]]
+    out = both.rename(columns={"grader_a": "a", "grader_b": "b"})
+    return out[["generation_id", "criterion", "a", "b", "value_a", "value_b"]].reset_index(drop=True)
+
+
+# -- disagreements ----------------------------------------------------------------------------------
+def disagreements(store, *, judge: str | None = None, include_decided: bool = True) -> list[dict[str, Any]]:
+    """Return the disputed cells, undecided first, then worst criterion first, with both sides' notes and the judge's reasons."""
+    df = _current(store)
+    labels = human_labels(store, df)
+    if labels.empty:
+        return []
+    judge = judge or default_judge(df)
+    keys = ["generation_id", "criterion"]
+    cells = (
+        labels.groupby(keys, sort=False)["value"].agg(n="size", ones="sum", lo="min", hi="max").reset_index()
+    )
+    cells = cells.merge(judge_majority(df, judge), on=keys, how="left")
+    has_judge = cells["judge"].notna()
+    cells["pp"] = cells["lo"] != cells["hi"]
+    cells["pj"] = has_judge & (
+        ((cells["judge"] == 1) & (cells["lo"] == 0)) | ((cells["judge"] == 0) & (cells["hi"] == 1))
+    )
+    cells["disputed"] = cells["pp"] | cells["pj"]
+    comparable = cells[(cells["n"] > 1) | has_judge]
+    rate = comparable.groupby("criterion")["disputed"].agg(["sum", "size"])
+    disputed = cells[cells["disputed"]].copy()
+    if disputed.empty:
+        return []
+    dec = {(d["generation_id"], d["criterion"]): d for d in decisions(df).to_dict("records")}
+    rate_of = {crit: (int(r["sum"]), int(r["size"])) for crit, r in rate.iterrows()}
+    dkeys = disputed[keys]
+    # Only the disputed cells' rows are turned into Python objects.
+    people: dict[tuple, list] = {}
+    for r in labels.merge(dkeys, on=keys).sort_values("grader").to_dict("records"):
+        people.setdefault((r["generation_id"], r["criterion"]), []).append(
+            {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
+        )
+    runs: dict[tuple, list] = {}
+    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=keys).sort_values("run")
+    for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
+        runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
+    uid_of = dict(zip(labels["generation_id"], labels["uid"], strict=False))
+    notes = team_store.generation_notes(store, disputed["generation_id"].unique().tolist())
+    out = []
+    for c in disputed.itertuples(index=False):
+        key = (c.generation_id, c.criterion)
+        decided = dec.get(key)
+        if decided is not None and not include_decided:
+            continue
+        n_disputed, n_cells = rate_of[c.criterion]
+        jv = None if pd.isna(c.judge) else int(c.judge)
+        total = c.n + (jv is not None)
+        ones = c.ones + (jv or 0)
+        out.append(
+            {
+                "generation_id": int(c.generation_id),
+                "uid": uid_of[c.generation_id],
+                "criterion": c.criterion,
+                "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
+                "criterion_rate": float(n_disputed / n_cells),
+                "criterion_cells": int(n_cells),
+                "split": float(min(ones, total - ones) / total),
+                "people": people[key],
+                "item_notes": [{"name": name, "note": note} for name, note in notes.get(c.generation_id, [])],
+                "judge": None
+                if jv is None
+                else {
+                    "name": judge,
+                    "value": jv,
+                    "runs": [None if pd.isna(v) else int(v) for v, _ in runs.get(key, [])],
+                    "reasons": [why for _, why in runs.get(key, []) if isinstance(why, str) and why],
+                },
+                "decision": None
+                if decided is None
+                else {
+                    "value": int(decided["value"]),
+                    "reason": decided["reason"],
+                    "by": decided["by"],
+                    "created": decided["created"],
+                    "note": decided["note"] or "",
+                },
+            }
+        )
+    out.sort(
+        key=lambda c: (c["decision"] is not None, -c["criterion_rate"], -c["split"], c["uid"], c["criterion"])
+    )
+    return out
+
+
+def cell_detail(store, generation_id: int) -> dict[str, Any]:
+    """Return the generation (text, topic, skills) and the judges' raw replies, for the detail pane (read-only)."""
+    gen = store.generation(generation_id)
+    return {
+        "uid": gen["uid"],
+        "text": gen["text"],
+        "topic": gen["topic"],
+        "k": gen["k"],
+        "skills": [s["name"] for s in gen["skills"]],
+        "replies": team_store.judge_replies(store, generation_id),
+    }
+
+
+def decide(
+    store,
+    uid: str,
+    criterion: str,
+    value: int,
+    reason: str,
+    *,
+    by: str = DEFAULT_ADJUDICATOR,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Record the adjudicator's decision on a cell as a verdict of kind 'adjudicator'; return what was stored."""
+
+    tag = normalize_reason(reason)
+    if value not in (0, 1):
+        raise GradeappError(f"the decision must be 1 (pass) or 0 (fail), not {value!r}")
+    gid = store.generation_id(uid)
+    if gid is None:
+        raise GradeappError(f"no generation with uid '{uid}' in this project")
+    gen = store.generation(gid)
+    allowed = criteria([s["name"] for s in gen["skills"]])
+    if criterion not in allowed:
+        raise GradeappError(f"'{criterion}' is not a criterion of {uid} (its criteria: {', '.join(allowed)})")
+    with store.atomic():
+        grader = store.grader_id("adjudicator", by)
+        row = {
+            "grader_id": grader,
+            "generation_id": gid,
+            "criterion": criterion,
+            "value": int(value),
+            "raw_value": str(int(value)),
+            "reason": tag,
+            "note": note,
+            "guideline_version": current_version(store),
+        }
+        store.add_verdicts([row])
+    return {"uid": uid, "criterion": criterion, "value": int(value), "reason": tag, "by": by}
+
+
+# -- agreement before / after -------------------------------------------------------------------------
+def _family(criterion: str) -> str:
+    return "skill" if is_skill_criterion(criterion) else criterion
+
+
+def agreement_table(store, *, per_criterion: bool = False, judge: str | None = None) -> list[dict[str, Any]]:
+    """Return raw agreement and Cohen's kappa per criterion (skills pooled unless per_criterion), before and after adjudication.
+
+    Rows: criterion, comparison ('person-judge' or 'person-person'), n, agreement_before, kappa_before,
+    agreement_after, kappa_after. 'all' pools every criterion.
+    """
+    df = _current(store)
+    judge = judge or default_judge(df)
+    before, after = human_labels(store, df), adjudicated_labels(store, df)
+    group = (lambda c: c) if per_criterion else _family
+    out = []
+    for comparison in ("person-judge", "person-person"):
+        if comparison == "person-judge":
+            pb, pa = human_judge_pairs(store, before, df, judge), human_judge_pairs(store, after, df, judge)
+            cols = ("human", "judge")
+        else:
+            pb, pa = human_pairs(before), human_pairs(after)
+            cols = ("value_a", "value_b")
+        if pb.empty:
+            continue
+        pb = pb.assign(group=pb["criterion"].map(group))
+        pa = pa.assign(group=pa["criterion"].map(group))
+        keys = sorted(pb["group"].unique(), key=lambda g: (g != "skill", g))
+        for key in [*keys, "all"]:
+            b = pb if key == "all" else pb[pb["group"] == key]
+            a = pa if key == "all" else pa[pa["group"] == key]
+            rb, ra = kappa_row(b[cols[0]], b[cols[1]]), kappa_row(a[cols[0]], a[cols[1]])
+            out.append(
+                {
+                    "criterion": key,
+                    "comparison": comparison,
+                    "n": rb["n"],
+                    "agreement_before": rb["agreement"],
+                    "kappa_before": rb["kappa"],
+                    "agreement_after": ra["agreement"],
+                    "kappa_after": ra["kappa"],
+                }
+            )
+    return out
+
+
+def agreement_by_guideline_version(store) -> list[dict[str, Any]]:
+    """Return person-vs-judge agreement (raw, Cohen's kappa, n) per guideline version of the person's verdicts."""
+    pairs = human_judge_pairs(store)
+    out = []
+    if pairs.empty:
+        return out
+    import pandas as pd  # lazily: the CLI's start-up does not pay for it
+
+    pairs = pairs.assign(guideline_version=pairs["guideline_version"].astype("Int64"))
+    for version, grp in pairs.groupby("guideline_version", dropna=False, sort=True):
+        row = kappa_row(grp["human"], grp["judge"])
+        out.append({"guideline_version": None if pd.isna(version) else int(version), **row})
+    return out

@@ -1,0 +1,81 @@
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+
+CSV cells are neutralised by gradeapp.io.tables (see there).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gradeapp.core.results import AuditStats, StatsOptions
+from gradeapp.db import audit_store
+from gradeapp.errors import GradeappError
+from gradeapp.io.report import write_report
+from gradeapp.io.tables import write_csv
+from gradeapp.paths import file_slug
+from gradeapp.services.quality import write_annotators_csv
+from gradeapp.services.stats import compute_stats
+
+PASS_RATES_COLUMNS = [
+    "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
+    "n_audited", "n_judged", "judge_rate", "human_rate",
+]  # fmt: skip
+VERDICT_EXPORT_COLUMNS = [
+    "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
+    "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
+    "post_reveal", "guideline_version", "created", "submitted", "raw",
+]  # fmt: skip
+
+
+def default_export_dir(store) -> Path:
+    """Return exports/<project>-<timestamp>/ below the current folder."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("exports") / f"{file_slug(Path(store.path).stem, 'project', 60)}-{stamp}"
+
+
+def pass_rates_frame(stats: AuditStats) -> pd.DataFrame:
+    """Return the pass-rate table with exactly the columns of pass_rates.csv."""
+    return stats.pass_rates.reindex(columns=PASS_RATES_COLUMNS)
+
+
+def agreement_frame(stats: AuditStats) -> pd.DataFrame:
+    """Return the agreement table for agreement.csv (empty student/k mean 'all')."""
+    df = stats.agreement.copy()
+    df["k"] = df["k"].astype("Int64")
+    return df
+
+
+def verdicts_frame(store) -> pd.DataFrame:
+    """Return every current verdict in long format (the columns of verdicts.csv / verdicts.parquet)."""
+    df = audit_store.verdicts_export_df(store)
+    for col in ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted"):
+        df[col] = pd.array(df[col].to_numpy(dtype=float, na_value=np.nan), dtype="Float64").astype("Int64")
+    return df.reindex(columns=VERDICT_EXPORT_COLUMNS)
+
+
+def export_project(
+    store, out: Path | None = None, options: StatsOptions | None = None, stats: AuditStats | None = None
+) -> dict[str, Path]:
+    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths."""
+
+    out = Path(out) if out else default_export_dir(store)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GradeappError(f"{out}: cannot create the export folder ({exc.strerror})") from None
+    stats = stats or compute_stats(store, options)
+    paths = {
+        "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),
+        "agreement": write_csv(agreement_frame(stats), out / "agreement.csv"),
+    }
+    verdicts = verdicts_frame(store)
+    paths["verdicts_csv"] = write_csv(verdicts, out / "verdicts.csv")
+    verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
+    paths["verdicts_parquet"] = out / "verdicts.parquet"
+    paths["report"] = write_report(stats, out / "report.html")
+    paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
+    return paths

@@ -1,0 +1,120 @@
+"""Annotator quality signals: pass rate, speed, agreement with others and the judge, fast decisions.
+
+Speed comes from the people's `submit` review events (`reviews.seconds`: the dwell time of an item,
+capped by the desk); a submit faster than the threshold (default 5 s) is a "fast decision".
+Agreement is over cells (generation x criterion): with the judge's majority over its runs, and with
+every other person who graded the same cell (pairs pooled). `write_annotators_csv` writes the table
+that `gradeapp export` ships as annotators.csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gradeapp.db import team_store
+from gradeapp.io.tables import write_csv
+from gradeapp.services.adjudication import (
+    default_judge,
+    human_judge_pairs,
+    human_labels,
+    human_pairs,
+    kappa_row,
+)
+
+FAST_SECONDS = 5.0
+
+ANNOTATOR_COLUMNS = (
+    "annotator",
+    "items",
+    "verdicts",
+    "pass_rate",
+    "submits",
+    "median_seconds",
+    "fast_decisions",
+    "fast_share",
+    "n_with_judge",
+    "agreement_with_judge",
+    "kappa_with_judge",
+    "n_with_others",
+    "agreement_with_others",
+    "kappa_with_others",
+    "warnings",
+)
+
+
+def fast_decisions(store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
+    """Return the submits faster than threshold seconds: annotator, uid, seconds, created (read-only)."""
+    sub = team_store.submit_reviews(store)
+    fast = sub[sub["seconds"].notna() & (sub["seconds"] < threshold)]
+    uids = {gid: uid for uid, gid in team_store.uid_ids(store).items()}
+    return pd.DataFrame(
+        {
+            "annotator": fast["grader"],
+            "uid": fast["generation_id"].map(uids),
+            "seconds": fast["seconds"],
+            "created": fast["created"],
+        }
+    ).reset_index(drop=True)
+
+
+def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = None) -> list[dict[str, Any]]:
+    """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only)."""
+    frame = team_store.cell_verdicts(store)
+    labels = human_labels(store, frame)
+    judge = judge or default_judge(frame)
+    with_judge = human_judge_pairs(store, labels, frame, judge)
+    pairs = human_pairs(labels)
+    submits = team_store.submit_reviews(store)
+    names = sorted(set(labels["grader"]) | set(submits["grader"]))
+    out = []
+    for name in names:
+        mine = labels[labels["grader"] == name]
+        sub = submits[submits["grader"] == name]
+        secs = sub["seconds"].dropna()
+        n_fast = int((secs < threshold).sum())
+        j = with_judge[with_judge["grader"] == name]
+        rj = kappa_row(j["human"], j["judge"])
+        # Orient every pair so that this person's value comes first.
+        p1 = pairs[pairs["a"] == name]
+        p2 = pairs[pairs["b"] == name]
+        own = pd.concat([p1["value_a"], p2["value_b"]], ignore_index=True)
+        other = pd.concat([p1["value_b"], p2["value_a"]], ignore_index=True)
+        ro = kappa_row(own, other)
+        warnings = []
+        if n_fast:
+            warnings.append(f"{n_fast} of {len(secs)} submits took under {threshold:g} s")
+        out.append(
+            {
+                "annotator": name,
+                "items": int(mine["generation_id"].nunique()),
+                "verdicts": len(mine),
+                "pass_rate": float(mine["value"].mean()) if len(mine) else None,
+                "submits": len(sub),
+                "median_seconds": float(secs.median()) if len(secs) else None,
+                "fast_decisions": n_fast,
+                "fast_share": n_fast / len(secs) if len(secs) else None,
+                "n_with_judge": rj["n"],
+                "agreement_with_judge": rj["agreement"],
+                "kappa_with_judge": rj["kappa"],
+                "n_with_others": ro["n"],
+                "agreement_with_others": ro["agreement"],
+                "kappa_with_others": ro["kappa"],
+                "warnings": "; ".join(warnings),
+            }
+        )
+    return out
+
+
+def write_annotators_csv(store, path: Path, threshold: float = FAST_SECONDS) -> Path:
+    """Write annotators.csv (one row per person, ANNOTATOR_COLUMNS) to path; return the path.
+
+    Goes through the export's CSV writer, so a name like '=cmd' cannot become a spreadsheet formula.
+    """
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = annotator_table(store, threshold)
+    return write_csv(pd.DataFrame(rows, columns=list(ANNOTATOR_COLUMNS)), path)

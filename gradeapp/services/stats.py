@@ -1,0 +1,50 @@
+"""One call for every number of the judge audit: what `gradeapp stats`, the export and the desk show."""
+
+from __future__ import annotations
+
+import time
+
+from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
+from gradeapp.core.calibration import calibrate, plan_audit
+from gradeapp.core.results import AuditData, AuditStats, StatsOptions
+from gradeapp.services.audit import load_audit_data
+
+
+def compute_stats(store, options: StatsOptions | None = None, data: AuditData | None = None) -> AuditStats:
+    """Load a project's verdicts and compute every audit table (read-only apart from the checks cache)."""
+    o = options or StatsOptions()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    if data is None:
+        data = load_audit_data(
+            store,
+            judge=o.judge,
+            draw=o.draw,
+            exclude_common=o.exclude_common,
+            naming_penalty=o.naming_penalty,
+            program_sentence_limit=o.program_sentence_limit,
+        )
+    timings["load"] = time.perf_counter() - t
+    return compute_from_data(data, o, timings)
+
+
+def compute_from_data(
+    data: AuditData, o: StatsOptions, timings: dict[str, float] | None = None
+) -> AuditStats:
+    """Compute every audit table from a loaded snapshot."""
+    timings = dict(timings or {})
+    t = time.perf_counter()
+    rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
+    plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
+    timings["calibration"] = time.perf_counter() - t
+    t = time.perf_counter()
+    agree = agreement_table(
+        data, bootstrap=o.bootstrap, seed=o.seed, confidence=o.confidence, threshold=o.threshold
+    )
+    hh = human_human(data, o.confidence)
+    sc = judge_self_consistency(data)
+    timings["agreement"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sm = skillmix_table(data)
+    timings["skillmix"] = time.perf_counter() - t
+    return AuditStats(data, o, rates, agree, hh, sc, sm, plan, timings)

@@ -1,0 +1,411 @@
+"""Team workflow: split an audit draw into per-annotator packages and merge their work back, exactly.
+
+A package is an ordinary project file (the desk opens it like any other) holding the catalog, the
+annotator's generations with their combinations and checks, and the guidelines; never a judge's
+verdict or reply. Its `project` table names the parent project (`parent_uuid`), the annotator
+(`package_for`) and the package (`package_id`). The parent project records every package it issued
+(key `package:<id>` of its `project` table): the annotator and, per generation uid, a SHA-256 of what
+the person was shown (uid, text, topic, skills).
+
+Merging checks, before it writes anything, that the package belongs to this project and was issued
+by it, that its schema is not newer, that every generation still hashes to what was assigned, that
+only the annotator's own human verdicts and reviews are in it, that the guideline versions it cites
+are the project's, and that no row contradicts one merged before. Verdict identity is (annotator,
+generation uid, criterion, run, created); a row already present is skipped, so merging is idempotent
+and a package can be merged again after its annotator went on working. All packages of one call
+are merged in one transaction: a refused package leaves the project untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gradeapp.db import open_project, team_store
+from gradeapp.db.connection import now_iso
+from gradeapp.db.migrations import known_migrations
+from gradeapp.errors import GradeappError, ProjectError
+from gradeapp.paths import file_slug
+from gradeapp.services.guidelines import ensure_guidelines
+
+PACKAGE_SUFFIX = ".gradeapp"
+
+
+class PackageRefused(ProjectError):
+    """A package that cannot be merged (foreign, newer schema, tampered, conflicting)."""
+
+
+# -- hashing ----------------------------------------------------------------------------------------
+def generation_hash(uid: str, text: str, topic: str, skills: Sequence[str]) -> str:
+    """Return the SHA-256 of what a person is shown of a generation (uid, text, topic, skills in order)."""
+    payload = json.dumps(
+        {"uid": uid, "text": text, "topic": topic, "skills": list(skills)}, ensure_ascii=False
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _hashes(conn: sqlite3.Connection, ids: Sequence[int] | None = None) -> dict[str, str]:
+    return {
+        r["uid"]: generation_hash(r["uid"], r["text"], r["topic"], r["skills"])
+        for r in team_store.generation_fingerprints(conn, ids)
+    }
+
+
+# -- assign -----------------------------------------------------------------------------------------
+def plan_assignment(
+    generation_ids: Sequence[int], annotators: Sequence[str], overlap: float, copies: int, seed: int
+) -> dict[str, list[int]]:
+    """Split generations among annotators: a fraction `overlap` goes to `copies` people, the rest to one.
+
+    Load is balanced (least-loaded first, ties broken by the seeded RNG), so that every pair of
+    people shares some items when there are enough of them. Deterministic for the same inputs.
+    """
+    if not annotators:
+        raise GradeappError("name at least one annotator (--annotators a,b,c)")
+    if len(set(annotators)) != len(annotators):
+        raise GradeappError("an annotator is named twice in --annotators")
+    if not 0 <= overlap <= 1:
+        raise GradeappError(f"--overlap must be between 0 and 1 (got {overlap:g})")
+    if overlap > 0 and len(annotators) < 2:
+        raise GradeappError("overlap needs at least two annotators")
+    if not 2 <= copies <= max(2, len(annotators)):
+        raise GradeappError(f"--copies must be between 2 and the number of annotators (got {copies})")
+    rng = random.Random(f"gradeapp-assign:{seed}")
+    items = sorted(generation_ids)
+    rng.shuffle(items)
+    n_overlap = round(overlap * len(items))
+    load = dict.fromkeys(annotators, 0)
+    plan: dict[str, list[int]] = {a: [] for a in annotators}
+    pair_count: dict[frozenset[str], int] = {}
+
+    def pick(n: int) -> list[str]:
+        chosen: list[str] = []
+        for _ in range(n):
+            candidates = [a for a in annotators if a not in chosen]
+            tie = {a: rng.random() for a in candidates}
+            # Spread shared items over all pairs: fewest shared with those already chosen, then least load.
+            best = min(
+                candidates,
+                key=lambda a: (load[a], sum(pair_count.get(frozenset((a, c)), 0) for c in chosen), tie[a]),
+            )
+            chosen.append(best)
+        return chosen
+
+    for i, gid in enumerate(items):
+        people = pick(copies if i < n_overlap else 1)
+        for j, a in enumerate(people):
+            plan[a].append(gid)
+            load[a] += 1
+            for b in people[j + 1 :]:
+                key = frozenset((a, b))
+                pair_count[key] = pair_count.get(key, 0) + 1
+    return {a: sorted(ids) for a, ids in plan.items()}
+
+
+def _select_generations(store, draw: str | None, use_all: bool) -> tuple[list[int], str]:
+    if use_all and draw:
+        raise GradeappError("give either --draw NAME or --all, not both")
+    if use_all:
+        return team_store.all_generation_ids(store), "project (every generation)"
+    found = team_store.draws(store)
+    if draw:
+        match = [d for d in found if d["name"] == draw]
+        if not match:
+            names = ", ".join(d["name"] for d in found) or "none yet"
+            raise GradeappError(f"no audit draw named '{draw}' (draws: {names})")
+        chosen = match[0]
+    elif found:
+        chosen = found[-1]
+    else:
+        raise GradeappError(
+            "the project has no audit draw: draw one first, or pass --all to split every generation"
+        )
+    ids = team_store.draw_generation_ids(store, chosen["id"])
+    if not ids:
+        raise GradeappError(f"the audit draw '{chosen['name']}' has no items")
+    return ids, f"audit draw '{chosen['name']}'"
+
+
+def assign(
+    store,
+    annotators: Sequence[str],
+    out_dir: Path,
+    *,
+    overlap: float = 0.2,
+    copies: int = 2,
+    draw: str | None = None,
+    use_all: bool = False,
+    seed: int = 1,
+) -> dict[str, Any]:
+    """Write one package per annotator into out_dir and record them in the project; return a report.
+
+    Refuses to overwrite an existing file. Generations come from the named audit draw, else the
+    newest draw; with use_all from every generation (a project without a draw needs use_all).
+    """
+    annotators = [a.strip() for a in annotators if a.strip()]
+    ids, source = _select_generations(store, draw, use_all)
+    plan = plan_assignment(ids, annotators, overlap, copies, seed)
+    out_dir = Path(out_dir)
+    stem = file_slug(store.project.get("name") or store.path.stem, "annotator")
+    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator')}{PACKAGE_SUFFIX}" for a in annotators}
+    if len(set(paths.values())) != len(paths):
+        raise GradeappError(
+            "two annotator names give the same file name; choose names that differ in letters"
+        )
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        raise GradeappError(f"{existing[0]}: already exists (choose another --out folder)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_guidelines(store)
+    hashes = _hashes(store.conn, ids)
+    uid_of = {gid: uid for uid, gid in team_store.uid_ids(store).items()}
+    report: dict[str, Any] = {"source": source, "generations": len(ids), "packages": []}
+    written: list[Path] = []
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        for person in annotators:
+            package_id = str(uuid.uuid4())
+            uids = [uid_of[g] for g in plan[person]]
+            package = open_project(paths[person], name=f"{store.project.get('name', stem)}: {person}")
+            written.append(paths[person])
+            try:
+                team_store.copy_into_package(store, package, plan[person])
+                with package.atomic():
+                    package.set_project_value("parent_uuid", store.uuid)
+                    package.set_project_value("package_for", person)
+                    package.set_project_value("package_id", package_id)
+                    package.set_project_value("package_created", now_iso())
+                    package.grader_id("human", person)
+            finally:
+                package.close()
+            records[package_id] = {
+                "annotator": person,
+                "file": paths[person].name,
+                "created": now_iso(),
+                "source": source,
+                "generations": {u: hashes[u] for u in uids},
+            }
+            report["packages"].append(
+                {
+                    "annotator": person,
+                    "path": str(paths[person]),
+                    "package_id": package_id,
+                    "generations": len(uids),
+                }
+            )
+        # The project learns of the packages only once every file is complete.
+        with store.atomic():
+            for package_id, record in records.items():
+                team_store.save_assignment(store, package_id, record)
+    except BaseException:
+        for p in written:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+        raise
+    holders = [set(v) for v in plan.values()]
+    counts: dict[int, int] = {}
+    for gid in ids:
+        n = sum(gid in held for held in holders)
+        counts[n] = counts.get(n, 0) + 1
+    report["copies"] = {str(k): v for k, v in sorted(counts.items())}
+    return report
+
+
+# -- merge ------------------------------------------------------------------------------------------
+def _refuse(path: Path, message: str) -> PackageRefused:
+    return PackageRefused(f"{path}: refused, nothing merged: {message}")
+
+
+def read_package(path: Path) -> dict[str, Any]:
+    """Read a package file read-only: its settings, migrations, generations' hashes, verdicts and reviews."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProjectError(f"{path}: no such package file")
+    try:
+        conn = team_store.open_readonly(path)
+    except sqlite3.DatabaseError as exc:
+        raise _refuse(path, f"not a gradeapp package ({exc})") from exc
+    try:
+        tables = team_store.table_names(conn)
+        if not {"_sqlite_migrations", "project", "verdicts", "reviews", "generations"} <= tables:
+            raise _refuse(path, "not a gradeapp project file")
+        migrations = team_store.package_migrations(conn)
+        unknown = [m for m in migrations if m not in known_migrations()]
+        if unknown:
+            raise _refuse(
+                path, f"written by a newer gradeapp (schema {unknown[-1]}); upgrade gradeapp, then merge"
+            )
+        return {
+            "path": path,
+            "project": team_store.package_project(conn),
+            "hashes": _hashes(conn),
+            "graders": team_store.package_graders(conn),
+            "guidelines": team_store.package_guidelines(conn),
+            "verdicts": team_store.package_verdicts(conn),
+            "reviews": team_store.package_reviews(conn),
+        }
+    except sqlite3.DatabaseError as exc:
+        raise _refuse(path, f"unreadable ({exc})") from exc
+    finally:
+        conn.close()
+
+
+def _check_package(store, pkg: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Check a read package against the project; return its assignment record and the annotator."""
+    path, proj = pkg["path"], pkg["project"]
+    parent = proj.get("parent_uuid")
+    if not parent or not proj.get("package_id"):
+        raise _refuse(
+            path,
+            "not an assignment package (no parent_uuid/package_id); use 'gradeapp import' for other files",
+        )
+    if parent != store.uuid:
+        raise _refuse(path, f"belongs to another project (parent {parent}, this project is {store.uuid})")
+    record = team_store.assignment(store, proj["package_id"])
+    if record is None:
+        raise _refuse(
+            path, f"package {proj['package_id']} was not issued by this project (tampered or forged)"
+        )
+    person = record["annotator"]
+    if proj.get("package_for") != person:
+        raise _refuse(path, f"tampered: issued for '{person}' but says it is for '{proj.get('package_for')}'")
+    assigned = record["generations"]
+    for uid, digest in pkg["hashes"].items():
+        if uid not in assigned:
+            raise _refuse(path, f"tampered: generation {uid} was not assigned to this package")
+        if digest != assigned[uid]:
+            raise _refuse(path, f"tampered: generation {uid} differs from the text that was assigned")
+    for g in pkg["graders"]:
+        if g["kind"] != "human" or g["name"] != person:
+            raise _refuse(
+                path, f"tampered: holds work of {g['kind']} '{g['name']}', the package is for '{person}'"
+            )
+    main_guidelines = team_store.guideline_texts(store)
+    for v in sorted({r["guideline_version"] for r in pkg["verdicts"] if r["guideline_version"] is not None}):
+        if pkg["guidelines"].get(v) is None or main_guidelines.get(v) != pkg["guidelines"][v]:
+            raise _refuse(path, f"guideline version {v} of the package is not the project's version {v}")
+    return record, person
+
+
+def merge_packages(store, paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Merge packages' human verdicts and reviews into the project, in one transaction; return per-package counts.
+
+    Idempotent and exact: rows are matched by identity and only new ones are added, in created order.
+    Raises PackageRefused (and changes nothing) when any package fails a check.
+    """
+    packages = [read_package(Path(p)) for p in paths]
+    reports = []
+    uid_ids = team_store.uid_ids(store)
+    with store.atomic():
+        for pkg in packages:
+            record, person = _check_package(store, pkg)
+            path = pkg["path"]
+            missing = [u for u in record["generations"] if u not in uid_ids]
+            if missing:
+                raise _refuse(path, f"generation {missing[0]} is no longer in this project")
+            grader = store.grader_id("human", person)
+            have = team_store.existing_verdicts(store, grader)
+            new_verdicts, seen = [], {}
+            for r in pkg["verdicts"]:
+                key = (r["uid"], r["criterion"], r["run"], r["created"])
+                content = {f: r[f] for f in team_store.MERGED_VERDICT_FIELDS}
+                old = have.get(key) or seen.get(key)
+                if old is not None:
+                    if {f: old[f] for f in team_store.MERGED_VERDICT_FIELDS} != content:
+                        raise _refuse(
+                            path,
+                            f"conflict: verdict {person} / {r['uid']} / {r['criterion']} / run {r['run']} / {r['created']} "
+                            "differs from the one with the same identity already merged",
+                        )
+                    continue
+                seen[key] = content
+                new_verdicts.append(
+                    {
+                        "grader_id": grader,
+                        "generation_id": uid_ids[r["uid"]],
+                        "criterion": r["criterion"],
+                        "run": r["run"],
+                        "created": r["created"],
+                        **content,
+                    }
+                )
+            have_reviews = team_store.existing_reviews(store, grader)
+            new_reviews, seen_reviews = [], {}
+            for r in pkg["reviews"]:
+                key = (r["uid"], r["action"], r["created"])
+                content = {f: r[f] for f in team_store.MERGED_REVIEW_FIELDS}
+                old = have_reviews.get(key) or seen_reviews.get(key)
+                if old is not None:
+                    if {f: old[f] for f in team_store.MERGED_REVIEW_FIELDS} != content:
+                        raise _refuse(
+                            path,
+                            f"conflict: review {person} / {r['uid']} / {r['action']} / {r['created']} differs",
+                        )
+                    continue
+                seen_reviews[key] = content
+                new_reviews.append(
+                    {
+                        "grader_id": grader,
+                        "generation_id": uid_ids[r["uid"]],
+                        "action": r["action"],
+                        "created": r["created"],
+                        **content,
+                    }
+                )
+            # Created order keeps ids and time in step within each merge (the current verdict is chosen by
+            # created anyway, see migration 005).
+            new_verdicts.sort(key=lambda v: (v["created"], v["generation_id"], v["criterion"], v["run"]))
+            new_reviews.sort(key=lambda v: (v["created"], v["generation_id"], v["action"]))
+            added_v = store.add_verdicts(new_verdicts)
+            added_r = team_store.insert_reviews(store, new_reviews)
+            counts = {
+                "verdicts_added": added_v,
+                "verdicts_known": len(pkg["verdicts"]) - added_v,
+                "reviews_added": added_r,
+                "reviews_known": len(pkg["reviews"]) - added_r,
+                "generations_touched": len({v["generation_id"] for v in new_verdicts}),
+            }
+            store.log_import("package", str(path), pkg["project"]["package_id"], counts)
+            reports.append(
+                {
+                    "package": str(path),
+                    "annotator": person,
+                    "package_id": pkg["project"]["package_id"],
+                    **counts,
+                }
+            )
+    return reports
+
+
+def package_person(store) -> str | None:
+    """Return the annotator a package was made for, or None when the project is not a package."""
+    return store.project.get("package_for")
+
+
+def package_status(store) -> list[dict[str, Any]]:
+    """Return every package the project issued with what has been merged from it so far (read-only)."""
+    merged: dict[str, dict[str, int]] = {}
+    for sha, counts in store.execute("SELECT sha256, counts FROM imports WHERE kind = 'package'"):
+        c = json.loads(counts)
+        m = merged.setdefault(sha, {"merges": 0, "verdicts_added": 0})
+        m["merges"] += 1
+        m["verdicts_added"] += c.get("verdicts_added", 0)
+    return [
+        {
+            "package_id": pid,
+            "annotator": rec["annotator"],
+            "file": rec.get("file"),
+            "generations": len(rec["generations"]),
+            "created": rec.get("created"),
+            **merged.get(pid, {"merges": 0, "verdicts_added": 0}),
+        }
+        for pid, rec in sorted(
+            team_store.assignments(store).items(), key=lambda kv: kv[1].get("created") or ""
+        )
+    ]

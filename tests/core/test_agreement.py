@@ -1,0 +1,222 @@
+"""Agreement statistics against independent oracles: scikit-learn, krippendorff, scipy and published values."""
+
+from __future__ import annotations
+
+import math
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binomtest
+from sklearn.metrics import cohen_kappa_score
+
+from gradeapp.core.agreement import (
+    NO_VARIATION,
+    agreement_table,
+    alpha_nominal,
+    human_human,
+    judge_self_consistency,
+    mcnemar_exact,
+    skillmix_table,
+    two_by_two,
+)
+from gradeapp.core.metrics import skillmix_scores
+from gradeapp.db import open_project
+from gradeapp.services.audit import load_audit_data
+from tests.simulate import simulate_project
+
+
+def _counts(h: np.ndarray, j: np.ndarray) -> tuple[int, int, int, int]:
+    return (
+        int(np.sum((h == 1) & (j == 1))),
+        int(np.sum((h == 1) & (j == 0))),
+        int(np.sum((h == 0) & (j == 1))),
+        int(np.sum((h == 0) & (j == 0))),
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kappa_matches_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    h = (rng.random(300) < rng.uniform(0.1, 0.9)).astype(int)
+    j = np.where(rng.random(300) < 0.8, h, 1 - h)
+    st = two_by_two(*_counts(h, j))
+    assert float(st["kappa"]) == pytest.approx(cohen_kappa_score(h, j), abs=1e-12)
+    assert float(st["agreement"]) == pytest.approx(np.mean(h == j))
+
+
+def test_ac1_and_pabak_on_the_published_table():
+    # a = both pass 130, b = human pass & judge fail 56, c = human fail & judge pass 9, d = both fail 5
+    st = two_by_two(130, 56, 9, 5)
+    assert float(st["kappa"]) == pytest.approx(0.022, abs=0.0005)
+    assert float(st["ac1"]) == pytest.approx(0.533, abs=0.0005)
+    assert float(st["pabak"]) == pytest.approx(0.35, abs=1e-12)
+
+
+def test_mcnemar_matches_scipy_binomtest():
+    for b, c in [(0, 0), (5, 1), (12, 30), (56, 9)]:
+        expected = 1.0 if b + c == 0 else binomtest(min(b, c), b + c, 0.5).pvalue
+        assert float(mcnemar_exact(b, c)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_alpha_matches_the_krippendorff_package_and_reports_no_variation():
+    rng = np.random.default_rng(4)
+    m = (rng.random((3, 40)) < 0.6).astype(float)
+    m[1, ::7] = np.nan
+    m[2, ::5] = np.nan
+    a, note = alpha_nominal(m)
+    assert note == ""
+    assert a == pytest.approx(
+        krippendorff.alpha(reliability_data=m, level_of_measurement="nominal"), abs=1e-12
+    )
+    same = np.ones((2, 10))
+    a, note = alpha_nominal(same)
+    assert math.isnan(a) and note == NO_VARIATION
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    path = tmp_path_factory.mktemp("agree") / "sim.gradeapp"
+    simulate_project(
+        path,
+        n_generations=900,
+        n_audit=150,
+        second_person=0.5,
+        human_error=0.08,
+        sensitivity=0.85,
+        specificity=0.75,
+        seed=11,
+    )
+    with open_project(path) as store:
+        data = load_audit_data(store)
+    return path, data
+
+
+def _oracle_frames(path):
+    """Read the project's current verdicts directly (not through the audit loader)."""
+    with open_project(path) as store:
+        judge = store.current_verdicts_df("judge")
+        people = store.current_verdicts_df("human")
+    maj = judge.groupby(["generation_id", "criterion"])["value"].mean().gt(0.5).astype(float).rename("judge")
+    return maj, people
+
+
+def test_criterion_kappa_and_alpha_match_oracles_built_from_the_database(project):
+    path, data = project
+    table = agreement_table(data, bootstrap=0)
+    maj, people = _oracle_frames(path)
+    crit = "makes_sense"
+    cons = people[people["criterion"] == crit].groupby("generation_id")["value"].mean().gt(0.5).astype(float)
+    j = maj.xs(crit, level="criterion").reindex(cons.index)
+    row = table[(table["breakdown"] == "overall") & (table["criterion"] == crit)].iloc[0]
+    assert row["n"] == len(cons)
+    assert row["kappa"] == pytest.approx(cohen_kappa_score(cons.to_numpy(), j.to_numpy()), abs=1e-12)
+    # alpha across all raters: the judge's majority and every person, units = generations
+    ratings = people[people["criterion"] == crit].pivot(
+        index="grader", columns="generation_id", values="value"
+    )
+    ratings.loc["judge"] = maj.xs(crit, level="criterion").reindex(ratings.columns)
+    expected = krippendorff.alpha(
+        reliability_data=ratings.to_numpy(dtype=float), level_of_measurement="nominal"
+    )
+    assert row["alpha"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_breakdowns_partition_the_overall_counts(project):
+    _, data = project
+    table = agreement_table(data, bootstrap=0)
+    overall = table[(table["breakdown"] == "overall")].set_index("criterion")["n"]
+    for breakdown in ("student", "k", "student_k"):
+        sums = table[table["breakdown"] == breakdown].groupby("criterion")["n"].sum()
+        assert sums.to_dict() == overall.loc[sums.index].to_dict()
+    assert {"full_marks", "all_skills", "skill_fraction>=0.5", "skill:* (all skills)"} <= set(overall.index)
+    cats = table[table["breakdown"] == "skill_category"]
+    assert cats["n"].sum() == overall["skill:* (all skills)"]
+
+
+def test_bootstrap_intervals_are_seeded_and_bracket_the_estimates(project):
+    _, data = project
+    t1 = agreement_table(data, bootstrap=200, seed=3, alpha_for=())
+    t2 = agreement_table(data, bootstrap=200, seed=3, alpha_for=())
+    t3 = agreement_table(data, bootstrap=200, seed=4, alpha_for=())
+    pd.testing.assert_frame_equal(t1, t2)
+    assert not t1["kappa_ci_low"].equals(t3["kappa_ci_low"])
+    big = t1[(t1["n"] >= 100) & t1["kappa"].notna()]
+    assert not big.empty
+    assert (big["kappa_ci_low"] <= big["kappa"] + 1e-9).all() and (
+        big["kappa"] <= big["kappa_ci_high"] + 1e-9
+    ).all()
+    assert (t1["small_n"] == (t1["n"] < 30)).all()
+
+
+def test_human_human_kappa_matches_scikit_learn(project):
+    path, data = project
+    hh = human_human(data).set_index("criterion")
+    _, people = _oracle_frames(path)
+    wide = (
+        people[people["criterion"] == "topic"]
+        .pivot(index="generation_id", columns="grader", values="value")
+        .dropna()
+    )
+    assert hh.loc["topic", "n_items"] == len(wide)
+    a, b = wide.columns
+    assert hh.loc["topic", "kappa"] == pytest.approx(cohen_kappa_score(wide[a], wide[b]), abs=1e-12)
+
+
+def test_judge_self_consistency_is_perfect_for_a_deterministic_judge(tmp_path):
+    path = tmp_path / "perfect.gradeapp"
+    simulate_project(path, n_generations=120, n_audit=20, sensitivity=1.0, specificity=1.0, seed=1)
+    with open_project(path) as store:
+        sc = judge_self_consistency(load_audit_data(store)).set_index("criterion")
+    assert (sc["unanimous"] == 1.0).all()
+    assert (sc["pairwise"] == 1.0).all()
+
+
+def test_post_reveal_and_unsubmitted_verdicts_are_left_out(project, tmp_path):
+    import shutil
+
+    path = tmp_path / "copy.gradeapp"
+    shutil.copy(project[0], path)
+    with open_project(path) as store:
+        before = agreement_table(load_audit_data(store), bootstrap=0)
+        person = store.grader_id("human", "sim person A")
+        gid = store.execute("SELECT MIN(generation_id) FROM audit_items").fetchone()[0]
+        store.add_verdicts(
+            [{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 0, "post_reveal": 1}]
+        )
+        data = load_audit_data(store)
+        assert any("after the judge was revealed" in e["why"] for e in data.exclusions)
+        store.add_review(person, gid, "unsubmit")
+        after = agreement_table(load_audit_data(store), bootstrap=0)
+    key = (before["breakdown"] == "overall") & (before["criterion"] == "makes_sense")
+    # the unsubmitted generation leaves the table (unless a second person graded it)
+    assert after.loc[key.to_numpy(), "n"].iloc[0] <= before.loc[key, "n"].iloc[0]
+    assert after.loc[key.to_numpy(), "n"].iloc[0] >= before.loc[key, "n"].iloc[0] - 1
+
+
+def test_skillmix_table_of_the_judge_matches_the_foundation_metrics(project):
+    path, data = project
+    ours = skillmix_table(data)
+    with open_project(path) as store:
+        ref = skillmix_scores(store, kind="judge")
+    mine = ours[(ours["source"] == "judge") & (ours["rounds"] == "best_of")].set_index(
+        ["student", "k", "metric"]
+    )
+    ref = ref.set_index(["student", "k", "metric"])
+    assert mine["mean"].sort_index().to_numpy() == pytest.approx(ref["mean"].sort_index().to_numpy())
+    assert set(ours["rounds"]) == {"best_of", "single"} and set(ours["source"]) == {"judge", "people"}
+
+
+def test_judge_self_consistency_alpha_matches_the_package_on_the_raw_run_matrix(project):
+    path, data = project
+    sc = judge_self_consistency(data).set_index("criterion")
+    with open_project(path) as store:
+        runs = store.current_verdicts_df("judge")
+    # the program decides the sentence limit; topic is the judge's own call
+    topic = runs[(runs["criterion"] == "topic") & runs["generation_id"].isin(data.gens.index)]
+    matrix = topic.pivot(index="run", columns="generation_id", values="value").to_numpy(dtype=float)
+    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    assert sc.loc["topic", "alpha"] == pytest.approx(expected, abs=1e-12)
+    agree = (np.nanmax(matrix, axis=0) == np.nanmin(matrix, axis=0)).mean()
+    assert sc.loc["topic", "unanimous"] == pytest.approx(agree)

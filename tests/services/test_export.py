@@ -1,0 +1,211 @@
+"""Exports: exact columns, formula-injection safety, verdicts that round-trip, a self-contained report."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from gradeapp.cli import main
+from gradeapp.db import open_project
+from gradeapp.io.importers import import_generations, import_sources
+from gradeapp.io.tables import neutralise, restore, write_csv
+from gradeapp.paths import demo_data_dir
+from gradeapp.services.catalog import import_catalog
+from gradeapp.services.demo import build_demo
+from gradeapp.services.export import PASS_RATES_COLUMNS, verdicts_frame
+from tests.simulate import simulate_project
+
+AGREEMENT_REQUIRED = [
+    "scope",
+    "student",
+    "k",
+    "criterion",
+    "n",
+    "p_human",
+    "p_judge",
+    "bias",
+    "agreement",
+    "kappa",
+    "ac1",
+    "pabak",
+    "alpha",
+    "sensitivity",
+    "specificity",
+]
+FORMULAS = [
+    '=HYPERLINK("http://example.invalid","x")',
+    "+1+2",
+    "-- not a number",
+    "@SUM(A1)",
+    "'=quoted already",
+]
+
+
+def _header(path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo project with a few verdict reasons that look like spreadsheet formulas."""
+    path = tmp_path_factory.mktemp("demo") / "demo.gradeapp"
+    build_demo(path)
+    with open_project(path) as store:
+        ann = store.grader_id("human", "ann (demo)")
+        rows = store.execute(
+            "SELECT generation_id, criterion, value FROM current_verdicts WHERE grader_id = ? LIMIT ?",
+            [ann, len(FORMULAS)],
+        ).fetchall()
+        store.add_verdicts(
+            {
+                "grader_id": ann,
+                "generation_id": g,
+                "criterion": c,
+                "value": v,
+                "reason": text,
+                "note": text,
+                "seconds": 3.5,
+                "guideline_version": 2,
+            }
+            for (g, c, v), text in zip(rows, FORMULAS, strict=True)
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_export(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "x"
+    assert main(["export", "--project", str(demo), "--out", str(out), "--bootstrap", "100"]) == 0
+    return out
+
+
+def test_export_writes_the_four_exports_with_the_exact_columns(demo_export):
+    for name in (
+        "pass_rates.csv",
+        "agreement.csv",
+        "verdicts.csv",
+        "verdicts.parquet",
+        "report.html",
+        "annotators.csv",
+    ):
+        assert (demo_export / name).stat().st_size > 0
+    assert _header(demo_export / "pass_rates.csv") == PASS_RATES_COLUMNS
+    assert set(AGREEMENT_REQUIRED) <= set(_header(demo_export / "agreement.csv"))
+    rates = pd.read_csv(demo_export / "pass_rates.csv")
+    assert set(rates["metric"]) == {"full_marks", "all_skills", "skill_fraction"}
+    assert set(rates["estimator"]) <= {"judge_only", "human_only", "ppi++", "stratified", "rogan_gladen"}
+    agreement = pd.read_csv(demo_export / "agreement.csv", keep_default_na=False)
+    overall = agreement[agreement["breakdown"] == "overall"]
+    assert (overall["student"] == "").all() and (overall["k"] == "").all()
+    assert set(agreement["scope"]) == {"criterion", "composite"}
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised_and_numbers_stay_numbers(tmp_path):
+    frame = pd.DataFrame({"x": [-0.05, 1.5], "s": ["-0.05", "=1+2"], "t": ["+cmd|' /C calc'!A0", "@x"]})
+    write_csv(frame, tmp_path / "f.csv")
+    with open(tmp_path / "f.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1] == ["-0.05", "-0.05", "'+cmd|' /C calc'!A0"]
+    assert rows[2] == ["1.5", "'=1+2", "'@x"]
+    for text in [*FORMULAS, "plain", "'plain", "-3", ""]:
+        assert restore(neutralise(text)) == text
+
+
+def test_exported_csvs_hold_no_live_formula(demo_export):
+    for name in ("pass_rates.csv", "agreement.csv", "verdicts.csv"):
+        with open(demo_export / name, newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                for cell in row:
+                    if cell[:1] in ("=", "+", "-", "@"):
+                        float(cell)  # only a plain number may start like a formula
+    text = (demo_export / "verdicts.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in text and "'@SUM(A1)" in text and "''=quoted already" in text
+
+
+def _fresh_like_demo(path):
+    """A new project with the demo's catalog and generations but no verdicts."""
+    src = demo_data_dir()
+    store = open_project(path, name="fresh")
+    with store.atomic():
+        import_catalog(store, [src / "skills.jsonl", src / "topics.txt"])
+        import_generations(store, src / "generations.jsonl")
+    return store
+
+
+def _canonical(store) -> pd.DataFrame:
+    df = verdicts_frame(store)
+    return df.sort_values(["kind", "grader", "generation", "criterion", "run"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("name", ["verdicts.csv", "verdicts.parquet"])
+def test_verdicts_round_trip_into_a_fresh_project(demo, demo_export, tmp_path, name):
+    with open_project(demo) as store:
+        expected = _canonical(store)
+    with _fresh_like_demo(tmp_path / "fresh.gradeapp") as store:
+        report = import_sources(store, [demo_export / name])
+        got = _canonical(store)
+        again = import_sources(store, [demo_export / name])  # a second import changes nothing
+    counts = next(iter(report.values()))
+    assert counts["verdicts_added"] == len(expected)
+    assert next(iter(again.values()))["verdicts_added"] == 0
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert set(FORMULAS) <= set(got["reason"].dropna())
+
+
+def test_report_is_one_self_contained_page_with_embedded_plots(demo_export):
+    html = (demo_export / "report.html").read_text(encoding="utf-8")
+    sources = re.findall(r"src=['\"]([^'\"]+)['\"]", html)
+    assert len(sources) >= 6
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"<(link|script)[^>]+(href|src)=", html)
+    for section in (
+        "Pass rates",
+        "k-curves",
+        "Largest k",
+        "Novelty bound",
+        "bias per criterion",
+        "Confusion matrices",
+        "Agreement with intervals",
+        "excluded and why",
+    ):
+        assert section in html
+    assert "not in the audit draw" in html  # the demo's people graded outside any draw
+
+
+def test_stats_json_prints_the_same_tables(demo, capsys):
+    assert main(["stats", "--project", str(demo), "--json", "--bootstrap", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {
+        "pass_rates",
+        "agreement",
+        "human_human",
+        "judge_self_consistency",
+        "skillmix",
+        "audit_plan",
+        "exclusions",
+    } <= set(out)
+    assert out["judge"] == "demo-judge"
+    assert {r["estimator"] for r in out["pass_rates"]} >= {"judge_only", "ppi++"}
+    assert main(["stats", "--project", str(demo), "--bootstrap", "0"]) == 0
+    assert "pass rates" in capsys.readouterr().out
+
+
+def test_export_of_a_simulated_project_goes_to_the_default_folder(tmp_path, monkeypatch):
+    path = tmp_path / "sim.gradeapp"
+    simulate_project(path, n_generations=300, n_audit=60, seed=2)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--project", str(path), "--bootstrap", "0"]) == 0
+    (folder,) = (tmp_path / "exports").iterdir()
+    assert folder.name.startswith("sim-")
+    rates = pd.read_csv(folder / "pass_rates.csv")
+    ppi = rates[rates["estimator"] == "ppi++"]
+    assert ppi["estimate"].notna().all() and (ppi["n_audited"] > 0).all()
+    assert _header(folder / "pass_rates.csv") == PASS_RATES_COLUMNS

@@ -1,0 +1,119 @@
+"""Annotator quality signals: pass rate, speed, fast decisions, agreement; annotators.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from gradeapp.cli import main as cli_main
+from gradeapp.db import open_project
+from gradeapp.services.adjudication import human_judge_pairs
+from gradeapp.services.quality import ANNOTATOR_COLUMNS, annotator_table, fast_decisions, write_annotators_csv
+from tests.team_sim import Clock, fresh_demo, grade
+
+
+@pytest.fixture(scope="module")
+def project_path(tmp_path_factory) -> Path:
+    """The demo plus two new people, 'fay' (hasty) and 'gus', who share five items."""
+    root = tmp_path_factory.mktemp("q")
+    path = fresh_demo(root / "cache.gradeapp", root / "p.gradeapp")
+    clock = Clock()
+    with open_project(path, create=False) as store:
+        fay_seconds = [2.0, 3.5, 30.0, 41.0, 4.9, 60.0]
+        for n, secs in zip(range(30, 36), fay_seconds, strict=True):
+            grade(
+                store,
+                "fay",
+                f"demo-{n:03d}",
+                {"topic": 1, "makes_sense": n % 2},
+                seconds=secs,
+                created=clock(),
+            )
+        for n in range(31, 36):
+            grade(
+                store, "gus", f"demo-{n:03d}", {"topic": 1, "makes_sense": 1}, seconds=25.0, created=clock()
+            )
+    return path
+
+
+def test_speed_and_fast_decisions(project_path):
+    with open_project(project_path, create=False) as store:
+        rows = {r["annotator"]: r for r in annotator_table(store)}
+        fay = rows["fay"]
+        assert fay["submits"] == 6 and fay["items"] == 6 and fay["verdicts"] == 12
+        assert fay["median_seconds"] == statistics.median([2.0, 3.5, 30.0, 41.0, 4.9, 60.0])
+        assert fay["fast_decisions"] == 3 and fay["fast_share"] == pytest.approx(0.5)
+        assert "3 of 6 submits took under 5 s" in fay["warnings"]
+        assert rows["gus"]["fast_decisions"] == 0 and rows["gus"]["warnings"] == ""
+        # A stricter threshold flags fewer.
+        assert {r["annotator"]: r["fast_decisions"] for r in annotator_table(store, threshold=3.0)}[
+            "fay"
+        ] == 1
+        fast = fast_decisions(store)
+        assert sorted(fast[fast["annotator"] == "fay"]["uid"]) == ["demo-030", "demo-031", "demo-034"]
+
+
+def test_pass_rate_and_agreement(project_path):
+    with open_project(project_path, create=False) as store:
+        rows = {r["annotator"]: r for r in annotator_table(store)}
+        fay, gus = rows["fay"], rows["gus"]
+        assert fay["pass_rate"] == pytest.approx((6 + 3) / 12)
+        assert gus["pass_rate"] == 1.0
+        # fay and gus share 5 items x 2 criteria; they differ where fay failed makes_sense (even numbers).
+        assert fay["n_with_others"] == gus["n_with_others"] == 10
+        assert fay["agreement_with_others"] == pytest.approx(8 / 10)
+        # gus never fails, so chance agreement equals the observed 0.8: kappa is 0 (sklearn agrees).
+        fay_vals = [1, 1, 1, 0, 1, 1, 1, 0, 1, 1]
+        assert fay["kappa_with_others"] == pytest.approx(cohen_kappa_score(fay_vals, [1] * 10)) == 0.0
+        pairs = human_judge_pairs(store)
+        mine = pairs[pairs["grader"] == "fay"]
+        assert fay["n_with_judge"] == len(mine)
+        assert fay["agreement_with_judge"] == pytest.approx((mine["human"] == mine["judge"]).mean())
+        assert fay["kappa_with_judge"] == pytest.approx(cohen_kappa_score(mine["human"], mine["judge"]))
+        # The demo's people are there too, with their overlap.
+        assert rows["ann (demo)"]["n_with_others"] > 0
+
+
+def test_annotators_csv(project_path, tmp_path):
+    with open_project(project_path, create=False) as store:
+        path = write_annotators_csv(store, tmp_path / "out" / "annotators.csv")
+        expected = annotator_table(store)
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == ANNOTATOR_COLUMNS
+    assert (
+        [r["annotator"] for r in rows]
+        == [r["annotator"] for r in expected]
+        == ["ann (demo)", "ben (demo)", "fay", "gus"]
+    )
+    fay = rows[2]
+    assert fay["fast_decisions"] == "3" and float(fay["pass_rate"]) == pytest.approx(0.75)
+    assert float(rows[3]["kappa_with_others"]) == 0.0
+    assert rows[3]["warnings"] == "" and float(rows[3]["median_seconds"]) == 25.0
+
+
+def test_annotators_csv_neutralises_formula_like_names(project_path, tmp_path):
+    with open_project(project_path, create=False) as store:
+        person = store.grader_id("human", '=HYPERLINK("http://x")')
+        gid = store.execute("SELECT id FROM generations ORDER BY id LIMIT 1").fetchone()[0]
+        store.add_verdicts([{"grader_id": person, "generation_id": gid, "criterion": "topic", "value": 1}])
+        store.add_review(person, gid, "submit", seconds=3.0)
+        path = write_annotators_csv(store, tmp_path / "annotators.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        names = [r["annotator"] for r in csv.DictReader(fh)]
+    assert '\'=HYPERLINK("http://x")' in names
+
+
+def test_cli_annotators(project_path, tmp_path, capsys):
+    out = tmp_path / "annotators.csv"
+    assert cli_main(["annotators", "--project", str(project_path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.exists() and "warning: 3 of 6 submits took under 5 s" in text
+    assert cli_main(["annotators", "--project", str(project_path), "--json", "--fast", "3"]) == 0
+    rows = {r["annotator"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["fay"]["fast_decisions"] == 1
