@@ -11,13 +11,13 @@ import argparse
 import sys
 
 from gradeapp import __version__
-from gradeapp.cli import adjudication, audit, grading, guidelines, llm, project, quality, team
+from gradeapp.cli import adjudication, audit, grading, guidelines, judges, llm, project, quality, team
 from gradeapp.cli.options import common_options
 from gradeapp.cli.project import cmd_desk
 from gradeapp.errors import GradeappError
 
 # The command groups, in the order `gradeapp --help` lists them.
-COMMAND_MODULES = (project, grading, llm, team, guidelines, adjudication, quality, audit)
+COMMAND_MODULES = (project, grading, llm, team, guidelines, adjudication, quality, audit, judges)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from gradeapp.core.judge_compare import JudgeComparison
 from gradeapp.core.results import AuditStats
 from gradeapp.core.sampling import novelty_bound
 
@@ -276,8 +277,30 @@ table.t th{background:#f4f4f4}img{max-width:100%}.empty{color:#888}.note{color:#
 """
 
 
-def render_report(stats: AuditStats) -> str:
-    """Return the report as one HTML page with every plot embedded."""
+def judges_section(judges: JudgeComparison | None) -> str:
+    """Return the report's section comparing the project's judges ('' with fewer than two judges)."""
+    if judges is None or len(judges.judges) < 2:
+        return ""
+    cols = ["judge", "criterion", "n", "agreement", "kappa", "kappa_low", "kappa_high", "sensitivity",
+            "specificity", "bias", "pairwise", "ppi_half_width"]  # fmt: skip
+    c = judges.settings.get("confidence", 0.95)
+    return "\n".join(
+        [
+            "<h2>Judges compared (same audited generations)</h2>",
+            f"<p><b>{html.escape(judges.sentence)}</b></p>",
+            f"<p class='note'>{judges.n_generations} generations graded by people and every judge. Intervals: "
+            f"{c:.0%} percentile bootstrap over generations, paired across judges; McNemar: exact test on the "
+            "points where exactly one judge agreed with the people; ppi_half_width: mean PPI++ half-width over "
+            "student x k cells that judge gives for the same audit.</p>",
+            _table(judges.table()[cols]),
+            _table(judges.pairs),
+            _table(judges.costs),
+        ]
+    )
+
+
+def render_report(stats: AuditStats, judges: JudgeComparison | None = None) -> str:
+    """Return the report as one HTML page with every plot embedded (and the judges compared, when given)."""
     d = stats.data
     o = stats.options
     figs = {name: _png(fig) for name, fig in figures(stats).items()}
@@ -366,12 +389,13 @@ def render_report(stats: AuditStats) -> str:
         _table(stats.plan),
         "<h2>What was excluded and why</h2>",
         _table(excl),
+        judges_section(judges),
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-def write_report(stats: AuditStats, path: Path) -> Path:
+def write_report(stats: AuditStats, path: Path, judges: JudgeComparison | None = None) -> Path:
     """Write report.html at path; return the path."""
-    Path(path).write_text(render_report(stats), encoding="utf-8")
+    Path(path).write_text(render_report(stats, judges), encoding="utf-8")
     return Path(path)

@@ -1,4 +1,4 @@
-"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html, judges.csv.
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -17,6 +17,7 @@ from gradeapp.errors import GradeappError
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import write_csv
 from gradeapp.paths import file_slug
+from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_stats
 
@@ -76,6 +77,9 @@ def export_project(
     paths["verdicts_csv"] = write_csv(verdicts, out / "verdicts.csv")
     verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
     paths["verdicts_parquet"] = out / "verdicts.parquet"
-    paths["report"] = write_report(stats, out / "report.html")
+    judges = export_comparison(store, stats.options, stats.data)
+    paths["report"] = write_report(stats, out / "report.html", judges=judges)
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
+    if judges is not None:
+        paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
     return paths
