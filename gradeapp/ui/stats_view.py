@@ -40,6 +40,7 @@ from gradeapp.db import open_project
 from gradeapp.db.audit_store import change_marker
 from gradeapp.io.report import plot_bias, plot_k_curves
 from gradeapp.services.export import export_project
+from gradeapp.services.judges import compare_project_judges
 from gradeapp.services.stats import StatsOptions, compute_stats
 
 POLL_MS = 2000
@@ -199,6 +200,10 @@ class StatsView(QWidget):
         plots.addWidget(self.bias_canvas)
         self.tabs.insertTab(1, plots, "Plots")
 
+        self.judges_tab = JudgesTab(self.store_path, self.pool, self.options, self)
+        self.tabs.addTab(self.judges_tab, "Judges")
+        self.stats_refreshed.connect(self.judges_tab.refresh)
+
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.tabs, 1)
@@ -311,3 +316,60 @@ def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
     view.resize(1100, 720)
     view.show()
     return view
+
+
+# -- the Judges tab ---------------------------------------------------------------------------------
+def _compare(store_path: Path, options):
+
+    with open_project(store_path, create=False) as store:
+        return compare_project_judges(
+            store,
+            draw=options.draw,
+            exclude_common=options.exclude_common,
+            threshold=options.threshold,
+            bootstrap=options.bootstrap,
+            seed=options.seed,
+            confidence=options.confidence,
+            naming_penalty=options.naming_penalty,
+            at_least=1,
+        )
+
+
+class JudgesTab(QWidget):
+    """The project's judges against people on the same generations: the verdict, per judge, per pair."""
+
+    refreshed = Signal()
+
+    def __init__(self, store_path: Path, pool: QThreadPool, options, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store_path, self.pool, self.options = store_path, pool, options
+        self.comparison = None
+        self.verdict = QLabel("comparing the judges…")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("judges_verdict")
+        self.models: dict[str, FrameModel] = {}
+        split = QSplitter(Qt.Orientation.Vertical)
+        for name in ("judges", "pairs", "costs"):
+            self.models[name] = FrameModel(self)
+            table = QTableView()
+            table.setModel(self.models[name])
+            table.setObjectName(f"table_judges_{name}")
+            split.addWidget(table)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
+        layout.addWidget(split, 1)
+
+    def refresh(self) -> None:
+        """Compare the judges again on the worker pool (queued behind the statistics)."""
+        job = _Job(lambda: _compare(self.store_path, self.options))
+        job.signals.finished.connect(self._on_done)
+        job.signals.failed.connect(lambda m: self.verdict.setText(m.splitlines()[0]))
+        self.pool.start(job)
+
+    def _on_done(self, comparison) -> None:
+        self.comparison = comparison
+        self.verdict.setText(comparison.sentence)
+        self.models["judges"].set_frame(comparison.table())
+        self.models["pairs"].set_frame(comparison.pairs)
+        self.models["costs"].set_frame(comparison.costs)
+        self.refreshed.emit()

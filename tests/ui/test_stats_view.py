@@ -69,3 +69,21 @@ def test_export_button_writes_the_exports(view, qtbot, tmp_path):
     assert blocker.args == [str(out)]
     for name in ("pass_rates.csv", "agreement.csv", "verdicts.csv", "verdicts.parquet", "report.html"):
         assert (out / name).exists()
+
+
+def test_judges_tab_names_the_better_judge(qtbot, tmp_path):
+    path = tmp_path / "two.gradeapp"
+    simulate_project(
+        path, n_generations=400, n_audit=150, judges={"good": (0.95, 0.92), "poor": (0.8, 0.7)}, seed=6
+    )
+    v = StatsView(path, poll_ms=10_000, options=StatsOptions(bootstrap=200))
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitUntil(lambda: v.judges_tab.comparison is not None, timeout=60_000)
+    v.tabs.setCurrentWidget(v.judges_tab)
+    assert v.tabs.tabText(v.tabs.currentIndex()) == "Judges"
+    assert v.judges_tab.verdict.text().startswith("Judge good agrees with people better than poor")
+    table = v.judges_tab.models["judges"].frame()
+    assert set(table["judge"]) == {"good", "poor"}
+    assert v.judges_tab.models["pairs"].rowCount() == 7
+    v.close()
