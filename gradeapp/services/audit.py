@@ -340,10 +340,15 @@ def _active_draw(pool: pd.DataFrame, size: int, per_cell: bool, floor: float, rn
         pi = active_probabilities(unc, size, floor)
     pi = np.maximum(pi, 1e-12)  # a generation of the pool is never impossible to draw
     picked = rng.random(len(pool)) < pi
+    # The stratum names the group of equal probability (within the cell with per_cell): given how many of a
+    # group were drawn, Poisson sampling within it is a simple random sample, so the estimators' stratified
+    # variance (and its finite-population correction) is the right one for this design.
+    base = cell if per_cell else pd.Series("all", index=pool.index)
+    stratum = base + "|pi=" + pd.Series([f"{p:.4g}" for p in pi], index=pool.index)
     return pd.DataFrame(
         {
             "generation_id": pool["generation_id"].to_numpy()[picked],
-            "stratum": (cell if per_cell else pd.Series("all", index=pool.index)).to_numpy()[picked],
+            "stratum": stratum.to_numpy()[picked],
             "inclusion_prob": pi[picked],
         }
     ).reset_index(drop=True)
