@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from gradeapp.db import open_project
-from gradeapp.db.audit_store import change_marker
+from gradeapp.db.audit_store import change_marker, judge_graders
 from gradeapp.io.report import plot_bias, plot_k_curves
 from gradeapp.services.export import export_project
 from gradeapp.services.judges import compare_project_judges
@@ -322,6 +322,8 @@ def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
 def _compare(store_path: Path, options):
 
     with open_project(store_path, create=False) as store:
+        if len(judge_graders(store)) < 2:
+            return None  # nothing to compare: do not load the judge a second time
         return compare_project_judges(
             store,
             draw=options.draw,
@@ -331,7 +333,6 @@ def _compare(store_path: Path, options):
             seed=options.seed,
             confidence=options.confidence,
             naming_penalty=options.naming_penalty,
-            at_least=1,
         )
 
 
@@ -367,6 +368,10 @@ class JudgesTab(QWidget):
         self.pool.start(job)
 
     def _on_done(self, comparison) -> None:
+        if comparison is None:
+            self.verdict.setText("This project has one judge: add another configuration to compare judges.")
+            self.refreshed.emit()
+            return
         self.comparison = comparison
         self.verdict.setText(comparison.sentence)
         self.models["judges"].set_frame(comparison.table())

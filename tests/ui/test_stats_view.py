@@ -87,3 +87,8 @@ def test_judges_tab_names_the_better_judge(qtbot, tmp_path):
     assert set(table["judge"]) == {"good", "poor"}
     assert v.judges_tab.models["pairs"].rowCount() == 7
     v.close()
+
+
+def test_judges_tab_with_one_judge_says_so(view, qtbot):
+    qtbot.waitUntil(lambda: "one judge" in view.judges_tab.verdict.text(), timeout=30_000)
+    assert view.judges_tab.comparison is None
