@@ -20,7 +20,7 @@ from gradeapp.core.sampling import draw_combinations
 from gradeapp.db.judge_store import existing_uids, save_generations
 from gradeapp.db.store import Store
 from gradeapp.llm.client import Endpoint, PoolStats
-from gradeapp.llm.judge import RunReport, _update, begin_job, run_recorded
+from gradeapp.llm.jobs import RunReport, begin_job, record_progress, run_recorded
 
 
 def generation_uid(student: str, combination_id: int, round_: int, prompt_version: str) -> str:
@@ -132,7 +132,7 @@ async def run_generate(
 
     def flush(batch: list[dict[str, Any]]) -> int:
         saved = save_generations(store, batch)
-        _update(store, report, endpoint)
+        record_progress(store, report, endpoint)
         return saved
 
     return await run_recorded(store, report, endpoint, caller, todo, work, flush, on_progress)

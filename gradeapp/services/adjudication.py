@@ -5,19 +5,17 @@ a person's value differs from the judge's majority over its runs. Cells are list
 the disagreement rate of their criterion (disputed cells / comparable cells), then by how split the
 cell is. A decision is a verdict of a grader of kind 'adjudicator' whose `reason` is one tag of
 REASON_TAGS. `adjudicated_labels` gives the people's labels with decided cells replaced by the
-decision, so agreement can be compared before and after (`agreement_table`); the small Cohen's kappa
-here is for that table only (the full statistics live in gradeapp.core.agreement).
+decision, so agreement can be compared before and after (`agreement_table`, with Cohen's kappa
+from gradeapp.core.agreement).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from gradeapp.core.agreement import two_by_two
+from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import majority_vote
 from gradeapp.core.rubric import criteria, is_skill_criterion
 from gradeapp.db import team_store
@@ -41,32 +39,6 @@ def normalize_reason(tag: str) -> str:
     return key
 
 
-# -- small statistics ---------------------------------------------------------------------------------
-def cohen_kappa(a: Any, b: Any) -> float | None:
-    """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1)."""
-
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(x) == 0:
-        return None
-    kappa = float(
-        two_by_two(
-            np.sum((x == 1) & (y == 1)),
-            np.sum((x == 1) & (y == 0)),
-            np.sum((x == 0) & (y == 1)),
-            np.sum((x == 0) & (y == 0)),
-        )["kappa"]
-    )
-    return None if math.isnan(kappa) else kappa
-
-
-def kappa_row(a: Any, b: Any) -> dict[str, Any]:
-    """Return n, raw agreement and Cohen's kappa of two aligned 0/1 sequences."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    n = len(x)
-    return {"n": n, "agreement": float(np.mean(x == y)) if n else None, "kappa": cohen_kappa(x, y)}
-
-
-# -- the labels -------------------------------------------------------------------------------------
 def _current(store) -> pd.DataFrame:
     return team_store.cell_verdicts(store)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from gradeapp.core.agreement import kappa_row
 from gradeapp.db import team_store
 from gradeapp.io.tables import write_csv
 from gradeapp.services.adjudication import (
@@ -21,7 +22,6 @@ from gradeapp.services.adjudication import (
     human_judge_pairs,
     human_labels,
     human_pairs,
-    kappa_row,
 )
 
 FAST_SECONDS = 5.0

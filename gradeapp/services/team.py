@@ -391,8 +391,7 @@ def package_person(store) -> str | None:
 def package_status(store) -> list[dict[str, Any]]:
     """Return every package the project issued with what has been merged from it so far (read-only)."""
     merged: dict[str, dict[str, int]] = {}
-    for sha, counts in store.execute("SELECT sha256, counts FROM imports WHERE kind = 'package'"):
-        c = json.loads(counts)
+    for sha, c in team_store.package_merge_counts(store):
         m = merged.setdefault(sha, {"merges": 0, "verdicts_added": 0})
         m["merges"] += 1
         m["verdicts_added"] += c.get("verdicts_added", 0)
