@@ -233,9 +233,9 @@ def cmd_batch_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub, common: argparse.ArgumentParser) -> None:
+def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the generate, judge and batch commands."""
-    p = sub.add_parser(
+    p = subparsers.add_parser(
         "generate", parents=[common], help="generate texts with a student model (two-turn conversation)"
     )
     _endpoint_args(p, temperature=0.7)
@@ -246,7 +246,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser(
+    p = subparsers.add_parser(
         "judge", parents=[common], help="grade generations with an LLM judge (missing runs only)"
     )
     _judge_args(p)
@@ -264,7 +264,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=cmd_judge)
 
-    batch = sub.add_parser("batch", help="OpenAI Batch API / vllm run-batch").add_subparsers(
+    batch = subparsers.add_parser("batch", help="OpenAI Batch API / vllm run-batch").add_subparsers(
         dest="batch_command", required=True
     )
     p = batch.add_parser(

@@ -97,3 +97,23 @@ def test_every_command_is_documented_in_the_readme():
     top_level = {command[0] for command in _commands(build_parser())}
     missing = sorted(c for c in top_level if f"`{c}" not in readme)
     assert missing == []
+
+
+def test_every_command_function_is_named_after_its_command():
+    """One naming scheme: `gradeapp audit draw` runs cmd_audit_draw, `gradeapp info` runs cmd_info."""
+
+    def leaves(parser, prefix=()):
+        for action in parser._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, sub in action.choices.items():
+                    func = sub.get_default("func")
+                    if func is not None:
+                        yield (*prefix, name), func
+                    yield from leaves(sub, (*prefix, name))
+
+    misnamed = [
+        (" ".join(path), func.__name__)
+        for path, func in leaves(build_parser())
+        if func.__name__ != "cmd_" + "_".join(path)
+    ]
+    assert misnamed == []
