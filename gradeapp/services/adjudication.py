@@ -18,7 +18,7 @@ import pandas as pd
 from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import majority_vote
 from gradeapp.core.rubric import criteria, is_skill_criterion
-from gradeapp.db import team_store
+from gradeapp.db import Store, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.guidelines import current_version
 
@@ -43,7 +43,7 @@ def _current(store) -> pd.DataFrame:
     return team_store.cell_verdicts(store)
 
 
-def human_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def human_labels(store: Store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return each person's current 0/1 label per cell: grader, generation_id, uid, criterion, value, note, guideline_version."""
     df = _current(store) if frame is None else frame
     h = df[(df["kind"] == "human") & df["value"].notna()].sort_values(["created", "id"])
@@ -80,7 +80,7 @@ def decisions(frame: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def adjudicated_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def adjudicated_labels(store: Store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the people's labels with every decided cell's value replaced by the adjudicator's decision."""
     df = _current(store) if frame is None else frame
     labels = human_labels(store, df)
@@ -91,7 +91,10 @@ def adjudicated_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame
 
 
 def human_judge_pairs(
-    store, labels: pd.DataFrame | None = None, frame: pd.DataFrame | None = None, judge: str | None = None
+    store: Store,
+    labels: pd.DataFrame | None = None,
+    frame: pd.DataFrame | None = None,
+    judge: str | None = None,
 ) -> pd.DataFrame:
     """Return one row per person label with the judge's majority: grader, generation_id, criterion, human, judge, guideline_version."""
     df = _current(store) if frame is None else frame
@@ -113,7 +116,9 @@ def human_pairs(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- disagreements ----------------------------------------------------------------------------------
-def disagreements(store, *, judge: str | None = None, include_decided: bool = True) -> list[dict[str, Any]]:
+def disagreements(
+    store: Store, *, judge: str | None = None, include_decided: bool = True
+) -> list[dict[str, Any]]:
     """Return the disputed cells, undecided first, then worst criterion first, with both sides' notes and the judge's reasons."""
     df = _current(store)
     labels = human_labels(store, df)
@@ -197,7 +202,7 @@ def disagreements(store, *, judge: str | None = None, include_decided: bool = Tr
     return out
 
 
-def cell_detail(store, generation_id: int) -> dict[str, Any]:
+def cell_detail(store: Store, generation_id: int) -> dict[str, Any]:
     """Return the generation (text, topic, skills) and the judges' raw replies, for the detail pane (read-only)."""
     gen = store.generation(generation_id)
     return {
@@ -211,7 +216,7 @@ def cell_detail(store, generation_id: int) -> dict[str, Any]:
 
 
 def decide(
-    store,
+    store: Store,
     uid: str,
     criterion: str,
     value: int,
@@ -253,7 +258,9 @@ def _family(criterion: str) -> str:
     return "skill" if is_skill_criterion(criterion) else criterion
 
 
-def agreement_table(store, *, per_criterion: bool = False, judge: str | None = None) -> list[dict[str, Any]]:
+def agreement_table(
+    store: Store, *, per_criterion: bool = False, judge: str | None = None
+) -> list[dict[str, Any]]:
     """Return raw agreement and Cohen's kappa per criterion (skills pooled unless per_criterion), before and after adjudication.
 
     Rows: criterion, comparison ('person-judge' or 'person-person'), n, agreement_before, kappa_before,
@@ -294,7 +301,7 @@ def agreement_table(store, *, per_criterion: bool = False, judge: str | None = N
     return out
 
 
-def agreement_by_guideline_version(store) -> list[dict[str, Any]]:
+def agreement_by_guideline_version(store: Store) -> list[dict[str, Any]]:
     """Return person-vs-judge agreement (raw, Cohen's kappa, n) per guideline version of the person's verdicts."""
     pairs = human_judge_pairs(store)
     out = []
