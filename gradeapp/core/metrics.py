@@ -19,7 +19,19 @@ METRICS = ("full_marks", "all_skills", "skill_fraction")
 def generation_scores(
     k: int, skill_points: list[int], topic: int, makes_sense: int, within_limit: int
 ) -> dict:
-    """Return the three metrics of one generation from its points (reference definition)."""
+    """Return the three metrics of one generation from its points (reference definition).
+
+    Parameters
+    ----------
+    k : number of skills the generation had to show.
+    skill_points : one 0/1 point per skill.
+    topic, makes_sense, within_limit : the other three 0/1 points.
+
+    Returns
+    -------
+    dict
+        full_marks, all_skills and skill_fraction, each a float in [0, 1].
+    """
     a = int(sum(skill_points))
     b = int(topic) + int(makes_sense) + int(within_limit)
     return {
@@ -35,7 +47,16 @@ def majority_vote(
     """Collapse runs to one 0/1 point per key by strict majority of the parsed runs.
 
     Unparsed runs (value NaN) do not vote; a tie fails; keys with no parsed run get NaN.
-    Returns columns keys + value, n_runs, n_parsed.
+
+    Parameters
+    ----------
+    verdicts : one row per run, with the key columns and value (0, 1 or NaN).
+    keys : the columns that name one point.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per key: the keys, value (0.0, 1.0 or NaN), n_runs (all runs), n_parsed (runs that voted).
     """
     g = verdicts.groupby(list(keys), sort=False)["value"]
     out = g.agg(mean="mean", n_parsed="count", n_runs="size").reset_index()
@@ -52,9 +73,18 @@ def apply_deterministic(
 ) -> pd.DataFrame:
     """Apply the reference's deterministic rules to majority points.
 
-    program_sentence_limit: replace the sentence-limit point by the program's count (n <= max(1, k-1)).
-    naming_penalty: set a skill's point to 0 when the text names the skill.
-    points needs generation_id, criterion, value, k; checks: generation_id, n_sentences, named_skills.
+    Parameters
+    ----------
+    points : generation_id, criterion, value, k (one point per generation x criterion).
+    checks : generation_id, n_sentences, named_skills (JSON list or list); None or empty applies no rule.
+    naming_penalty : set a skill's point to 0 when the text names the skill.
+    program_sentence_limit : replace the sentence-limit point by the program's count
+        (n <= max(1, k-1)), adding it where the judge gave none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of points with the rules applied (rows added for missing sentence-limit points).
     """
     pts = points.copy()
     if checks is None or checks.empty or not (naming_penalty or program_sentence_limit):
@@ -93,8 +123,15 @@ def apply_deterministic(
 def score_generations(points: pd.DataFrame) -> pd.DataFrame:
     """Compute the three metrics per generation from one point per generation x criterion.
 
-    points: generation_id, criterion, value (NaN counts as not earned), k. Returns one row per
-    generation with A, B, k, n_missing and the METRICS columns.
+    Parameters
+    ----------
+    points : generation_id, criterion, value (NaN counts as not earned), k.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per generation: generation_id, A (skill points), B (other points), k, n_missing
+        and the METRICS columns.
     """
     p = points.assign(
         v=points["value"].fillna(0.0), is_skill=points["criterion"].str.startswith(SKILL_PREFIX)
@@ -119,7 +156,16 @@ def aggregate(
 ) -> pd.DataFrame:
     """Aggregate per-generation metrics: best of rounds per combination (or each generation), mean ± SE.
 
-    scores needs by-columns, combination_id and METRICS. Returns by + metric, mean, se, n.
+    Parameters
+    ----------
+    scores : the by columns, combination_id and the METRICS columns, one row per generation.
+    by : the columns of one table row.
+    best_of_rounds : take each combination's best round (the paper's rule) instead of every generation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        by + metric, mean, se (standard error of the mean), n (units averaged).
     """
     unit = [*by, "combination_id"]
     per = scores.groupby(unit)[list(METRICS)].max().reset_index() if best_of_rounds else scores
@@ -139,8 +185,21 @@ def skillmix_scores(
     program_sentence_limit: bool = True,
     best_of_rounds: bool = True,
 ) -> pd.DataFrame:
-    """Return the Skill-Mix table (student, k, metric, mean, se, n) from a project's current verdicts."""
+    """Return the Skill-Mix table from a project's current verdicts (read-only, apart from the checks cache).
 
+    Parameters
+    ----------
+    store : the project.
+    kind : grader kind whose verdicts count ('judge' or 'human').
+    grader_id : only this grader's verdicts; None takes every grader of the kind.
+    exclude_common, naming_penalty, program_sentence_limit : the reference's rules (see apply_deterministic).
+    best_of_rounds : see aggregate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        student, k, metric, mean, se, n (empty with those columns when nothing is graded).
+    """
     per_gen = generation_table(
         store,
         kind=kind,
@@ -165,7 +224,20 @@ def generation_table(
     program_sentence_limit: bool = True,
     ensure=None,
 ) -> pd.DataFrame:
-    """Return per-generation metrics (majority over runs and graders of the kind) with student, k, round."""
+    """Return per-generation metrics (majority over runs and graders of the kind) with student, k, round.
+
+    Parameters
+    ----------
+    store : the project (read-only).
+    kind, grader_id, exclude_common, naming_penalty, program_sentence_limit : see skillmix_scores.
+    ensure : called with the store first (to fill the checks cache), or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of score_generations plus student, round, combination_id, topic; empty when no
+        verdict counts.
+    """
     if ensure is not None:
         ensure(store)
     v = store.current_verdicts_df(kind=kind)
