@@ -7,13 +7,12 @@ import random
 import shutil
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
-from gradeapp.db import open_project
+from gradeapp.db import desk_queries, open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import grading
 
@@ -250,11 +249,12 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
         proc.start()
         send.close()
         assert receive.poll(30) and receive.recv() == ("ready",)
-        stop = time.monotonic() + rng.uniform(0.02, 0.3)
+        # kill after a random number of reported writes (a condition, not a time: a busy machine
+        # only makes the child slower), i.e. somewhere inside one of its next writes
         messages = []
-        while time.monotonic() < stop:
-            if receive.poll(0.005):
-                messages.append(receive.recv())
+        for _ in range(rng.randint(4, 16)):
+            assert receive.poll(60), "the child stopped grading"
+            messages.append(receive.recv())
         proc.kill()  # SIGKILL, mid-write or not
         proc.join(10)
         kills += proc.exitcode == -signal.SIGKILL
@@ -271,10 +271,9 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
                 saved_reviews.append((row_id, gid, rest[0]))
     print(f"{kills} kills; {len(saved_verdicts)} verdicts and {len(saved_reviews)} submits reported saved")
     assert kills == 25
-    assert len(saved_verdicts) > 100, "the child processes barely graded anything"
     with open_project(path, create=False) as s:
         assert s.integrity_check() == "ok"
-        on_disk = grading.q.verdicts_by_id(s, [v[0] for v in saved_verdicts])
+        on_disk = desk_queries.verdicts_by_id(s, [v[0] for v in saved_verdicts])
         lost = [v for v in saved_verdicts if v[0] not in on_disk or on_disk[v[0]][1:4] != v[1:]]
         assert lost == []
         for rid, gid, action in saved_reviews:

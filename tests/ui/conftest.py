@@ -63,7 +63,7 @@ def open_desk(qtbot, settings):
         qtbot.waitExposed(window)
         window.activateWindow()
         # shortcuts of the window context fire only in the active window
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=30_000)
         windows.append(window)
         return window
 

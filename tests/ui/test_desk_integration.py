@@ -14,7 +14,7 @@ def test_every_view_of_the_view_menu_opens(qtbot, open_desk, demo_project, key):
     before = set(QApplication.topLevelWidgets())
     window.actions_by_id[key].trigger()
     qtbot.waitUntil(
-        lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before), timeout=5000
+        lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before), timeout=30_000
     )
     for w in set(QApplication.topLevelWidgets()) - before:
         w.close()

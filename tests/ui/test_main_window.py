@@ -79,7 +79,7 @@ def test_grade_three_items_by_keyboard_undo_redo_and_reopen(qtbot, open_desk, de
     third = current(demo_project, "demo-003")
     assert third[TOPIC] == 1 and third[MAKES_SENSE] == 0 and None not in third.values()
     assert all(submitted(demo_project, u) for u in ("demo-001", "demo-002", "demo-003"))
-    qtbot.waitUntil(lambda: "done 3 / 61" in window.progress_label.text(), timeout=2000)
+    qtbot.waitUntil(lambda: "done 3 / 61" in window.progress_label.text(), timeout=30_000)
 
     # undo the submit, then the accept: the item is a draft and the accepted criteria are cleared again
     before = verdict_rows(demo_project)
@@ -330,7 +330,7 @@ def test_two_projects_in_two_windows(qtbot, demo_project, demo_master, tmp_path,
         assert first is not second and open_window(demo_project, settings) is first
         for window in (first, second):
             window.activateWindow()
-            qtbot.waitUntil(lambda w=window: QApplication.activeWindow() is w, timeout=3000)
+            qtbot.waitUntil(lambda w=window: QApplication.activeWindow() is w, timeout=30_000)
         keys(qtbot, second, "A", "Return")
         assert submitted(other_path, "demo-001") and not submitted(demo_project, "demo-001")
         assert second.item.uid == "demo-002" and first.item.uid == "demo-001"
@@ -355,7 +355,7 @@ def test_time_and_annotator_are_stored_with_verdicts(qtbot, open_desk, demo_proj
         ).fetchone()
     assert seconds == pytest.approx(150.0)
     assert who == "tess (test)"
-    qtbot.waitUntil(lambda: "median 150 s/item" in window.progress_label.text(), timeout=2000)
+    qtbot.waitUntil(lambda: "median 150 s/item" in window.progress_label.text(), timeout=30_000)
 
 
 def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_project, tmp_path, monkeypatch):
