@@ -55,11 +55,9 @@ def test_importing_every_core_module_loads_no_qt():
     assert out.strip() == "[]"
 
 
-def test_opening_a_project_and_an_item_loads_neither_pandas_nor_sqlite_utils(tmp_path):
+def test_opening_a_project_and_an_item_loads_neither_pandas_nor_sqlite_utils(demo_path):
     """Start-up stays fast: the desk's first item needs only sqlite3 (pandas alone takes ~0.8 s)."""
-    from gradeapp.services.demo import build_demo
-
-    path = build_demo(tmp_path / "demo.gradeapp")
+    path = demo_path
     code = (
         "import sys\n"
         "from gradeapp.services import grading\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -21,19 +20,12 @@ from gradeapp.services.adjudication import (
     human_labels,
     normalize_reason,
 )
-from tests.team_sim import Clock, fresh_demo, grade
-
-
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.gradeapp"
-    fresh_demo(path, tmp_path_factory.mktemp("x") / "unused.gradeapp")
-    return path
+from tests.team_sim import Clock, grade
 
 
 @pytest.fixture
-def project(demo_cache, tmp_path):
-    return open_project(fresh_demo(demo_cache, tmp_path / "p.gradeapp"), create=False)
+def project(demo_path):
+    return open_project(demo_path, create=False)
 
 
 def oracle_cells(store) -> set[tuple[str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
 import sqlite3
 from pathlib import Path
@@ -17,18 +16,9 @@ from gradeapp.errors import GradeappError
 from gradeapp.services import grading
 
 
-@pytest.fixture(scope="module")
-def demo_master(tmp_path_factory) -> Path:
-    from gradeapp.services.demo import build_demo
-
-    return build_demo(tmp_path_factory.mktemp("desk_demo") / "demo.gradeapp")
-
-
 @pytest.fixture
-def store(demo_master, tmp_path):
-    path = tmp_path / "demo.gradeapp"
-    shutil.copy(demo_master, path)
-    with open_project(path, create=False) as s:
+def store(demo_path):
+    with open_project(demo_path, create=False) as s:
         yield s
 
 
@@ -227,14 +217,13 @@ def test_a_second_process_holding_the_file_makes_a_write_fail_cleanly(store, per
 
 
 @pytest.mark.slow
-def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
+def test_kill_9_loses_nothing_reported_saved(demo_path):
     """Kill grading processes at random moments; everything they reported as saved must be on disk."""
     import multiprocessing
 
     from tests import desk_crash_child
 
-    path = tmp_path / "crash.gradeapp"
-    shutil.copy(demo_master, path)
+    path = demo_path
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["gradeapp.services.grading", "tests.desk_crash_child"])
     rng = random.Random(7)
@@ -283,11 +272,10 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
             )
 
 
-def test_cli_grades_headless_and_lists_the_queue(demo_master, tmp_path, capsys):
+def test_cli_grades_headless_and_lists_the_queue(demo_path, capsys):
     from gradeapp.cli import main
 
-    path = tmp_path / "cli.gradeapp"
-    shutil.copy(demo_master, path)
+    path = demo_path
     base = ["--project", str(path), "--annotator", "cli (test)"]
     assert main(["grade", "demo-004", *base, "--set", "topic=0", "--accept", "--submit", "--note", "hm"]) == 0
     out = capsys.readouterr().out
