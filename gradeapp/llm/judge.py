@@ -92,6 +92,24 @@ def judgement_from_reply(
     )
 
 
+def request_record(endpoint: Endpoint, messages: list[dict], structured: bool) -> str:
+    """Return the JSON record of a grading request as stored with its reply (no key, no base URL)."""
+    return json.dumps(
+        {
+            "model": endpoint.model,
+            "temperature": endpoint.temperature,
+            "max_tokens": endpoint.max_tokens,
+            "response_format": "json_schema" if structured else None,
+            "messages": messages,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _prompt_config(endpoint: Endpoint, prompts: GradingPrompts) -> dict[str, Any]:
+    return {**endpoint.public_config(), "prompt_version": prompts.version, "prompt_hash": prompts.hash}
+
+
 async def run_judge(
     store: Store,
     endpoint: Endpoint,
@@ -124,9 +142,7 @@ async def run_judge(
     )
     contexts = generation_contexts(store, {gid for gid, _, _ in todo})
     config = {
-        **endpoint.public_config(),
-        "prompt_version": prompts.version,
-        "prompt_hash": prompts.hash,
+        **_prompt_config(endpoint, prompts),
         "runs": runs,
         "retry_unparsed": retry_unparsed,
         "todo": len(todo),
@@ -140,16 +156,7 @@ async def run_judge(
         result = await caller.chat(messages, fmt)
         report.usage.calls += 1
         report.usage.add(result.usage)
-        request = json.dumps(
-            {
-                "model": endpoint.model,
-                "temperature": endpoint.temperature,
-                "max_tokens": endpoint.max_tokens,
-                "response_format": "json_schema" if result.structured else None,
-                "messages": messages,
-            },
-            ensure_ascii=False,
-        )
+        request = request_record(endpoint, messages, result.structured)
         return judgement_from_reply(
             grader_id, ctx, run, result.text, request=request, usage=result.usage, retry=retry
         )

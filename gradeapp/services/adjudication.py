@@ -125,35 +125,18 @@ def disagreements(
     if labels.empty:
         return []
     judge = judge or default_judge(df)
-    keys = ["generation_id", "criterion"]
-    cells = (
-        labels.groupby(keys, sort=False)["value"].agg(n="size", ones="sum", lo="min", hi="max").reset_index()
-    )
-    cells = cells.merge(judge_majority(df, judge), on=keys, how="left")
-    has_judge = cells["judge"].notna()
-    cells["pp"] = cells["lo"] != cells["hi"]
-    cells["pj"] = has_judge & (
-        ((cells["judge"] == 1) & (cells["lo"] == 0)) | ((cells["judge"] == 0) & (cells["hi"] == 1))
-    )
-    cells["disputed"] = cells["pp"] | cells["pj"]
-    comparable = cells[(cells["n"] > 1) | has_judge]
+    cells = _cell_table(labels, judge_majority(df, judge))
+    comparable = cells[(cells["n"] > 1) | cells["judge"].notna()]
     rate = comparable.groupby("criterion")["disputed"].agg(["sum", "size"])
+    rate_of = {crit: (int(r["sum"]), int(r["size"])) for crit, r in rate.iterrows()}
     disputed = cells[cells["disputed"]].copy()
     if disputed.empty:
         return []
     dec = {(d["generation_id"], d["criterion"]): d for d in decisions(df).to_dict("records")}
-    rate_of = {crit: (int(r["sum"]), int(r["size"])) for crit, r in rate.iterrows()}
-    dkeys = disputed[keys]
     # Only the disputed cells' rows are turned into Python objects.
-    people: dict[tuple, list] = {}
-    for r in labels.merge(dkeys, on=keys).sort_values("grader").to_dict("records"):
-        people.setdefault((r["generation_id"], r["criterion"]), []).append(
-            {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
-        )
-    runs: dict[tuple, list] = {}
-    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=keys).sort_values("run")
-    for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
-        runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
+    dkeys = disputed[CELL_KEYS]
+    people = _people_by_cell(labels, dkeys)
+    runs = _judge_runs_by_cell(df, judge, dkeys)
     uid_of = dict(zip(labels["generation_id"], labels["uid"], strict=False))
     notes = team_store.generation_notes(store, disputed["generation_id"].unique().tolist())
     out = []
@@ -162,44 +145,98 @@ def disagreements(
         decided = dec.get(key)
         if decided is not None and not include_decided:
             continue
-        n_disputed, n_cells = rate_of[c.criterion]
         jv = None if pd.isna(c.judge) else int(c.judge)
-        total = c.n + (jv is not None)
-        ones = c.ones + (jv or 0)
         out.append(
             {
-                "generation_id": int(c.generation_id),
-                "uid": uid_of[c.generation_id],
-                "criterion": c.criterion,
-                "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
-                "criterion_rate": float(n_disputed / n_cells),
-                "criterion_cells": int(n_cells),
-                "split": float(min(ones, total - ones) / total),
+                **_cell_fields(c, jv, uid_of[c.generation_id], rate_of[c.criterion]),
                 "people": people[key],
                 "item_notes": [{"name": name, "note": note} for name, note in notes.get(c.generation_id, [])],
-                "judge": None
-                if jv is None
-                else {
-                    "name": judge,
-                    "value": jv,
-                    "runs": [None if pd.isna(v) else int(v) for v, _ in runs.get(key, [])],
-                    "reasons": [why for _, why in runs.get(key, []) if isinstance(why, str) and why],
-                },
-                "decision": None
-                if decided is None
-                else {
-                    "value": int(decided["value"]),
-                    "reason": decided["reason"],
-                    "by": decided["by"],
-                    "created": decided["created"],
-                    "note": decided["note"] or "",
-                },
+                "judge": _judge_side(judge, jv, runs.get(key, [])),
+                "decision": _decision_side(decided),
             }
         )
     out.sort(
         key=lambda c: (c["decision"] is not None, -c["criterion_rate"], -c["split"], c["uid"], c["criterion"])
     )
     return out
+
+
+CELL_KEYS = ["generation_id", "criterion"]
+
+
+def _cell_table(labels: pd.DataFrame, majority: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per labelled cell: n people, ones, lo, hi, the judge's majority, pp/pj/disputed flags."""
+    cells = (
+        labels.groupby(CELL_KEYS, sort=False)["value"]
+        .agg(n="size", ones="sum", lo="min", hi="max")
+        .reset_index()
+    )
+    cells = cells.merge(majority, on=CELL_KEYS, how="left")
+    has_judge = cells["judge"].notna()
+    cells["pp"] = cells["lo"] != cells["hi"]
+    cells["pj"] = has_judge & (
+        ((cells["judge"] == 1) & (cells["lo"] == 0)) | ((cells["judge"] == 0) & (cells["hi"] == 1))
+    )
+    cells["disputed"] = cells["pp"] | cells["pj"]
+    return cells
+
+
+def _people_by_cell(labels: pd.DataFrame, dkeys: pd.DataFrame) -> dict[tuple, list[dict[str, Any]]]:
+    people: dict[tuple, list] = {}
+    for r in labels.merge(dkeys, on=CELL_KEYS).sort_values("grader").to_dict("records"):
+        people.setdefault((r["generation_id"], r["criterion"]), []).append(
+            {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
+        )
+    return people
+
+
+def _judge_runs_by_cell(df: pd.DataFrame, judge: str | None, dkeys: pd.DataFrame) -> dict[tuple, list[tuple]]:
+    runs: dict[tuple, list] = {}
+    jrows = (
+        df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=CELL_KEYS).sort_values("run")
+    )
+    for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
+        runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
+    return runs
+
+
+def _cell_fields(c: Any, jv: int | None, uid: str, rate: tuple[int, int]) -> dict[str, Any]:
+    """Return what names a disputed cell and how disputed it is (its criterion's rate, its split)."""
+    n_disputed, n_cells = rate
+    total = c.n + (jv is not None)
+    ones = c.ones + (jv or 0)
+    return {
+        "generation_id": int(c.generation_id),
+        "uid": uid,
+        "criterion": c.criterion,
+        "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
+        "criterion_rate": float(n_disputed / n_cells),
+        "criterion_cells": int(n_cells),
+        "split": float(min(ones, total - ones) / total),
+    }
+
+
+def _judge_side(judge: str | None, value: int | None, runs: list[tuple]) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        "name": judge,
+        "value": value,
+        "runs": [None if pd.isna(v) else int(v) for v, _ in runs],
+        "reasons": [why for _, why in runs if isinstance(why, str) and why],
+    }
+
+
+def _decision_side(decided: dict[str, Any] | None) -> dict[str, Any] | None:
+    if decided is None:
+        return None
+    return {
+        "value": int(decided["value"]),
+        "reason": decided["reason"],
+        "by": decided["by"],
+        "created": decided["created"],
+        "note": decided["note"] or "",
+    }
 
 
 def cell_detail(store: Store, generation_id: int) -> dict[str, Any]:
