@@ -235,6 +235,12 @@ def cmd_batch_ingest(args: argparse.Namespace) -> int:
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the generate, judge and batch commands."""
+    _register_generate(subparsers, common)
+    _register_judge(subparsers, common)
+    _register_batch(subparsers, common)
+
+
+def _register_generate(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "generate", parents=[common], help="generate texts with a student model (two-turn conversation)"
     )
@@ -246,6 +252,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
     p.set_defaults(func=cmd_generate)
 
+
+def _register_judge(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "judge", parents=[common], help="grade generations with an LLM judge (missing runs only)"
     )
@@ -264,6 +272,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=cmd_judge)
 
+
+def _register_batch(subparsers, common: argparse.ArgumentParser) -> None:
     batch = subparsers.add_parser("batch", help="OpenAI Batch API / vllm run-batch").add_subparsers(
         dest="batch_command", required=True
     )
