@@ -135,3 +135,15 @@ def test_only_the_command_line_imports_argparse():
         if path.relative_to(PACKAGE).parts[0] != "cli" and "argparse" in _imports(path)
     ]
     assert offenders == []
+
+
+def test_core_functions_take_no_store():
+    """gradeapp.core is pure: a function that reads or writes a project belongs to services/."""
+    offenders = []
+    for path in (PACKAGE / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names = {a.arg for a in node.args.args + node.args.kwonlyargs}
+                if names & {"store", "conn"}:
+                    offenders.append(f"{path.name}:{node.name}")
+    assert offenders == []

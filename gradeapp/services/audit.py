@@ -16,9 +16,9 @@ import pandas as pd
 
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
-from gradeapp.core.rubric import ensure_checks
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.services.scores import ensure_checks
 
 DESIGNS = ("uniform", "stratified")
 RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run

@@ -23,9 +23,9 @@ from gradeapp.core.agreement import (
     skillmix_table,
     two_by_two,
 )
-from gradeapp.core.metrics import skillmix_scores
 from gradeapp.db import open_project
 from gradeapp.services.audit import load_audit_data
+from gradeapp.services.scores import skillmix_scores
 from tests.simulate import simulate_project
 
 
