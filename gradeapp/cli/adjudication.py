@@ -43,7 +43,6 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_adjudicate_list(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         cells = disagreements(store, judge=args.judge, include_decided=not args.open)
     if args.limit:
@@ -66,7 +65,6 @@ def cmd_adjudicate_list(args: argparse.Namespace) -> int:
 
 
 def cmd_adjudicate_decide(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         row = decide(store, args.uid, args.criterion, args.value, args.reason, by=args.by, note=args.note)
     print(f"{row['uid']} {row['criterion']}: {row['value']} by {row['by']} ({REASON_TAGS[row['reason']]})")
@@ -78,7 +76,6 @@ def _fmt(x: float | None) -> str:
 
 
 def cmd_adjudicate_agreement(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         rows = agreement_table(store, per_criterion=args.per_criterion)
     if args.json:

@@ -31,7 +31,6 @@ def _stats_options(args: argparse.Namespace):
 
 
 def cmd_audit_draw(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         report = draw_audit(
             store,
@@ -56,7 +55,6 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         draws = audit_store.audit_draws_df(store)
         if args.name:
@@ -89,7 +87,6 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_plan(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         data = load_audit_data(
             store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
@@ -103,7 +100,6 @@ def cmd_audit_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         stats = compute_stats(store, _stats_options(args))
     if args.json:
@@ -159,7 +155,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         paths = export_project(store, Path(args.out) if args.out else None, _stats_options(args))
     for name, path in paths.items():

@@ -44,7 +44,6 @@ def _filters(args) -> dict[str, Any]:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     """List the queue of an annotator with each item's status, then the progress line."""
-
     with open_store(args) as store:
         grader = store.grader_id("human", _annotator(args))
         rows = queue_page(store, grader, _filters(args), 0, args.limit)
@@ -62,7 +61,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Record an annotator's decisions on one item (append-only), then optionally submit, flag or note."""
-
     with open_store(args) as store:
         gid = store.generation_id(args.uid)
         if gid is None:

@@ -44,7 +44,6 @@ def cmd_guidelines_init(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_show(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         row = show(store, args.guideline_version)
     print(f"# version {row['version']} ({row['created']})")
@@ -53,7 +52,6 @@ def cmd_guidelines_show(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_edit(args: argparse.Namespace) -> int:
-
     path = Path(args.file)
     try:
         text = path.read_text(encoding="utf-8")
@@ -69,7 +67,6 @@ def cmd_guidelines_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_history(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         ensure_guidelines(store)
         rows = history(store)
@@ -83,7 +80,6 @@ def cmd_guidelines_history(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_agreement(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         rows = agreement_by_guideline_version(store)
     if args.json:

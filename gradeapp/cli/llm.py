@@ -147,7 +147,6 @@ def _run(coro_factory, unit: str) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-
     endpoint = _endpoint(args)
     prompts = grading_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
     if args.batch:
@@ -188,7 +187,6 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-
     endpoint = _endpoint(args)
     prompts = generation_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
     with open_store(args) as store:
@@ -216,7 +214,6 @@ def cmd_batch_write(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_poll(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         for line in poll_batches(
             store, args.batch_ids, wait=args.wait, interval=args.interval, base_url=args.base_url
@@ -226,7 +223,6 @@ def cmd_batch_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_ingest(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         counts = ingest_file(store, Path(args.file), retry=args.retry_unparsed)
     print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))

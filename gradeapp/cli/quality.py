@@ -33,7 +33,6 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
 
 
 def cmd_annotators(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         rows = annotator_table(store, args.fast)
         if args.out:

@@ -43,7 +43,6 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         report = assign(
             store,
@@ -68,7 +67,6 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         reports = merge_packages(store, [Path(p) for p in args.packages])
     if args.json:
@@ -83,7 +81,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_packages(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         rows = package_status(store)
     if args.json:
