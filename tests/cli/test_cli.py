@@ -117,3 +117,18 @@ def test_every_command_function_is_named_after_its_command():
         if func.__name__ != "cmd_" + "_".join(path)
     ]
     assert misnamed == []
+
+
+def test_print_json_writes_plain_json_whatever_the_values(capsys):
+    """NaN becomes null, numpy scalars plain numbers, text stays UTF-8; indent=None is one line."""
+    import numpy as np
+
+    from gradeapp.cli.output import print_json
+
+    print_json({"kappa": float("nan"), "n": np.int64(3), "who": "Zoë", 1: [np.float64(0.5)]})
+    assert (
+        capsys.readouterr().out
+        == '{\n  "kappa": null,\n  "n": 3,\n  "who": "Zoë",\n  "1": [\n    0.5\n  ]\n}\n'
+    )
+    print_json({"a": 1, "b": [1, 2]}, indent=None)
+    assert capsys.readouterr().out == '{"a": 1, "b": [1, 2]}\n'
