@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+from gradeapp.services.audit import ACTIVE_FLOOR  # noqa: E402
 from tests.active_study import build_pool, run_study, summarise  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=60, help="human labels per cell (expected for active) (60)")
     parser.add_argument("--per-cell", type=int, default=400, help="generations per student x k cell (400)")
     parser.add_argument("--pools", type=int, default=2, help="simulated pools (2)")
-    parser.add_argument("--floor", type=float, default=0.2, help="active design's uniform floor (0.2)")
+    parser.add_argument("--floor", type=float, default=ACTIVE_FLOOR, help="active design's uniform floor")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()

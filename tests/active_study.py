@@ -18,7 +18,7 @@ import pandas as pd
 
 from gradeapp.core.calibration import METRICS, calibrate
 from gradeapp.db import open_project
-from gradeapp.services.audit import generation_uncertainty, load_audit_data, plan_draw
+from gradeapp.services.audit import ACTIVE_FLOOR, generation_uncertainty, load_audit_data, plan_draw
 from tests.simulate import simulate_project
 
 DESIGNS = {
@@ -44,7 +44,7 @@ def build_pool(path: Path, *, per_cell: int = 400, hard_share: float = 0.2, seed
     return path
 
 
-def run_study(path: Path, reps: int, n: int, seed: int = 0, floor: float = 0.2) -> pd.DataFrame:
+def run_study(path: Path, reps: int, n: int, seed: int = 0, floor: float = ACTIVE_FLOOR) -> pd.DataFrame:
     """Draw `reps` audits per design and calibrate each: one row per design x rep x cell x metric x estimator."""
     with open_project(path) as store:
         data = load_audit_data(store)

@@ -21,7 +21,7 @@ from gradeapp.errors import GradeappError
 from gradeapp.services.scores import ensure_checks
 
 DESIGNS = ("uniform", "stratified", "active")
-ACTIVE_FLOOR = 0.2  # share of the active draw's expected size spread uniformly over the pool
+ACTIVE_FLOOR = 0.5  # share of the active draw's expected size spread uniformly over the pool
 RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
 
 

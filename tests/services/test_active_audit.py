@@ -20,6 +20,7 @@ from gradeapp.services.audit import (
     load_audit_data,
     plan_draw,
 )
+from tests.active_study import build_pool, run_study, summarise
 from tests.simulate import simulate_project
 
 
@@ -134,3 +135,14 @@ def test_cli_active_draw_prints_its_strata(graded, capsys):
     assert json.loads(draws.iloc[-1]["params"])["floor"] == 0.5
     with open_project(graded) as store:
         assert draw_audit(store, 10, design="active", seed=2, name="z")["design"] == "active"
+
+
+def test_seeded_study_active_is_valid_and_narrower_than_uniform_at_equal_labels(tmp_path):
+    # the fast subset of bench/bench_active.py: one pool, 20 audits per design
+    path = build_pool(tmp_path / "pool.gradeapp", per_cell=300, seed=2)
+    table = summarise(run_study(path, reps=20, n=50, seed=2)).set_index(["estimator", "metric", "design"])
+    for metric in ("full_marks", "all_skills", "skill_fraction"):
+        active, uniform = table.loc[("ppi++", metric, "active")], table.loc[("ppi++", metric, "uniform")]
+        assert active["coverage"] >= 0.93
+        assert abs(active["labels"] - uniform["labels"]) < 3  # the same number of human labels on average
+        assert active["vs_uniform"] < 1.0
