@@ -190,7 +190,7 @@ def verdicts_export_df(store) -> pd.DataFrame:
         "SELECT g.uid AS generation, gr.kind, gr.name AS grader, gr.model, gr.endpoint_host, gr.prompt_version, "
         "  gr.prompt_hash, gr.temperature, gr.max_tokens, v.criterion, v.run, v.value, v.status, v.raw_value, "
         "  v.reason, v.note, v.seconds, v.post_reveal, v.guideline_version, v.created, "
-        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw "
+        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw, v.match_method "
         "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id "
         "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
         "LEFT JOIN replies rp ON rp.id = v.reply_id "

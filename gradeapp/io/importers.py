@@ -573,6 +573,7 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
                 "status": p.status,
                 "reply_id": reply_id,
                 "reason": p.reason,
+                "match_method": p.match,
             }
             for crit, p in parsed.points.items()
         )

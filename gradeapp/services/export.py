@@ -27,7 +27,7 @@ PASS_RATES_COLUMNS = [
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
 ]  # fmt: skip
 
 
