@@ -236,15 +236,24 @@ def test_generic_verdicts_import_is_idempotent_and_corrections_append(catalog_st
         {"generation": "g2", "grader": "judge-x", "kind": "judge", "criterion": "makes_sense", "value": None},
     ]
     f = write_jsonl(tmp_path / "v.jsonl", v)
+    # ann decided one of g1's five criteria: her item is a draft, and the import says so
+    drafts = {
+        "items_submitted": 0,
+        "items_left_as_drafts": 1,
+        "drafts_for_example": "g1 (ann)",
+        "items_in_audit_draw": "no audit draw yet (gradeapp audit draw)",
+    }
     assert import_sources(catalog_store, [f])[str(f)] == {
         "verdicts_read": 3,
         "verdicts_added": 3,
         "verdicts_unchanged": 0,
+        **drafts,
     }
     assert import_sources(catalog_store, [f])[str(f)] == {
         "verdicts_read": 3,
         "verdicts_added": 0,
         "verdicts_unchanged": 3,
+        **drafts,
     }
     info = catalog_store.info()["verdicts"]
     assert info == {"judge": {"1": 0, "0": 1, "unparsed": 1}, "human": {"1": 1, "0": 0, "unparsed": 0}}
