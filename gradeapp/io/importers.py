@@ -420,9 +420,10 @@ class _VerdictImport:
             reply_id = self.store.reply_id(grader_id, gid, run) or self.store.add_reply(
                 grader_id, gid, run, raw, "imported"
             )
-        method = obj.get("match_method")
-        if kind == "judge" and method not in MATCH_METHODS:
-            method = "exact"  # the file names its criterion
+        if "match_method" in obj:  # as exported: how the judge's row was matched, or empty
+            method = obj["match_method"] if obj["match_method"] in MATCH_METHODS else None
+        else:  # the file names the criterion of each verdict it has
+            method = "exact" if status not in ("missing", "empty") else None
         self.pending.append(
             {
                 "grader_id": grader_id,
