@@ -14,6 +14,7 @@ import pandas as pd
 from gradeapp.core.results import AuditStats, StatsOptions
 from gradeapp.db import audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import write_csv
 from gradeapp.paths import file_slug
@@ -22,7 +23,7 @@ from gradeapp.services.stats import compute_stats
 
 PASS_RATES_COLUMNS = [
     "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
-    "n_audited", "n_judged", "judge_rate", "human_rate",
+    "n_audited", "n_judged", "judge_rate", "human_rate", "note",
 ]  # fmt: skip
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
@@ -77,5 +78,6 @@ def export_project(
     verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     paths["report"] = write_report(stats, out / "report.html")
+    paths.update(write_paper_outputs(stats, out))
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
     return paths
