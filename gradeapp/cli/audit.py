@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gradeapp.cli.options import open_store
 from gradeapp.core.calibration import plan_audit
+from gradeapp.core.summary import audit_status, headline_lines, omitted
 from gradeapp.db import audit_store
 from gradeapp.services.audit import draw_audit, load_audit_data
 from gradeapp.services.export import export_project
@@ -128,8 +129,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
         f"{len(d.gens)} generations, {len(d.human_gen)} graded by people"
     )
+    print(f"{audit_status(d, stats.pass_rates)}\n")
+    print("== the answer: full marks per student and k (calibrated = PPI++) ==")
+    print("\n".join(headline_lines(stats.pass_rates, data=d)))
+    shown, left_out = omitted(stats.pass_rates)
     print("\n== pass rates (per generation) ==")
-    print(stats.pass_rates.drop(columns=["note", "design", "confidence"]).to_string(**fmt))
+    print(shown.drop(columns=["note", "design", "confidence"]).to_string(**fmt))
+    for line in left_out:
+        print(line)
     a = stats.agreement
     print("\n== agreement, overall ==")
     if a.empty:

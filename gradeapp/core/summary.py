@@ -36,8 +36,8 @@ def _drafts(data) -> int:
     return sum(int(e.get("n", 0)) for e in data.exclusions if "not submitted" in str(e.get("why", "")))
 
 
-def blank_reason(row: dict, data, drawn: dict[tuple[str, int], int], drafts: int) -> str:
-    """Say in words why this estimate is missing and what to do next."""
+def context_reason(row: dict, data, drawn: dict[tuple[str, int], int], drafts: int) -> str | None:
+    """Say what the audit lacks for this cell (no draw, nothing drawn here, drawn texts not graded), or None."""
     if not data.draw:
         return f"no audit draw yet: make one ({DRAW_COMMAND}) and grade its texts in the desk"
     cell = (str(row["student"]), int(row["k"]))
@@ -50,6 +50,15 @@ def blank_reason(row: dict, data, drawn: dict[tuple[str, int], int], drafts: int
         if drafts:
             text += f"; {drafts} people's verdicts are on items still drafts (submit them)"
         return text
+    return None
+
+
+def blank_reason(row: dict, data, drawn: dict[tuple[str, int], int], drafts: int) -> str:
+    """Say in words why this estimate is missing and what to do next."""
+    context = context_reason(row, data, drawn, drafts)
+    if context:
+        return context
+    n = int(row.get("n_audited") or 0)
     if row.get("estimator") == "stratified":
         return f"a judge-verdict stratum has fewer than {MIN_STRATUM} audited texts: grade more of the draw"
     if row.get("estimator") == "rogan_gladen":
@@ -87,10 +96,16 @@ def audit_status(data, rates: pd.DataFrame) -> str:
     return text + "."
 
 
-def headline_table(rates: pd.DataFrame, metric: str = "full_marks") -> pd.DataFrame:
-    """Return student x k: judge rate, calibrated (PPI++) rate with interval, people-only rate, n, bias."""
+def headline_table(rates: pd.DataFrame, metric: str = "full_marks", data=None) -> pd.DataFrame:
+    """Return student x k: judge rate, calibrated (PPI++) rate with interval, people-only rate, n, bias.
+
+    With the data snapshot, a missing calibrated rate says first what the audit lacks in its cell (no
+    draw, drawn texts not graded yet), else the estimator's own reason.
+    """
     if rates.empty:
         return pd.DataFrame(columns=HEADLINE_COLUMNS)
+    drawn = _drawn_per_cell(data) if data is not None else {}
+    drafts = _drafts(data) if data is not None else 0
     r = rates[rates["metric"] == metric]
     rows = []
     for (student, k), cell in r.groupby(["student", "k"], sort=True):
@@ -112,7 +127,10 @@ def headline_table(rates: pd.DataFrame, metric: str = "full_marks") -> pd.DataFr
                 "n_audited": int(ppi.get("n_audited", judge.get("n_audited", 0)) or 0),
                 "n_judged": int(judge.get("n_judged", 0) or 0),
                 "bias_points": 100 * (jr - est) if not (math.isnan(jr) or math.isnan(est)) else math.nan,
-                "note": "" if not math.isnan(est) else str(ppi.get("note") or ""),
+                "note": ""
+                if not math.isnan(est)
+                else (data is not None and context_reason(ppi or judge, data, drawn, drafts))
+                or str(ppi.get("note") or ""),
             }
         )
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
@@ -164,3 +182,38 @@ def agreement_forest(agreement: pd.DataFrame) -> pd.DataFrame:
     a = a[a["n"] > 0]
     a["_order"] = a["kappa"].fillna(-2)
     return a.sort_values(["_order", "criterion"]).drop(columns="_order").reset_index(drop=True)
+
+
+def headline_lines(rates: pd.DataFrame, metric: str = "full_marks", data=None) -> list[str]:
+    """Return the headline as plain text lines: one per student x k, then one sentence per student."""
+    head = headline_table(rates, metric, data)
+    if head.empty:
+        return ["no judged texts yet"]
+    lines = [
+        f"{'student':<22} {'k':>2}  {'judge':>5}  {'calibrated [CI]':<18} {'people':>6}  {'audited':>9}  bias"
+    ]
+    for r in head.to_dict("records"):
+        cal = (
+            "–"
+            if math.isnan(r["calibrated"])
+            else f"{pct(r['calibrated'])} {_interval(r['ci_low'], r['ci_high'])}"
+        )
+        b = r["bias_points"]
+        bias = "" if math.isnan(b) else "0 pt" if abs(b) < 0.5 else f"{b:+.0f} pt"
+        lines.append(
+            f"{str(r['student'])[:22]:<22} {r['k']:>2}  {pct(r['judge']):>5}  {cal:<18} {pct(r['people']):>6}  "
+            f"{r['n_audited']:>3} of {r['n_judged']:<3}  {bias}{('  (' + r['note'] + ')') if r['note'] else ''}"
+        )
+    lines.append("")
+    lines += [f"{s}: {t}" for s, t in student_sentences(head).items()]
+    return lines
+
+
+def omitted(rates: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Split the rates into the rows with an estimate and one line per reason for the rows left out."""
+    if rates.empty:
+        return rates, []
+    blank = rates["estimate"].isna()
+    reasons = rates[blank].groupby(["estimator", "note"], sort=True).size()
+    lines = [f"{n} {est} estimate(s) left out: {note}" for (est, note), n in reasons.items()]
+    return rates[~blank], lines

@@ -422,7 +422,7 @@ def _cell(row: dict) -> str:
 
 def headline_html(stats: AuditStats, metric: str = "full_marks") -> str:
     """Return the headline table of one metric: students as rows, k as columns, the calibrated rate first."""
-    head = headline_table(stats.pass_rates, metric)
+    head = headline_table(stats.pass_rates, metric, stats.data)
     if head.empty:
         return "<p class='empty'>no judged texts yet</p>"
     ks = sorted(head["k"].unique())
@@ -485,7 +485,7 @@ def confusion_html(stats: AuditStats) -> str:
 def section_answer(stats: AuditStats) -> str:
     """The first screen: pass rates per student x k (full marks), a sentence per student, and the judge's trust."""
     d = stats.data
-    sentences = student_sentences(headline_table(stats.pass_rates, "full_marks"))
+    sentences = student_sentences(headline_table(stats.pass_rates, "full_marks", d))
     items = "".join(f"<li><b>{html.escape(s)}</b>: {html.escape(t)}</li>" for s, t in sentences.items())
     conf = f"{stats.options.confidence:.0%}"
     left = (
