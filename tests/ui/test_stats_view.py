@@ -81,7 +81,9 @@ def test_the_view_opens_on_a_summary_that_answers_first(view, qtbot, tmp_path):
     assert "What is each model's true pass rate?" in text
     for student in students:
         assert f"{student}: At k = " in text  # one sentence per student
-    ppi = rates[(rates["metric"] == "full_marks") & (rates["estimator"] == "ppi++")].dropna(subset=["estimate"])
+    ppi = rates[(rates["metric"] == "full_marks") & (rates["estimator"] == "ppi++")].dropna(
+        subset=["estimate"]
+    )
     first = ppi.sort_values(["student", "k"]).iloc[0]
     assert f"{100 * first['estimate']:.0f}%" in text  # the headline shows the calibrated rates
     assert "kappa" in view.trust_text.text()
