@@ -381,6 +381,11 @@ def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
     """Open the statistics view of a project as its own window; return it."""
     view = StatsView(Path(store_path), parent)
     view.setWindowFlag(Qt.WindowType.Window, True)
-    view.resize(1100, 720)
+    screen = view.screen().availableGeometry() if view.screen() else None
+    # most of the screen: the Summary's headline table and forest plot side by side need the width
+    view.resize(
+        min(screen.width(), max(1100, round(0.8 * screen.width()))) if screen else 1100,
+        min(screen.height(), max(720, round(0.8 * screen.height()))) if screen else 720,
+    )
     view.show()
     return view
