@@ -386,7 +386,7 @@ details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
 @media print{
   body{max-width:none;margin:0;padding:0;font-size:10.5pt}.first{grid-template-columns:1fr}
   h2{break-after:avoid}table,img,figure,.trust{break-inside:avoid}tr{break-inside:avoid}
-  table.t{font-size:7.5pt;width:100%;table-layout:auto;word-break:break-word}
+  table.t{font-size:6.5pt;width:100%;table-layout:auto}table.t th{word-break:break-all}table.t td{word-break:normal}
   details{display:block}details>summary{list-style:none}
   details::details-content{content-visibility:visible;display:contents}
   details:not([open])>*:not(summary){display:block}
@@ -570,7 +570,9 @@ def section_tables(stats: AuditStats) -> str:
             _details(
                 "Pass rates: every estimator per student, k and metric (with why an estimate is missing)",
                 "<p class='note'>Per generation (single round). PPI++ uses the judge's mean over runs; n_audited "
-                "counts only generations of the audit draw graded by people.</p>" + _table(stats.pass_rates),
+                "counts only generations of the audit draw graded by people; the design and the confidence level, "
+                "the same on every row, are in pass_rates.csv.</p>"
+                + _table(stats.pass_rates.drop(columns=["design", "confidence"], errors="ignore")),
             ),
             _details(
                 "Agreement (overall)", _table(overall.reindex(columns=cols) if not overall.empty else overall)
