@@ -305,3 +305,18 @@ def test_a_byte_order_mark_is_accepted_and_nan_is_refused(catalog_store, tmp_pat
     with pytest.raises(InputError) as err:
         import_sources(catalog_store, [bad])
     assert err.value.line == 2 and "not valid JSON" in str(err.value)
+
+
+def test_reference_verdicts_record_how_their_row_was_matched(ref_store):
+    methods = dict(
+        ref_store.execute(
+            "SELECT COALESCE(match_method, 'none'), COUNT(*) FROM verdicts GROUP BY match_method"
+        ).fetchall()
+    )
+    # the 48 replies' 288 points: 171 rows found by name (see tests/core/test_reply_matching.py), the
+    # other criteria are never graded by these replies and stay missing/empty with no method
+    assert methods == {"exact": 78, "normalised": 93, "none": 117}
+    unmatched = ref_store.execute(
+        "SELECT COUNT(*) FROM verdicts WHERE match_method IS NULL AND status NOT IN ('missing', 'empty')"
+    ).fetchone()[0]
+    assert unmatched == 0
