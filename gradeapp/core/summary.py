@@ -164,10 +164,11 @@ def student_sentences(head: pd.DataFrame) -> dict[str, str]:
                 f"{_interval(row['ci_low'], row['ci_high'])}"
             )
             b = row["bias_points"]
+            points = f"{abs(b):.0f} point{'' if round(abs(b)) == 1 else 's'}"
             if b >= 1:
-                text += f": the judge over-credits by {b:.0f} points."
+                text += f": the judge over-credits by {points}."
             elif b <= -1:
-                text += f": the judge under-credits by {-b:.0f} points."
+                text += f": the judge under-credits by {points}."
             else:
                 text += ": the judge is within a point of it."
         out[str(student)] = text
