@@ -398,7 +398,7 @@ def _img(fig, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{_png(fig)}'>"
 
 
-def _cell(row: dict) -> str:
+def _cell(row: dict, show_why: bool = True) -> str:
     """One headline cell: the calibrated rate and its interval, then judge, people, n and the judge's bias."""
     cal = row["calibrated"]
     sub = (
@@ -407,7 +407,7 @@ def _cell(row: dict) -> str:
     )
     if np.isnan(cal):
         why = html.escape(row["note"] or "no audited texts")
-        return f"<div class='cal'>–</div>{sub}<div class='why'>{why}</div>"
+        return f"<div class='cal'>–</div>{sub}" + (f"<div class='why'>{why}</div>" if show_why else "")
     b = row["bias_points"]
     cls = "over" if b >= 1 else "under" if b <= -1 else ""
     tip = "over-credits" if b >= 1 else "under-credits" if b <= -1 else "is within a point"
@@ -433,7 +433,9 @@ def headline_html(stats: AuditStats, metric: str = "full_marks") -> str:
     ]
     for student, g in head.groupby("student", sort=True):
         by_k = {int(r["k"]): r for r in g.to_dict("records")}
-        cells = "".join(f"<td>{_cell(by_k[k]) if k in by_k else ''}</td>" for k in ks)
+        # without a draw the reason is the same everywhere: the line above the table says it once
+        show_why = bool(stats.data.draw)
+        cells = "".join(f"<td>{_cell(by_k[k], show_why) if k in by_k else ''}</td>" for k in ks)
         rows.append(f"<tr><td class='s'>{html.escape(str(student))}</td>{cells}</tr>")
     rows.append("</tbody></table>")
     return "".join(rows)
