@@ -16,6 +16,7 @@ from typing import Any
 from gradeapp.core.parsing import MATCH_METHODS, extract_answer, parse_judge_reply
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.core.rubric import criteria as rubric_criteria
+from gradeapp.db import Store
 from gradeapp.db.audit_store import active_draw_generations, decided_criteria, is_submitted
 from gradeapp.db.connection import now_iso
 from gradeapp.errors import InputError
@@ -195,7 +196,7 @@ def _validate_generation(
 _FAST_KEYS = frozenset(("id", "student", "k", "skills", "topic", "text", "round"))
 
 
-def generation_rows(store, path: Path, resolver: _Resolver | None = None) -> Iterator[tuple]:
+def generation_rows(store: Store, path: Path, resolver: _Resolver | None = None) -> Iterator[tuple]:
     """Validate a generic generations file and yield store-ready tuples (see GENERATION_COLUMNS).
 
     The common shape (plain fields, known combination) takes a fast path; anything else goes
@@ -258,7 +259,7 @@ def _batched(rows: Iterable[tuple], size: int = BATCH) -> Iterator[list[tuple]]:
         yield batch
 
 
-def import_generations(store, path: Path) -> dict[str, int]:
+def import_generations(store: Store, path: Path) -> dict[str, int]:
     """Import a generic generations file (JSONL or CSV); return counts. All or nothing."""
     added = read = 0
     with store.atomic():
@@ -323,7 +324,7 @@ DRAFT_EXAMPLES = 5
 class _VerdictImport:
     """The state of one verdict import: caches of ids, the pending rows and the people's items touched."""
 
-    def __init__(self, store, path: Path) -> None:
+    def __init__(self, store: Store, path: Path) -> None:
         self.store = store
         self.path = path
         self.gen_ids: dict[str, int] = {}
@@ -530,7 +531,7 @@ def _settle_items(state: _VerdictImport, as_drafts: bool) -> dict[str, Any]:
     return out
 
 
-def import_verdicts(store, path: Path, *, as_drafts: bool = False) -> dict[str, Any]:
+def import_verdicts(store: Store, path: Path, *, as_drafts: bool = False) -> dict[str, Any]:
     """Import a verdicts file, long (one verdict a line) or wide (one column per criterion).
 
     A verdict equal to the current one is skipped. A person's item (person x generation) that decides
@@ -557,7 +558,7 @@ def import_verdicts(store, path: Path, *, as_drafts: bool = False) -> dict[str, 
     return counts
 
 
-def _add_submits(store, items: set[tuple[int, int]]) -> int:
+def _add_submits(store: Store, items: set[tuple[int, int]]) -> int:
     """Record a submit for each (person, generation) whose latest submit/unsubmit event is not a submit."""
 
     added = 0
@@ -598,7 +599,7 @@ def _split_skills(value: str) -> list[str]:
     return [s.strip() for s in value.split(",") if s.strip()]
 
 
-def import_reference_run(store, folder: Path, resolver: _Resolver | None = None) -> dict[str, int]:
+def import_reference_run(store: Store, folder: Path, resolver: _Resolver | None = None) -> dict[str, int]:
     """Import one reference student folder: its generations and every graded/ run beside them."""
     resolver = resolver or _Resolver(store)
     records = folder / "records.csv"
@@ -710,7 +711,7 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
         )
 
 
-def import_reference(store, root: Path) -> dict[str, int]:
+def import_reference(store: Store, root: Path) -> dict[str, int]:
     """Import every reference run folder below root in one transaction."""
     folders = find_reference_runs(root)
     if not folders:
@@ -740,7 +741,7 @@ def detect_kind(path: Path) -> str:
 
 
 def import_sources(
-    store, sources: list[Path], kind: str | None = None, *, as_drafts: bool = False
+    store: Store, sources: list[Path], kind: str | None = None, *, as_drafts: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Import several sources, all in one transaction: one bad source changes nothing at all.
 

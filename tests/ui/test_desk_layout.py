@@ -8,8 +8,8 @@ from PySide6.QtGui import QFontMetrics
 from gradeapp.ui.main_window import SCREEN_SHARE, first_size
 
 
-def test_the_first_window_takes_most_of_the_available_screen(qtbot, open_desk, demo_project):
-    window = open_desk(demo_project)
+def test_the_first_window_takes_most_of_the_available_screen(qtbot, open_desk, demo_path):
+    window = open_desk(demo_path)
     available = window.screen().availableGeometry()
     # the offscreen screen is 800 x 600: the floor of 1024 x 640 is capped by the screen itself
     assert (window.width(), window.height()) == first_size(available)
@@ -28,8 +28,8 @@ def _go_to_long_skill(qtbot, window) -> int:
     raise AssertionError("the demo has no long skill name")
 
 
-def test_rubric_shows_a_long_skill_name_in_full_wrapped_in_a_narrow_column(qtbot, open_desk, demo_project):
-    window = open_desk(demo_project)
+def test_rubric_shows_a_long_skill_name_in_full_wrapped_in_a_narrow_column(qtbot, open_desk, demo_path):
+    window = open_desk(demo_path)
     rubric = window.rubric_view
     row = _go_to_long_skill(qtbot, window)
     label = rubric.cell_text(row, "Criterion")
