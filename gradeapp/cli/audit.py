@@ -231,7 +231,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "export",
         parents=[common],
-        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html",
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html, "
+        "headline.tex/.md, k_curve.svg/.pdf, agreement.svg/.pdf",
     )
     p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
     _stat_args(p)

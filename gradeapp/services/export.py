@@ -1,4 +1,5 @@
-"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html,
+annotators.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -64,7 +65,7 @@ def export_project(
     options: StatsOptions | None = None,
     stats: AuditStats | None = None,
 ) -> dict[str, Path]:
-    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths."""
 
     out = Path(out) if out else default_export_dir(store)
     try:
