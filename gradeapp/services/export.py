@@ -1,4 +1,5 @@
-"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html, judges.csv.
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html,
+annotators.csv, judges.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -14,6 +15,7 @@ import pandas as pd
 from gradeapp.core.results import AuditStats, StatsOptions
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import write_csv
 from gradeapp.paths import file_slug
@@ -23,12 +25,12 @@ from gradeapp.services.stats import compute_stats
 
 PASS_RATES_COLUMNS = [
     "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
-    "n_audited", "n_judged", "judge_rate", "human_rate",
+    "n_audited", "n_judged", "judge_rate", "human_rate", "note",
 ]  # fmt: skip
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
 ]  # fmt: skip
 
 
@@ -64,7 +66,7 @@ def export_project(
     options: StatsOptions | None = None,
     stats: AuditStats | None = None,
 ) -> dict[str, Path]:
-    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths."""
 
     out = Path(out) if out else default_export_dir(store)
     try:
@@ -82,6 +84,7 @@ def export_project(
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     judges = export_comparison(store, stats.options, stats.data)
     paths["report"] = write_report(stats, out / "report.html", judges=judges)
+    paths.update(write_paper_outputs(stats, out))
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
     if judges is not None:
         paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
