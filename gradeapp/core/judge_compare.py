@@ -18,7 +18,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from gradeapp.core.agreement import nan_quantiles, two_by_two
 
@@ -62,6 +61,8 @@ def _interval(boot: np.ndarray, confidence: float) -> tuple[float, float]:
 
 def mcnemar_exact_p(only_a: int, only_b: int) -> float:
     """Return the two-sided exact McNemar p-value: a binomial test of the discordant pairs at 1/2."""
+    from scipy.stats import binomtest  # deferred: importing scipy.stats costs every command 1-3 s
+
     m = int(only_a) + int(only_b)
     if m == 0:
         return 1.0
