@@ -105,7 +105,8 @@ def compare_project_judges(
                 raise GradeappError(f"no judge named {want!r} in this project (see 'gradeapp info')")
             ids[str(hit.iloc[0]["name"])] = int(hit.iloc[0]["id"])
     else:
-        ids = {str(r.name): int(r.id) for r in graders.sort_values("id").itertuples()}
+        # a configuration that has not judged anything yet would empty the shared set of points
+        ids = {str(r.name): int(r.id) for r in graders[graders["n"] > 0].sort_values("id").itertuples()}
     if len(ids) < max(1, at_least):
         raise GradeappError(f"comparing judges needs at least {at_least}; this project has {len(ids)}")
     names = list(ids)

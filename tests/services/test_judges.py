@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -93,3 +94,14 @@ def test_export_writes_judges_csv_and_a_report_section(two_judges, tmp_path):
     assert set(df["judge"]) == {"good", "poor"}
     page = paths["report"].read_text(encoding="utf-8")
     assert "Judges compared" in page and "Judge good agrees with people better than poor" in page
+
+
+def test_a_judge_without_verdicts_is_left_out_unless_named(two_judges, tmp_path):
+    path = tmp_path / "three.gradeapp"
+    shutil.copy(two_judges, path)
+    with open_project(path) as store:
+        store.grader_id("judge", "never-run", model="never-run", prompt_version="v0")
+        cmp = compare_project_judges(store, bootstrap=0)
+        assert cmp.judges == ["good", "poor"] and cmp.n_generations == 240
+        named = compare_project_judges(store, ["good", "never-run"], bootstrap=0)
+        assert named.n_generations == 0 and named.per_judge.empty
