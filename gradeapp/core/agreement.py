@@ -19,7 +19,7 @@ from scipy import sparse
 from scipy.stats import binom, norm
 
 from gradeapp.core.metrics import aggregate
-from gradeapp.core.rubric import SKILL_PREFIX
+from gradeapp.core.rubric import SENTENCE_LIMIT, SKILL_PREFIX
 
 SMALL_N = 30
 COMPOSITES = ("full_marks", "all_skills")
@@ -118,7 +118,18 @@ def alpha_nominal(matrix: np.ndarray) -> tuple[float, str]:
 
 # -- pairs of judge and human points --------------------------------------------------------------
 def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
-    """Return one row per generation x item rated by the judge and by people: scope, item, h, j, context."""
+    """Return one row per generation x item people rated, with the judge's point (NaN = missing).
+
+    Parameters
+    ----------
+    data : AuditData.
+    threshold : the skill-fraction cut of the ``skill_fraction>=t`` composite.
+
+    Returns
+    -------
+    pandas.DataFrame : generation_id, scope (criterion | composite), item, h, j (NaN where the judge has
+    no parsed point or its composite is undecided), student, k, topic, category.
+    """
     gens = data.gens
     parts = []
     # Per criterion: what the judge and people themselves said (before the program's sentence count and the
@@ -130,10 +141,8 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
             on=["generation_id", "criterion"],
             suffixes=("_j", "_h"),
         )
-        crit = crit.dropna(subset=["value_h"])
-        crit = crit.assign(
-            scope="criterion", item=crit["criterion"], j=crit["value_j"].fillna(0.0), h=crit["value_h"]
-        )
+        crit = crit.dropna(subset=["value_h"])  # an unparsed judge point stays NaN: missing, never a fail
+        crit = crit.assign(scope="criterion", item=crit["criterion"], j=crit["value_j"], h=crit["value_h"])
         parts.append(crit[["generation_id", "scope", "item", "h", "j"]])
     jg, hg = data.judge_gen, data.human_gen
     if not jg.empty and not hg.empty:
@@ -157,8 +166,8 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
                     "generation_id": common,
                     "scope": "composite",
                     "item": name,
-                    "h": (hg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
-                    "j": (jg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
+                    "h": _at_least(hg.loc[common, "skill_fraction"], threshold),
+                    "j": _at_least(jg.loc[common, "skill_fraction"], threshold),
                 }
             )
         )
@@ -167,11 +176,18 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
             columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"]
         )
     pairs = pd.concat(parts, ignore_index=True)
+    pairs = pairs[pairs["h"].notna()].reset_index(drop=True)  # an undecided human composite is not a pair
     pairs["student"] = pairs["generation_id"].map(gens["student"])
     pairs["k"] = pairs["generation_id"].map(gens["k"])
     pairs["topic"] = pairs["generation_id"].map(gens["topic"])
     pairs["category"] = pairs["item"].map(data.categories)
     return pairs
+
+
+def _at_least(values: pd.Series, threshold: float) -> np.ndarray:
+    """Return 1/0 for values at least threshold, NaN where the value is missing."""
+    v = values.to_numpy(dtype=float)
+    return np.where(np.isnan(v), np.nan, v >= threshold)
 
 
 BREAKDOWNS = {
@@ -204,12 +220,14 @@ def _grouped(pairs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
 def _bootstrap_counts(
     rows: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray, gen_index: pd.Index
 ):
-    """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G)."""
+    """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G); missing points skipped."""
     gi = gen_index.get_indexer(rows["generation_id"])
+    valid = rows["j"].notna().to_numpy() & rows["h"].notna().to_numpy()
     h = rows["h"].to_numpy() > 0.5
     j = rows["j"].to_numpy() > 0.5
     out = []
     for mask in (h & j, h & ~j, ~h & j, ~h & ~j):
+        mask = mask & valid
         m = sparse.csr_matrix(
             (np.ones(int(mask.sum())), (gi[mask], codes[mask])), shape=(len(gen_index), n_groups)
         )
@@ -228,73 +246,114 @@ def agreement_table(
 ) -> pd.DataFrame:
     """Return judge-vs-people agreement per criterion and composite, overall and broken down.
 
-    Columns: scope, breakdown, student, k, group, criterion, n, a, b, c, d, p_human, p_judge, bias (+ CI),
-    agreement (+ CI), kappa/ac1/pabak (+ bootstrap CI), alpha (+ note), sensitivity/specificity/precision/npv
-    (+ Wilson CI), mcnemar_p, small_n.
+    A judge point that is missing (unparsed, or an undecided composite) is dropped from its pair: it counts
+    in ``n_judge_missing`` beside ``n``, never as a fail.
+
+    Parameters
+    ----------
+    data : AuditData.
+    bootstrap : resamples of generations for the kappa/AC1/PABAK/bias/agreement intervals (0 = none).
+    seed : the bootstrap's seed.
+    confidence : level of every interval.
+    threshold : the skill-fraction cut of the ``skill_fraction>=t`` composite.
+    alpha_for : the breakdowns Krippendorff's alpha is computed for.
+
+    Returns
+    -------
+    pandas.DataFrame : AGREEMENT_COLUMNS (scope, breakdown, student, k, group, criterion, n,
+    n_judge_missing, a, b, c, d, rates, bias, agreement, kappa, ac1, pabak, alpha, conditional rates,
+    each with its interval, mcnemar_p, small_n).
     """
     pairs = judge_human_pairs(data, threshold)
     if pairs.empty:
         return pd.DataFrame(columns=AGREEMENT_COLUMNS)
     gen_index = pd.Index(np.sort(pairs["generation_id"].unique()))
-    weights = None
-    if bootstrap:
-        rng = np.random.default_rng(seed)
-        g = len(gen_index)
-        weights = rng.multinomial(g, np.full(g, 1.0 / g), size=bootstrap).astype(np.float64)
-    z = norm.ppf(1 - (1 - confidence) / 2)
-    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    weights = _bootstrap_weights(len(gen_index), bootstrap, seed)
     ratings = _rater_ratings(data, threshold) if alpha_for else None
     tables = []
     for breakdown, rows, keys in _grouped(pairs):
         if rows.empty:
             continue
-        rows = rows.assign(
-            ia=(rows["h"] > 0.5) & (rows["j"] > 0.5),
-            ib=(rows["h"] > 0.5) & (rows["j"] <= 0.5),
-            ic=(rows["h"] <= 0.5) & (rows["j"] > 0.5),
-            id=(rows["h"] <= 0.5) & (rows["j"] <= 0.5),
-        )
-        grouped = rows.groupby(keys, sort=True, dropna=False)
-        t = (
-            grouped[["ia", "ib", "ic", "id"]]
-            .sum()
-            .rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d"})
-        )
-        codes = grouped.ngroup().to_numpy()
-        t = t.reset_index()
-        a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
-        cols = two_by_two(a_, b_, c_, d_)
-        n = cols["n"]
-        # Paired difference of proportions (judge - human): Wald interval on (c - b)/n.
-        se_bias = _div(np.sqrt(np.maximum(b_ + c_ - (c_ - b_) ** 2 / np.where(n > 0, n, 1), 0)), n)
-        cols["bias_ci_low"] = cols["bias"] - z * se_bias
-        cols["bias_ci_high"] = cols["bias"] + z * se_bias
-        cols["agreement_ci_low"], cols["agreement_ci_high"] = wilson_arrays(a_ + d_, n, confidence)
-        for name, x, m in (
-            ("sensitivity", a_, a_ + b_),
-            ("specificity", d_, c_ + d_),
-            ("precision", a_, a_ + c_),
-            ("npv", d_, b_ + d_),
-        ):
-            cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
-        for name in ("kappa", "ac1", "pabak"):
-            cols[f"{name}_ci_low"] = np.full(len(t), np.nan)
-            cols[f"{name}_ci_high"] = np.full(len(t), np.nan)
+        t, codes = _counts(rows, keys)
+        cols = _statistics(t, confidence)
         if weights is not None:
-            ba, bb, bc, bd = _bootstrap_counts(rows, codes, len(t), weights, gen_index)
-            bs = two_by_two(ba, bb, bc, bd)
-            for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
-                cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = nan_quantiles(bs[name], (lo_q, hi_q))
-        cols["mcnemar_p"] = mcnemar_exact(b_, c_)
-        cols["small_n"] = n < SMALL_N
-        cols["alpha"] = np.full(len(t), np.nan)
-        cols["alpha_note"] = np.full(len(t), "", dtype=object)
+            cols.update(_bootstrap_intervals(rows, codes, len(t), weights, gen_index, confidence))
         if ratings is not None and breakdown in alpha_for:
             cols["alpha"], cols["alpha_note"] = _alphas(t, rows, keys, ratings)
         t = pd.concat([t, pd.DataFrame(cols, index=t.index)], axis=1)
         t["breakdown"] = breakdown
         tables.append(t)
-    out = pd.concat(tables, ignore_index=True)
+    return _tidy(pd.concat(tables, ignore_index=True))
+
+
+def _bootstrap_weights(n_gens: int, bootstrap: int, seed: int) -> np.ndarray | None:
+    """Return seeded multinomial resampling weights of the generations (B x G), or None without bootstrap."""
+    if not bootstrap:
+        return None
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_gens, np.full(n_gens, 1.0 / n_gens), size=bootstrap).astype(np.float64)
+
+
+def _counts(rows: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the 2x2 counts and n_judge_missing per group, and each row's group code."""
+    missing = rows["j"].isna()
+    h, j = rows["h"] > 0.5, rows["j"] > 0.5
+    rows = rows.assign(
+        ia=h & j & ~missing, ib=h & ~j & ~missing, ic=~h & j & ~missing, id=~h & ~j & ~missing, im=missing
+    )
+    grouped = rows.groupby(keys, sort=True, dropna=False)
+    t = grouped[["ia", "ib", "ic", "id", "im"]].sum()
+    t = t.rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d", "im": "n_judge_missing"})
+    return t.reset_index(), grouped.ngroup().to_numpy()
+
+
+def _statistics(t: pd.DataFrame, confidence: float) -> dict[str, np.ndarray]:
+    """Return the statistics of each group's 2x2 counts with their closed-form intervals."""
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
+    cols = two_by_two(a_, b_, c_, d_)
+    n = cols["n"]
+    # Paired difference of proportions (judge - human): Wald interval on (c - b)/n.
+    se_bias = _div(np.sqrt(np.maximum(b_ + c_ - (c_ - b_) ** 2 / np.where(n > 0, n, 1), 0)), n)
+    cols["bias_ci_low"] = cols["bias"] - z * se_bias
+    cols["bias_ci_high"] = cols["bias"] + z * se_bias
+    cols["agreement_ci_low"], cols["agreement_ci_high"] = wilson_arrays(a_ + d_, n, confidence)
+    for name, x, m in (
+        ("sensitivity", a_, a_ + b_),
+        ("specificity", d_, c_ + d_),
+        ("precision", a_, a_ + c_),
+        ("npv", d_, b_ + d_),
+    ):
+        cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
+    for name in ("kappa", "ac1", "pabak"):
+        cols[f"{name}_ci_low"] = np.full(len(t), np.nan)
+        cols[f"{name}_ci_high"] = np.full(len(t), np.nan)
+    cols["mcnemar_p"] = mcnemar_exact(b_, c_)
+    cols["small_n"] = n < SMALL_N
+    cols["alpha"] = np.full(len(t), np.nan)
+    cols["alpha_note"] = np.full(len(t), "", dtype=object)
+    return cols
+
+
+def _bootstrap_intervals(
+    rows: pd.DataFrame,
+    codes: np.ndarray,
+    n_groups: int,
+    weights: np.ndarray,
+    gen_index: pd.Index,
+    confidence: float,
+) -> dict[str, np.ndarray]:
+    """Return percentile intervals of kappa, AC1, PABAK, bias and agreement over the resamples."""
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    bs = two_by_two(*_bootstrap_counts(rows, codes, n_groups, weights, gen_index))
+    out = {}
+    for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = nan_quantiles(bs[name], (lo_q, hi_q))
+    return out
+
+
+def _tidy(out: pd.DataFrame) -> pd.DataFrame:
+    """Name the columns as agreement.csv does: criterion, one group column, integer counts."""
     out = out.rename(columns={"item": "criterion", "category": "group_category", "topic": "group_topic"})
     out["group"] = ""
     for col in ("group_category", "group_topic"):
@@ -304,13 +363,13 @@ def agreement_table(
         if col not in out:
             out[col] = np.nan
     out["n"] = out["n"].astype(int)
-    for col in ("a", "b", "c", "d"):
+    for col in ("n_judge_missing", "a", "b", "c", "d"):
         out[col] = out[col].astype(int)
     return out.reindex(columns=AGREEMENT_COLUMNS)
 
 
 AGREEMENT_COLUMNS = [
-    "scope", "breakdown", "student", "k", "group", "criterion", "n", "a", "b", "c", "d",
+    "scope", "breakdown", "student", "k", "group", "criterion", "n", "n_judge_missing", "a", "b", "c", "d",
     "p_human", "p_judge", "bias", "bias_ci_low", "bias_ci_high",
     "agreement", "agreement_ci_low", "agreement_ci_high",
     "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "ac1_ci_low", "ac1_ci_high",
@@ -457,16 +516,43 @@ def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
 
 
 def judge_self_consistency(data) -> pd.DataFrame:
-    """Return how often the judge's runs agree with each other: per criterion kind and composite.
+    """Return how often the judge's runs agree with each other, per criterion kind.
 
-    unanimous = share of items whose parsed runs all agree; pairwise = share of agreeing run pairs;
-    alpha = Krippendorff's alpha with the runs as raters.
+    Computed on each run's own parsed value, before the program's rules (an unparsed run is missing);
+    the criteria the rules change (the sentence limit, named skills) are reported apart, after the rules,
+    as ``<criterion> (after the rules)`` with basis "after the rules".
+
+    Parameters
+    ----------
+    data : AuditData (judge_raw_runs: the runs before any rule; judge_runs: after the rules).
+
+    Returns
+    -------
+    pandas.DataFrame : criterion, n_items, runs, unanimous (share of items whose parsed runs all agree),
+    pairwise (share of agreeing run pairs), alpha (Krippendorff, runs as raters), alpha_note, basis.
     """
-    cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
-    jr = data.judge_runs
-    if jr is None or jr.empty:
+    cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note", "basis"]
+    raw = data.judge_raw_runs if data.judge_raw_runs is not None else data.judge_runs
+    if raw is None or raw.empty:
         return pd.DataFrame(columns=cols)
-    jr = jr.dropna(subset=["value"])
+    out = _consistency(raw).assign(basis="judge's runs")
+    ruled = data.judge_runs
+    if data.judge_raw_runs is not None and ruled is not None and not ruled.empty:
+        after = _consistency(ruled)
+        after = after[after["criterion"].isin(_RULED)]
+        after = after.assign(criterion=after["criterion"] + " (after the rules)", basis="after the rules")
+        out = pd.concat([out, after], ignore_index=True)
+    return out.reindex(columns=cols)
+
+
+_RULED = (SENTENCE_LIMIT, "skill:* (all skills)")  # what the program's rules can change
+
+
+def _consistency(runs: pd.DataFrame) -> pd.DataFrame:
+    """Return one self-consistency row per criterion kind (skills pooled) from long runs."""
+    jr = runs.dropna(subset=["value"])
+    if jr.empty:
+        return pd.DataFrame(columns=["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha"])
     codes, names = pd.factorize(jr["criterion"])
     unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
     is_skill = np.asarray(names.str.startswith(SKILL_PREFIX))[codes]
@@ -474,14 +560,15 @@ def judge_self_consistency(data) -> pd.DataFrame:
     frame = pd.DataFrame(
         {"kind": kind, "unit": unit, "run": jr["run"].to_numpy(), "value": jr["value"].to_numpy()}
     )
-    out = [
+    rows = [
         _consistency_row(name, g["unit"], g["run"], g["value"])
         for name, g in frame.groupby("kind", sort=True)
     ]
-    return pd.DataFrame(out, columns=cols)
+    return pd.DataFrame(rows)
 
 
 def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Series) -> dict:
+    """Return unanimous, pairwise and alpha over the units rated by two or more runs."""
     frame = pd.DataFrame({"unit": unit.to_numpy(), "value": value.to_numpy(dtype=float)})
     agg = frame.groupby("unit")["value"].agg(["sum", "count"])
     agg = agg[agg["count"] >= 2]

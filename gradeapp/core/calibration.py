@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 METRICS = ("full_marks", "all_skills", "skill_fraction")
 BINARY = {"full_marks": True, "all_skills": True, "skill_fraction": False}
@@ -48,6 +49,18 @@ RESULT_COLUMNS = [
 def z_value(confidence: float) -> float:
     """Return the two-sided normal quantile for a confidence level (0.95 -> 1.96)."""
     return float(norm.ppf(1 - (1 - confidence) / 2))
+
+
+def design_quantile(confidence: float, design: Design, extra: int = 0) -> float:
+    """Return the two-sided Student t quantile with n - H - extra degrees of freedom (H = design strata).
+
+    The design-based intervals use t rather than the normal quantile, as survey practice does, so that
+    a small audit's estimated variance (and a tuned lambda: extra = 1) widens the interval a little.
+    """
+    df = len(design.prob) - len(np.unique(design.stratum)) - extra
+    if df < 1:
+        return z_value(confidence)
+    return float(student_t.ppf(1 - (1 - confidence) / 2, df))
 
 
 # -- the estimators on plain arrays ---------------------------------------------------------------
@@ -263,6 +276,35 @@ def design_covariance(u: np.ndarray, v: np.ndarray, design: Design) -> float:
     return float(per.sum())
 
 
+def flat_strata_floor(y: np.ndarray, design: Design) -> float:
+    """Return the variance a design stratum whose audit is all pass (or all fail) still carries.
+
+    A stratum whose audited values are all equal estimates a zero variance, which would make the interval
+    too short (oversampling the judge's rarer verdict makes such strata common). For each such stratum h
+    this adds s_h^2 p(1 - p)/n_h with p = (x + 1)/(n_h + 2) (x = its sum of values), s_h = its share of
+    sum(w), times the finite-population correction as in design_covariance.
+
+    Parameters
+    ----------
+    y : the audited values in [0, 1].
+    design : their inclusion probabilities and strata.
+    """
+    if len(y) == 0:
+        return 0.0
+    _, codes, n_h = np.unique(design.stratum, return_inverse=True, return_counts=True)
+    w = design.w
+    x = np.bincount(codes, y)
+    top, bottom = np.full(len(n_h), -np.inf), np.full(len(n_h), np.inf)
+    np.maximum.at(top, codes, y)
+    np.minimum.at(bottom, codes, y)
+    flat = top == bottom
+    share = np.bincount(codes, w) / np.sum(w)
+    p = (x + 1) / (n_h + 2)
+    prob = np.bincount(codes, design.prob) / n_h
+    fpc = np.where(prob > FPC_SHARE, 1.0 - np.minimum(prob, 1.0), 1.0)
+    return float(np.sum(np.where(flat, share**2 * p * (1 - p) / n_h * fpc, 0.0)))
+
+
 def hajek_mean(y: np.ndarray, design: Design) -> tuple[float, float]:
     """Return (estimate, variance) of the Hajek mean sum(w y)/sum(w) under the design (NaN if empty).
 
@@ -276,7 +318,7 @@ def hajek_mean(y: np.ndarray, design: Design) -> tuple[float, float]:
     w = design.w
     est = float(np.sum(w * y) / np.sum(w))
     u = w * (y - est) / np.sum(w)
-    return (est, design_covariance(u, u, design))
+    return (est, design_covariance(u, u, design) + flat_strata_floor(y, design))
 
 
 def ppi_ipw(
@@ -317,11 +359,12 @@ def ppi_ipw(
     vyy = design_covariance(uy, uy, design)
     vhh = design_covariance(uh, uh, design)
     vyh = design_covariance(uy, uh, design)
+    tuned = lam is None
     if lam is None:
         lam = 0.0 if not vhh > 0 else float(np.clip(vyh / vhh, 0.0, 1.0))
     est = float(lam * np.mean(yhat_pool) + np.sum(w * (y - lam * yhat)) / sw)
-    se = math.sqrt(max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0))
-    z = z_value(confidence)
+    se = math.sqrt(max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0) + flat_strata_floor(y, design))
+    z = design_quantile(confidence, design, extra=1 if tuned else 0)
     return PPIResult(est, est - z * se, est + z * se, float(lam), se)
 
 
@@ -361,14 +404,14 @@ def poststratified_mean(
     ybar = np.bincount(pos, w * y, minlength=len(levels)) / sw_h
     est = float(np.sum(shares * ybar))
     u = shares[pos] * w * (y - ybar[pos]) / sw_h[pos]
-    var = design_covariance(u, u, design)
+    var = design_covariance(u, u, design) + flat_strata_floor(y, design)
     if binary:
         x = np.bincount(pos, y, minlength=len(levels))
         flat = (x == 0) | (x == n_h)
         p = (x + 1) / (n_h + 2)
         fpc = 1 - np.mean(design.prob) if design.fpc else 1.0
         var += float(np.sum(np.where(flat, shares**2 * p * (1 - p) / n_h, 0.0))) * fpc
-    half = z_value(confidence) * math.sqrt(var)
+    half = design_quantile(confidence, design, extra=len(levels) - 1) * math.sqrt(var)
     return (est, max(0.0, est - half), min(1.0, est + half))
 
 
@@ -401,16 +444,16 @@ def rogan_gladen_weighted(
     u1 = w * y * (yhat - q1) / t1
     u0 = w * (1 - y) * ((1 - yhat) - q0) / t0
     u = (-theta * u1 + (1 - theta) * u0) / d
-    se = math.sqrt(max(design_covariance(u, u, design), 0.0))
+    se = math.sqrt(max(design_covariance(u, u, design), 0.0) + flat_strata_floor(y, design))
     est = min(1.0, max(0.0, theta))
-    z = z_value(confidence)
+    z = design_quantile(confidence, design, extra=1)
     return (est, min(1.0, max(0.0, theta - z * se)), min(1.0, max(0.0, theta + z * se)))
 
 
 # -- per cell over a project ----------------------------------------------------------------------
 # Estimators the coverage study (bench/bench_coverage.py) showed to miss the target under a design:
-# (design key, estimator) -> the reason shown in the note column instead of an estimate.
-WITHHELD: dict[tuple[str, str], str] = {}
+# (design key, estimator) or (design key, estimator, metric) -> the reason shown in the note column.
+WITHHELD: dict[tuple[str, ...], str] = {}
 
 
 def design_key(draw: dict | None) -> str:
@@ -489,7 +532,7 @@ def _human_only(c: Cell, confidence: float) -> dict:
         h = (float(c.y.mean()), h[1], h[2])
     else:
         est, var = hajek_mean(c.y, c.design)
-        half = z_value(confidence) * math.sqrt(var) if var == var else math.nan
+        half = design_quantile(confidence, c.design) * math.sqrt(var) if var == var else math.nan
         h = (est, max(0.0, est - half), min(1.0, est + half))
     return {"estimator": "human_only", "estimate": h[0], "ci_low": h[1], "ci_high": h[2], "note": ""}
 
@@ -537,6 +580,11 @@ def _rogan_gladen(c: Cell, confidence: float) -> dict:
                 "note": f"needs a judge verdict on every generation ({n_miss} have none)"}  # fmt: skip
     p = float(c.pool_hard.mean()) if len(c.pool_hard) else math.nan
     yh = np.nan_to_num(c.yhat)
+    youden = _youden(c.y, yh, c.design.w)
+    if youden < RG_MIN_YOUDEN:
+        return {**out, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                "note": f"the judge's sensitivity + specificity - 1 on the audit is {youden:.2f} (below "
+                f"{RG_MIN_YOUDEN}): the correction divides by it and is biased"}  # fmt: skip
     if c.design.equal:
         m1, m0 = int((c.y == 1).sum()), int((c.y == 0).sum())
         q1 = float(((c.y == 1) & (yh == 1)).sum() / m1) if m1 else math.nan
@@ -553,9 +601,20 @@ def _rogan_gladen(c: Cell, confidence: float) -> dict:
     return {**out, "estimate": g[0], "ci_low": g[1], "ci_high": g[2], "note": note}
 
 
+RG_MIN_YOUDEN = 0.5  # below it the coverage study found Rogan-Gladen biased beyond the target
+
+
+def _youden(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
+    """Return the design-weighted sensitivity + specificity - 1 of the judge on the audit (NaN if undefined)."""
+    t1, t0 = np.sum(w * y), np.sum(w * (1 - y))
+    if t1 <= 0 or t0 <= 0:
+        return math.nan
+    return float(np.sum(w * y * yhat) / t1 + np.sum(w * (1 - y) * (1 - yhat)) / t0 - 1)
+
+
 def _withhold(row: dict, key: str) -> dict:
     """Blank an estimator the coverage study found invalid under this design, with the reason."""
-    reason = WITHHELD.get((key, row["estimator"]))
+    reason = WITHHELD.get((key, row["estimator"], row["metric"])) or WITHHELD.get((key, row["estimator"]))
     if reason is None:
         return row
     return {**row, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan, "note": reason}
