@@ -491,6 +491,8 @@ class Cell:
     yhat_soft: np.ndarray
     design: Design
     n_undecided: int  # audited items whose people's metric is undecided (missing)
+    post_pool: np.ndarray  # post-stratum of every pool item: 1 judge pass, 0 fail, 2 no verdict
+    post_audited: np.ndarray  # post-stratum of the audited items
 
 
 def _cell(metric: str, pool: pd.DataFrame, audited: pd.DataFrame) -> Cell:
@@ -507,6 +509,8 @@ def _cell(metric: str, pool: pd.DataFrame, audited: pd.DataFrame) -> Cell:
         yhat_soft=a["yhat_soft"].to_numpy(dtype=float),
         design=Design(a["prob"].to_numpy(dtype=float), stratum.astype(str).to_numpy()),
         n_undecided=int((~decided).sum()),
+        post_pool=pool["post"].to_numpy(dtype=int),
+        post_audited=a["post"].to_numpy(dtype=int),
     )
 
 
@@ -556,12 +560,9 @@ def _ppi(c: Cell, confidence: float) -> dict:
     }
 
 
-def _stratified(c: Cell, confidence: float, threshold: float) -> dict:
-    """Post-stratified on the judge's verdict on this metric (undecided verdicts form a stratum of their own)."""
-    cut = 1.0 if c.binary else threshold
-    s = poststratified_mean(
-        c.y, _verdict_level(c.yhat, cut), _verdict_level(c.pool_hard, cut), c.design, confidence, c.binary
-    )
+def _stratified(c: Cell, confidence: float) -> dict:
+    """Post-stratified on the judge's verdict (undecided verdicts form a stratum of their own)."""
+    s = poststratified_mean(c.y, c.post_audited, c.post_pool, c.design, confidence, c.binary)
     note = "" if not math.isnan(s[0]) else "a judge-verdict stratum has fewer than 2 audited items"
     return {"estimator": "stratified", "estimate": s[0], "ci_low": s[1], "ci_high": s[2], "note": note}
 
@@ -642,7 +643,10 @@ def _cell_rows(
     threshold: float,
     key: str = "none",
 ) -> list[dict]:
-    """Compute every estimator for one cell. pool: yhat, yhat_soft; audited: y, yhat, yhat_soft, prob, stratum."""
+    """Compute every estimator for one cell (threshold: kept for callers; the post-strata come in ``post``).
+
+    pool: yhat, yhat_soft, post; audited: y, yhat, yhat_soft, prob, stratum, post.
+    """
     c = _cell(metric, pool, audited)
     base = {
         "student": student,
@@ -657,7 +661,7 @@ def _cell_rows(
         "lam": math.nan,
     }
     estimates = [_judge_only(c, confidence), _human_only(c, confidence), _ppi(c, confidence),
-                 _stratified(c, confidence, threshold)]  # fmt: skip
+                 _stratified(c, confidence)]  # fmt: skip
     if c.binary:
         estimates.append(_rogan_gladen(c, confidence))
     rows = [_fpc_note(_withhold({**base, **e}, key), c) for e in estimates]
@@ -701,6 +705,21 @@ def calibration_inputs(data) -> pd.DataFrame:
     return frame
 
 
+def _post_strata(frame: pd.DataFrame, metric: str, key: str, threshold: float) -> pd.Series:
+    """Return the stratified estimator's post-stratum per generation: the judge's verdict.
+
+    Under a design stratified by the judge's verdict the post-strata are the design's own strata (the
+    judge's full-marks verdict, for every metric), so that the estimator is the design's stratified mean;
+    otherwise (equal probabilities within a cell, or any other recorded design) the judge's verdict on the
+    metric itself, its cut being full marks for 0/1 metrics and ``threshold`` for the skill fraction.
+    """
+    if key.startswith("by-verdict"):
+        values, cut = frame["full_marks_judge"], 1.0
+    else:
+        values, cut = frame[f"{metric}_judge"], (1.0 if BINARY[metric] else threshold)
+    return pd.Series(_verdict_level(values.to_numpy(dtype=float), cut), index=frame.index)
+
+
 def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics=METRICS) -> pd.DataFrame:
     """Return every estimator per student x k x metric from an AuditData snapshot.
 
@@ -723,11 +742,14 @@ def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics
     if data.draw and data.draw["params"].get("by_verdict"):
         design += "+verdict"
     key = design_key(data.draw)
+    post = {m: _post_strata(frame, m, key, threshold) for m in metrics}
     rows: list[dict] = []
     for (student, k), cell in frame.groupby(["student", "k"], sort=True):
         a = cell[cell["audited"]]
         for m in metrics:
-            pool = pd.DataFrame({"yhat": cell[f"{m}_judge"], "yhat_soft": cell[f"{m}_soft"]})
+            pool = pd.DataFrame(
+                {"yhat": cell[f"{m}_judge"], "yhat_soft": cell[f"{m}_soft"], "post": post[m][cell.index]}
+            )
             audited = pd.DataFrame(
                 {
                     "y": a[f"{m}_human"],
@@ -735,6 +757,7 @@ def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics
                     "yhat_soft": a[f"{m}_soft"],
                     "prob": a["prob"],
                     "stratum": a["stratum"],
+                    "post": post[m][a.index],
                 }
             )
             rows.extend(
