@@ -239,7 +239,7 @@ def test_stratified_by_hand_with_unequal_probabilities_and_the_finite_population
     post = np.array([1, 1, 1, 1, 0, 0, 0])
     pool_post = np.array([1] * 10 + [0] * 30)
     design = Design(np.array([0.4] * 4 + [0.1] * 3), np.array(["pass"] * 4 + ["fail"] * 3))
-    est, lo, hi = poststratified_mean(y, post, pool_post, design, confidence=0.5, binary=True)
+    est, lo, hi = poststratified_mean(y, post, pool_post, design, confidence=0.5, binary=False)
     assert est == pytest.approx((10 * 0.75 + 30 * (1 / 3)) / 40)  # 0.4375; unweighted it would be 4/7
     var = 0.25**2 * (1 - 0.4) * 0.25 / 4 + 0.75**2 * (1 - 0.1) * (1 / 3) / 3  # sum W^2 (1-f) s^2 / n
     half = student_t.ppf(0.75, 7 - 2 - 1) * math.sqrt(var)  # t on n - strata - (post-strata - 1) df
@@ -247,6 +247,12 @@ def test_stratified_by_hand_with_unequal_probabilities_and_the_finite_population
     # the Hajek mean (human_only, human_rate) is the same design's stratified mean
     h_est, h_var = hajek_mean(y, design)
     assert h_est == pytest.approx(est) and h_var == pytest.approx(var)
+    # as 0/1 outcomes each stratum's variance is at least that of its smoothed rate (x+1)/(n+2):
+    # pass stratum p = 4/6, (4/6)(2/6)(4/3) - 1/4 over 4; fail stratum p = 2/5, (2/5)(3/5)(3/2) - 1/3 over 3
+    floor = (
+        0.25**2 * 0.6 * ((4 / 6) * (2 / 6) * 4 / 3 - 0.25) / 4 + 0.75**2 * 0.9 * (0.4 * 0.6 * 1.5 - 1 / 3) / 3
+    )
+    assert hajek_mean(y, design, binary=True)[1] == pytest.approx(var + floor)
     # below 5% of a stratum no correction: pi 0.04 and 0.01 give the plain sum W^2 s^2 / n
     small = Design(np.array([0.04] * 4 + [0.01] * 3), design.stratum)
     u = np.array([1.0, -1.0, 2.0, 0.0, 1.0, 1.0, -2.0])
