@@ -35,7 +35,18 @@ def _div(num, den):
 
 
 def two_by_two(a, b, c, d) -> dict[str, np.ndarray]:
-    """Return n, rates, agreement, Cohen's kappa, Gwet's AC1, PABAK, bias and the four conditional rates."""
+    """Return n, rates, agreement, Cohen's kappa, Gwet's AC1, PABAK, bias and the four conditional rates.
+
+    Parameters
+    ----------
+    a, b, c, d : counts (arrays or scalars): both pass, human pass & judge fail, human fail & judge
+        pass, both fail.
+
+    Returns
+    -------
+    dict : n, p_human, p_judge, bias, agreement, kappa, ac1, pabak, sensitivity, specificity, precision,
+    npv (arrays; NaN where undefined).
+    """
     a, b, c, d = (np.asarray(x, dtype=float) for x in (a, b, c, d))
     n = a + b + c + d
     po = _div(a + d, n)
@@ -61,7 +72,17 @@ def two_by_two(a, b, c, d) -> dict[str, np.ndarray]:
 
 
 def nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
-    """Return the linear-interpolated quantiles qs (0..1) of each column of x, ignoring NaN (vectorised)."""
+    """Return the linear-interpolated quantiles qs (0..1) of each column of x, ignoring NaN (vectorised).
+
+    Parameters
+    ----------
+    x : a resamples x groups array.
+    qs : the quantiles wanted.
+
+    Returns
+    -------
+    list of arrays : one array (per group) per quantile; NaN for an all-NaN column.
+    """
     srt = np.sort(x, axis=0)  # NaN sorts last
     count = np.sum(~np.isnan(x), axis=0)
     out = []
@@ -77,7 +98,13 @@ def nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
 
 
 def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0)."""
+    """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0).
+
+    Parameters
+    ----------
+    x, n : successes and trials.
+    confidence : the interval's level.
+    """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
     z = norm.ppf(1 - (1 - confidence) / 2)
@@ -90,7 +117,12 @@ def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarra
 
 
 def mcnemar_exact(b, c) -> np.ndarray:
-    """Return the two-sided exact McNemar p-value (binomial test of b against b + c at 1/2)."""
+    """Return the two-sided exact McNemar p-value (binomial test of b against b + c at 1/2).
+
+    Parameters
+    ----------
+    b, c : the discordant counts (arrays or scalars); 1.0 where b + c = 0.
+    """
     b = np.asarray(b, dtype=float)
     c = np.asarray(c, dtype=float)
     m = b + c
@@ -99,7 +131,16 @@ def mcnemar_exact(b, c) -> np.ndarray:
 
 
 def alpha_nominal(matrix: np.ndarray) -> tuple[float, str]:
-    """Return Krippendorff's nominal alpha of a raters x units matrix (NaN = missing) and a note."""
+    """Return Krippendorff's nominal alpha of a raters x units matrix (NaN = missing) and a note.
+
+    Parameters
+    ----------
+    matrix : raters x units, NaN where a rater did not rate a unit.
+
+    Returns
+    -------
+    (float, str) : alpha (NaN when undefined) and why it is undefined ("" otherwise).
+    """
     m = np.asarray(matrix, dtype=float)
     pairable = np.sum(~np.isnan(m), axis=0) >= 2
     m = m[:, pairable]
@@ -459,7 +500,17 @@ def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.Da
 
 # -- people with people, the judge with itself ----------------------------------------------------
 def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
-    """Return agreement between people on items two or more of them graded: per criterion and pooled."""
+    """Return agreement between people on items two or more of them graded: per criterion and pooled.
+
+    Parameters
+    ----------
+    data : AuditData.
+    confidence : the level of the agreement's Wilson interval.
+
+    Returns
+    -------
+    pandas.DataFrame : criterion, n_pairs, n_items, agreement (+ CI), kappa, alpha, alpha_note, small_n.
+    """
     hp = data.human_points
     cols = [
         "criterion",
@@ -598,9 +649,17 @@ def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Serie
 
 # -- the Skill-Mix table from the judge and from people -------------------------------------------
 def skillmix_table(data) -> pd.DataFrame:
-    """Return full marks, all skills and skill fraction per student x k from the judge and from people,
-    best of rounds (per combination) and single round (per generation): student, k, metric, source,
-    rounds, mean, se, n."""
+    """Return full marks, all skills and skill fraction per student x k from the judge and from people.
+
+    Parameters
+    ----------
+    data : AuditData.
+
+    Returns
+    -------
+    pandas.DataFrame : student, k, metric, source (judge | people), rounds (best_of: per combination;
+    single: per generation), mean, se, n.
+    """
 
     out = []
     for source, frame in (("judge", data.judge_gen), ("people", data.human_gen)):

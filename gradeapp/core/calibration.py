@@ -1,17 +1,21 @@
 """Calibrated pass rates: what people would say over the whole judged pool, with a valid interval.
 
 Estimators (skillmix.md, section 6), each computed per student model x k x metric on generations
-(single-round units: the audit samples generations, so these are per-generation rates):
+(single-round units: the audit samples generations, so these are per-generation rates), valid under any
+audit design whose audited items carry their inclusion probability pi and design stratum:
 
 - ``judge_only``: the judge's majority-vote rate over the pool (uncorrected; its interval ignores judge error);
-- ``human_only``: the audit alone; Wilson interval for 0/1 metrics, a normal interval for the skill fraction;
-- ``ppi++``: prediction-powered inference with power tuning (Angelopoulos et al., arXiv:2311.01453), soft judge
-  scores = mean over the judge's runs; the same numbers as ``ppi_py.ppi_mean_ci`` (tested against it);
-- ``stratified``: post-stratified on the judge's verdict, W1*ybar1 + W0*ybar0 with pool shares W;
-- ``rogan_gladen``: (p + q0 - 1)/(q0 + q1 - 1) with the interval of Lee et al. (arXiv:2511.21140, their
-  Appendix C): Laplace-smoothed p, q0, q1 (p with z^2/2 pseudo-counts, q with +1/+2), a bias shift
-  2z^2(-(1-th)q0(1-q0)/m0 + th q1(1-q1)/m1) and a delta-method SE that carries the uncertainty of the
-  test set (p, n) and of the gold set (q0 from m0 human fails, q1 from m1 human passes); clipped to [0, 1].
+- ``human_only``: the audit alone, the Hajek mean sum(w y)/sum(w) with w = 1/pi (Wilson under equal pi);
+- ``ppi++``: prediction-powered inference in inverse-probability-weighted form (Zrnic & Candes 2024) with
+  power tuning, soft judge scores over the whole pool;
+- ``stratified``: post-stratified on the judge's verdict with 1/pi-weighted post-stratum means (the design's
+  strata under a by-verdict design);
+- ``rogan_gladen``: (p + q0 - 1)/(q0 + q1 - 1) with 1/pi-weighted sensitivity q1 and specificity q0; under
+  equal probabilities the interval of Lee et al. (arXiv:2511.21140), otherwise the delta method.
+
+Variances are design variances of linearised values over the design's strata, with the finite-population
+correction where a stratum's sampling fraction is above 5%. bench/bench_coverage.py checks every estimator
+under every design (docs/audit.md); WITHHELD blanks the ones that failed there, with the reason.
 """
 
 from __future__ import annotations
@@ -47,7 +51,16 @@ RESULT_COLUMNS = [
 
 
 def z_value(confidence: float) -> float:
-    """Return the two-sided normal quantile for a confidence level (0.95 -> 1.96)."""
+    """Return the two-sided normal quantile for a confidence level (0.95 -> 1.96).
+
+    Parameters
+    ----------
+    confidence : the interval's level, in (0, 1).
+
+    Returns
+    -------
+    float : z such that P(|Z| <= z) = confidence.
+    """
     return float(norm.ppf(1 - (1 - confidence) / 2))
 
 
@@ -65,7 +78,14 @@ def design_quantile(confidence: float, design: Design, extra: int = 0) -> float:
 
 # -- the estimators on plain arrays ---------------------------------------------------------------
 def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Return (rate, low, high) of the Wilson score interval; NaNs when n = 0."""
+    """Return (rate, low, high) of the Wilson score interval; NaNs when n = 0.
+
+    Parameters
+    ----------
+    successes : number of passes (may be fractional for an effective sample size).
+    n : number of trials.
+    confidence : the interval's level.
+    """
     if n <= 0:
         return (math.nan, math.nan, math.nan)
     z = z_value(confidence)
@@ -79,7 +99,14 @@ def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, f
 def mean_ci(
     y: np.ndarray, confidence: float = 0.95, w: np.ndarray | None = None
 ) -> tuple[float, float, float]:
-    """Return (mean, low, high) of a normal interval for a (weighted, Hajek) mean of values in [0, 1]."""
+    """Return (mean, low, high) of a normal interval for a (weighted, Hajek) mean of values in [0, 1].
+
+    Parameters
+    ----------
+    y : the values.
+    confidence : the interval's level.
+    w : optional weights (an unstratified with-replacement variance; see hajek_mean for a design's).
+    """
     y = np.asarray(y, dtype=float)
     n = len(y)
     if n == 0:
@@ -93,6 +120,8 @@ def mean_ci(
 
 @dataclass
 class PPIResult:
+    """A PPI++ estimate: estimate, interval (ci_low, ci_high), lambda and standard error."""
+
     estimate: float
     ci_low: float
     ci_high: float
@@ -111,9 +140,22 @@ def ppi_mean(
 ) -> PPIResult:
     """Return the PPI++ mean with its interval (power-tuned lambda clipped to [0, 1] unless given).
 
-    Follows ppi_py's ppi_mean_ci: lambda = Cov(Y, Yhat)_lab / ((1 + n/N) Var(Yhat_all)) with the
-    gradients centred at the lambda = 1 estimate (which matters only with weights), and
-    SE^2 = Var(lambda Yhat_unlab)/N + Var(Y - lambda Yhat)_lab/n (population variances).
+    Follows ppi_py's ppi_mean_ci (an i.i.d. labeled sample and an i.i.d. unlabeled one): lambda =
+    Cov(Y, Yhat)_lab / ((1 + n/N) Var(Yhat_all)) with the gradients centred at the lambda = 1 estimate
+    (which matters only with weights), and SE^2 = Var(lambda Yhat_unlab)/N + Var(Y - lambda Yhat)_lab/n
+    (population variances). The product's calibration uses ppi_ipw, the design-based form.
+
+    Parameters
+    ----------
+    y, yhat : the people's and the judge's values on the labeled items.
+    yhat_unlabeled : the judge's values on the unlabeled items.
+    confidence : the interval's level.
+    lam : a fixed lambda instead of the power-tuned one.
+    w, w_unlabeled : optional weights of the labeled and unlabeled items (normalised to mean 1).
+
+    Returns
+    -------
+    PPIResult : estimate, interval, lambda and standard error (NaN with fewer than 2 labeled items).
     """
     y = np.asarray(y, dtype=float)
     yhat = np.asarray(yhat, dtype=float)
@@ -152,7 +194,14 @@ def stratified_mean(
 
     Variance sum_h W_h^2 s_h^2 / n_h; for 0/1 outcomes s_h^2 uses the (x+1)/(n+2) rate so that a stratum
     whose audit is all pass or all fail still carries uncertainty. NaN when a stratum of the pool has
-    fewer than two audited items.
+    fewer than two audited items. For a simple random audit only; poststratified_mean serves any design.
+
+    Parameters
+    ----------
+    y : the people's values on the audited items.
+    strata_lab, strata_pool : stratum labels of the audited items and of every pool item.
+    confidence : the interval's level.
+    binary : whether y is 0/1.
     """
     y = np.asarray(y, dtype=float)
     strata_lab = np.asarray(strata_lab)
@@ -182,8 +231,14 @@ def rogan_gladen(
 ) -> tuple[float, float, float]:
     """Return (estimate, low, high): Rogan-Gladen correction with the interval of Lee et al. (arXiv:2511.21140).
 
-    p: the judge's pass rate on n test items; q0: specificity from m0 items people failed; q1: sensitivity
-    from m1 items people passed. NaN when the judge is no better than chance (q0 + q1 <= 1) or m0/m1 = 0.
+    NaN when the judge is no better than chance (q0 + q1 <= 1) or m0/m1 = 0.
+
+    Parameters
+    ----------
+    p, n : the judge's pass rate on n test items.
+    q0, m0 : specificity, from m0 items people failed.
+    q1, m1 : sensitivity, from m1 items people passed.
+    confidence : the interval's level.
     """
     if n <= 0 or m0 <= 0 or m1 <= 0 or q0 + q1 <= 1:
         return (math.nan, math.nan, math.nan)
@@ -804,6 +859,18 @@ def plan_audit(
     Var(Y) (1 - rho^2) (1 - n/M) / n for n audited (rho = corr(Y, soft judge score) on the audit, 1 - n/M
     the finite-population correction). n_needed solves it for the target half-width (capped at M).
     Without two audited items, or without variation, it plans conservatively with sd = 0.5 and rho = 0.
+
+    Parameters
+    ----------
+    data : AuditData.
+    target_half_width : the half-width wanted per cell.
+    confidence : the interval's level.
+    metric : the metric planned for.
+
+    Returns
+    -------
+    pandas.DataFrame : student, k, metric, n_audited, n_judged, rho, sd_human, half_width_now,
+    target_half_width, n_needed, extra.
     """
     frame = calibration_inputs(data)
     cols = [
