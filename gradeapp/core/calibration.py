@@ -331,59 +331,52 @@ def design_covariance(u: np.ndarray, v: np.ndarray, design: Design) -> float:
     return float(per.sum())
 
 
-def small_sample_floor(y: np.ndarray, design: Design, binary: bool = False) -> float:
+def small_sample_floor(y: np.ndarray, design: Design) -> float:
     """Return the variance the audited values of each design stratum carry at the very least.
 
-    A stratum whose audited values are all equal estimates a zero variance, and a 0/1 stratum with few
-    passes (or fails) underestimates it together with the estimate, which makes Wald intervals too short
-    on the side of the truth (oversampling the judge's rarer verdict makes such strata common). Per
-    stratum h, with p = (x + 1)/(n_h + 2) (x = its sum of values, the Laplace-smoothed rate) and s_h its
-    share of sum(w), this returns s_h^2 (1 - f_h) max(0, p(1 - p) n_h/(n_h - 1) - var_h)/n_h for 0/1
-    values (var_h the stratum's sample variance), and s_h^2 (1 - f_h) p(1 - p)/n_h for a stratum of equal
-    values otherwise; (1 - f_h) as in design_covariance.
+    A stratum whose audited values are all equal estimates a zero variance, and a stratum with few passes
+    (or fails) underestimates its variance together with the estimate, which makes Wald intervals too
+    short on the side of the truth (oversampling the judge's rarer verdict makes such strata common). As
+    the Agresti-Coull interval does for a rate, each stratum's variance is taken with two pseudo-values
+    added, a 0 and a 1: per stratum h this returns s_h^2 (1 - f_h) max(0, var_h' - var_h)/n_h, var_h' the
+    sample variance of its values with the two pseudo-values, var_h without (0 for one item), s_h its
+    share of sum(w) and (1 - f_h) as in design_covariance. It vanishes as n_h grows.
 
     Parameters
     ----------
     y : the audited values in [0, 1].
     design : their inclusion probabilities and strata.
-    binary : whether the values are 0/1 outcomes.
     """
     if len(y) == 0:
         return 0.0
     _, codes, n_h = np.unique(design.stratum, return_inverse=True, return_counts=True)
-    w = design.w
     x = np.bincount(codes, y)
     mean = x / n_h
     ss = np.bincount(codes, (y - mean[codes]) ** 2)
-    share = np.bincount(codes, w) / np.sum(w)
-    p = (x + 1) / (n_h + 2)
+    m2 = (x + 1) / (n_h + 2)  # the mean with the pseudo-values 0 and 1
+    ss2 = ss + n_h * (mean - m2) ** 2 + m2**2 + (1 - m2) ** 2
+    var_h = np.where(n_h > 1, ss / np.maximum(n_h - 1, 1), 0.0)
+    extra = np.maximum(ss2 / (n_h + 1) - var_h, 0.0)
+    share = np.bincount(codes, design.w) / np.sum(design.w)
     prob = np.bincount(codes, design.prob) / n_h
     fpc = np.where(prob > FPC_SHARE, 1.0 - np.minimum(prob, 1.0), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if binary:
-            smoothed = np.where(n_h > 1, p * (1 - p) * n_h / np.maximum(n_h - 1, 1), p * (1 - p))
-            var_h = np.where(n_h > 1, ss / np.maximum(n_h - 1, 1), 0.0)
-            extra = np.maximum(smoothed - var_h, 0.0)
-        else:
-            extra = np.where(ss == 0, p * (1 - p), 0.0)
     return float(np.sum(share**2 * fpc * extra / n_h))
 
 
-def hajek_mean(y: np.ndarray, design: Design, binary: bool = False) -> tuple[float, float]:
+def hajek_mean(y: np.ndarray, design: Design) -> tuple[float, float]:
     """Return (estimate, variance) of the Hajek mean sum(w y)/sum(w) under the design (NaN if empty).
 
     Parameters
     ----------
     y : the audited values (no NaN).
     design : their inclusion probabilities and strata.
-    binary : 0/1 outcomes (the small-sample floor smooths their rate).
     """
     if len(y) == 0:
         return (math.nan, math.nan)
     w = design.w
     est = float(np.sum(w * y) / np.sum(w))
     u = w * (y - est) / np.sum(w)
-    return (est, design_covariance(u, u, design) + small_sample_floor(y, design, binary))
+    return (est, design_covariance(u, u, design) + small_sample_floor(y, design))
 
 
 def ppi_ipw(
@@ -393,7 +386,6 @@ def ppi_ipw(
     design: Design,
     confidence: float = 0.95,
     lam: float | None = None,
-    binary: bool = False,
 ) -> PPIResult:
     """Return PPI++ in inverse-probability-weighted form over a fully judged pool.
 
@@ -410,7 +402,6 @@ def ppi_ipw(
     design : the audited items' inclusion probabilities and strata.
     confidence : level of the two-sided normal interval.
     lam : a fixed lambda instead of the power-tuned one.
-    binary : 0/1 outcomes (adds the small-sample floor of their smoothed rate to the variance).
 
     Returns
     -------
@@ -430,7 +421,7 @@ def ppi_ipw(
     if lam is None:
         lam = 0.0 if not vhh > 0 else float(np.clip(vyh / vhh, 0.0, 1.0))
     est = float(lam * np.mean(yhat_pool) + np.sum(w * (y - lam * yhat)) / sw)
-    se = math.sqrt(max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0) + small_sample_floor(y, design, binary))
+    se = math.sqrt(max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0) + small_sample_floor(y, design))
     z = design_quantile(confidence, design, extra=1 if tuned else 0)
     return PPIResult(est, est - z * se, est + z * se, float(lam), se)
 
@@ -471,7 +462,7 @@ def poststratified_mean(
     ybar = np.bincount(pos, w * y, minlength=len(levels)) / sw_h
     est = float(np.sum(shares * ybar))
     u = shares[pos] * w * (y - ybar[pos]) / sw_h[pos]
-    var = design_covariance(u, u, design) + small_sample_floor(y, design, binary)
+    var = design_covariance(u, u, design) + small_sample_floor(y, design)
     if binary:
         x = np.bincount(pos, y, minlength=len(levels))
         flat = (x == 0) | (x == n_h)
@@ -511,7 +502,7 @@ def rogan_gladen_weighted(
     u1 = w * y * (yhat - q1) / t1
     u0 = w * (1 - y) * ((1 - yhat) - q0) / t0
     u = (-theta * u1 + (1 - theta) * u0) / d
-    se = math.sqrt(max(design_covariance(u, u, design), 0.0) + small_sample_floor(y, design, True))
+    se = math.sqrt(max(design_covariance(u, u, design), 0.0) + small_sample_floor(y, design))
     est = min(1.0, max(0.0, theta))
     z = design_quantile(confidence, design, extra=1)
     return (est, min(1.0, max(0.0, theta - z * se)), min(1.0, max(0.0, theta + z * se)))
@@ -609,7 +600,7 @@ def _human_only(c: Cell, confidence: float) -> dict:
         h = wilson(c.y.mean() * n_eff, n_eff, confidence)
         h = (float(c.y.mean()), h[1], h[2])
     else:
-        est, var = hajek_mean(c.y, c.design, c.binary)
+        est, var = hajek_mean(c.y, c.design)
         half = design_quantile(confidence, c.design) * math.sqrt(var) if var == var else math.nan
         h = (est, max(0.0, est - half), min(1.0, est + half))
     return {"estimator": "human_only", "estimate": h[0], "ci_low": h[1], "ci_high": h[2], "note": ""}
@@ -621,7 +612,7 @@ def _ppi(c: Cell, confidence: float) -> dict:
     fill = float(c.pool_soft[known].mean()) if known.any() else 0.0
     r = ppi_ipw(
         c.y, np.where(np.isnan(c.yhat_soft), fill, c.yhat_soft), np.where(known, c.pool_soft, fill),
-        c.design, confidence, binary=c.binary,
+        c.design, confidence,
     )  # fmt: skip
     ok = not math.isnan(r.estimate)
     return {

@@ -228,7 +228,9 @@ def test_ipw_ppi_matches_ppi_py_with_weights_and_its_variance_without_the_unlabe
     lo, hi = ppi_py.ppi_mean_ci(y, yhat, pool, alpha=0.05, lam=lam)
     se2_ppi = ((float(hi[0]) - float(lo[0])) / 2 / 1.959963984540054) ** 2
     var_e = se2_ppi - lam**2 * np.var(pool) / len(pool)
-    expected_half = student_t.ppf(0.975, len(y) - 1) * math.sqrt(var_e * len(y) / (len(y) - 1))
+    # plus the small-sample floor: y's variance with a pseudo 0 and 1, where larger, over n
+    floor = max(0.0, np.var(np.append(y, [0.0, 1.0]), ddof=1) - np.var(y, ddof=1)) / len(y)
+    expected_half = student_t.ppf(0.975, len(y) - 1) * math.sqrt(var_e * len(y) / (len(y) - 1) + floor)
     assert (ours.ci_high - ours.ci_low) / 2 == pytest.approx(expected_half, rel=1e-9)
     assert ours.estimate == pytest.approx((float(lo[0]) + float(hi[0])) / 2, abs=1e-12)
 
@@ -242,17 +244,14 @@ def test_stratified_by_hand_with_unequal_probabilities_and_the_finite_population
     est, lo, hi = poststratified_mean(y, post, pool_post, design, confidence=0.5, binary=False)
     assert est == pytest.approx((10 * 0.75 + 30 * (1 / 3)) / 40)  # 0.4375; unweighted it would be 4/7
     var = 0.25**2 * (1 - 0.4) * 0.25 / 4 + 0.75**2 * (1 - 0.1) * (1 / 3) / 3  # sum W^2 (1-f) s^2 / n
-    half = student_t.ppf(0.75, 7 - 2 - 1) * math.sqrt(var)  # t on n - strata - (post-strata - 1) df
+    # small-sample floor: each stratum's variance with a pseudo 0 and 1 added, where that is larger:
+    # pass stratum [1,1,0,1,0,1] -> 4/15 against 1/4; fail stratum [0,0,1,0,1] -> 0.3 < 1/3 adds nothing
+    floor = 0.25**2 * (1 - 0.4) * (4 / 15 - 0.25) / 4
+    half = student_t.ppf(0.75, 7 - 2 - 1) * math.sqrt(var + floor)  # t on n - strata - (post-strata - 1) df
     assert (lo, hi) == pytest.approx((est - half, est + half), abs=1e-12)
     # the Hajek mean (human_only, human_rate) is the same design's stratified mean
     h_est, h_var = hajek_mean(y, design)
-    assert h_est == pytest.approx(est) and h_var == pytest.approx(var)
-    # as 0/1 outcomes each stratum's variance is at least that of its smoothed rate (x+1)/(n+2):
-    # pass stratum p = 4/6, (4/6)(2/6)(4/3) - 1/4 over 4; fail stratum p = 2/5, (2/5)(3/5)(3/2) - 1/3 over 3
-    floor = (
-        0.25**2 * 0.6 * ((4 / 6) * (2 / 6) * 4 / 3 - 0.25) / 4 + 0.75**2 * 0.9 * (0.4 * 0.6 * 1.5 - 1 / 3) / 3
-    )
-    assert hajek_mean(y, design, binary=True)[1] == pytest.approx(var + floor)
+    assert h_est == pytest.approx(est) and h_var == pytest.approx(var + floor)
     # below 5% of a stratum no correction: pi 0.04 and 0.01 give the plain sum W^2 s^2 / n
     small = Design(np.array([0.04] * 4 + [0.01] * 3), design.stratum)
     u = np.array([1.0, -1.0, 2.0, 0.0, 1.0, 1.0, -2.0])
