@@ -107,7 +107,8 @@ def run_scenario(
         pool["verdict"] = (data.judge_gen["full_marks"].to_numpy() >= 1).astype(int)
         pool["soft"] = data.judge_gen["full_marks_soft"].to_numpy()
         n_cells = pool.groupby(["student", "k"]).ngroups
-        for d_index, design in enumerate(designs):
+        for design in designs:
+            d_index = list(DESIGNS).index(design)  # the same audits whichever designs are run
             params = dict(DESIGNS[design])
             size = n if params.get("per_cell") else n * n_cells
             for rep in range(reps):
