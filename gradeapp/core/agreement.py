@@ -600,36 +600,39 @@ _RULED = (SENTENCE_LIMIT, "skill:* (all skills)")  # what the program's rules ca
 
 
 def _consistency(runs: pd.DataFrame) -> pd.DataFrame:
-    """Return one self-consistency row per criterion kind (skills pooled) from long runs."""
-    jr = runs.dropna(subset=["value"])
+    """Return one self-consistency row per criterion kind (skills pooled) from long runs (integer codes only)."""
+    jr = runs[runs["value"].notna()]
     if jr.empty:
         return pd.DataFrame(columns=["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha"])
     codes, names = pd.factorize(jr["criterion"])
-    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
-    is_skill = np.asarray(names.str.startswith(SKILL_PREFIX))[codes]
-    kind = np.where(is_skill, "skill:* (all skills)", np.asarray(names, dtype=object)[codes])
-    frame = pd.DataFrame(
-        {"kind": kind, "unit": unit, "run": jr["run"].to_numpy(), "value": jr["value"].to_numpy()}
+    kind_names = np.where(
+        names.str.startswith(SKILL_PREFIX), "skill:* (all skills)", np.asarray(names, dtype=object)
     )
-    rows = [
-        _consistency_row(name, g["unit"], g["run"], g["value"])
-        for name, g in frame.groupby("kind", sort=True)
-    ]
+    kcodes, kinds = pd.factorize(pd.Series(kind_names))
+    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
+    ucode, uniq = pd.factorize(unit)
+    s = np.bincount(ucode, jr["value"].to_numpy(dtype=float))
+    c = np.bincount(ucode)
+    ukind = np.empty(len(uniq), dtype=np.int64)
+    ukind[ucode] = kcodes[codes]
+    row_kind = kcodes[codes]
+    run = jr["run"].to_numpy(dtype=np.int64)
+    rows = []
+    for k in np.argsort(np.asarray(kinds, dtype=str)):
+        sel = (ukind == k) & (c >= 2)
+        n_runs = len(np.unique(run[row_kind == k]))
+        rows.append(_consistency_row(str(kinds[k]), s[sel], c[sel], n_runs))
     return pd.DataFrame(rows)
 
 
-def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Series) -> dict:
-    """Return unanimous, pairwise and alpha over the units rated by two or more runs."""
-    frame = pd.DataFrame({"unit": unit.to_numpy(), "value": value.to_numpy(dtype=float)})
-    agg = frame.groupby("unit")["value"].agg(["sum", "count"])
-    agg = agg[agg["count"] >= 2]
-    s, c = agg["sum"].to_numpy(), agg["count"].to_numpy()
-    unanimous = float(np.mean((s == 0) | (s == c))) if len(agg) else math.nan
+def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, n_runs: int) -> dict:
+    """Return unanimous, pairwise and alpha from each unit's passes s out of c parsed runs (c >= 2)."""
+    unanimous = float(np.mean((s == 0) | (s == c))) if len(s) else math.nan
     agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
-    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(agg) else math.nan
+    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(s) else math.nan
     # alpha from the units x values count matrix: the package's cheaper input for many units
     counts = np.column_stack([c - s, s])
-    if not len(agg):
+    if not len(s):
         a, note = math.nan, "undefined: no unit rated twice"
     elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
         a, note = math.nan, NO_VARIATION
@@ -638,8 +641,8 @@ def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Serie
         note = ""
     return {
         "criterion": name,
-        "n_items": len(agg),
-        "runs": int(pd.Series(run).nunique()),
+        "n_items": len(s),
+        "runs": n_runs,
         "unanimous": unanimous,
         "pairwise": pairwise,
         "alpha": a,
