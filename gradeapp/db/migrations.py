@@ -264,6 +264,13 @@ def team_current_by_created(db: Database) -> None:
         db.execute(statement)
 
 
+@migration("010_verdict_match_method")
+def verdict_match_method(db: Database) -> None:
+    # How a judge's reply row was matched to its criterion: exact, normalised, fuzzy or elimination
+    # (gradeapp.core.parsing); NULL for a person's verdict and for verdicts stored before this column.
+    db.execute("ALTER TABLE verdicts ADD COLUMN match_method TEXT")
+
+
 def latest_migration() -> str:
     """Return the name of the newest migration this code knows."""
     return _REGISTRY[-1][0]

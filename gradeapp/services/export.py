@@ -1,4 +1,5 @@
-"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html,
+annotators.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import audit_store
+from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import write_csv
 from gradeapp.paths import file_slug
@@ -22,16 +24,16 @@ from gradeapp.services.stats import compute_stats
 
 PASS_RATES_COLUMNS = [
     "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
-    "n_audited", "n_judged", "judge_rate", "human_rate",
+    "n_audited", "n_judged", "judge_rate", "human_rate", "note",
 ]  # fmt: skip
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
 ]  # fmt: skip
 
 
-def default_export_dir(store) -> Path:
+def default_export_dir(store: Store) -> Path:
     """Return exports/<project>-<timestamp>/ below the current folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path("exports") / f"{file_slug(Path(store.path).stem, 'project', 60)}-{stamp}"
@@ -49,7 +51,7 @@ def agreement_frame(stats: AuditStats) -> pd.DataFrame:
     return df
 
 
-def verdicts_frame(store) -> pd.DataFrame:
+def verdicts_frame(store: Store) -> pd.DataFrame:
     """Return every current verdict in long format (the columns of verdicts.csv / verdicts.parquet)."""
     df = audit_store.verdicts_export_df(store)
     for col in ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted"):
@@ -58,9 +60,12 @@ def verdicts_frame(store) -> pd.DataFrame:
 
 
 def export_project(
-    store, out: Path | None = None, options: StatsOptions | None = None, stats: AuditStats | None = None
+    store: Store,
+    out: Path | None = None,
+    options: StatsOptions | None = None,
+    stats: AuditStats | None = None,
 ) -> dict[str, Path]:
-    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths."""
 
     out = Path(out) if out else default_export_dir(store)
     try:
@@ -77,5 +82,6 @@ def export_project(
     verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     paths["report"] = write_report(stats, out / "report.html")
+    paths.update(write_paper_outputs(stats, out))
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
     return paths

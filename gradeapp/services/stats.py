@@ -7,10 +7,14 @@ import time
 from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
 from gradeapp.core.calibration import calibrate, plan_audit
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
+from gradeapp.core.summary import fill_notes
+from gradeapp.db import Store
 from gradeapp.services.audit import load_audit_data
 
 
-def compute_stats(store, options: StatsOptions | None = None, data: AuditData | None = None) -> AuditStats:
+def compute_stats(
+    store: Store, options: StatsOptions | None = None, data: AuditData | None = None
+) -> AuditStats:
     """Load a project's verdicts and compute every audit table (read-only apart from the checks cache)."""
     o = options or StatsOptions()
     timings: dict[str, float] = {}
@@ -35,6 +39,7 @@ def compute_from_data(
     timings = dict(timings or {})
     t = time.perf_counter()
     rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
+    rates = fill_notes(rates, data)  # a missing estimate says why (reasons of the design stay calibration's)
     plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
     timings["calibration"] = time.perf_counter() - t
     t = time.perf_counter()
