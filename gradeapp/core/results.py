@@ -29,6 +29,8 @@ class AuditData:
     categories: pd.Series  # criterion -> skill category
     exclusions: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    # generation_id, criterion, run, value: each run's own value before any rule (NaN = unparsed)
+    judge_raw_runs: pd.DataFrame | None = None
 
 
 @dataclass

@@ -261,6 +261,7 @@ def load_audit_data(
         categories=cats,
         exclusions=exclusions,
         settings=settings,
+        judge_raw_runs=jv[["generation_id", "criterion", "run", "value"]].reset_index(drop=True),
     )
 
 
