@@ -460,38 +460,53 @@ def judge_self_consistency(data) -> pd.DataFrame:
     """Return how often the judge's runs agree with each other: per criterion kind and composite.
 
     unanimous = share of items whose parsed runs all agree; pairwise = share of agreeing run pairs;
-    alpha = Krippendorff's alpha with the runs as raters.
+    alpha = Krippendorff's alpha with the runs as raters. Reads the per-item tally of the runs
+    (data.judge_run_tally) or, without it, the runs themselves (data.judge_runs).
     """
     cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
-    jr = data.judge_runs
-    if jr is None or jr.empty:
+    tally, seen = _run_tally(data)
+    if tally is None or tally.empty:
         return pd.DataFrame(columns=cols)
-    jr = jr.dropna(subset=["value"])
-    codes, names = pd.factorize(jr["criterion"])
-    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
-    is_skill = np.asarray(names.str.startswith(SKILL_PREFIX))[codes]
-    kind = np.where(is_skill, "skill:* (all skills)", np.asarray(names, dtype=object)[codes])
-    frame = pd.DataFrame(
-        {"kind": kind, "unit": unit, "run": jr["run"].to_numpy(), "value": jr["value"].to_numpy()}
-    )
-    out = [
-        _consistency_row(name, g["unit"], g["run"], g["value"])
-        for name, g in frame.groupby("kind", sort=True)
-    ]
+    kind = _kind(tally["criterion"])
+    seen_kind = _kind(seen["criterion"])
+    out = []
+    for name in sorted(set(kind)):
+        rows = tally[kind == name]
+        runs = int(seen.loc[seen_kind == name, "run"].nunique())
+        out.append(_consistency_row(name, rows["passes"].to_numpy(), rows["n"].to_numpy(), runs))
     return pd.DataFrame(out, columns=cols)
 
 
-def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Series) -> dict:
-    frame = pd.DataFrame({"unit": unit.to_numpy(), "value": value.to_numpy(dtype=float)})
-    agg = frame.groupby("unit")["value"].agg(["sum", "count"])
-    agg = agg[agg["count"] >= 2]
-    s, c = agg["sum"].to_numpy(), agg["count"].to_numpy()
-    unanimous = float(np.mean((s == 0) | (s == c))) if len(agg) else math.nan
+def _kind(criterion: pd.Series) -> np.ndarray:
+    """Return each criterion's kind: the skills pooled, any other criterion by its name."""
+    names = criterion.astype(str).to_numpy(dtype=object)
+    is_skill = np.array([n.startswith(SKILL_PREFIX) for n in names], dtype=bool)
+    return np.where(is_skill, "skill:* (all skills)", names)
+
+
+def _run_tally(data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Return (per item: generation_id, criterion, n parsed runs, passes) and the (criterion, run) seen."""
+    tally = getattr(data, "judge_run_tally", None)
+    if tally is not None:
+        return tally, data.judge_run_numbers
+    jr = data.judge_runs
+    if jr is None or jr.empty:
+        return None, pd.DataFrame(columns=["criterion", "run"])
+    jr = jr.dropna(subset=["value"])
+    g = jr.groupby(["generation_id", "criterion"], sort=True)["value"]
+    tally = g.agg(n="count", passes="sum").reset_index()
+    return tally, jr[["criterion", "run"]].drop_duplicates()
+
+
+def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, runs: int) -> dict:
+    keep = c >= 2
+    s, c = s[keep].astype(float), c[keep].astype(float)
+    unanimous = float(np.mean((s == 0) | (s == c))) if len(c) else math.nan
     agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
-    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(agg) else math.nan
+    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(c) else math.nan
     # alpha from the units x values count matrix: the package's cheaper input for many units
     counts = np.column_stack([c - s, s])
-    if not len(agg):
+    if not len(c):
         a, note = math.nan, "undefined: no unit rated twice"
     elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
         a, note = math.nan, NO_VARIATION
@@ -500,8 +515,8 @@ def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Serie
         note = ""
     return {
         "criterion": name,
-        "n_items": len(agg),
-        "runs": int(pd.Series(run).nunique()),
+        "n_items": int(len(c)),
+        "runs": runs,
         "unanimous": unanimous,
         "pairwise": pairwise,
         "alpha": a,
