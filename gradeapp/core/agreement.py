@@ -479,9 +479,12 @@ def judge_self_consistency(data) -> pd.DataFrame:
 
 def _kind(criterion: pd.Series) -> np.ndarray:
     """Return each criterion's kind: the skills pooled, any other criterion by its name."""
-    names = criterion.astype(str).to_numpy(dtype=object)
-    is_skill = np.array([n.startswith(SKILL_PREFIX) for n in names], dtype=bool)
-    return np.where(is_skill, "skill:* (all skills)", names)
+    codes, names = pd.factorize(criterion)
+    names = np.asarray(names, dtype=object)
+    kinds = np.array(
+        ["skill:* (all skills)" if str(n).startswith(SKILL_PREFIX) else str(n) for n in names], dtype=object
+    )
+    return kinds[codes] if len(codes) else np.array([], dtype=object)
 
 
 def _run_tally(data) -> tuple[pd.DataFrame | None, pd.DataFrame]:

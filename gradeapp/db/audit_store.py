@@ -228,6 +228,49 @@ def write_cells(
         )
 
 
+def generations_frame(store) -> pd.DataFrame:
+    """Return id, uid, student, round, combination_id, k, topic of every generation, by id (read-only).
+
+    The columns of Store.generations_df, read as two packed texts that numpy and str.split parse, not as a
+    Python tuple per generation.
+    """
+    import numpy as np
+
+    students = [r[0] for r in store.conn.execute("SELECT DISTINCT student FROM generations")]
+    topics = dict(store.conn.execute("SELECT id, name FROM topics"))
+    case = "CASE g.student " + " ".join(f"WHEN ? THEN {i}" for i in range(len(students))) + " END"
+    text = store.conn.execute(
+        "SELECT group_concat(p) FROM (SELECT g.id || ',' || g.round || ',' || g.combination_id || ',' || c.k "
+        f"|| ',' || c.topic_id || ',' || ({case}) AS p FROM generations g "
+        "JOIN combinations c ON c.id = g.combination_id ORDER BY g.id)",
+        students,
+    ).fetchone()[0]
+    cols = ["id", "uid", "student", "round", "combination_id", "k", "topic"]
+    if not text:
+        return pd.DataFrame({c: pd.Series([], dtype="int64" if c not in ("uid", "student", "topic") else "str")
+                             for c in cols})  # fmt: skip
+    flat = _parse_ints(text).reshape(-1, 6)
+    uid_text = store.conn.execute(
+        "SELECT group_concat(uid, char(31)) FROM (SELECT uid FROM generations ORDER BY id)"
+    ).fetchone()[0]
+    uids = uid_text.split("\x1f")
+    if len(uids) != len(flat):  # a uid holding the separator: read them one by one
+        uids = [r[0] for r in store.conn.execute("SELECT uid FROM generations ORDER BY id")]
+    topic_ids = np.unique(flat[:, 4])
+    topic_names = np.array([topics.get(int(t)) for t in topic_ids], dtype=object)
+    return pd.DataFrame(
+        {
+            "id": flat[:, 0],
+            "uid": pd.array(uids, dtype="str"),
+            "student": pd.array(np.array(students, dtype=object)[flat[:, 5]], dtype="str"),
+            "round": flat[:, 1],
+            "combination_id": flat[:, 2],
+            "k": flat[:, 3],
+            "topic": pd.array(topic_names[np.searchsorted(topic_ids, flat[:, 4])], dtype="str"),
+        }
+    )
+
+
 def checks_arrays(store):
     """Return (generation_id, n_sentences) arrays of the cached checks and {generation_id: named skills JSON}."""
     import numpy as np

@@ -143,7 +143,7 @@ def load_audit_data(
 
 def _generations(store, exclude_common: bool) -> tuple[pd.DataFrame, list[dict]]:
     """Return the generations in the audit (index generation_id) and the note on those left out."""
-    gens = store.generations_df()
+    gens = audit_store.generations_frame(store)
     gens["has_common"] = gens["combination_id"].isin(audit_store.common_combinations(store))
     notes = []
     if exclude_common and gens["has_common"].any():
