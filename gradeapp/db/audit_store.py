@@ -379,27 +379,48 @@ def change_marker(store) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def verdicts_export_df(store) -> pd.DataFrame:
-    """Return every current verdict in long format with the identity of its generation and grader.
-
-    One row per grader x generation x criterion x run; 'submitted' marks a person's submitted item and
-    'raw' carries a judge's raw reply once per reply (on its first criterion row).
-    """
-    df = pd.read_sql_query(
-        f"WITH sub AS ({SUBMITTED_SQL}) "
-        "SELECT g.uid AS generation, gr.kind, gr.name AS grader, gr.model, gr.endpoint_host, gr.prompt_version, "
-        "  gr.prompt_hash, gr.temperature, gr.max_tokens, v.criterion, v.run, v.value, v.status, v.raw_value, "
-        "  v.reason, v.note, v.seconds, v.post_reveal, v.guideline_version, v.created, "
-        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw "
-        "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id "
-        "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
-        "LEFT JOIN replies rp ON rp.id = v.reply_id "
-        "ORDER BY gr.kind, gr.id, g.id, v.run, v.id",
+def export_graders(store) -> pd.DataFrame:
+    """Return every grader in the verdict export's order (kind, then id) with its configuration."""
+    return pd.read_sql_query(
+        "SELECT id, kind, name AS grader, model, endpoint_host, prompt_version, prompt_hash, temperature, "
+        "max_tokens FROM graders ORDER BY kind, id",
         store.conn,
     )
-    first = ~df["reply_id"].duplicated() & df["reply_id"].notna()
-    df["raw"] = df["raw"].where(first)
-    return df.drop(columns="reply_id")
+
+
+def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
+    """Return the lowest and highest generation id a grader has a verdict on ((0, -1) when none)."""
+    return judged_generation_range(store, grader_id)
+
+
+def verdicts_export_chunk(store, grader_id: int, lo: int, hi: int) -> pd.DataFrame:
+    """Return the current verdicts of one grader on generations lo..hi in the export's order.
+
+    Columns: generation_id, criterion, run, value, status, raw_value, reason, note, seconds, post_reveal,
+    guideline_version, created, submitted (people: 1 when the item's latest submit/unsubmit is a submit),
+    reply_id, raw (the judge's reply, on the rows of that reply).
+    """
+    where = "v.grader_id = ? AND v.generation_id BETWEEN ? AND ?"
+    columns = (
+        "v.id, v.generation_id, v.criterion, v.run, v.value, v.status, v.raw_value, v.reason, v.note, v.seconds, "
+        "v.post_reveal, v.guideline_version, v.created, v.reply_id"
+    )
+    return pd.read_sql_query(
+        f"WITH sub AS ({SUBMITTED_SQL} AND grader_id = ?), cur AS ({current_verdicts_sql(where, columns)}) "
+        "SELECT v.generation_id, v.criterion, v.run, v.value, v.status, v.raw_value, v.reason, v.note, "
+        "  v.seconds, v.post_reveal, v.guideline_version, v.created, "
+        "  (s.grader_id IS NOT NULL) AS submitted, v.reply_id, rp.raw "
+        "FROM cur v LEFT JOIN sub s ON s.generation_id = v.generation_id "
+        "LEFT JOIN replies rp ON rp.id = v.reply_id ORDER BY v.generation_id, v.run, v.id",
+        store.conn,
+        params=[grader_id, grader_id, lo, hi],
+    )
+
+
+def generation_uids(store):
+    """Return (generation ids, uids) of every generation by id, as arrays."""
+    frame = generations_frame(store)
+    return frame["id"].to_numpy(), frame["uid"].to_numpy(dtype=object)
 
 
 # -- bulk writes (simulated projects) -------------------------------------------------------------
