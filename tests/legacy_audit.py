@@ -17,8 +17,17 @@ import pandas as pd
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
 from gradeapp.core.rubric import ensure_checks
-from gradeapp.db import audit_store
+from gradeapp.db import audit_store, team_store
 from gradeapp.errors import GradeappError
+from gradeapp.services.adjudication import (
+    default_judge,
+    human_judge_pairs,
+    human_labels,
+    human_pairs,
+    kappa_row,
+)
+
+FAST_SECONDS = 5.0
 
 RUN_SLOTS = 1024
 
@@ -375,3 +384,51 @@ def load_audit_data(
         exclusions=exclusions,
         settings=settings,
     )
+
+
+def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = None) -> list[dict]:
+    """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only)."""
+    frame = team_store.cell_verdicts(store)
+    labels = human_labels(store, frame)
+    judge = judge or default_judge(frame)
+    with_judge = human_judge_pairs(store, labels, frame, judge)
+    pairs = human_pairs(labels)
+    submits = team_store.submit_reviews(store)
+    names = sorted(set(labels["grader"]) | set(submits["grader"]))
+    out = []
+    for name in names:
+        mine = labels[labels["grader"] == name]
+        sub = submits[submits["grader"] == name]
+        secs = sub["seconds"].dropna()
+        n_fast = int((secs < threshold).sum())
+        j = with_judge[with_judge["grader"] == name]
+        rj = kappa_row(j["human"], j["judge"])
+        # Orient every pair so that this person's value comes first.
+        p1 = pairs[pairs["a"] == name]
+        p2 = pairs[pairs["b"] == name]
+        own = pd.concat([p1["value_a"], p2["value_b"]], ignore_index=True)
+        other = pd.concat([p1["value_b"], p2["value_a"]], ignore_index=True)
+        ro = kappa_row(own, other)
+        warnings = []
+        if n_fast:
+            warnings.append(f"{n_fast} of {len(secs)} submits took under {threshold:g} s")
+        out.append(
+            {
+                "annotator": name,
+                "items": int(mine["generation_id"].nunique()),
+                "verdicts": len(mine),
+                "pass_rate": float(mine["value"].mean()) if len(mine) else None,
+                "submits": len(sub),
+                "median_seconds": float(secs.median()) if len(secs) else None,
+                "fast_decisions": n_fast,
+                "fast_share": n_fast / len(secs) if len(secs) else None,
+                "n_with_judge": rj["n"],
+                "agreement_with_judge": rj["agreement"],
+                "kappa_with_judge": rj["kappa"],
+                "n_with_others": ro["n"],
+                "agreement_with_others": ro["agreement"],
+                "kappa_with_others": ro["kappa"],
+                "warnings": "; ".join(warnings),
+            }
+        )
+    return out

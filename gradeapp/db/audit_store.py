@@ -323,6 +323,23 @@ def human_points(store) -> pd.DataFrame:
     )
 
 
+def judge_ids(store) -> list[tuple[int, str]]:
+    """Return (id, name) of every judge grader, by id."""
+    return store.conn.execute("SELECT id, name FROM graders WHERE kind = 'judge' ORDER BY id").fetchall()
+
+
+def people_cell_verdicts(store) -> pd.DataFrame:
+    """Return the current verdicts of people and adjudicators with the columns of team_store.cell_verdicts."""
+    where = "v.grader_id IN (SELECT id FROM graders WHERE kind IN ('human', 'adjudicator'))"
+    return pd.read_sql_query(
+        f"WITH cur AS ({current_verdicts_sql(where)}) "
+        "SELECT v.id, gr.kind, gr.name AS grader, v.generation_id, g.uid, v.criterion, v.run, v.value, "
+        "v.status, v.reason, v.note, v.seconds, v.guideline_version, v.created FROM cur v "
+        "JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id ORDER BY v.id",
+        store.conn,
+    )
+
+
 def common_combinations(store) -> set[int]:
     """Return the ids of combinations holding a skill flagged common (read-only)."""
     return {
@@ -393,27 +410,44 @@ def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
     return judged_generation_range(store, grader_id)
 
 
-def verdicts_export_chunk(store, grader_id: int, lo: int, hi: int) -> pd.DataFrame:
-    """Return the current verdicts of one grader on generations lo..hi in the export's order.
+EXPORT_ROW_COLUMNS = (
+    "id", "generation_id", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
+    "post_reveal", "guideline_version", "created", "reply_id",
+)  # fmt: skip
 
-    Columns: generation_id, criterion, run, value, status, raw_value, reason, note, seconds, post_reveal,
-    guideline_version, created, submitted (people: 1 when the item's latest submit/unsubmit is a submit),
-    reply_id, raw (the judge's reply, on the rows of that reply).
+
+def verdict_rows(store, grader_id: int, lo: int, hi: int) -> list[tuple]:
+    """Return every verdict row of one grader on generations lo..hi (EXPORT_ROW_COLUMNS) in identity + rule order.
+
+    All rows, not only the current ones: within an identity the last row counts (see CURRENT_ORDER), so the
+    caller keeps the current rows with array operations instead of a window over millions of rows.
     """
-    where = "v.grader_id = ? AND v.generation_id BETWEEN ? AND ?"
-    columns = (
-        "v.id, v.generation_id, v.criterion, v.run, v.value, v.status, v.raw_value, v.reason, v.note, v.seconds, "
-        "v.post_reveal, v.guideline_version, v.created, v.reply_id"
-    )
-    return pd.read_sql_query(
-        f"WITH sub AS ({SUBMITTED_SQL} AND grader_id = ?), cur AS ({current_verdicts_sql(where, columns)}) "
-        "SELECT v.generation_id, v.criterion, v.run, v.value, v.status, v.raw_value, v.reason, v.note, "
-        "  v.seconds, v.post_reveal, v.guideline_version, v.created, "
-        "  (s.grader_id IS NOT NULL) AS submitted, v.reply_id, rp.raw "
-        "FROM cur v LEFT JOIN sub s ON s.generation_id = v.generation_id "
-        "LEFT JOIN replies rp ON rp.id = v.reply_id ORDER BY v.generation_id, v.run, v.id",
-        store.conn,
-        params=[grader_id, grader_id, lo, hi],
+    order = ", ".join(f"v.{c}" for c in (*IDENTITY[1:], *CURRENT_ORDER))
+    return store.conn.execute(
+        f"SELECT {', '.join('v.' + c for c in EXPORT_ROW_COLUMNS)} FROM verdicts v "
+        "INDEXED BY verdicts_identity_current WHERE v.grader_id = ? AND v.generation_id BETWEEN ? AND ? "
+        f"ORDER BY {order}",
+        [grader_id, lo, hi],
+    ).fetchall()
+
+
+def submitted_generations(store, grader_id: int) -> set[int]:
+    """Return the generations whose latest submit/unsubmit event by this person is a submit."""
+    return {
+        r[0]
+        for r in store.conn.execute(
+            f"SELECT generation_id FROM ({SUBMITTED_SQL}) WHERE grader_id = ?", [grader_id]
+        )
+    }
+
+
+def reply_texts(store, reply_ids: Sequence[int]) -> dict[int, str]:
+    """Return reply id -> raw reply text of some replies."""
+    return dict(
+        store.conn.execute(
+            "SELECT id, raw FROM replies WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([int(i) for i in reply_ids])],
+        )
     )
 
 

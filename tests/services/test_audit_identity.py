@@ -24,6 +24,7 @@ from gradeapp.services.audit import load_audit_data
 from gradeapp.services.catalog import import_catalog
 from gradeapp.services.demo import build_demo
 from gradeapp.services.export import agreement_frame, export_project, pass_rates_frame
+from gradeapp.services.quality import annotator_table
 from gradeapp.services.stats import compute_from_data
 from tests import legacy_audit
 from tests.simulate import simulate_project
@@ -300,3 +301,13 @@ def test_reference_runs_give_the_same_figures(reference_dir, tmp_path):
     assert main(["audit", "draw", "--size", "5", "--seed", "1", "--project", str(path)]) == 0
     _compare_stats(path, tmp_path, {})
     _compare_exports(path, tmp_path)
+
+
+@pytest.mark.parametrize("fixture", ["demo", "simulated", "odd"])
+def test_annotator_table_is_the_same(fixture, request):
+    path = request.getfixturevalue(fixture)
+    with open_project(path) as store:
+        load_audit_data(store)  # some judges' cells cached, others not yet
+        old = legacy_audit.annotator_table(store)
+        new = annotator_table(store)
+    _same(json.loads(json.dumps(new)), json.loads(json.dumps(old)))
