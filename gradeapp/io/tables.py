@@ -48,6 +48,9 @@ def neutralise_array(values):
     values = (
         pa.array(values, type=pa.string()) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
     )
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    if not pc.any(pc.is_in(first, pa.array(list("=+-@\t\r'"), values.type))).as_py():
+        return values  # no cell can be a formula: the regular expressions are not needed
     danger = pc.and_(
         pc.match_substring_regex(values, _DANGER_RE2),
         pc.invert(pc.match_substring_regex(values, _NUMBER_RE2)),

@@ -129,8 +129,9 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         sub = pa.array(np.isin(g, np.fromiter(submitted, np.int64, len(submitted))).astype(np.int64))
 
     def const(value, typ):
-        value = None if pd.isna(value) else value
-        return pa.array([value] * m, typ) if m else pa.array([], typ)
+        if pd.isna(value):
+            return pa.nulls(m, typ)
+        return pa.repeat(pa.scalar(value, typ), m)
 
     def col(name, typ):
         return pa.array(cols[name], typ).take(take)
