@@ -16,7 +16,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.stats import binom, norm
+from scipy.special import bdtr, ndtri  # not scipy.stats: its import alone takes 1-3 s of every command
 
 from gradeapp.core.metrics import aggregate
 from gradeapp.core.rubric import SKILL_PREFIX
@@ -80,7 +80,7 @@ def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarra
     """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0)."""
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = norm.ppf(1 - (1 - confidence) / 2)
+    z = ndtri(1 - (1 - confidence) / 2)
     p = _div(x, n)
     nn = np.where(n > 0, n, np.nan)
     denom = 1 + z * z / nn
@@ -94,7 +94,7 @@ def mcnemar_exact(b, c) -> np.ndarray:
     b = np.asarray(b, dtype=float)
     c = np.asarray(c, dtype=float)
     m = b + c
-    p = 2 * binom.cdf(np.minimum(b, c), m, 0.5)
+    p = 2 * bdtr(np.minimum(b, c).astype(np.int64), m.astype(np.int64), 0.5)
     return np.where(m > 0, np.minimum(1.0, p), 1.0)
 
 
@@ -241,7 +241,7 @@ def agreement_table(
         rng = np.random.default_rng(seed)
         g = len(gen_index)
         weights = rng.multinomial(g, np.full(g, 1.0 / g), size=bootstrap).astype(np.float64)
-    z = norm.ppf(1 - (1 - confidence) / 2)
+    z = ndtri(1 - (1 - confidence) / 2)
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
     ratings = _rater_ratings(data, threshold) if alpha_for else None
     tables = []
