@@ -336,8 +336,11 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
             ]
         )
     bg = data.human_gen_by_grader
+    graded = data.human_points["generation_id"].unique() if not hp.empty else []
+    jg = data.judge_gen
+    jg = jg[jg.index.isin(graded)] if not jg.empty else jg  # only units people rated can pair (kept below)
     for source, frame in (
-        ("judge", data.judge_gen.reset_index() if not data.judge_gen.empty else pd.DataFrame()),
+        ("judge", jg.reset_index() if not jg.empty else pd.DataFrame()),
         ("people", bg),
     ):
         if frame.empty:

@@ -255,10 +255,9 @@ class JudgeTables:
             mask[self.named_cell] = self.present[self.named_cell]
         crit = pd.Categorical.from_codes(self.crit_inv, categories=list(self.crit_names))
         tally = pd.DataFrame({"generation_id": self.gen, "criterion": crit, "n": n, "passes": s})
-        runs_of = {}
-        for i, name in enumerate(self.crit_names):
-            m = np.bitwise_or.reduce(mask[self.crit_inv == i]) if (self.crit_inv == i).any() else 0
-            runs_of[name] = int(m)
+        per_crit = np.zeros(len(self.crit_names), np.uint32)
+        np.bitwise_or.at(per_crit, self.crit_inv, mask)
+        runs_of = {name: int(m) for name, m in zip(self.crit_names, per_crit, strict=True)}
         if self.psl and self.added_limit.any():
             add = self.added_limit & self.rule_known
             units = popcount(self.runset)

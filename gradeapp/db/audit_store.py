@@ -62,7 +62,12 @@ def audit_items_df(store, draw_id: int | None = None) -> pd.DataFrame:
 
 # -- lean reads for the statistics ----------------------------------------------------------------
 def judge_graders(store) -> pd.DataFrame:
-    """Return the judge graders with their count of current verdicts, most verdicts first."""
+    """Return the judge graders with their count of verdicts, most verdicts first (one judge: not counted)."""
+    judges = pd.read_sql_query(
+        "SELECT id, name, key FROM graders WHERE kind = 'judge' ORDER BY id", store.conn
+    )
+    if len(judges) < 2:  # counting a judge's millions of rows would decide nothing
+        return judges.assign(n=0)
     return pd.read_sql_query(
         "SELECT gr.id, gr.name, gr.key, (SELECT COUNT(*) FROM verdicts v WHERE v.grader_id = gr.id) AS n "
         "FROM graders gr WHERE gr.kind = 'judge' ORDER BY n DESC, gr.id",
@@ -238,18 +243,29 @@ def generations_frame(store) -> pd.DataFrame:
 
     students = [r[0] for r in store.conn.execute("SELECT DISTINCT student FROM generations")]
     topics = dict(store.conn.execute("SELECT id, name FROM topics"))
-    case = "CASE g.student " + " ".join(f"WHEN ? THEN {i}" for i in range(len(students))) + " END"
-    text = store.conn.execute(
-        "SELECT group_concat(p) FROM (SELECT g.id || ',' || g.round || ',' || g.combination_id || ',' || c.k "
-        f"|| ',' || c.topic_id || ',' || ({case}) AS p FROM generations g "
-        "JOIN combinations c ON c.id = g.combination_id ORDER BY g.id)",
-        students,
-    ).fetchone()[0]
     cols = ["id", "uid", "student", "round", "combination_id", "k", "topic"]
-    if not text:
+    parts = []
+    for code, student in enumerate(students):  # each student's generations from the covering index
+        text = store.conn.execute(
+            "SELECT group_concat(id || ',' || combination_id || ',' || round) FROM generations "
+            "INDEXED BY generations_student WHERE student = ?",
+            [student],
+        ).fetchone()[0]
+        part = _parse_ints(text).reshape(-1, 3)
+        parts.append(np.column_stack([part, np.full(len(part), code)]))
+    if not parts:
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c not in ("uid", "student", "topic") else "str")
                              for c in cols})  # fmt: skip
-    flat = _parse_ints(text).reshape(-1, 6)
+    rows = np.concatenate(parts)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    combos = _parse_ints(
+        store.conn.execute(
+            "SELECT group_concat(id || ',' || k || ',' || topic_id) FROM combinations"
+        ).fetchone()[0]
+    ).reshape(-1, 3)
+    combos = combos[np.argsort(combos[:, 0])]
+    at = np.searchsorted(combos[:, 0], rows[:, 1])
+    flat = np.column_stack([rows[:, 0], rows[:, 2], rows[:, 1], combos[at, 1], combos[at, 2], rows[:, 3]])
     uid_text = store.conn.execute(
         "SELECT group_concat(uid, char(31)) FROM (SELECT uid FROM generations ORDER BY id)"
     ).fetchone()[0]

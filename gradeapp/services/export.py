@@ -51,7 +51,7 @@ def agreement_frame(stats: AuditStats) -> pd.DataFrame:
 
 INT_COLUMNS = ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted")
 FLOAT_COLUMNS = ("temperature", "seconds")
-EXPORT_CHUNK = 20_000  # generations of one grader per batch (a Parquet row group, a CSV block)
+EXPORT_CHUNK = 5_000  # generations of one grader per batch (a Parquet row group, a CSV block)
 
 
 def verdict_schema():
