@@ -1,4 +1,4 @@
-"""The audit loader, verdict export and CSV guard as they were before issue 13: the oracle of the new ones.
+"""The audit loader, verdict export, CSV guard and annotator table of main before issue 13: the oracle.
 
 Kept verbatim (apart from the module they call) so that tests can compare every figure of the fast
 implementation against the straightforward pandas one on the same project.
@@ -10,26 +10,21 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
-from gradeapp.core.rubric import ensure_checks
-from gradeapp.db import audit_store, team_store
+from gradeapp.db import Store, audit_store, team_store
 from gradeapp.errors import GradeappError
-from gradeapp.services.adjudication import (
-    default_judge,
-    human_judge_pairs,
-    human_labels,
-    human_pairs,
-    kappa_row,
-)
-
-FAST_SECONDS = 5.0
+from gradeapp.services.adjudication import default_judge, human_judge_pairs, human_labels, human_pairs
+from gradeapp.services.scores import ensure_checks
 
 RUN_SLOTS = 1024
+FAST_SECONDS = 5.0
 
 
 SUBMITTED_SQL = (
@@ -88,7 +83,7 @@ def verdicts_export_df(store) -> pd.DataFrame:
         "SELECT g.uid AS generation, gr.kind, gr.name AS grader, gr.model, gr.endpoint_host, gr.prompt_version, "
         "  gr.prompt_hash, gr.temperature, gr.max_tokens, v.criterion, v.run, v.value, v.status, v.raw_value, "
         "  v.reason, v.note, v.seconds, v.post_reveal, v.guideline_version, v.created, "
-        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw "
+        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw, v.match_method "
         "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id "
         "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
         "LEFT JOIN replies rp ON rp.id = v.reply_id "
@@ -106,11 +101,11 @@ def verdicts_export_df(store) -> pd.DataFrame:
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
 ]  # fmt: skip
 
 
-def verdicts_frame(store) -> pd.DataFrame:
+def verdicts_frame(store: Store) -> pd.DataFrame:
     """Return every current verdict in long format (the columns of verdicts.csv / verdicts.parquet)."""
     df = verdicts_export_df(store)
     for col in ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted"):
@@ -178,7 +173,7 @@ def _scores(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_audit_data(
-    store,
+    store: Store,
     *,
     judge: str | None = None,
     draw: str | None = None,
@@ -386,7 +381,9 @@ def load_audit_data(
     )
 
 
-def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = None) -> list[dict]:
+def annotator_table(
+    store: Store, threshold: float = FAST_SECONDS, judge: str | None = None
+) -> list[dict[str, Any]]:
     """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only)."""
     frame = team_store.cell_verdicts(store)
     labels = human_labels(store, frame)

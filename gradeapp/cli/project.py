@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
@@ -51,6 +50,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument(
         "--kind", choices=["reference", "generations", "verdicts"], help="force the kind of source"
+    )
+    p.add_argument(
+        "--as-drafts",
+        action="store_true",
+        help="keep people's imported items drafts (default: an item deciding every criterion is submitted)",
     )
     p.set_defaults(func=cmd_import)
 
@@ -114,7 +118,9 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        report = import_sources(store, [Path(p) for p in args.sources], kind=args.kind)
+        report = import_sources(
+            store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
+        )
     for src, counts in report.items():
         print(f"{src}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     return 0
@@ -145,7 +151,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         project = store.project
         path = store.path
     if args.json:
-        print(json.dumps(info))
+        print_json(info, indent=None)
         return 0
     demo = " (demo)" if project.get("demo") == "1" else ""
     print(f"project {project.get('name')}{demo}  {path}")

@@ -399,6 +399,28 @@ def is_submitted(store, grader_id: int, generation_id: int) -> bool:
     return row is not None and row[0] == "submit"
 
 
+def decided_criteria(store, grader_id: int, generation_id: int) -> set[str]:
+    """Return the criteria a grader's current verdicts on a generation decide with a 1 or 0 (read-only)."""
+    rows = store.conn.execute(
+        "SELECT criterion, value FROM verdicts WHERE grader_id = ? AND generation_id = ? "
+        "ORDER BY criterion, run, created, id",
+        [grader_id, generation_id],
+    ).fetchall()
+    latest: dict[str, object] = {}
+    for criterion, value in rows:  # ordered by created, id: the last row of a criterion counts
+        latest[criterion] = value
+    return {c for c, v in latest.items() if v is not None}
+
+
+def active_draw_generations(store) -> tuple[str | None, set[int]]:
+    """Return the latest audit draw's name and its generation ids ((None, set()) without a draw)."""
+    row = store.conn.execute("SELECT id, name FROM audit_draws ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None, set()
+    ids = store.conn.execute("SELECT generation_id FROM audit_items WHERE draw_id = ?", [row[0]]).fetchall()
+    return row[1], {i for (i,) in ids}
+
+
 def skill_categories(store) -> pd.DataFrame:
     """Return criterion ('skill:<name>') -> category for every skill (read-only)."""
     return pd.read_sql_query("SELECT 'skill:' || name AS criterion, category FROM skills", store.conn)
@@ -428,7 +450,7 @@ def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
 
 EXPORT_ROW_COLUMNS = (
     "id", "generation_id", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "reply_id",
+    "post_reveal", "guideline_version", "created", "reply_id", "match_method",
 )  # fmt: skip
 
 

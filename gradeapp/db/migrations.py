@@ -264,6 +264,13 @@ def team_current_by_created(db: Database) -> None:
         db.execute(statement)
 
 
+@migration("010_verdict_match_method")
+def verdict_match_method(db: Database) -> None:
+    # How a judge's reply row was matched to its criterion: exact, normalised, fuzzy or elimination
+    # (gradeapp.core.parsing); NULL for a person's verdict and for verdicts stored before this column.
+    db.execute("ALTER TABLE verdicts ADD COLUMN match_method TEXT")
+
+
 # The audit reads a judge's current verdicts in identity order: the covering index (the identity, the
 # order that decides the current row, then value and status) serves that read without touching the table.
 # judge_cells caches each judge x generation's current points packed per criterion (see

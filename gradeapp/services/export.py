@@ -1,4 +1,5 @@
-"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html,
+annotators.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import audit_store
+from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
@@ -22,16 +24,16 @@ from gradeapp.services.stats import compute_stats
 
 PASS_RATES_COLUMNS = [
     "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
-    "n_audited", "n_judged", "judge_rate", "human_rate",
+    "n_audited", "n_judged", "judge_rate", "human_rate", "note",
 ]  # fmt: skip
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
 ]  # fmt: skip
 
 
-def default_export_dir(store) -> Path:
+def default_export_dir(store: Store) -> Path:
     """Return exports/<project>-<timestamp>/ below the current folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path("exports") / f"{file_slug(Path(store.path).stem, 'project', 60)}-{stamp}"
@@ -161,6 +163,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         "created": col("created", pa.large_string()),
         "submitted": sub,
         "raw": pa.array(raw, pa.large_string()),
+        "match_method": col("match_method", pa.large_string()),
     }
     return pa.Table.from_arrays(
         [arrays[c].cast(schema.field(c).type) for c in VERDICT_EXPORT_COLUMNS], schema=schema
@@ -192,9 +195,12 @@ def write_verdicts(store, csv_path: Path, parquet_path: Path) -> int:
 
 
 def export_project(
-    store, out: Path | None = None, options: StatsOptions | None = None, stats: AuditStats | None = None
+    store: Store,
+    out: Path | None = None,
+    options: StatsOptions | None = None,
+    stats: AuditStats | None = None,
 ) -> dict[str, Path]:
-    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths."""
 
     out = Path(out) if out else default_export_dir(store)
     try:
@@ -210,5 +216,6 @@ def export_project(
     paths["verdicts_csv"] = out / "verdicts.csv"
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     paths["report"] = write_report(stats, out / "report.html")
+    paths.update(write_paper_outputs(stats, out))
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
     return paths

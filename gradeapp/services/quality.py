@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.agreement import kappa_row
 from gradeapp.core.judge_cells import popcount
-from gradeapp.db import audit_store, team_store
+from gradeapp.db import Store, audit_store, team_store
 from gradeapp.io.tables import write_csv
-from gradeapp.services.adjudication import human_labels, human_pairs, kappa_row
+from gradeapp.services.adjudication import human_labels, human_pairs
 from gradeapp.services.audit import judge_cells
 
 FAST_SECONDS = 5.0
@@ -42,7 +43,7 @@ ANNOTATOR_COLUMNS = (
 )
 
 
-def fast_decisions(store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
+def fast_decisions(store: Store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
     """Return the submits faster than threshold seconds: annotator, uid, seconds, created (read-only)."""
     sub = team_store.submit_reviews(store)
     fast = sub[sub["seconds"].notna() & (sub["seconds"] < threshold)]
@@ -57,7 +58,7 @@ def fast_decisions(store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def _judge_on_labels(store, labels: pd.DataFrame, judge: str | None) -> pd.DataFrame:
+def _judge_on_labels(store: Store, labels: pd.DataFrame, judge: str | None) -> pd.DataFrame:
     """Return the people's labels beside the judge's majority: grader, generation_id, criterion, human, judge.
 
     Computed from the judges' packed cells (services/audit.py), so the judge's millions of verdicts are
@@ -105,7 +106,9 @@ def _judge_on_labels(store, labels: pd.DataFrame, judge: str | None) -> pd.DataF
     return out.rename(columns={"value": "human"})[cols]
 
 
-def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = None) -> list[dict[str, Any]]:
+def annotator_table(
+    store: Store, threshold: float = FAST_SECONDS, judge: str | None = None
+) -> list[dict[str, Any]]:
     """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only).
 
     Reads the people's current verdicts and the judge's majority from its cells: never every verdict.
@@ -155,7 +158,7 @@ def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = 
     return out
 
 
-def write_annotators_csv(store, path: Path, threshold: float = FAST_SECONDS) -> Path:
+def write_annotators_csv(store: Store, path: Path, threshold: float = FAST_SECONDS) -> Path:
     """Write annotators.csv (one row per person, ANNOTATOR_COLUMNS) to path; return the path.
 
     Goes through the export's CSV writer, so a name like '=cmd' cannot become a spreadsheet formula.

@@ -7,6 +7,8 @@ import time
 from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
 from gradeapp.core.calibration import calibrate, plan_audit
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
+from gradeapp.core.summary import fill_notes
+from gradeapp.db import Store
 from gradeapp.services.audit import Progress, load_audit_data
 
 
@@ -15,7 +17,7 @@ class Cancelled(Exception):
 
 
 def compute_stats(
-    store,
+    store: Store,
     options: StatsOptions | None = None,
     data: AuditData | None = None,
     progress: Progress | None = None,
@@ -54,6 +56,7 @@ def compute_from_data(
     step(0.0, "calibration")
     t = time.perf_counter()
     rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
+    rates = fill_notes(rates, data)  # a missing estimate says why (reasons of the design stay calibration's)
     plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
     timings["calibration"] = time.perf_counter() - t
     step(0.2, "agreement")

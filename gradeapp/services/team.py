@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gradeapp.db import open_project, team_store
+from gradeapp.db import Store, open_project, team_store
 from gradeapp.db.connection import now_iso
 from gradeapp.db.migrations import known_migrations
 from gradeapp.errors import GradeappError, ProjectError
@@ -133,7 +133,7 @@ def _select_generations(store, draw: str | None, use_all: bool) -> tuple[list[in
 
 
 def assign(
-    store,
+    store: Store,
     annotators: Sequence[str],
     out_dir: Path,
     *,
@@ -293,7 +293,7 @@ def _check_package(store, pkg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return record, person
 
 
-def merge_packages(store, paths: Sequence[Path]) -> list[dict[str, Any]]:
+def merge_packages(store: Store, paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Merge packages' human verdicts and reviews into the project, in one transaction; return per-package counts.
 
     Idempotent and exact: rows are matched by identity and only new ones are added, in created order.
@@ -383,16 +383,15 @@ def merge_packages(store, paths: Sequence[Path]) -> list[dict[str, Any]]:
     return reports
 
 
-def package_person(store) -> str | None:
+def package_person(store: Store) -> str | None:
     """Return the annotator a package was made for, or None when the project is not a package."""
     return store.project.get("package_for")
 
 
-def package_status(store) -> list[dict[str, Any]]:
+def package_status(store: Store) -> list[dict[str, Any]]:
     """Return every package the project issued with what has been merged from it so far (read-only)."""
     merged: dict[str, dict[str, int]] = {}
-    for sha, counts in store.execute("SELECT sha256, counts FROM imports WHERE kind = 'package'"):
-        c = json.loads(counts)
+    for sha, c in team_store.package_merge_counts(store):
         m = merged.setdefault(sha, {"merges": 0, "verdicts_added": 0})
         m["merges"] += 1
         m["verdicts_added"] += c.get("verdicts_added", 0)

@@ -24,7 +24,7 @@ def test_info_json_has_exactly_the_documented_shape(demo_path, capsys):
     assert set(out["verdicts"]) == {"judge", "human"}
     for kind in ("judge", "human"):
         assert set(out["verdicts"][kind]) == {"1", "0", "unparsed"}
-    assert out["generations"] == 61 and out["skills"] == 20 and out["topics"] == 10
+    assert out["generations"] == 163 and out["skills"] == 20 and out["topics"] == 10
     judged = sum(out["verdicts"]["judge"].values())
     # three runs of k + 3 criteria for every generation
     assert judged == 3 * sum(k + 3 for k in _ks(demo_path))
@@ -70,7 +70,7 @@ def test_default_project_is_a_copy_of_the_demo_in_the_data_folder(tmp_path):
     env = {"GRADEAPP_DATA_DIR": str(tmp_path / "data")}
     r = run("info", "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["generations"] == 61
+    assert json.loads(r.stdout)["generations"] == 163
     assert (tmp_path / "data" / "default.gradeapp").exists()
     r = run("info", env=env)
     assert "(demo)" in r.stdout
@@ -97,3 +97,38 @@ def test_every_command_is_documented_in_the_readme():
     top_level = {command[0] for command in _commands(build_parser())}
     missing = sorted(c for c in top_level if f"`{c}" not in readme)
     assert missing == []
+
+
+def test_every_command_function_is_named_after_its_command():
+    """One naming scheme: `gradeapp audit draw` runs cmd_audit_draw, `gradeapp info` runs cmd_info."""
+
+    def leaves(parser, prefix=()):
+        for action in parser._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, sub in action.choices.items():
+                    func = sub.get_default("func")
+                    if func is not None:
+                        yield (*prefix, name), func
+                    yield from leaves(sub, (*prefix, name))
+
+    misnamed = [
+        (" ".join(path), func.__name__)
+        for path, func in leaves(build_parser())
+        if func.__name__ != "cmd_" + "_".join(path)
+    ]
+    assert misnamed == []
+
+
+def test_print_json_writes_plain_json_whatever_the_values(capsys):
+    """NaN becomes null, numpy scalars plain numbers, text stays UTF-8; indent=None is one line."""
+    import numpy as np
+
+    from gradeapp.cli.output import print_json
+
+    print_json({"kappa": float("nan"), "n": np.int64(3), "who": "Zoë", 1: [np.float64(0.5)]})
+    assert (
+        capsys.readouterr().out
+        == '{\n  "kappa": null,\n  "n": 3,\n  "who": "Zoë",\n  "1": [\n    0.5\n  ]\n}\n'
+    )
+    print_json({"a": 1, "b": [1, 2]}, indent=None)
+    assert capsys.readouterr().out == '{"a": 1, "b": [1, 2]}\n'
