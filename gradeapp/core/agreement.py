@@ -16,7 +16,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.stats import binom, norm
+from scipy.special import bdtr, ndtri  # not scipy.stats: its import alone takes 1-3 s of every command
 
 from gradeapp.core.metrics import aggregate
 from gradeapp.core.rubric import SENTENCE_LIMIT, SKILL_PREFIX
@@ -107,7 +107,7 @@ def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarra
     """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = norm.ppf(1 - (1 - confidence) / 2)
+    z = ndtri(1 - (1 - confidence) / 2)
     p = _div(x, n)
     nn = np.where(n > 0, n, np.nan)
     denom = 1 + z * z / nn
@@ -126,7 +126,7 @@ def mcnemar_exact(b, c) -> np.ndarray:
     b = np.asarray(b, dtype=float)
     c = np.asarray(c, dtype=float)
     m = b + c
-    p = 2 * binom.cdf(np.minimum(b, c), m, 0.5)
+    p = 2 * bdtr(np.minimum(b, c).astype(np.int64), m.astype(np.int64), 0.5)
     return np.where(m > 0, np.minimum(1.0, p), 1.0)
 
 
@@ -350,7 +350,7 @@ def _counts(rows: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarr
 
 def _statistics(t: pd.DataFrame, confidence: float) -> dict[str, np.ndarray]:
     """Return the statistics of each group's 2x2 counts with their closed-form intervals."""
-    z = norm.ppf(1 - (1 - confidence) / 2)
+    z = ndtri(1 - (1 - confidence) / 2)
     a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
     cols = two_by_two(a_, b_, c_, d_)
     n = cols["n"]
@@ -436,8 +436,11 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
             ]
         )
     bg = data.human_gen_by_grader
+    graded = data.human_points["generation_id"].unique() if not hp.empty else []
+    jg = data.judge_gen
+    jg = jg[jg.index.isin(graded)] if not jg.empty else jg  # only units people rated can pair (kept below)
     for source, frame in (
-        ("judge", data.judge_gen.reset_index() if not data.judge_gen.empty else pd.DataFrame()),
+        ("judge", jg.reset_index() if not jg.empty else pd.DataFrame()),
         ("people", bg),
     ):
         if frame.empty:
@@ -575,7 +578,8 @@ def judge_self_consistency(data) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : AuditData (judge_raw_runs: the runs before any rule; judge_runs: after the rules).
+    data : AuditData (judge_raw_tally: per item the parsed runs and passes before any rule;
+        judge_run_tally: the same after the rules; without them, judge_runs, the runs after the rules).
 
     Returns
     -------
@@ -583,13 +587,14 @@ def judge_self_consistency(data) -> pd.DataFrame:
     pairwise (share of agreeing run pairs), alpha (Krippendorff, runs as raters), alpha_note, basis.
     """
     cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note", "basis"]
-    raw = data.judge_raw_runs if data.judge_raw_runs is not None else data.judge_runs
-    if raw is None or raw.empty:
+    raw = _run_tally(data, before_rules=True)
+    ruled = _run_tally(data, before_rules=False)
+    base = raw if raw is not None else ruled
+    if base is None or base[0].empty:
         return pd.DataFrame(columns=cols)
-    out = _consistency(raw).assign(basis="judge's runs")
-    ruled = data.judge_runs
-    if data.judge_raw_runs is not None and ruled is not None and not ruled.empty:
-        after = _consistency(ruled)
+    out = _consistency(*base).assign(basis="judge's runs" if raw is not None else "after the rules")
+    if raw is not None and ruled is not None and not ruled[0].empty:
+        after = _consistency(*ruled)
         after = after[after["criterion"].isin(_RULED)]
         after = after.assign(criterion=after["criterion"] + " (after the rules)", basis="after the rules")
         out = pd.concat([out, after], ignore_index=True)
@@ -599,40 +604,61 @@ def judge_self_consistency(data) -> pd.DataFrame:
 _RULED = (SENTENCE_LIMIT, "skill:* (all skills)")  # what the program's rules can change
 
 
-def _consistency(runs: pd.DataFrame) -> pd.DataFrame:
-    """Return one self-consistency row per criterion kind (skills pooled) from long runs (integer codes only)."""
-    jr = runs[runs["value"].notna()]
-    if jr.empty:
-        return pd.DataFrame(columns=["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha"])
-    codes, names = pd.factorize(jr["criterion"])
-    kind_names = np.where(
-        names.str.startswith(SKILL_PREFIX), "skill:* (all skills)", np.asarray(names, dtype=object)
+def _consistency(tally: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
+    """Return one self-consistency row per criterion kind (skills pooled) from a per-item tally of runs."""
+    kind = _kind(tally["criterion"])
+    seen_kind = _kind(seen["criterion"])
+    out = []
+    for name in sorted(set(kind)):
+        rows = tally[kind == name]
+        runs = int(seen.loc[seen_kind == name, "run"].nunique())
+        out.append(_consistency_row(name, rows["passes"].to_numpy(), rows["n"].to_numpy(), runs))
+    return pd.DataFrame(
+        out, columns=["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
     )
-    kcodes, kinds = pd.factorize(pd.Series(kind_names))
-    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
-    ucode, uniq = pd.factorize(unit)
-    s = np.bincount(ucode, jr["value"].to_numpy(dtype=float))
-    c = np.bincount(ucode)
-    ukind = np.empty(len(uniq), dtype=np.int64)
-    ukind[ucode] = kcodes[codes]
-    row_kind = kcodes[codes]
-    run = jr["run"].to_numpy(dtype=np.int64)
-    rows = []
-    for k in np.argsort(np.asarray(kinds, dtype=str)):
-        sel = (ukind == k) & (c >= 2)
-        n_runs = len(np.unique(run[row_kind == k]))
-        rows.append(_consistency_row(str(kinds[k]), s[sel], c[sel], n_runs))
-    return pd.DataFrame(rows)
 
 
-def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, n_runs: int) -> dict:
-    """Return unanimous, pairwise and alpha from each unit's passes s out of c parsed runs (c >= 2)."""
-    unanimous = float(np.mean((s == 0) | (s == c))) if len(s) else math.nan
+def _kind(criterion: pd.Series) -> np.ndarray:
+    """Return each criterion's kind: the skills pooled, any other criterion by its name."""
+    codes, names = pd.factorize(criterion)
+    names = np.asarray(names, dtype=object)
+    kinds = np.array(
+        ["skill:* (all skills)" if str(n).startswith(SKILL_PREFIX) else str(n) for n in names], dtype=object
+    )
+    return kinds[codes] if len(codes) else np.array([], dtype=object)
+
+
+def _run_tally(data, *, before_rules: bool) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Return (per item: generation_id, criterion, n parsed runs, passes) and the (criterion, run) seen.
+
+    before_rules: the judge's own runs (None when the data does not carry them); otherwise the runs
+    after the rules, from the tally or from the long runs.
+    """
+    if before_rules:
+        tally = getattr(data, "judge_raw_tally", None)
+        return None if tally is None else (tally, data.judge_raw_numbers)
+    tally = getattr(data, "judge_run_tally", None)
+    if tally is not None:
+        return tally, data.judge_run_numbers
+    jr = data.judge_runs
+    if jr is None or jr.empty:
+        return None
+    jr = jr.dropna(subset=["value"])
+    g = jr.groupby(["generation_id", "criterion"], sort=True)["value"]
+    tally = g.agg(n="count", passes="sum").reset_index()
+    return tally, jr[["criterion", "run"]].drop_duplicates()
+
+
+def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, runs: int) -> dict:
+    """Return unanimous, pairwise and alpha from each unit's passes s out of c parsed runs."""
+    keep = c >= 2
+    s, c = s[keep].astype(float), c[keep].astype(float)
+    unanimous = float(np.mean((s == 0) | (s == c))) if len(c) else math.nan
     agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
-    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(s) else math.nan
+    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(c) else math.nan
     # alpha from the units x values count matrix: the package's cheaper input for many units
     counts = np.column_stack([c - s, s])
-    if not len(s):
+    if not len(c):
         a, note = math.nan, "undefined: no unit rated twice"
     elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
         a, note = math.nan, NO_VARIATION
@@ -641,8 +667,8 @@ def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, n_runs: int) -> di
         note = ""
     return {
         "criterion": name,
-        "n_items": len(s),
-        "runs": n_runs,
+        "n_items": int(len(c)),
+        "runs": runs,
         "unanimous": unanimous,
         "pairwise": pairwise,
         "alpha": a,

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from scipy.stats import t as student_t
+from scipy.special import ndtri, stdtrit  # not scipy.stats: its import alone takes 1-3 s of every command
 
 METRICS = ("full_marks", "all_skills", "skill_fraction")
 BINARY = {"full_marks": True, "all_skills": True, "skill_fraction": False}
@@ -61,7 +60,7 @@ def z_value(confidence: float) -> float:
     -------
     float : z such that P(|Z| <= z) = confidence.
     """
-    return float(norm.ppf(1 - (1 - confidence) / 2))
+    return float(ndtri(1 - (1 - confidence) / 2))
 
 
 def design_quantile(confidence: float, design: Design, extra: int = 0) -> float:
@@ -73,7 +72,7 @@ def design_quantile(confidence: float, design: Design, extra: int = 0) -> float:
     df = len(design.prob) - len(np.unique(design.stratum)) - extra
     if df < 1:
         return z_value(confidence)
-    return float(student_t.ppf(1 - (1 - confidence) / 2, df))
+    return float(stdtrit(df, 1 - (1 - confidence) / 2))
 
 
 # -- the estimators on plain arrays ---------------------------------------------------------------
