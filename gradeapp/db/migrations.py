@@ -271,6 +271,34 @@ def verdict_match_method(db: Database) -> None:
     db.execute("ALTER TABLE verdicts ADD COLUMN match_method TEXT")
 
 
+# The audit reads a judge's current verdicts in identity order: the covering index (the identity, the
+# order that decides the current row, then value and status) serves that read without touching the table.
+# judge_cells caches each judge x generation's current points packed per criterion (see
+# db/audit_store.py); judge_cells_state records up to which verdict id and under which rule it is valid.
+_AUDIT_030 = [
+    "DROP INDEX IF EXISTS verdicts_identity_created",
+    "CREATE INDEX verdicts_identity_current ON verdicts"
+    "(grader_id, generation_id, criterion, run, created, id, value, status)",
+    """CREATE TABLE judge_cells (
+        grader_id INTEGER NOT NULL,
+        generation_id INTEGER NOT NULL,
+        cells BLOB NOT NULL,
+        PRIMARY KEY (grader_id, generation_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE judge_cells_state (
+        grader_id INTEGER PRIMARY KEY,
+        max_verdict_id INTEGER NOT NULL,
+        rule TEXT NOT NULL
+    )""",
+]
+
+
+@migration("030_audit_covering_index_and_cell_cache")
+def audit_covering_index_and_cell_cache(db: Database) -> None:
+    for statement in _AUDIT_030:
+        db.execute(statement)
+
+
 def latest_migration() -> str:
     """Return the name of the newest migration this code knows."""
     return _REGISTRY[-1][0]
