@@ -504,15 +504,20 @@ def generation_uncertainty(data: AuditData, metric: str = "full_marks") -> pd.Se
     jg = data.judge_gen
     soft = f"{metric}_soft" if f"{metric}_soft" in jg else metric
     unc = pd.Series(judge_uncertainty(jg[soft].to_numpy(dtype=float)), index=jg.index)
-    jp = data.judge_points
-    if not jp.empty and "soft" in jp:
-        per_point = pd.Series(judge_uncertainty(jp["soft"].to_numpy(dtype=float)), index=jp.index)
-        point_max = per_point.groupby(jp["generation_id"].to_numpy()).max()
-        unc = np.maximum(unc, point_max.reindex(unc.index).fillna(0.0))
-    return unc
+    tally = getattr(data, "judge_run_tally", None)  # every generation's points: parsed runs and passes
+    if tally is not None and not tally.empty:
+        gid = tally["generation_id"].to_numpy()
+        share = tally["passes"].to_numpy(dtype=float) / tally["n"].to_numpy(dtype=float)
+    elif not data.judge_points.empty and "soft" in data.judge_points:
+        gid = data.judge_points["generation_id"].to_numpy()
+        share = data.judge_points["soft"].to_numpy(dtype=float)
+    else:
+        return unc
+    point_max = pd.Series(judge_uncertainty(share)).groupby(gid).max()
+    return np.maximum(unc, point_max.reindex(unc.index).fillna(0.0))
 
 
-def _active_draw(pool: pd.DataFrame, size: int, per_cell: bool, floor: float, rng) -> pd.DataFrame:
+def _draw_active_design(pool: pd.DataFrame, size: int, per_cell: bool, floor: float, rng) -> pd.DataFrame:
     """Poisson sampling with the active probabilities: each generation drawn independently with its pi_i."""
     cell = pool["student"].astype(str) + "|k=" + pool["k"].astype(str)
     pi = np.zeros(len(pool))
@@ -575,7 +580,7 @@ def plan_draw(
     if design == "active":
         if not 0 < floor <= 1:
             raise GradeappError("--floor must be above 0 and at most 1")
-        return _active_draw(pool, size, per_cell, floor, rng)
+        return _draw_active_design(pool, size, per_cell, floor, rng)
     cell = pool["student"].astype(str) + "|k=" + pool["k"].astype(str)
     if design == "uniform" and not per_cell:
         n = min(size, len(pool))

@@ -84,7 +84,7 @@ class AuditPanel(QWidget):
             return
         self._busy, self._dirty = True, False
         draw, target = self.draw, float(self.target.value())
-        job = _Job(lambda: _progress(self.store_path, draw, target))
+        job = _Job(lambda _report: _progress(self.store_path, draw, target))
         job.signals.finished.connect(self._on_done)
         job.signals.failed.connect(self._on_failed)
         self.pool.start(job)

@@ -499,7 +499,7 @@ class JudgesTab(QWidget):
 
     def refresh(self) -> None:
         """Compare the judges again on the worker pool (queued behind the statistics)."""
-        job = _Job(lambda: _compare(self.store_path, self.options))
+        job = _Job(lambda _progress: _compare(self.store_path, self.options))
         job.signals.finished.connect(self._on_done)
         job.signals.failed.connect(lambda m: self.verdict.setText(m.splitlines()[0]))
         self.pool.start(job)
