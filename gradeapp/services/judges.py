@@ -106,7 +106,9 @@ def compare_project_judges(
             ids[str(hit.iloc[0]["name"])] = int(hit.iloc[0]["id"])
     else:
         # a configuration that has not judged anything yet would empty the shared set of points
-        ids = {str(r.name): int(r.id) for r in graders[graders["n"] > 0].sort_values("id").itertuples()}
+        # (judge_graders counts verdicts only when there are two judges or more)
+        live = graders[graders["n"] > 0] if len(graders) > 1 else graders
+        ids = {str(r.name): int(r.id) for r in live.sort_values("id").itertuples()}
     if len(ids) < max(1, at_least):
         raise GradeappError(f"comparing judges needs at least {at_least}; this project has {len(ids)}")
     names = list(ids)
