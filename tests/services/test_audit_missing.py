@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradeapp.core.agreement import agreement_table, judge_human_pairs
+from gradeapp.core.agreement import _rater_ratings, agreement_table, judge_human_pairs, skillmix_table
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC
 from gradeapp.db import open_project
@@ -212,3 +212,16 @@ def test_statistics_count_missing_judge_points_beside_n_and_ppi_stays_defined(da
     for m in ("full_marks", "all_skills", "skill_fraction"):
         assert np.isfinite(est.loc[(m, "ppi++"), "estimate"]), m
     assert math.isnan(est.loc[("full_marks", "rogan_gladen"), "estimate"])  # needs every verdict
+
+
+def test_skillmix_table_and_alpha_leave_undecided_composites_out(data):
+    t = skillmix_table(data)
+    single = t[t["rounds"] == "single"].set_index(["source", "metric"])
+    # 12 generations; undecided: the judge's full marks on 1, all skills on 1 and 3; the people's on 7 (+ 8).
+    assert single.loc[("judge", "full_marks"), "n"] == 11
+    assert single.loc[("judge", "all_skills"), "n"] == 10
+    assert single.loc[("people", "full_marks"), "n"] == 11
+    assert single.loc[("people", "all_skills"), "n"] == 10
+    r = _rater_ratings(data, 0.5)
+    r = r[(r["item"] == "skill_fraction>=0.5") & (r["rater"] == "judge")].set_index("generation_id")
+    assert math.isnan(r.loc[1, "value"]) and r.loc[3, "value"] == 0.0 and r.loc[4, "value"] == 1.0
