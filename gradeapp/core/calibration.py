@@ -776,7 +776,8 @@ def _post_strata(frame: pd.DataFrame, metric: str, key: str, threshold: float) -
     metric itself, its cut being full marks for 0/1 metrics and ``threshold`` for the skill fraction.
     """
     if key.startswith("by-verdict"):
-        values, cut = frame["full_marks_judge"], 1.0
+        # The draw put an undecided full-marks verdict in the fail stratum (services.audit.draw_pool).
+        values, cut = frame["full_marks_judge"].fillna(0.0), 1.0
     else:
         values, cut = frame[f"{metric}_judge"], (1.0 if BINARY[metric] else threshold)
     return pd.Series(_verdict_level(values.to_numpy(dtype=float), cut), index=frame.index)
