@@ -178,8 +178,9 @@ def export_comparison(store, options: StatsOptions, data: AuditData | None = Non
 
     data: the statistics' own snapshot, reused for its judge instead of being loaded again.
     """
-    if audit_store.judge_graders(store).empty:
-        return None
+    graders = audit_store.judge_graders(store)
+    if graders.empty or (len(graders) > 1 and not (graders["n"] > 0).any()):
+        return None  # no judge has graded anything yet
     return compare_project_judges(
         store,
         draw=options.draw,
