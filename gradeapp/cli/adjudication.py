@@ -44,7 +44,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 def cmd_list(args) -> int:
 
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         cells = disagreements(store, judge=args.judge, include_decided=not args.open)
     if args.limit:
         cells = cells[: args.limit]
@@ -79,7 +79,7 @@ def _fmt(x: float | None) -> str:
 
 def cmd_agreement(args) -> int:
 
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = agreement_table(store, per_criterion=args.per_criterion)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -44,7 +44,7 @@ def cmd_init(args) -> int:
 
 def cmd_show(args) -> int:
 
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         row = show(store, args.guideline_version)
     print(f"# version {row['version']} ({row['created']})")
     print(row["text"].rstrip("\n"))
@@ -70,7 +70,7 @@ def cmd_edit(args) -> int:
 def cmd_history(args) -> int:
     import json
 
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         ensure_guidelines(store)
         rows = history(store)
     if args.json:
@@ -85,7 +85,7 @@ def cmd_history(args) -> int:
 def cmd_agreement(args) -> int:
     import json
 
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = agreement_by_guideline_version(store)
     if args.json:
         print(json.dumps(rows, indent=2))

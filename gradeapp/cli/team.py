@@ -69,7 +69,7 @@ def cmd_assign(args) -> int:
 
 def cmd_merge(args) -> int:
 
-    with open_store(args) as store:
+    with open_store(args, long_job=True, backup="merge") as store:
         reports = merge_packages(store, [Path(p) for p in args.packages])
     if args.json:
         print(json.dumps(reports, indent=2))
@@ -84,7 +84,7 @@ def cmd_merge(args) -> int:
 
 def cmd_packages(args) -> int:
 
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = package_status(store)
     if args.json:
         print(json.dumps(rows, indent=2))

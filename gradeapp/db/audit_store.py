@@ -73,15 +73,15 @@ def judge_graders(store) -> pd.DataFrame:
 def judge_points(store, grader_id: int) -> pd.DataFrame:
     """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed).
 
-    The same rows as the current_verdicts view (the latest by created, then id, per identity; retractions
+    The same rows as the current_verdicts view (the last inserted, highest id, per identity; retractions
     hidden), but read with one index range scan and de-duplicated in pandas, which is several times
     faster than the view's correlated subquery on millions of rows.
     """
-    # The identity index (migration 005) delivers rows grouped by identity in (created, id) order, so the
+    # The identity index delivers rows grouped by identity in id (insertion) order, so the
     # last row of a group is the current one; a 0/1 flag instead of the status text keeps the fetch cheap.
     df = pd.read_sql_query(
         "SELECT generation_id, criterion, run, value, status = 'retracted' AS retracted FROM verdicts "
-        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, created, id",
+        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, id",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},
@@ -101,12 +101,12 @@ def judged_generations(store) -> pd.DataFrame:
     )
 
 
-# (grader_id, generation_id) of items whose latest submit/unsubmit event (by created, then id: the
-# order that survives merging packages) is a submit.
+# (grader_id, generation_id) of items whose latest submit/unsubmit event (by id, the insertion order:
+# never a client-supplied time, see migration 020) is a submit.
 SUBMITTED_SQL = (
     "SELECT grader_id, generation_id FROM ("
     "  SELECT grader_id, generation_id, action, ROW_NUMBER() OVER ("
-    "    PARTITION BY grader_id, generation_id ORDER BY created DESC, id DESC) AS latest "
+    "    PARTITION BY grader_id, generation_id ORDER BY id DESC) AS latest "
     "  FROM reviews WHERE action IN ('submit', 'unsubmit')"
     ") WHERE latest = 1 AND action = 'submit'"
 )
@@ -160,7 +160,7 @@ def is_submitted(store, grader_id: int, generation_id: int) -> bool:
     """Tell whether a person's latest submit/unsubmit event on a generation is a submit (read-only)."""
     row = store.conn.execute(
         "SELECT action FROM reviews WHERE grader_id = ? AND generation_id = ? AND action IN ('submit', 'unsubmit') "
-        "ORDER BY created DESC, id DESC LIMIT 1",
+        "ORDER BY id DESC LIMIT 1",
         [grader_id, generation_id],
     ).fetchone()
     return row is not None and row[0] == "submit"

@@ -247,8 +247,11 @@ def test_merged_project_is_identical_whatever_the_order(team, tmp_path):
         assert last == [(0, 9.0)]
 
 
-def test_current_verdict_is_the_latest_by_created_whatever_the_merge_order(demo_cache, tmp_path):
-    """A person with two packages sharing an item: the later decision wins in both merge orders."""
+def test_current_verdict_follows_the_issue_order_whatever_the_merge_order(demo_cache, tmp_path):
+    """A person with two packages sharing an item: the later package's decision wins in both merge orders.
+
+    The order is the one in which the parent issued the packages (its own clock), never a package's
+    `created` stamps."""
     main = fresh_demo(demo_cache, tmp_path / "main.gradeapp")
     with open_project(main) as store:
         one = assign(store, ["ann"], tmp_path / "one", overlap=0.0, use_all=True)["packages"][0]["path"]
