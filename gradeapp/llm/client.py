@@ -125,6 +125,13 @@ def api_key(endpoint: Endpoint) -> str:
     return "no-key"
 
 
+def token_count(value: Any) -> int | None:
+    """Return a server's token count if it is one (a whole number in 0..2^63), else None."""
+    if type(value) is int and 0 <= value < 2**63:
+        return value
+    return None
+
+
 def redact(text: str, endpoint: Endpoint | None = None) -> str:
     """Remove the API key (and any key-looking environment value) from a message."""
     secrets = {os.environ.get(DEFAULT_KEY_ENV)}
@@ -251,7 +258,13 @@ class Caller:
             self.structured_ok = True
         usage = body.get("usage") or None
         if isinstance(usage, dict):
-            usage = {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+            usage = {
+                k: token_count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+            }
+        else:
+            usage = None
+        # A server that echoes the key (a debugging proxy, a hostile endpoint) must not get it stored.
+        text = redact(text, self.endpoint) if isinstance(text, str) else ""
         return ChatResult(text=text, usage=usage, finish_reason=finish, structured=use_format)
 
     async def _post(self, payload: dict[str, Any]):
