@@ -265,3 +265,17 @@ def grader_row(store: Store, grader_id: int) -> dict[str, Any] | None:
     cur = store.execute("SELECT * FROM graders WHERE id = ?", [grader_id])
     row = cur.fetchone()
     return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+
+
+def generation_contents(store: Store, uids: Sequence[str]) -> dict[str, tuple]:
+    """Return uid -> (combination_id, student, round, text) of the stored generations among uids."""
+    out: dict[str, tuple] = {}
+    for start in range(0, len(uids), 500):
+        chunk = list(uids[start : start + 500])
+        cur = store.conn.execute(
+            "SELECT uid, combination_id, student, round, text FROM generations "
+            f"WHERE uid IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        out.update({r[0]: tuple(r[1:]) for r in cur})
+    return out
