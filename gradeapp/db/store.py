@@ -412,6 +412,13 @@ class Store:
         )
         return cur.lastrowid
 
+    def find_grader_id(self, kind: str, name: str, **config: Any) -> int | None:
+        """Return the id of this grader, or None when it has no row yet (read-only)."""
+        row = self.conn.execute(
+            "SELECT id FROM graders WHERE key = ?", [grader_key(kind, name, **config)]
+        ).fetchone()
+        return row[0] if row else None
+
     def graders_df(self) -> pd.DataFrame:
         """Return all graders (read-only)."""
         import pandas as pd

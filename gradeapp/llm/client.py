@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from gradeapp.errors import GradeappError
+from gradeapp.errors import GradeappError, InputError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -62,6 +62,11 @@ class Endpoint:
     price: tuple[float, float] | None = None  # USD per 1M input, output tokens
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_base_url(self.url)
+        if self.max_tokens is not None and not 0 < self.max_tokens < 2**31:
+            raise InputError(f"expected 1 .. {2**31 - 1:,}, got {self.max_tokens}", field="--max-tokens")
+
     @property
     def url(self) -> str:
         """Return the base URL: --base-url, else OPENAI_BASE_URL, else OpenAI's."""
@@ -102,6 +107,23 @@ class Endpoint:
             "timeout": self.timeout,
             "tokens_per_minute": self.tokens_per_minute,
         }
+
+
+def check_base_url(url: str) -> None:
+    """Refuse a base URL that is not http(s)://host[:port]/path or that carries user:password@."""
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError as exc:
+        raise InputError(f"not a URL ({exc})", field="--base-url") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"expected http(s)://host[:port]/path, got {url[:80]!r}", field="--base-url")
+    if parts.username is not None or parts.password is not None:
+        raise InputError(
+            "a user:password@ in the URL is not supported (it would reach logs and the project); "
+            "give the key through OPENAI_API_KEY or --key-env",
+            field="--base-url",
+        )
 
 
 def endpoint_host(url: str) -> str:

@@ -154,8 +154,11 @@ def assign(
     ids, source = _select_generations(store, draw, use_all)
     plan = plan_assignment(ids, annotators, overlap, copies, seed)
     out_dir = Path(out_dir)
-    stem = file_slug(store.project.get("name") or store.path.stem, "annotator")
-    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator')}{PACKAGE_SUFFIX}" for a in annotators}
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GradeappError(f"{out_dir}: is a file; --out must be a folder for the package files")
+    # file names stay far below the 255 bytes file systems allow, however long the names are
+    stem = file_slug(store.project.get("name") or store.path.stem, "annotator", 80)
+    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator', 80)}{PACKAGE_SUFFIX}" for a in annotators}
     if len(set(paths.values())) != len(paths):
         raise GradeappError(
             "two annotator names give the same file name; choose names that differ in letters"
