@@ -66,14 +66,33 @@ def list_backups(project: str | Path) -> list[Backup]:
     return sorted(found, key=lambda b: b.taken, reverse=True)
 
 
+def _fingerprint(project: str | Path) -> str:
+    """Return the size and modification time of the project file and its -wal (what any write changes)."""
+    parts = []
+    for p in (Path(project), Path(f"{project}-wal")):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if st.st_size:  # an empty -wal (just opened) holds nothing
+            parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
 def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> Backup:
     """Copy the database of conn (the project at `project`) into a new backup; prune old ones.
 
     The copy is a consistent snapshot (SQLite's backup API), written to a temporary name and renamed,
-    so a backup that exists is complete.
+    so a backup that exists is complete. When the file has not changed since the newest backup (two
+    refused imports in a row), that backup is returned instead of a copy that would push older ones out.
     """
     folder = backup_folder(project)
     folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / "last-source.txt"
+    newest = list_backups(project)
+    fingerprint = _fingerprint(project)
+    if newest and marker.exists() and marker.read_text(encoding="utf-8") == fingerprint:
+        return newest[0]
     taken = datetime.now(UTC)
     dest = folder / f"{taken.strftime('%Y%m%dT%H%M%S%fZ')}-{file_slug(reason, 'backup', 20)}{SUFFIX}"
     partial = dest.with_name(dest.name + ".partial")
@@ -86,6 +105,7 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
         finally:
             target.close()
         os.replace(partial, dest)
+        marker.write_text(fingerprint, encoding="utf-8")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

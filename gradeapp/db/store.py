@@ -92,7 +92,9 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
-        if not self.readonly:
+        # optimize only after writes: on an unchanged file it may still write statistics, which would
+        # change a file that a reading command must leave as it was (and defeat the backup's marker)
+        if not self.readonly and self.conn.total_changes:
             with contextlib.suppress(Exception):
                 self.conn.execute("PRAGMA optimize")
         self.conn.close()

@@ -15,11 +15,15 @@ from pathlib import Path
 
 from gradeapp.db.backup import Backup, backup_folder, list_backups, write_backup
 from gradeapp.db.connection import open_readonly
-from gradeapp.errors import GradeappError, ProjectError
+from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
 # An hour of work is the most a damaged file can cost when the only copy is the rolling one; the
 # copies before merges and imports are taken whatever the interval.
 ROLLING_INTERVAL = timedelta(hours=1)
+
+
+class BackupFailed(ProjectError, EnvironmentFailure):
+    """A backup that had to be taken first could not be written (disk full, permissions)."""
 
 
 def snapshot(store, reason: str) -> Backup:
@@ -27,7 +31,7 @@ def snapshot(store, reason: str) -> Backup:
     try:
         return write_backup(store.conn, store.path, reason)
     except (OSError, sqlite3.Error) as exc:
-        raise ProjectError(
+        raise BackupFailed(
             f"cannot write a backup of {store.path} into {backup_folder(store.path)} ({exc}); "
             "nothing was changed: free some space or set GRADEAPP_DATA_DIR to a writable folder"
         ) from None
