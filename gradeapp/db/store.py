@@ -395,6 +395,10 @@ class Store:
         row = self.conn.execute("SELECT id FROM graders WHERE key = ?", [key]).fetchone()
         if row:
             return row[0]
+        with self.atomic():  # waits for a busy project like every write
+            return self._insert_grader(key, kind, name, config)
+
+    def _insert_grader(self, key: str, kind: str, name: str, config: dict[str, Any]) -> int:
         cur = self.conn.execute(
             "INSERT INTO graders(key, kind, name, model, endpoint_host, prompt_version, prompt_hash, "
             "temperature, max_tokens, config, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
