@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         code, message = describe_failure(exc, args.project if "project" in args else None)
-        print(f"gradeapp: error: {visible(message)}", file=sys.stderr)
+        # one line, whatever the message holds (a quick_check report, a name with a newline)
+        print(f"gradeapp: error: {visible(' '.join(message.splitlines()))}", file=sys.stderr)
         return code
 
 

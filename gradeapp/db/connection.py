@@ -28,6 +28,10 @@ class ProjectDamaged(ProjectError, EnvironmentFailure):
     """The project file is damaged (failed quick_check or a malformed page): restore a backup."""
 
 
+class ProjectUnreadable(ProjectError, EnvironmentFailure):
+    """The project file exists but cannot be read (permissions, an I/O error, a size limit)."""
+
+
 class ProjectReadOnly(ProjectError, EnvironmentFailure):
     """A command that writes was given a project that can only be read (permissions, read-only medium)."""
 
@@ -132,7 +136,7 @@ def inspect_file(path: str | Path) -> FileInfo:
     except sqlite3.DatabaseError as exc:
         if is_damaged(exc):
             raise ProjectError(f"{path}: not a gradeapp project file (not an SQLite database)") from None
-        raise ProjectError(f"{path}: cannot read the file ({exc})") from None
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc})") from None
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = table_names(conn)
@@ -140,9 +144,9 @@ def inspect_file(path: str | Path) -> FileInfo:
     except sqlite3.DatabaseError as exc:
         if is_damaged(exc):
             raise ProjectDamaged(
-                f"{path}: the file is damaged ({exc}); restore a backup (gradeapp backup list)"
+                f"{path}: the file is damaged ({exc}); restore a backup (gradeapp backup list --project {path})"
             ) from None
-        raise ProjectError(f"{path}: cannot read the file ({exc})") from None
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc})") from None
     finally:
         conn.close()
     if app_id not in (0, APPLICATION_ID):

@@ -53,6 +53,7 @@ def quick_check(path: Path) -> None:
             raise
         result = str(exc)
     if result != "ok":
+        result = " ".join(result.split())[:200]  # quick_check reports over several lines
         raise ProjectDamaged(
             f"{path}: the file is damaged ({result}); nothing was changed. Restore a backup: "
             f"gradeapp backup list --project {path}"
