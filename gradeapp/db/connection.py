@@ -91,14 +91,29 @@ def on_readonly_medium(path: str | Path) -> bool:
     return not os.access(target, os.W_OK)
 
 
-def open_readonly(path: str | Path) -> sqlite3.Connection:
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _header(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(100)
+
+
+def open_readonly(path: str | Path, *, brief: bool = True) -> sqlite3.Connection:
     """Open an SQLite file read-only, never creating or changing anything (raises sqlite3.Error).
 
-    On a read-only medium a WAL file cannot get its -shm; `immutable=1` then reads the file as it is
-    (safe there: nobody can be writing to it).
+    A WAL-mode file needs a -shm beside it, which a read-only connection would create (and leave).
+    `immutable=1` reads the file as it is instead, when that is safe: on a read-only medium (nobody
+    can write to it), or for a brief look (brief=True: checking a file, reading a package) when no
+    -wal exists (no connection has the file open, so nothing is pending). A long-lived read-only store
+    (brief=False) on a writable medium must see others' writes, so it never uses immutable.
     """
     params = {"mode": "ro"}
-    if on_readonly_medium(path):
+    try:
+        wal_mode = _header(path)[18:19] == b"\x02"
+    except OSError:
+        wal_mode = False
+    if on_readonly_medium(path) or (brief and wal_mode and not Path(f"{path}-wal").exists()):
         params["immutable"] = "1"
     conn = sqlite3.connect(file_uri(path, **params), uri=True, check_same_thread=False)
     try:
@@ -131,6 +146,17 @@ def inspect_file(path: str | Path) -> FileInfo:
         return FileInfo(exists=True)
     wal = Path(f"{path}-wal")
     unclean = wal.exists() and wal.stat().st_size > 0
+    try:
+        header = _header(path)
+    except OSError as exc:
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc.strerror})") from None
+    if not header.startswith(SQLITE_MAGIC):
+        raise ProjectError(f"{path}: not a gradeapp project file (not an SQLite database), left untouched")
+    header_id = int.from_bytes(header[68:72], "big")
+    if header_id not in (0, APPLICATION_ID):
+        raise ProjectError(
+            f"{path}: an SQLite file of another program (application_id {header_id:#x}), left untouched"
+        )
     try:
         conn = open_readonly(path)
     except sqlite3.DatabaseError as exc:
@@ -165,7 +191,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """
     if readonly:
         # mode=ro keeps the file unchanged; TEMP tables (a cache of checks) stay possible
-        conn = open_readonly(path)
+        conn = open_readonly(path, brief=False)
         conn.isolation_level = None
         return conn
     timeout = lock_timeout()
