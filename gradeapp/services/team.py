@@ -326,6 +326,9 @@ def _check_rows(store, pkg: dict[str, Any], record: dict[str, Any], uid_ids: dic
         f["uid"]: set(rubric_criteria(f["skills"]))
         for f in team_store.generation_fingerprints(store.conn, ids)
     }
+    for r in [*pkg["verdicts"], *pkg["reviews"]]:
+        if r["uid"] not in uid_ids or r["uid"] not in record["generations"]:
+            raise _refuse(path, f"a row for generation {r['uid']!r}, which was not assigned to this package")
     for r in pkg["verdicts"]:
         what = f"verdict {r['uid']} / {r['criterion']}"
         if r["criterion"] not in criteria_of.get(r["uid"], ()):
