@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from gradeapp.db import open_project
+from gradeapp.services.demo import build_demo
 from tests.helpers import find_reference
 
 # Property tests check behaviour, not speed: no per-example deadline on a shared 2-core machine.
@@ -38,11 +41,28 @@ def store(tmp_path):
     s.close()
 
 
-@pytest.fixture
-def demo_path(tmp_path) -> Path:
-    from gradeapp.services.demo import build_demo
+# -- the demo project: built once per session, every test works on its own copy --------------------
+@pytest.fixture(scope="session")
+def demo_master(tmp_path_factory) -> Path:
+    """Return the demo project built once for the session; never open it for writing: copy it."""
+    return build_demo(tmp_path_factory.mktemp("demo_master") / "demo.gradeapp")
 
-    return build_demo(tmp_path / "demo.gradeapp")
+
+@pytest.fixture(scope="session")
+def copy_demo(demo_master: Path) -> Callable[[Path], Path]:
+    """Return a function that copies the demo project to a path and returns that path."""
+
+    def copy(dest: Path) -> Path:
+        shutil.copyfile(demo_master, dest)
+        return Path(dest)
+
+    return copy
+
+
+@pytest.fixture
+def demo_path(copy_demo: Callable[[Path], Path], tmp_path: Path) -> Path:
+    """Return a fresh copy of the demo project for this test."""
+    return copy_demo(tmp_path / "demo.gradeapp")
 
 
 # Fixtures of the loopback OpenAI-compatible server (tests/fakeopenai.py)

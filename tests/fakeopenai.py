@@ -5,6 +5,9 @@ The real `openai` client talks to it through base_url. Each request takes the ne
 "hang" (answer after the client gave up), "malformed" (a body that is not JSON), "garbage" (a judge
 reply nobody can parse), "table_missing_row", "table_renamed", "fractional", "reject_format" (400 when
 response_format is sent), or ("content", text). It also serves /v1/files and /v1/batches minimally.
+For tests that must act while calls are provably in flight, `hold_after(n)` answers the next n chat
+requests and holds every later one until `release()` (or the end of the test); `wait_held(m)` waits
+until m requests are held. A "hang" also lasts until release (at most `hang` seconds).
 Sockets get TCP_NODELAY: without it every keep-alive call waits ~40 ms on Nagle + delayed ACK.
 """
 
@@ -126,12 +129,45 @@ class FakeOpenAI:
         self.inflight = 0
         self.last_auth = ""
         self.max_inflight = 0
+        self.held = 0  # chat requests held so far (see hold_after)
+        self._answer_budget: int | None = None  # None: answer every request
+        self._released = threading.Event()
+        self._held_changed = threading.Condition(self._lock)
 
     # -- control -----------------------------------------------------------------------------------
     def push(self, *behaviours: Any) -> None:
         """Script the next requests' behaviours, in order."""
         with self._lock:
             self.script.extend(behaviours)
+
+    def hold_after(self, n: int) -> None:
+        """Answer the next n chat requests, then hold every later one until release()."""
+        with self._lock:
+            self._answer_budget = n
+            self._released.clear()
+
+    def wait_held(self, n: int, timeout: float = 60.0) -> None:
+        """Wait until n chat requests are held (a safety timeout fails the test rather than hang it)."""
+        with self._held_changed:
+            if not self._held_changed.wait_for(lambda: self.held >= n, timeout):
+                raise AssertionError(f"{self.held} requests held, expected {n}")
+
+    def release(self) -> None:
+        """Let every held or hanging request go on (they are answered as usual)."""
+        with self._lock:
+            self._answer_budget = None
+        self._released.set()
+
+    def _must_hold(self) -> bool:
+        with self._lock:
+            if self._answer_budget is None:
+                return False
+            if self._answer_budget > 0:
+                self._answer_budget -= 1
+                return False
+            self.held += 1
+            self._held_changed.notify_all()
+            return True
 
     def next_behaviour(self) -> Any:
         with self._lock:
@@ -156,6 +192,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self.release()
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -283,8 +320,10 @@ class _Handler(BaseHTTPRequestHandler):
                 state.inflight += 1
                 state.max_inflight = max(state.max_inflight, state.inflight)
             try:
+                if state._must_hold():
+                    state._released.wait(60.0)  # bounded: a test that forgets release() still ends
                 if behaviour == "hang":
-                    time.sleep(state.hang)
+                    state._released.wait(state.hang)
                 elif state.latency:
                     time.sleep(state.latency)
                 answer = state.chat(body, behaviour)

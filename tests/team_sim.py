@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gradeapp.core.rubric import criteria
 from gradeapp.db import open_project
-from gradeapp.services.demo import build_demo
 from gradeapp.services.guidelines import current_version
 
 
@@ -100,11 +98,3 @@ def simulate(
             if i % 3 == 0:
                 grade(pkg, person, uid, {crits[0]: 1 - values[crits[0]]}, seconds=4.0 + i, created=clock())
     return len(todo)
-
-
-def fresh_demo(cache: Path, dest: Path) -> Path:
-    """Copy a cached demo project (built once) to dest."""
-    if not cache.exists():
-        build_demo(cache)
-    shutil.copyfile(cache, dest)
-    return dest

@@ -55,11 +55,9 @@ def test_importing_every_core_module_loads_no_qt():
     assert out.strip() == "[]"
 
 
-def test_opening_a_project_and_an_item_loads_neither_pandas_nor_sqlite_utils(tmp_path):
+def test_opening_a_project_and_an_item_loads_neither_pandas_nor_sqlite_utils(demo_path):
     """Start-up stays fast: the desk's first item needs only sqlite3 (pandas alone takes ~0.8 s)."""
-    from gradeapp.services.demo import build_demo
-
-    path = build_demo(tmp_path / "demo.gradeapp")
+    path = demo_path
     code = (
         "import sys\n"
         "from gradeapp.services import grading\n"
@@ -136,4 +134,16 @@ def test_only_the_command_line_imports_argparse():
         for path in PACKAGE.rglob("*.py")
         if path.relative_to(PACKAGE).parts[0] != "cli" and "argparse" in _imports(path)
     ]
+    assert offenders == []
+
+
+def test_core_functions_take_no_store():
+    """gradeapp.core is pure: a function that reads or writes a project belongs to services/."""
+    offenders = []
+    for path in (PACKAGE / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names = {a.arg for a in node.args.args + node.args.kwonlyargs}
+                if names & {"store", "conn"}:
+                    offenders.append(f"{path.name}:{node.name}")
     assert offenders == []

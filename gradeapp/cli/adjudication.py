@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from gradeapp.cli.options import open_store
+from gradeapp.cli.output import print_json
 from gradeapp.services.adjudication import (
     DEFAULT_ADJUDICATOR,
     REASON_TAGS,
@@ -25,7 +25,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--open", action="store_true", help="only cells without a decision")
     p.add_argument("--limit", type=int, help="show at most N cells")
     p.add_argument("--judge", help="judge grader name (default: the one with most verdicts)")
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_adjudicate_list)
     p = a.add_parser("decide", parents=[common], help="record the adjudicator's decision on a cell")
     p.add_argument("uid", metavar="GEN_UID")
     p.add_argument("criterion", metavar="CRITERION", help="e.g. topic, makes_sense, 'skill:<name>'")
@@ -35,21 +35,20 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "--by", default=DEFAULT_ADJUDICATOR, metavar="NAME", help="adjudicator name (default 'adjudicator')"
     )
     p.add_argument("--note", help="free text kept with the decision")
-    p.set_defaults(func=cmd_decide)
+    p.set_defaults(func=cmd_adjudicate_decide)
     p = a.add_parser("agreement", parents=[common], help="agreement before vs after adjudication")
     p.add_argument("--json", action="store_true")
     p.add_argument("--per-criterion", action="store_true", help="one row per skill instead of skills pooled")
-    p.set_defaults(func=cmd_agreement)
+    p.set_defaults(func=cmd_adjudicate_agreement)
 
 
-def cmd_list(args) -> int:
-
+def cmd_adjudicate_list(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         cells = disagreements(store, judge=args.judge, include_decided=not args.open)
     if args.limit:
         cells = cells[: args.limit]
     if args.json:
-        print(json.dumps(cells, indent=2, ensure_ascii=False))
+        print_json(cells)
         return 0
     if not cells:
         print("no disagreements")
@@ -65,8 +64,7 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_decide(args) -> int:
-
+def cmd_adjudicate_decide(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         row = decide(store, args.uid, args.criterion, args.value, args.reason, by=args.by, note=args.note)
     print(f"{row['uid']} {row['criterion']}: {row['value']} by {row['by']} ({REASON_TAGS[row['reason']]})")
@@ -77,12 +75,11 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def cmd_agreement(args) -> int:
-
+def cmd_adjudicate_agreement(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         rows = agreement_table(store, per_criterion=args.per_criterion)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     print(
         f"{'criterion':<40} {'comparison':<14} {'n':>5} {'agree before':>12} {'after':>6} {'kappa before':>12} {'after':>6}"

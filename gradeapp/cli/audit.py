@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
+from gradeapp.cli.output import print_json
 from gradeapp.core.calibration import plan_audit
 from gradeapp.db import audit_store
 from gradeapp.services.audit import draw_audit, load_audit_data
@@ -30,21 +30,7 @@ def _stats_options(args: argparse.Namespace):
     )
 
 
-def _clean(obj):
-    """Make a JSON-ready value (NaN -> null, numpy scalars -> Python)."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, str):
-        obj = obj.item()
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    return obj
-
-
 def cmd_audit_draw(args: argparse.Namespace) -> int:
-
     with open_store(args) as store:
         report = draw_audit(
             store,
@@ -57,7 +43,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
             exclude_common=not args.include_common,
         )
     if args.json:
-        print(json.dumps(_clean(report), indent=2))
+        print_json(report)
         return 0
     print(
         f"drew {report['n']} generations into {report['name']!r} (design {report['design']}, seed {report['seed']}, "
@@ -69,7 +55,6 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-
     with open_store(args, write=False) as store:
         draws = audit_store.audit_draws_df(store)
         if args.name:
@@ -90,7 +75,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(_clean(out), indent=2, ensure_ascii=False))
+        print_json(out)
         return 0
     if not out:
         print("no audit draws yet (gradeapp audit draw --size N --seed S)")
@@ -102,25 +87,23 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_plan(args: argparse.Namespace) -> int:
-
     with open_store(args, write=False) as store:
         data = load_audit_data(
             store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
         )
     plan = plan_audit(data, args.target, confidence=args.confidence, metric=args.metric)
     if args.json:
-        print(json.dumps(_clean(plan.to_dict("records")), indent=2))
+        print_json(plan.to_dict("records"))
         return 0
     print(plan.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-
     with open_store(args, write=False) as store:
         stats = compute_stats(store, _stats_options(args))
     if args.json:
-        print(json.dumps(_clean(stats.summary()), indent=2, ensure_ascii=False))
+        print_json(stats.summary())
         return 0
     fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
     d = stats.data
@@ -172,7 +155,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-
     with open_store(args, write=False) as store:
         paths = export_project(store, Path(args.out) if args.out else None, _stats_options(args))
     for name, path in paths.items():

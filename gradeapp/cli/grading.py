@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from gradeapp.cli.options import open_store
+from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
 from gradeapp.services.grading import (
     accept_remaining,
@@ -42,25 +42,15 @@ def _filters(args) -> dict[str, Any]:
     }
 
 
-def cmd_queue(args) -> int:
+def cmd_queue(args: argparse.Namespace) -> int:
     """List the queue of an annotator with each item's status, then the progress line."""
-
     with open_store(args, write=False) as store:
         grader = store.grader_id("human", _annotator(args))
         rows = queue_page(store, grader, _filters(args), 0, args.limit)
         prog = progress(store, grader, _filters(args))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "items": [
-                        dict(zip(("id", "uid", "student", "k", "topic", "status"), r, strict=True))
-                        for r in rows
-                    ],
-                    **prog,
-                }
-            )
-        )
+        items = [dict(zip(("id", "uid", "student", "k", "topic", "status"), r, strict=True)) for r in rows]
+        print_json({"items": items, **prog}, indent=None)
         return 0
     for _id, uid, student, k, topic, status in rows:
         print(f"{uid:<14} {student:<20} k={k} {topic:<24} {status}")
@@ -69,9 +59,8 @@ def cmd_queue(args) -> int:
     return 0
 
 
-def cmd_grade(args) -> int:
+def cmd_grade(args: argparse.Namespace) -> int:
     """Record an annotator's decisions on one item (append-only), then optionally submit, flag or note."""
-
     with open_store(args) as store:
         gid = store.generation_id(args.uid)
         if gid is None:
@@ -107,7 +96,7 @@ def cmd_grade(args) -> int:
     return 0
 
 
-def register(subparsers, common) -> None:
+def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the desk's headless commands: queue, grade."""
     p = subparsers.add_parser("queue", parents=[common], help="list an annotator's queue and progress")
     p.add_argument("--annotator", help="person's name (default: $GRADEAPP_ANNOTATOR or your login)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
+from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
 from gradeapp.services.adjudication import agreement_by_guideline_version
 from gradeapp.services.guidelines import edit, ensure_guidelines, has_guidelines, history, show
@@ -17,22 +18,22 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         dest="guidelines_command", required=True
     )
     p = g.add_parser("init", parents=[common], help="install the default guidelines as version 1 (if none)")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=cmd_guidelines_init)
     p = g.add_parser("show", parents=[common], help="print a guideline version (default: the latest)")
     p.add_argument("--version", type=int, dest="guideline_version", help="version number")
-    p.set_defaults(func=cmd_show)
+    p.set_defaults(func=cmd_guidelines_show)
     p = g.add_parser("edit", parents=[common], help="store the text of a file as a new version")
     p.add_argument("--file", required=True, metavar="F", help="UTF-8 text file with the whole new text")
-    p.set_defaults(func=cmd_edit)
+    p.set_defaults(func=cmd_guidelines_edit)
     p = g.add_parser("history", parents=[common], help="list the versions")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_history)
+    p.set_defaults(func=cmd_guidelines_history)
     p = g.add_parser("agreement", parents=[common], help="person-vs-judge agreement per guideline version")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_agreement)
+    p.set_defaults(func=cmd_guidelines_agreement)
 
 
-def cmd_init(args) -> int:
+def cmd_guidelines_init(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         had = has_guidelines(store)
         version = ensure_guidelines(store)
@@ -42,8 +43,7 @@ def cmd_init(args) -> int:
     return 0
 
 
-def cmd_show(args) -> int:
-
+def cmd_guidelines_show(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         row = show(store, args.guideline_version)
     print(f"# version {row['version']} ({row['created']})")
@@ -51,8 +51,7 @@ def cmd_show(args) -> int:
     return 0
 
 
-def cmd_edit(args) -> int:
-
+def cmd_guidelines_edit(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         text = path.read_text(encoding="utf-8")
@@ -67,14 +66,12 @@ def cmd_edit(args) -> int:
     return 0
 
 
-def cmd_history(args) -> int:
-    import json
-
+def cmd_guidelines_history(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         ensure_guidelines(store)
         rows = history(store)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     for r in rows:
         changed = f", first change at line {r['first_changed_line']}" if r["first_changed_line"] else ""
@@ -82,13 +79,11 @@ def cmd_history(args) -> int:
     return 0
 
 
-def cmd_agreement(args) -> int:
-    import json
-
+def cmd_guidelines_agreement(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         rows = agreement_by_guideline_version(store)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     print(f"{'version':>8} {'n':>6} {'agreement':>10} {'kappa':>7}")
     for r in rows:

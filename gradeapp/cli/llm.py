@@ -147,7 +147,6 @@ def _run(coro_factory, unit: str) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-
     endpoint = _endpoint(args)
     prompts = grading_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
     if args.batch:
@@ -188,7 +187,6 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-
     endpoint = _endpoint(args)
     prompts = generation_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
     with open_store(args, long_job=True) as store:
@@ -216,7 +214,6 @@ def cmd_batch_write(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_poll(args: argparse.Namespace) -> int:
-
     with open_store(args, long_job=True) as store:
         for line in poll_batches(
             store, args.batch_ids, wait=args.wait, interval=args.interval, base_url=args.base_url
@@ -226,16 +223,21 @@ def cmd_batch_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_ingest(args: argparse.Namespace) -> int:
-
     with open_store(args, long_job=True, backup="import") as store:
         counts = ingest_file(store, Path(args.file), retry=args.retry_unparsed)
     print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     return 0
 
 
-def register(sub, common: argparse.ArgumentParser) -> None:
+def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the generate, judge and batch commands."""
-    p = sub.add_parser(
+    _register_generate(subparsers, common)
+    _register_judge(subparsers, common)
+    _register_batch(subparsers, common)
+
+
+def _register_generate(subparsers, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
         "generate", parents=[common], help="generate texts with a student model (two-turn conversation)"
     )
     _endpoint_args(p, temperature=0.7)
@@ -246,7 +248,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser(
+
+def _register_judge(subparsers, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
         "judge", parents=[common], help="grade generations with an LLM judge (missing runs only)"
     )
     _judge_args(p)
@@ -264,7 +268,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=cmd_judge)
 
-    batch = sub.add_parser("batch", help="OpenAI Batch API / vllm run-batch").add_subparsers(
+
+def _register_batch(subparsers, common: argparse.ArgumentParser) -> None:
+    batch = subparsers.add_parser("batch", help="OpenAI Batch API / vllm run-batch").add_subparsers(
         dest="batch_command", required=True
     )
     p = batch.add_parser(

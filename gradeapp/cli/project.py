@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
@@ -145,7 +144,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         project = store.project
         path = store.path
     if args.json:
-        print(json.dumps(info))
+        print_json(info, indent=None)
         return 0
     demo = " (demo)" if project.get("demo") == "1" else ""
     print(f"project {project.get('name')}{demo}  {path}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from gradeapp.cli.options import open_store
+from gradeapp.cli.output import print_json
 from gradeapp.services.quality import FAST_SECONDS, annotator_table, write_annotators_csv
 
 
@@ -32,14 +32,13 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def cmd_annotators(args) -> int:
-
+def cmd_annotators(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         rows = annotator_table(store, args.fast)
         if args.out:
             write_annotators_csv(store, Path(args.out), args.fast)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     if args.out:
         print(f"wrote {args.out}")

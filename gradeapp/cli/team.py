@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
+from gradeapp.cli.output import print_json
 from gradeapp.services.team import assign, merge_packages, package_status
 
 
@@ -42,8 +42,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_packages)
 
 
-def cmd_assign(args) -> int:
-
+def cmd_assign(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         report = assign(
             store,
@@ -56,7 +55,7 @@ def cmd_assign(args) -> int:
             seed=args.seed,
         )
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
         return 0
     shared = sum(v for k, v in report["copies"].items() if int(k) > 1)
     print(
@@ -67,12 +66,11 @@ def cmd_assign(args) -> int:
     return 0
 
 
-def cmd_merge(args) -> int:
-
+def cmd_merge(args: argparse.Namespace) -> int:
     with open_store(args, long_job=True, backup="merge") as store:
         reports = merge_packages(store, [Path(p) for p in args.packages])
     if args.json:
-        print(json.dumps(reports, indent=2))
+        print_json(reports)
         return 0
     for r in reports:
         print(
@@ -82,12 +80,11 @@ def cmd_merge(args) -> int:
     return 0
 
 
-def cmd_packages(args) -> int:
-
+def cmd_packages(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         rows = package_status(store)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     if not rows:
         print("no packages issued yet (see 'gradeapp assign')")

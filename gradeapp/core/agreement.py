@@ -527,3 +527,30 @@ def skillmix_table(data) -> pd.DataFrame:
         return pd.DataFrame(columns=["student", "k", "metric", "source", "rounds", "mean", "se", "n"])
     table = pd.concat(out, ignore_index=True)
     return table[["student", "k", "metric", "source", "rounds", "mean", "se", "n"]]
+
+
+# -- Cohen's kappa of two aligned label sequences (adjudication, annotator quality) ------------------
+def cohen_kappa(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> float | None:
+    """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) == 0:
+        return None
+    kappa = float(
+        two_by_two(
+            np.sum((x == 1) & (y == 1)),
+            np.sum((x == 1) & (y == 0)),
+            np.sum((x == 0) & (y == 1)),
+            np.sum((x == 0) & (y == 0)),
+        )["kappa"]
+    )
+    return None if math.isnan(kappa) else kappa
+
+
+def kappa_row(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> dict[str, float | int | None]:
+    """Return n, raw agreement and Cohen's kappa of two aligned 0/1 sequences."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = len(x)
+    return {"n": n, "agreement": float(np.mean(x == y)) if n else None, "kappa": cohen_kappa(x, y)}
+
+
+# -- the labels -------------------------------------------------------------------------------------

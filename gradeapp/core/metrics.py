@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from gradeapp.core.rubric import SENTENCE_LIMIT, SKILL_PREFIX, ensure_checks
+from gradeapp.core.rubric import SENTENCE_LIMIT, SKILL_PREFIX
 
 METRICS = ("full_marks", "all_skills", "skill_fraction")
 
@@ -19,7 +19,19 @@ METRICS = ("full_marks", "all_skills", "skill_fraction")
 def generation_scores(
     k: int, skill_points: list[int], topic: int, makes_sense: int, within_limit: int
 ) -> dict:
-    """Return the three metrics of one generation from its points (reference definition)."""
+    """Return the three metrics of one generation from its points (reference definition).
+
+    Parameters
+    ----------
+    k : number of skills the generation had to show.
+    skill_points : one 0/1 point per skill.
+    topic, makes_sense, within_limit : the other three 0/1 points.
+
+    Returns
+    -------
+    dict
+        full_marks, all_skills and skill_fraction, each a float in [0, 1].
+    """
     a = int(sum(skill_points))
     b = int(topic) + int(makes_sense) + int(within_limit)
     return {
@@ -35,7 +47,16 @@ def majority_vote(
     """Collapse runs to one 0/1 point per key by strict majority of the parsed runs.
 
     Unparsed runs (value NaN) do not vote; a tie fails; keys with no parsed run get NaN.
-    Returns columns keys + value, n_runs, n_parsed.
+
+    Parameters
+    ----------
+    verdicts : one row per run, with the key columns and value (0, 1 or NaN).
+    keys : the columns that name one point.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per key: the keys, value (0.0, 1.0 or NaN), n_runs (all runs), n_parsed (runs that voted).
     """
     g = verdicts.groupby(list(keys), sort=False)["value"]
     out = g.agg(mean="mean", n_parsed="count", n_runs="size").reset_index()
@@ -52,9 +73,18 @@ def apply_deterministic(
 ) -> pd.DataFrame:
     """Apply the reference's deterministic rules to majority points.
 
-    program_sentence_limit: replace the sentence-limit point by the program's count (n <= max(1, k-1)).
-    naming_penalty: set a skill's point to 0 when the text names the skill.
-    points needs generation_id, criterion, value, k; checks: generation_id, n_sentences, named_skills.
+    Parameters
+    ----------
+    points : generation_id, criterion, value, k (one point per generation x criterion).
+    checks : generation_id, n_sentences, named_skills (JSON list or list); None or empty applies no rule.
+    naming_penalty : set a skill's point to 0 when the text names the skill.
+    program_sentence_limit : replace the sentence-limit point by the program's count
+        (n <= max(1, k-1)), adding it where the judge gave none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of points with the rules applied (rows added for missing sentence-limit points).
     """
     pts = points.copy()
     if checks is None or checks.empty or not (naming_penalty or program_sentence_limit):
@@ -93,8 +123,15 @@ def apply_deterministic(
 def score_generations(points: pd.DataFrame) -> pd.DataFrame:
     """Compute the three metrics per generation from one point per generation x criterion.
 
-    points: generation_id, criterion, value (NaN counts as not earned), k. Returns one row per
-    generation with A, B, k, n_missing and the METRICS columns.
+    Parameters
+    ----------
+    points : generation_id, criterion, value (NaN counts as not earned), k.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per generation: generation_id, A (skill points), B (other points), k, n_missing
+        and the METRICS columns.
     """
     p = points.assign(
         v=points["value"].fillna(0.0), is_skill=points["criterion"].str.startswith(SKILL_PREFIX)
@@ -119,7 +156,16 @@ def aggregate(
 ) -> pd.DataFrame:
     """Aggregate per-generation metrics: best of rounds per combination (or each generation), mean ± SE.
 
-    scores needs by-columns, combination_id and METRICS. Returns by + metric, mean, se, n.
+    Parameters
+    ----------
+    scores : the by columns, combination_id and the METRICS columns, one row per generation.
+    by : the columns of one table row.
+    best_of_rounds : take each combination's best round (the paper's rule) instead of every generation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        by + metric, mean, se (standard error of the mean), n (units averaged).
     """
     unit = [*by, "combination_id"]
     per = scores.groupby(unit)[list(METRICS)].max().reset_index() if best_of_rounds else scores
@@ -127,67 +173,3 @@ def aggregate(
     agg = long.groupby([*by, "metric"]).agg(mean=("score", "mean"), sd=("score", "std"), n=("score", "size"))
     agg["se"] = agg["sd"] / np.sqrt(agg["n"])
     return agg.drop(columns="sd").reset_index()
-
-
-def skillmix_scores(
-    store,
-    *,
-    kind: str = "judge",
-    grader_id: int | None = None,
-    exclude_common: bool = True,
-    naming_penalty: bool = True,
-    program_sentence_limit: bool = True,
-    best_of_rounds: bool = True,
-) -> pd.DataFrame:
-    """Return the Skill-Mix table (student, k, metric, mean, se, n) from a project's current verdicts."""
-
-    per_gen = generation_table(
-        store,
-        kind=kind,
-        grader_id=grader_id,
-        exclude_common=exclude_common,
-        naming_penalty=naming_penalty,
-        program_sentence_limit=program_sentence_limit,
-        ensure=ensure_checks,
-    )
-    if per_gen.empty:
-        return pd.DataFrame(columns=["student", "k", "metric", "mean", "se", "n"])
-    return aggregate(per_gen, best_of_rounds=best_of_rounds)
-
-
-def generation_table(
-    store,
-    *,
-    kind: str = "judge",
-    grader_id: int | None = None,
-    exclude_common: bool = True,
-    naming_penalty: bool = True,
-    program_sentence_limit: bool = True,
-    ensure=None,
-) -> pd.DataFrame:
-    """Return per-generation metrics (majority over runs and graders of the kind) with student, k, round."""
-    if ensure is not None:
-        ensure(store)
-    v = store.current_verdicts_df(kind=kind)
-    if grader_id is not None:
-        v = v[v["grader_id"] == grader_id]
-    if kind == "human":
-        v = v[v["post_reveal"] == 0]
-    gens = store.generations_df()
-    if exclude_common:
-        combos = store.combinations_df()
-        common = set(combos.loc[combos["has_common"], "id"])
-        gens = gens[~gens["combination_id"].isin(common)]
-    v = v[v["generation_id"].isin(gens["id"])]
-    if v.empty:
-        return pd.DataFrame()
-    pts = majority_vote(v)
-    pts = pts.merge(gens[["id", "k"]].rename(columns={"id": "generation_id"}), on="generation_id")
-    pts = apply_deterministic(
-        pts, store.checks_df(), naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
-    )
-    scores = score_generations(pts)
-    return scores.merge(
-        gens[["id", "student", "round", "combination_id", "topic"]].rename(columns={"id": "generation_id"}),
-        on="generation_id",
-    )

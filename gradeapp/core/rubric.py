@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -106,28 +105,3 @@ def check_generation(text: str, k: int, skills: Sequence[str]) -> dict:
         "within_limit": n <= sentence_limit(k),
         "named_skills": named_skills(text, skills),
     }
-
-
-def ensure_checks(store, batch: int = 2000) -> int:
-    """Compute and cache the checks of every generation that has none yet; return how many."""
-    done = 0
-    while True:
-        rows = store.generations_without_checks(limit=batch)
-        if not rows:
-            return done
-        skills_of = {}
-        out = []
-        for gid, text, _k, cid in rows:
-            if cid not in skills_of:
-                skills_of[cid] = [s["name"] for s in store.combination(cid)["skills"]]
-            out.append(
-                (
-                    gid,
-                    count_sentences(text),
-                    count_sentences_reference(text),
-                    json.dumps(named_skills(text, skills_of[cid])),
-                )
-            )
-        with store.atomic():
-            store.save_checks(out)
-        done += len(out)

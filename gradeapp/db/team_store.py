@@ -108,6 +108,12 @@ def assignments(store: Store) -> dict[str, dict[str, Any]]:
     return {k[len(ASSIGNMENT_PREFIX) :]: json.loads(v) for k, v in cur}
 
 
+def package_merge_counts(store: Store) -> list[tuple[str, dict[str, int]]]:
+    """Return (package id, counts) of every package merge the imports log holds, oldest first (read-only)."""
+    cur = store.conn.execute("SELECT sha256, counts FROM imports WHERE kind = 'package' ORDER BY id")
+    return [(sha, json.loads(counts)) for sha, counts in cur]
+
+
 # -- building a package -----------------------------------------------------------------------------
 def copy_into_package(main: Store, package: Store, generation_ids: Sequence[int]) -> None:
     """Copy the catalog, the given generations (with combinations and checks) and guidelines; keep ids.

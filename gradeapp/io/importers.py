@@ -17,6 +17,7 @@ from typing import Any
 
 from gradeapp.core.parsing import extract_answer, parse_judge_reply
 from gradeapp.core.rubric import criteria as rubric_criteria
+from gradeapp.db import Store
 from gradeapp.db.audit_store import is_submitted
 from gradeapp.db.connection import now_iso
 from gradeapp.db.judge_store import generation_contents
@@ -253,7 +254,7 @@ def _validate_generation(
 _FAST_KEYS = frozenset(("id", "student", "k", "skills", "topic", "text", "round"))
 
 
-def generation_rows(store, path: Path, resolver: _Resolver | None = None) -> Iterator[tuple]:
+def generation_rows(store: Store, path: Path, resolver: _Resolver | None = None) -> Iterator[tuple]:
     """Validate a generic generations file and yield store-ready tuples (see GENERATION_COLUMNS).
 
     The common shape (plain fields, known combination) takes a fast path; anything else goes
@@ -316,7 +317,7 @@ def _batched(rows: Iterable[tuple], size: int = BATCH) -> Iterator[list[tuple]]:
         yield batch
 
 
-def import_generations(store, path: Path) -> dict[str, int]:
+def import_generations(store: Store, path: Path) -> dict[str, int]:
     """Import a generic generations file (JSONL or CSV); return counts. All or nothing."""
     added = read = 0
     with store.atomic():
@@ -380,7 +381,7 @@ def _verdict_value(obj: dict, path: Path, line: int) -> tuple[int | None, str]:
     return value, status
 
 
-def import_verdicts(store, path: Path) -> dict[str, int]:
+def import_verdicts(store: Store, path: Path) -> dict[str, int]:
     """Import a generic verdicts file (JSONL or CSV). A verdict equal to the current one is skipped."""
     added = skipped = read = 0
     crits_of: dict[int, set[str]] = {}
@@ -529,7 +530,7 @@ def _split_skills(value: str) -> list[str]:
     return [s.strip() for s in value.split(",") if s.strip()]
 
 
-def import_reference_run(store, folder: Path, resolver: _Resolver | None = None) -> dict[str, int]:
+def import_reference_run(store: Store, folder: Path, resolver: _Resolver | None = None) -> dict[str, int]:
     """Import one reference student folder: its generations and every graded/ run beside them."""
     resolver = resolver or _Resolver(store)
     records = folder / "records.csv"
@@ -640,7 +641,7 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
         )
 
 
-def import_reference(store, root: Path) -> dict[str, int]:
+def import_reference(store: Store, root: Path) -> dict[str, int]:
     """Import every reference run folder below root in one transaction."""
     folders = find_reference_runs(root)
     if not folders:
@@ -669,7 +670,7 @@ def detect_kind(path: Path) -> str:
     raise InputError("no records in the file", file=path)
 
 
-def import_sources(store, sources: list[Path], kind: str | None = None) -> dict[str, dict[str, int]]:
+def import_sources(store: Store, sources: list[Path], kind: str | None = None) -> dict[str, dict[str, int]]:
     """Import several sources, all in one transaction: one bad source changes nothing at all."""
     report: dict[str, dict[str, int]] = {}
     with store.atomic():

@@ -20,7 +20,7 @@ from gradeapp.core.sampling import draw_combinations
 from gradeapp.db.judge_store import existing_uids, save_generations
 from gradeapp.db.store import Store
 from gradeapp.llm.client import Endpoint, PoolStats
-from gradeapp.llm.judge import RunReport, _update, begin_job, run_recorded
+from gradeapp.llm.jobs import RunReport, begin_job, record_progress, run_recorded
 
 
 def generation_uid(student: str, combination_id: int, round_: int, prompt_version: str) -> str:
@@ -52,6 +52,27 @@ def plan_combinations(
     return ids
 
 
+def plan_generations(
+    store: Store,
+    student: str,
+    prompts: GenerationPrompts,
+    ks: Sequence[int],
+    combinations: int,
+    rounds: int,
+    seed: int,
+    exclude_common: bool,
+) -> list[GenerationTask]:
+    """Return the (combination, round) texts the student has not written yet, in draw order."""
+    combo_ids = plan_combinations(store, ks, combinations, seed, exclude_common=exclude_common)
+    wanted = [
+        (generation_uid(student, cid, r, prompts.version), cid, r)
+        for cid in combo_ids
+        for r in range(1, rounds + 1)
+    ]
+    have = existing_uids(store, (u for u, _, _ in wanted))
+    return [GenerationTask(u, store.combination(cid), r) for u, cid, r in wanted if u not in have]
+
+
 async def run_generate(
     store: Store,
     endpoint: Endpoint,
@@ -69,14 +90,7 @@ async def run_generate(
     """Generate every missing (combination, round) text with the student model; return what was done."""
     prompts = prompts or generation_prompts()
     student = endpoint.model
-    combo_ids = plan_combinations(store, ks, combinations, seed, exclude_common=exclude_common)
-    wanted = [
-        (generation_uid(student, cid, r, prompts.version), cid, r)
-        for cid in combo_ids
-        for r in range(1, rounds + 1)
-    ]
-    have = existing_uids(store, (u for u, _, _ in wanted))
-    todo = [GenerationTask(u, store.combination(cid), r) for u, cid, r in wanted if u not in have]
+    todo = plan_generations(store, student, prompts, ks, combinations, rounds, seed, exclude_common)
     store.set_student(student)
     config = {
         **endpoint.public_config(),
@@ -92,47 +106,61 @@ async def run_generate(
 
     async def work(task: GenerationTask) -> dict[str, Any]:
         combo = task.combination
-        turns = render_generation(prompts, combo["skills"], combo["topic"])
         messages: list[dict[str, str]] = []
         usage: dict[str, int] = {}
-        reply = ""
-        finish = None
-        for turn in turns:
+        result = None
+        for turn in render_generation(prompts, combo["skills"], combo["topic"]):
             messages.append({"role": "user", "content": turn})
             result = await caller.chat(messages)
             report.usage.calls += 1
             report.usage.add(result.usage)
             for key, value in (result.usage or {}).items():
                 usage[key] = usage.get(key, 0) + int(value or 0)
-            reply, finish = result.text, result.finish_reason
-            messages.append({"role": "assistant", "content": reply})
-        return {
-            "uid": task.uid,
-            "combination_id": combo["id"],
-            "student": student,
-            "round": task.round,
-            "prompt": json.dumps(messages[:-1], ensure_ascii=False),
-            "raw_reply": reply,
-            "text": extract_answer(reply),
-            "source": f"generate:{endpoint.host}",
-            "meta": {
-                "model": endpoint.model,
-                "endpoint_host": endpoint.host,
-                "temperature": endpoint.temperature,
-                "max_tokens": endpoint.max_tokens,
-                "prompt_version": prompts.version,
-                "prompt_hash": prompts.hash,
-                "seed": seed,
-                "answer_found": "Answer:" in reply,
-                "finish_reason": finish,
-                "usage": usage,
-                "job_id": report.job_id,
-            },
-        }
+            messages.append({"role": "assistant", "content": result.text})
+        reply, finish = (result.text, result.finish_reason) if result is not None else ("", None)
+        return generation_row(task, endpoint, prompts, seed, report.job_id, messages, reply, finish, usage)
 
     def flush(batch: list[dict[str, Any]]) -> int:
         saved = save_generations(store, batch)
-        _update(store, report, endpoint)
+        record_progress(store, report, endpoint)
         return saved
 
     return await run_recorded(store, report, endpoint, caller, todo, work, flush, on_progress)
+
+
+def generation_row(
+    task: GenerationTask,
+    endpoint: Endpoint,
+    prompts: GenerationPrompts,
+    seed: int,
+    job_id: int,
+    messages: list[dict[str, str]],
+    reply: str,
+    finish: str | None,
+    usage: dict[str, int],
+) -> dict[str, Any]:
+    """Return the stored row of one finished conversation: the graded answer, the raw reply, how it was made."""
+    combo = task.combination
+    return {
+        "uid": task.uid,
+        "combination_id": combo["id"],
+        "student": endpoint.model,
+        "round": task.round,
+        "prompt": json.dumps(messages[:-1], ensure_ascii=False),
+        "raw_reply": reply,
+        "text": extract_answer(reply),
+        "source": f"generate:{endpoint.host}",
+        "meta": {
+            "model": endpoint.model,
+            "endpoint_host": endpoint.host,
+            "temperature": endpoint.temperature,
+            "max_tokens": endpoint.max_tokens,
+            "prompt_version": prompts.version,
+            "prompt_hash": prompts.hash,
+            "seed": seed,
+            "answer_found": "Answer:" in reply,
+            "finish_reason": finish,
+            "usage": usage,
+            "job_id": job_id,
+        },
+    }

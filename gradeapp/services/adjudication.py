@@ -5,22 +5,20 @@ a person's value differs from the judge's majority over its runs. Cells are list
 the disagreement rate of their criterion (disputed cells / comparable cells), then by how split the
 cell is. A decision is a verdict of a grader of kind 'adjudicator' whose `reason` is one tag of
 REASON_TAGS. `adjudicated_labels` gives the people's labels with decided cells replaced by the
-decision, so agreement can be compared before and after (`agreement_table`); the small Cohen's kappa
-here is for that table only (the full statistics live in gradeapp.core.agreement).
+decision, so agreement can be compared before and after (`agreement_table`, with Cohen's kappa
+from gradeapp.core.agreement).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from gradeapp.core.agreement import two_by_two
+from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import majority_vote
 from gradeapp.core.rubric import criteria, is_skill_criterion
-from gradeapp.db import team_store
+from gradeapp.db import Store, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.guidelines import current_version
 
@@ -41,37 +39,11 @@ def normalize_reason(tag: str) -> str:
     return key
 
 
-# -- small statistics ---------------------------------------------------------------------------------
-def cohen_kappa(a: Any, b: Any) -> float | None:
-    """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1)."""
-
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(x) == 0:
-        return None
-    kappa = float(
-        two_by_two(
-            np.sum((x == 1) & (y == 1)),
-            np.sum((x == 1) & (y == 0)),
-            np.sum((x == 0) & (y == 1)),
-            np.sum((x == 0) & (y == 0)),
-        )["kappa"]
-    )
-    return None if math.isnan(kappa) else kappa
-
-
-def kappa_row(a: Any, b: Any) -> dict[str, Any]:
-    """Return n, raw agreement and Cohen's kappa of two aligned 0/1 sequences."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    n = len(x)
-    return {"n": n, "agreement": float(np.mean(x == y)) if n else None, "kappa": cohen_kappa(x, y)}
-
-
-# -- the labels -------------------------------------------------------------------------------------
 def _current(store) -> pd.DataFrame:
     return team_store.cell_verdicts(store)
 
 
-def human_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def human_labels(store: Store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return each person's current 0/1 label per cell: grader, generation_id, uid, criterion, value, note, guideline_version."""
     df = _current(store) if frame is None else frame
     h = df[(df["kind"] == "human") & df["value"].notna()].sort_values(["created", "id"])
@@ -108,7 +80,7 @@ def decisions(frame: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def adjudicated_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def adjudicated_labels(store: Store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the people's labels with every decided cell's value replaced by the adjudicator's decision."""
     df = _current(store) if frame is None else frame
     labels = human_labels(store, df)
@@ -119,7 +91,10 @@ def adjudicated_labels(store, frame: pd.DataFrame | None = None) -> pd.DataFrame
 
 
 def human_judge_pairs(
-    store, labels: pd.DataFrame | None = None, frame: pd.DataFrame | None = None, judge: str | None = None
+    store: Store,
+    labels: pd.DataFrame | None = None,
+    frame: pd.DataFrame | None = None,
+    judge: str | None = None,
 ) -> pd.DataFrame:
     """Return one row per person label with the judge's majority: grader, generation_id, criterion, human, judge, guideline_version."""
     df = _current(store) if frame is None else frame
@@ -141,42 +116,27 @@ def human_pairs(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- disagreements ----------------------------------------------------------------------------------
-def disagreements(store, *, judge: str | None = None, include_decided: bool = True) -> list[dict[str, Any]]:
+def disagreements(
+    store: Store, *, judge: str | None = None, include_decided: bool = True
+) -> list[dict[str, Any]]:
     """Return the disputed cells, undecided first, then worst criterion first, with both sides' notes and the judge's reasons."""
     df = _current(store)
     labels = human_labels(store, df)
     if labels.empty:
         return []
     judge = judge or default_judge(df)
-    keys = ["generation_id", "criterion"]
-    cells = (
-        labels.groupby(keys, sort=False)["value"].agg(n="size", ones="sum", lo="min", hi="max").reset_index()
-    )
-    cells = cells.merge(judge_majority(df, judge), on=keys, how="left")
-    has_judge = cells["judge"].notna()
-    cells["pp"] = cells["lo"] != cells["hi"]
-    cells["pj"] = has_judge & (
-        ((cells["judge"] == 1) & (cells["lo"] == 0)) | ((cells["judge"] == 0) & (cells["hi"] == 1))
-    )
-    cells["disputed"] = cells["pp"] | cells["pj"]
-    comparable = cells[(cells["n"] > 1) | has_judge]
+    cells = _cell_table(labels, judge_majority(df, judge))
+    comparable = cells[(cells["n"] > 1) | cells["judge"].notna()]
     rate = comparable.groupby("criterion")["disputed"].agg(["sum", "size"])
+    rate_of = {crit: (int(r["sum"]), int(r["size"])) for crit, r in rate.iterrows()}
     disputed = cells[cells["disputed"]].copy()
     if disputed.empty:
         return []
     dec = {(d["generation_id"], d["criterion"]): d for d in decisions(df).to_dict("records")}
-    rate_of = {crit: (int(r["sum"]), int(r["size"])) for crit, r in rate.iterrows()}
-    dkeys = disputed[keys]
     # Only the disputed cells' rows are turned into Python objects.
-    people: dict[tuple, list] = {}
-    for r in labels.merge(dkeys, on=keys).sort_values("grader").to_dict("records"):
-        people.setdefault((r["generation_id"], r["criterion"]), []).append(
-            {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
-        )
-    runs: dict[tuple, list] = {}
-    jrows = df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=keys).sort_values("run")
-    for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
-        runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
+    dkeys = disputed[CELL_KEYS]
+    people = _people_by_cell(labels, dkeys)
+    runs = _judge_runs_by_cell(df, judge, dkeys)
     uid_of = dict(zip(labels["generation_id"], labels["uid"], strict=False))
     notes = team_store.generation_notes(store, disputed["generation_id"].unique().tolist())
     out = []
@@ -185,38 +145,14 @@ def disagreements(store, *, judge: str | None = None, include_decided: bool = Tr
         decided = dec.get(key)
         if decided is not None and not include_decided:
             continue
-        n_disputed, n_cells = rate_of[c.criterion]
         jv = None if pd.isna(c.judge) else int(c.judge)
-        total = c.n + (jv is not None)
-        ones = c.ones + (jv or 0)
         out.append(
             {
-                "generation_id": int(c.generation_id),
-                "uid": uid_of[c.generation_id],
-                "criterion": c.criterion,
-                "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
-                "criterion_rate": float(n_disputed / n_cells),
-                "criterion_cells": int(n_cells),
-                "split": float(min(ones, total - ones) / total),
+                **_cell_fields(c, jv, uid_of[c.generation_id], rate_of[c.criterion]),
                 "people": people[key],
                 "item_notes": [{"name": name, "note": note} for name, note in notes.get(c.generation_id, [])],
-                "judge": None
-                if jv is None
-                else {
-                    "name": judge,
-                    "value": jv,
-                    "runs": [None if pd.isna(v) else int(v) for v, _ in runs.get(key, [])],
-                    "reasons": [why for _, why in runs.get(key, []) if isinstance(why, str) and why],
-                },
-                "decision": None
-                if decided is None
-                else {
-                    "value": int(decided["value"]),
-                    "reason": decided["reason"],
-                    "by": decided["by"],
-                    "created": decided["created"],
-                    "note": decided["note"] or "",
-                },
+                "judge": _judge_side(judge, jv, runs.get(key, [])),
+                "decision": _decision_side(decided),
             }
         )
     out.sort(
@@ -225,7 +161,85 @@ def disagreements(store, *, judge: str | None = None, include_decided: bool = Tr
     return out
 
 
-def cell_detail(store, generation_id: int) -> dict[str, Any]:
+CELL_KEYS = ["generation_id", "criterion"]
+
+
+def _cell_table(labels: pd.DataFrame, majority: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per labelled cell: n people, ones, lo, hi, the judge's majority, pp/pj/disputed flags."""
+    cells = (
+        labels.groupby(CELL_KEYS, sort=False)["value"]
+        .agg(n="size", ones="sum", lo="min", hi="max")
+        .reset_index()
+    )
+    cells = cells.merge(majority, on=CELL_KEYS, how="left")
+    has_judge = cells["judge"].notna()
+    cells["pp"] = cells["lo"] != cells["hi"]
+    cells["pj"] = has_judge & (
+        ((cells["judge"] == 1) & (cells["lo"] == 0)) | ((cells["judge"] == 0) & (cells["hi"] == 1))
+    )
+    cells["disputed"] = cells["pp"] | cells["pj"]
+    return cells
+
+
+def _people_by_cell(labels: pd.DataFrame, dkeys: pd.DataFrame) -> dict[tuple, list[dict[str, Any]]]:
+    people: dict[tuple, list] = {}
+    for r in labels.merge(dkeys, on=CELL_KEYS).sort_values("grader").to_dict("records"):
+        people.setdefault((r["generation_id"], r["criterion"]), []).append(
+            {"name": r["grader"], "value": int(r["value"]), "note": r["note"] or ""}
+        )
+    return people
+
+
+def _judge_runs_by_cell(df: pd.DataFrame, judge: str | None, dkeys: pd.DataFrame) -> dict[tuple, list[tuple]]:
+    runs: dict[tuple, list] = {}
+    jrows = (
+        df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=CELL_KEYS).sort_values("run")
+    )
+    for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
+        runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
+    return runs
+
+
+def _cell_fields(c: Any, jv: int | None, uid: str, rate: tuple[int, int]) -> dict[str, Any]:
+    """Return what names a disputed cell and how disputed it is (its criterion's rate, its split)."""
+    n_disputed, n_cells = rate
+    total = c.n + (jv is not None)
+    ones = c.ones + (jv or 0)
+    return {
+        "generation_id": int(c.generation_id),
+        "uid": uid,
+        "criterion": c.criterion,
+        "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
+        "criterion_rate": float(n_disputed / n_cells),
+        "criterion_cells": int(n_cells),
+        "split": float(min(ones, total - ones) / total),
+    }
+
+
+def _judge_side(judge: str | None, value: int | None, runs: list[tuple]) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        "name": judge,
+        "value": value,
+        "runs": [None if pd.isna(v) else int(v) for v, _ in runs],
+        "reasons": [why for _, why in runs if isinstance(why, str) and why],
+    }
+
+
+def _decision_side(decided: dict[str, Any] | None) -> dict[str, Any] | None:
+    if decided is None:
+        return None
+    return {
+        "value": int(decided["value"]),
+        "reason": decided["reason"],
+        "by": decided["by"],
+        "created": decided["created"],
+        "note": decided["note"] or "",
+    }
+
+
+def cell_detail(store: Store, generation_id: int) -> dict[str, Any]:
     """Return the generation (text, topic, skills) and the judges' raw replies, for the detail pane (read-only)."""
     gen = store.generation(generation_id)
     return {
@@ -239,7 +253,7 @@ def cell_detail(store, generation_id: int) -> dict[str, Any]:
 
 
 def decide(
-    store,
+    store: Store,
     uid: str,
     criterion: str,
     value: int,
@@ -281,7 +295,9 @@ def _family(criterion: str) -> str:
     return "skill" if is_skill_criterion(criterion) else criterion
 
 
-def agreement_table(store, *, per_criterion: bool = False, judge: str | None = None) -> list[dict[str, Any]]:
+def agreement_table(
+    store: Store, *, per_criterion: bool = False, judge: str | None = None
+) -> list[dict[str, Any]]:
     """Return raw agreement and Cohen's kappa per criterion (skills pooled unless per_criterion), before and after adjudication.
 
     Rows: criterion, comparison ('person-judge' or 'person-person'), n, agreement_before, kappa_before,
@@ -322,7 +338,7 @@ def agreement_table(store, *, per_criterion: bool = False, judge: str | None = N
     return out
 
 
-def agreement_by_guideline_version(store) -> list[dict[str, Any]]:
+def agreement_by_guideline_version(store: Store) -> list[dict[str, Any]]:
     """Return person-vs-judge agreement (raw, Cohen's kappa, n) per guideline version of the person's verdicts."""
     pairs = human_judge_pairs(store)
     out = []

@@ -16,9 +16,9 @@ import pandas as pd
 
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
-from gradeapp.core.rubric import ensure_checks
-from gradeapp.db import audit_store
+from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.services.scores import ensure_checks
 
 DESIGNS = ("uniform", "stratified")
 RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
@@ -56,7 +56,7 @@ def _scores(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_audit_data(
-    store,
+    store: Store,
     *,
     judge: str | None = None,
     draw: str | None = None,
@@ -357,7 +357,7 @@ def plan_draw(
 
 
 def draw_pool(
-    store, *, exclude_common: bool = True, metric: str = "full_marks", with_verdict: bool = True
+    store: Store, *, exclude_common: bool = True, metric: str = "full_marks", with_verdict: bool = True
 ) -> pd.DataFrame:
     """Return the judged pool: generation_id, student, k and (with_verdict) the judge's majority verdict on metric."""
     if not with_verdict:
@@ -379,7 +379,7 @@ def draw_pool(
 
 
 def draw_audit(
-    store,
+    store: Store,
     size: int,
     *,
     design: str = "uniform",

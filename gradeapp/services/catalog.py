@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gradeapp.db import Store
 from gradeapp.errors import InputError
 from gradeapp.io.text import open_text, read_csv_rows, read_jsonl
 
@@ -138,7 +139,7 @@ def resolve_catalog(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return skills, topics
 
 
-def import_catalog(store, paths: list[Path]) -> dict[str, int]:
+def import_catalog(store: Store, paths: list[Path]) -> dict[str, int]:
     """Import skills and topics in one transaction: all of it, or nothing on any error."""
     skill_files, topic_files = resolve_catalog(paths)
     skills: list[dict] = []
@@ -156,7 +157,7 @@ def import_catalog(store, paths: list[Path]) -> dict[str, int]:
     return counts
 
 
-def set_common(store, names: list[str], common: bool = True) -> int:
+def set_common(store: Store, names: list[str], common: bool = True) -> int:
     """Flag (or unflag) skills as common; an unknown name is an error and changes nothing."""
     known = store.skill_ids()
     unknown = [n for n in names if n not in known]

@@ -11,12 +11,13 @@ import json
 import random
 from pathlib import Path
 
-from gradeapp.core.rubric import SENTENCE_LIMIT, count_sentences, ensure_checks, sentence_limit
+from gradeapp.core.rubric import SENTENCE_LIMIT, count_sentences, sentence_limit
 from gradeapp.db import open_project
 from gradeapp.io.importers import import_generations
 from gradeapp.paths import demo_data_dir
 from gradeapp.services import guidelines
 from gradeapp.services.catalog import import_catalog
+from gradeapp.services.scores import ensure_checks
 
 DEMO_NAME = "Skill-Mix demo project (demo)"
 DEMO_JUDGE = {

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import audit_store
+from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import write_csv
@@ -34,7 +34,7 @@ VERDICT_EXPORT_COLUMNS = [
 ]  # fmt: skip
 
 
-def default_export_dir(store) -> Path:
+def default_export_dir(store: Store) -> Path:
     """Return exports/<project>-<timestamp>/ below the current folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path("exports") / f"{file_slug(Path(store.path).stem, 'project', 60)}-{stamp}"
@@ -52,7 +52,7 @@ def agreement_frame(stats: AuditStats) -> pd.DataFrame:
     return df
 
 
-def verdicts_frame(store) -> pd.DataFrame:
+def verdicts_frame(store: Store) -> pd.DataFrame:
     """Return every current verdict in long format (the columns of verdicts.csv / verdicts.parquet)."""
     df = audit_store.verdicts_export_df(store)
     for col in ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted"):
@@ -61,7 +61,10 @@ def verdicts_frame(store) -> pd.DataFrame:
 
 
 def export_project(
-    store, out: Path | None = None, options: StatsOptions | None = None, stats: AuditStats | None = None
+    store: Store,
+    out: Path | None = None,
+    options: StatsOptions | None = None,
+    stats: AuditStats | None = None,
 ) -> dict[str, Path]:
     """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths.
 

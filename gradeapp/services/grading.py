@@ -351,12 +351,25 @@ def queue_page(store: Store, grader_id: int, filters: Mapping[str, Any], after_i
     return q.queue_page(store, grader_id, dict(filters), after_id, limit)
 
 
-def progress(store: Store, grader_id: int, filters: Mapping[str, Any]) -> dict[str, Any]:
-    """Return done / total in the queue and the median seconds per submitted item (read-only)."""
+def queue_filter_values(store: Store) -> dict[str, list]:
+    """Return the choices of each queue filter: students, k values, topics, audit draws (read-only)."""
+    return q.queue_filter_values(store)
+
+
+def progress(
+    store: Store, grader_id: int, filters: Mapping[str, Any], total: int | None = None
+) -> dict[str, Any]:
+    """Return done / total in the queue and the median seconds per submitted item (read-only).
+
+    A caller that already knows the queue's total (it changes only with the filters or an import)
+    passes it as `total` to skip counting the queue again.
+    """
     seconds = q.submitted_seconds(store, grader_id)
+    if total is None:
+        total = q.queue_count(store, grader_id, {**filters, "status": "all"})
     return {
         "done": q.queue_done(store, grader_id, dict(filters)),
-        "total": q.queue_count(store, grader_id, {**filters, "status": "all"}),
+        "total": total,
         "median_seconds": statistics.median(seconds) if seconds else None,
     }
 
@@ -384,6 +397,7 @@ __all__ = [
     "next_value",
     "press_criterion",
     "progress",
+    "queue_filter_values",
     "queue_page",
     "set_decisions",
     "set_flag",

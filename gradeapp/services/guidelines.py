@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradeapp.db import team_store
+from gradeapp.db import Store, team_store
 from gradeapp.errors import GradeappError
 
 # One paragraph per line: the desk and the editor wrap it to their width.
@@ -48,7 +48,7 @@ DEFAULT_GUIDELINES = (
 )
 
 
-def ensure_guidelines(store) -> int:
+def ensure_guidelines(store: Store) -> int:
     """Install the default guidelines as version 1 when the project has none; return the latest version."""
     latest = team_store.latest_guideline(store)
     if latest is not None:
@@ -56,23 +56,23 @@ def ensure_guidelines(store) -> int:
     return team_store.add_guideline(store, DEFAULT_GUIDELINES, version=1)
 
 
-def has_guidelines(store) -> bool:
+def has_guidelines(store: Store) -> bool:
     """Return whether the project already holds a guideline version (read-only)."""
     return team_store.latest_guideline(store) is not None
 
 
-def current_version(store) -> int:
+def current_version(store: Store) -> int:
     """Return the version a new human verdict should record (installs the default on first use)."""
     return ensure_guidelines(store)
 
 
-def current(store) -> dict[str, Any]:
+def current(store: Store) -> dict[str, Any]:
     """Return the latest guideline version (version, text, created), installing the default first."""
     ensure_guidelines(store)
     return team_store.latest_guideline(store)
 
 
-def show(store, version: int | None = None) -> dict[str, Any]:
+def show(store: Store, version: int | None = None) -> dict[str, Any]:
     """Return one guideline version (the latest when version is None)."""
     if version is None:
         return current(store)
@@ -82,7 +82,7 @@ def show(store, version: int | None = None) -> dict[str, Any]:
     raise GradeappError(f"no guideline version {version} (see 'gradeapp guidelines history')")
 
 
-def edit(store, text: str) -> dict[str, Any]:
+def edit(store: Store, text: str) -> dict[str, Any]:
     """Store text as a new guideline version; return {'version', 'changed'} (unchanged text adds nothing)."""
     if not text.strip():
         raise GradeappError("the guideline text is empty; nothing was stored")
@@ -92,7 +92,7 @@ def edit(store, text: str) -> dict[str, Any]:
     return {"version": team_store.add_guideline(store, text), "changed": True}
 
 
-def history(store) -> list[dict[str, Any]]:
+def history(store: Store) -> list[dict[str, Any]]:
     """Return every version, oldest first, with its size and the first changed line against the one before."""
     rows = team_store.guideline_versions(store)
     out = []

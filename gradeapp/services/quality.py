@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from gradeapp.db import team_store
+from gradeapp.core.agreement import kappa_row
+from gradeapp.db import Store, team_store
 from gradeapp.io.tables import write_csv
 from gradeapp.services.adjudication import (
     default_judge,
     human_judge_pairs,
     human_labels,
     human_pairs,
-    kappa_row,
 )
 
 FAST_SECONDS = 5.0
@@ -45,7 +45,7 @@ ANNOTATOR_COLUMNS = (
 )
 
 
-def fast_decisions(store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
+def fast_decisions(store: Store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
     """Return the submits faster than threshold seconds: annotator, uid, seconds, created (read-only)."""
     sub = team_store.submit_reviews(store)
     fast = sub[sub["seconds"].notna() & (sub["seconds"] < threshold)]
@@ -60,7 +60,9 @@ def fast_decisions(store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = None) -> list[dict[str, Any]]:
+def annotator_table(
+    store: Store, threshold: float = FAST_SECONDS, judge: str | None = None
+) -> list[dict[str, Any]]:
     """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only)."""
     frame = team_store.cell_verdicts(store)
     labels = human_labels(store, frame)
@@ -108,7 +110,7 @@ def annotator_table(store, threshold: float = FAST_SECONDS, judge: str | None = 
     return out
 
 
-def write_annotators_csv(store, path: Path, threshold: float = FAST_SECONDS) -> Path:
+def write_annotators_csv(store: Store, path: Path, threshold: float = FAST_SECONDS) -> Path:
     """Write annotators.csv (one row per person, ANNOTATOR_COLUMNS) to path; return the path.
 
     Goes through the export's CSV writer, so a name like '=cmd' cannot become a spreadsheet formula.

@@ -7,10 +7,13 @@ import time
 from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
 from gradeapp.core.calibration import calibrate, plan_audit
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
+from gradeapp.db import Store
 from gradeapp.services.audit import load_audit_data
 
 
-def compute_stats(store, options: StatsOptions | None = None, data: AuditData | None = None) -> AuditStats:
+def compute_stats(
+    store: Store, options: StatsOptions | None = None, data: AuditData | None = None
+) -> AuditStats:
     """Load a project's verdicts and compute every audit table (read-only apart from the checks cache)."""
     o = options or StatsOptions()
     timings: dict[str, float] = {}

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gradeapp.core.rubric import criteria as rubric_criteria
-from gradeapp.db import open_project, team_store
+from gradeapp.db import Store, open_project, team_store
 from gradeapp.db.connection import now_iso
 from gradeapp.db.migrations import APPLICATION_ID, known_migrations
 from gradeapp.errors import GradeappError, ProjectError
@@ -135,7 +135,7 @@ def _select_generations(store, draw: str | None, use_all: bool) -> tuple[list[in
 
 
 def assign(
-    store,
+    store: Store,
     annotators: Sequence[str],
     out_dir: Path,
     *,
@@ -318,7 +318,7 @@ def _check_time(path: Path, what: str, value: Any, now: datetime) -> None:
         raise _refuse(path, f"{what}: 'created' {value} is in the future")
 
 
-def _check_rows(store, pkg: dict[str, Any], record: dict[str, Any], uid_ids: dict[str, int]) -> None:
+def _check_rows(store: Store, pkg: dict[str, Any], record: dict[str, Any], uid_ids: dict[str, int]) -> None:
     """Check every row of a package against the project: criterion, run, value, status, action, time."""
     path, now = pkg["path"], datetime.now(UTC)
     ids = [uid_ids[u] for u in record["generations"] if u in uid_ids]
@@ -371,7 +371,7 @@ def _new_rows(
     return new
 
 
-def _merge_one(store, pkg: dict[str, Any], uid_ids: dict[str, int]) -> dict[str, Any]:
+def _merge_one(store: Store, pkg: dict[str, Any], uid_ids: dict[str, int]) -> dict[str, Any]:
     record, person = _check_package(store, pkg)
     path = pkg["path"]
     missing = [u for u in record["generations"] if u not in uid_ids]
@@ -412,7 +412,7 @@ def _merge_one(store, pkg: dict[str, Any], uid_ids: dict[str, int]) -> dict[str,
     return {"package": str(path), "annotator": person, "package_id": pkg["project"]["package_id"], **counts}
 
 
-def merge_packages(store, paths: Sequence[Path]) -> list[dict[str, Any]]:
+def merge_packages(store: Store, paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Merge packages' human verdicts and reviews into the project, in one transaction; return per-package counts.
 
     Idempotent and exact: rows are matched by identity and only new ones are added. Every row is
@@ -425,16 +425,15 @@ def merge_packages(store, paths: Sequence[Path]) -> list[dict[str, Any]]:
         return [_merge_one(store, pkg, uid_ids) for pkg in packages]
 
 
-def package_person(store) -> str | None:
+def package_person(store: Store) -> str | None:
     """Return the annotator a package was made for, or None when the project is not a package."""
     return store.project.get("package_for")
 
 
-def package_status(store) -> list[dict[str, Any]]:
+def package_status(store: Store) -> list[dict[str, Any]]:
     """Return every package the project issued with what has been merged from it so far (read-only)."""
     merged: dict[str, dict[str, int]] = {}
-    for sha, counts in store.execute("SELECT sha256, counts FROM imports WHERE kind = 'package'"):
-        c = json.loads(counts)
+    for sha, c in team_store.package_merge_counts(store):
         m = merged.setdefault(sha, {"merges": 0, "verdicts_added": 0})
         m["merges"] += 1
         m["verdicts_added"] += c.get("verdicts_added", 0)

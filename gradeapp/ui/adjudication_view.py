@@ -14,7 +14,6 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from gradeapp.core.rubric import criterion_label
-from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import adjudication
+from gradeapp.ui.project_dialog import ProjectDialog, show_non_modal
 
 # Shortcuts as data: key -> (action, argument), shown in the view's help line.
 SHORTCUTS: list[tuple[str, str, Any]] = [
@@ -42,7 +41,7 @@ SHORTCUTS: list[tuple[str, str, Any]] = [
 ]
 
 
-class AdjudicationView(QDialog):
+class AdjudicationView(ProjectDialog):
     """A list of disputed cells with a detail pane and decision buttons, on its own project connection."""
 
     decision_recorded = Signal(str, str, int)  # uid, criterion, value
@@ -53,10 +52,7 @@ class AdjudicationView(QDialog):
         parent: QWidget | None = None,
         adjudicator: str = adjudication.DEFAULT_ADJUDICATOR,
     ):
-        super().__init__(parent)
-        self.setWindowTitle("Adjudication")
-        self.resize(1000, 620)
-        self.store = open_project(Path(store_path), create=False)
+        super().__init__(store_path, "Adjudication", (1000, 620), parent)
         self.adjudicator = adjudicator
         self.cells: list[dict[str, Any]] = []
 
@@ -239,14 +235,7 @@ class AdjudicationView(QDialog):
         self.decision_recorded.emit(cell["uid"], cell["criterion"], value)
         return True
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt override
-        self.store.close()
-        super().done(result)
-
 
 def open_adjudication_view(parent: QWidget | None, store_path: Path) -> AdjudicationView:
     """Open the adjudication view on the project at store_path (non-modal); return it."""
-    view = AdjudicationView(Path(store_path), parent)
-    view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    view.show()
-    return view
+    return show_non_modal(AdjudicationView(Path(store_path), parent))

@@ -9,7 +9,6 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QDialog,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -19,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp.db import open_project
 from gradeapp.services import quality
+from gradeapp.ui.project_dialog import ProjectDialog, show_non_modal
 
 HEADERS = [
     ("annotator", "Annotator", None),
@@ -42,14 +41,11 @@ def _cell(value: Any, spec: str | None) -> str:
     return format(value, spec) if spec else str(value)
 
 
-class AnnotatorsView(QDialog):
+class AnnotatorsView(ProjectDialog):
     """The per-annotator quality signals of a project, with an adjustable fast-decision threshold."""
 
     def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Annotators")
-        self.resize(980, 360)
-        self.store = open_project(Path(store_path), create=False)
+        super().__init__(store_path, "Annotators", (980, 360), parent)
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setObjectName("annotators")
         self.table.setHorizontalHeaderLabels([h[1] for h in HEADERS])
@@ -90,14 +86,7 @@ class AnnotatorsView(QDialog):
     def _on_threshold_value_changed(self, _value: float) -> None:
         self.refresh()
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt override
-        self.store.close()
-        super().done(result)
-
 
 def open_annotators_view(parent: QWidget | None, store_path: Path) -> AnnotatorsView:
     """Open the annotator quality table on the project at store_path (non-modal); return it."""
-    view = AnnotatorsView(Path(store_path), parent)
-    view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    view.show()
-    return view
+    return show_non_modal(AnnotatorsView(Path(store_path), parent))

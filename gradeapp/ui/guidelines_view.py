@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -20,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import guidelines
+from gradeapp.ui.project_dialog import ProjectDialog, show_non_modal
 
 
 class GuidelinesPanel(QTextBrowser):
@@ -35,16 +34,13 @@ class GuidelinesPanel(QTextBrowser):
         return int(row["version"])
 
 
-class GuidelinesEditor(QDialog):
+class GuidelinesEditor(ProjectDialog):
     """Versions on the left, the selected version's text on the right; saving adds a version."""
 
     guidelines_saved = Signal(int)  # the new version
 
     def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Grading guidelines")
-        self.resize(900, 600)
-        self.store = open_project(Path(store_path), create=False)
+        super().__init__(store_path, "Grading guidelines", (900, 600), parent)
         self.versions = QListWidget()
         self.versions.setObjectName("versions")
         self.editor = QPlainTextEdit()
@@ -114,14 +110,7 @@ class GuidelinesEditor(QDialog):
         self.guidelines_saved.emit(result["version"])
         return True
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt override
-        self.store.close()
-        super().done(result)
-
 
 def open_guidelines_editor(parent: QWidget | None, store_path: Path) -> GuidelinesEditor:
     """Open the guideline editor on the project at store_path (non-modal); return it."""
-    editor = GuidelinesEditor(Path(store_path), parent)
-    editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    editor.show()
-    return editor
+    return show_non_modal(GuidelinesEditor(Path(store_path), parent))

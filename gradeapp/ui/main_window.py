@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         self.queue_view.selectionModel().currentRowChanged.connect(self._on_queue_current_changed)
 
         self.filters: dict[str, QComboBox] = {}
-        values = grading.q.queue_filter_values(self.store)
+        values = grading.queue_filter_values(self.store)
         filter_box = QWidget()
         grid = QGridLayout(filter_box)
         grid.setContentsMargins(2, 2, 2, 2)
@@ -611,15 +611,10 @@ class MainWindow(QMainWindow):
 
     def refresh_progress(self) -> None:
         """Show done / total in the queue and the median seconds per item."""
-        filters = self._filter_values()
-        if self._total is None:
-            self._total = grading.q.queue_count(self.store, self.grader_id, {**filters, "status": "all"})
-        done = grading.q.queue_done(self.store, self.grader_id, filters)
-        seconds = grading.q.submitted_seconds(self.store, self.grader_id)
-        import statistics
-
-        median = f"{statistics.median(seconds):.0f} s/item" if seconds else "– s/item"
-        self.progress_label.setText(f"done {done:,} / {self._total:,}  ·  median {median}")
+        p = grading.progress(self.store, self.grader_id, self._filter_values(), total=self._total)
+        self._total = p["total"]
+        median = "–" if p["median_seconds"] is None else f"{p['median_seconds']:.0f}"
+        self.progress_label.setText(f"done {p['done']:,} / {self._total:,}  ·  median {median} s/item")
 
     def toggle_blind(self) -> None:
         self.blind = self.actions_by_id["blind"].isChecked()

@@ -97,3 +97,38 @@ def test_every_command_is_documented_in_the_readme():
     top_level = {command[0] for command in _commands(build_parser())}
     missing = sorted(c for c in top_level if f"`{c}" not in readme)
     assert missing == []
+
+
+def test_every_command_function_is_named_after_its_command():
+    """One naming scheme: `gradeapp audit draw` runs cmd_audit_draw, `gradeapp info` runs cmd_info."""
+
+    def leaves(parser, prefix=()):
+        for action in parser._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, sub in action.choices.items():
+                    func = sub.get_default("func")
+                    if func is not None:
+                        yield (*prefix, name), func
+                    yield from leaves(sub, (*prefix, name))
+
+    misnamed = [
+        (" ".join(path), func.__name__)
+        for path, func in leaves(build_parser())
+        if func.__name__ != "cmd_" + "_".join(path)
+    ]
+    assert misnamed == []
+
+
+def test_print_json_writes_plain_json_whatever_the_values(capsys):
+    """NaN becomes null, numpy scalars plain numbers, text stays UTF-8; indent=None is one line."""
+    import numpy as np
+
+    from gradeapp.cli.output import print_json
+
+    print_json({"kappa": float("nan"), "n": np.int64(3), "who": "Zoë", 1: [np.float64(0.5)]})
+    assert (
+        capsys.readouterr().out
+        == '{\n  "kappa": null,\n  "n": 3,\n  "who": "Zoë",\n  "1": [\n    0.5\n  ]\n}\n'
+    )
+    print_json({"a": 1, "b": [1, 2]}, indent=None)
+    assert capsys.readouterr().out == '{"a": 1, "b": [1, 2]}\n'

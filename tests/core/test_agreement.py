@@ -15,15 +15,17 @@ from gradeapp.core.agreement import (
     NO_VARIATION,
     agreement_table,
     alpha_nominal,
+    cohen_kappa,
     human_human,
     judge_self_consistency,
+    kappa_row,
     mcnemar_exact,
     skillmix_table,
     two_by_two,
 )
-from gradeapp.core.metrics import skillmix_scores
 from gradeapp.db import open_project
 from gradeapp.services.audit import load_audit_data
+from gradeapp.services.scores import skillmix_scores
 from tests.simulate import simulate_project
 
 
@@ -220,3 +222,15 @@ def test_judge_self_consistency_alpha_matches_the_package_on_the_raw_run_matrix(
     assert sc.loc["topic", "alpha"] == pytest.approx(expected, abs=1e-12)
     agree = (np.nanmax(matrix, axis=0) == np.nanmin(matrix, axis=0)).mean()
     assert sc.loc["topic", "unanimous"] == pytest.approx(agree)
+
+
+def test_cohen_kappa_matches_sklearn():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        a = rng.integers(0, 2, 40)
+        b = np.where(rng.random(40) < 0.8, a, 1 - a)
+        assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b))
+    assert cohen_kappa([1, 1, 1], [1, 1, 1]) is None
+    assert cohen_kappa([], []) is None
+    assert kappa_row([1, 0, 1, 1], [1, 1, 1, 1]) == {"n": 4, "agreement": 0.75, "kappa": 0.0}
+    assert kappa_row([], []) == {"n": 0, "agreement": None, "kappa": None}

@@ -54,7 +54,9 @@ def test_every_reader_takes_the_last_inserted_not_the_latest_created(item):
 def test_a_future_stamp_does_not_pin_the_current_verdict(item):
     store, gid = item
     ann = store.grader_id("human", "ann")
-    store.add_verdicts([{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 1, "created": FUTURE}])
+    store.add_verdicts(
+        [{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 1, "created": FUTURE}]
+    )
     store.add_verdicts([{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 0}])
     assert store.current_verdict(ann, gid, "topic")["value"] == 0
     store.add_verdicts([{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 1}])

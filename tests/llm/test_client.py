@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -72,7 +73,7 @@ def test_gives_up_with_a_clear_error_after_retries(fake_openai):
 
 
 def test_timeout_gives_up_with_a_clear_error(fake_openai):
-    fake_openai.hang = 1.5
+    fake_openai.hang = 120  # the server answers only at the end of the test, however slow the machine
     fake_openai.push("hang", "hang")
     with pytest.raises(CallFailed, match=r"timed out after 0.3 s \(1 retries\)"):
         call(endpoint_for(fake_openai, max_retries=1, timeout=0.3))
@@ -105,10 +106,26 @@ def test_endpoint_without_structured_output_falls_back_to_text(fake_openai):
     assert "response_format" in bodies[0] and "response_format" not in bodies[1]
 
 
+def _release_when_held(server, n: int) -> threading.Thread:
+    """Start a thread that lets the server answer once n calls wait on it at the same time."""
+
+    def go() -> None:
+        try:
+            server.wait_held(n)
+        finally:
+            server.release()
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_concurrency_is_bounded(fake_openai):
-    fake_openai.latency = 0.1
+    fake_openai.hold_after(0)  # every call waits until three are on the server at once
+    releaser = _release_when_held(fake_openai, 3)
     call(endpoint_for(fake_openai, concurrency=3), n=12)
-    assert fake_openai.max_inflight == 3
+    releaser.join()
+    assert fake_openai.held == 3 and fake_openai.max_inflight == 3
 
 
 def test_token_rate_limit_paces_calls(fake_openai):
@@ -117,11 +134,13 @@ def test_token_rate_limit_paces_calls(fake_openai):
     limited = endpoint_for(fake_openai, max_tokens=100, tokens_per_minute=200 * 120, rate_period=0.5)
     started = time.perf_counter()
     call(limited, n=5)
-    slow = time.perf_counter() - started
-    started = time.perf_counter()
+    assert time.perf_counter() - started >= 0.7  # a lower bound: a busy machine only adds to it
+    # without the limit all five calls reach the server at once, however slow the machine
+    fake_openai.hold_after(0)
+    releaser = _release_when_held(fake_openai, 5)
     call(endpoint_for(fake_openai, max_tokens=100), n=5)
-    fast = time.perf_counter() - started
-    assert slow >= 0.7 and slow - fast >= 0.4
+    releaser.join()
+    assert fake_openai.held == 5
 
 
 def test_cost_uses_the_price_table_or_an_override():
@@ -139,8 +158,13 @@ def test_redact_removes_the_key(monkeypatch):
 def test_pool_keeps_finished_results_when_cancelled():
     saved: list[int] = []
 
+    returned: list[int] = []
+    never = asyncio.Event()  # items 5..7 stay in flight until the pool is cancelled
+
     async def work(i: int) -> int:
-        await asyncio.sleep(0.01 if i < 5 else 10)
+        if i >= 5:
+            await never.wait()
+        returned.append(i)
         return i
 
     def flush(batch: list[int]) -> int:
@@ -150,7 +174,8 @@ def test_pool_keeps_finished_results_when_cancelled():
     async def go():
         stats = PoolStats(total=8)
         task = asyncio.create_task(run_pool(range(8), work, flush, workers=8, stats=stats, flush_every=5))
-        await asyncio.sleep(0.3)
+        while len(returned) < 5:  # wait for a condition: the five quick items have returned
+            await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
-import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
@@ -17,25 +15,17 @@ from gradeapp.services.adjudication import (
     REASON_TAGS,
     adjudicated_labels,
     agreement_table,
-    cohen_kappa,
     decide,
     disagreements,
     human_labels,
     normalize_reason,
 )
-from tests.team_sim import Clock, fresh_demo, grade
-
-
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.gradeapp"
-    fresh_demo(path, tmp_path_factory.mktemp("x") / "unused.gradeapp")
-    return path
+from tests.team_sim import Clock, grade
 
 
 @pytest.fixture
-def project(demo_cache, tmp_path):
-    return open_project(fresh_demo(demo_cache, tmp_path / "p.gradeapp"), create=False)
+def project(demo_path):
+    return open_project(demo_path, create=False)
 
 
 def oracle_cells(store) -> set[tuple[str, str]]:
@@ -140,16 +130,6 @@ def test_reason_tags_accept_spaces_hyphens_and_case():
     assert [
         normalize_reason(t) for t in ("annotator error", "Judge-Error", "GUIDELINE_GAP", " ambiguous  text ")
     ] == list(REASON_TAGS)
-
-
-def test_cohen_kappa_matches_sklearn():
-    rng = np.random.default_rng(4)
-    for _ in range(20):
-        a = rng.integers(0, 2, 40)
-        b = np.where(rng.random(40) < 0.8, a, 1 - a)
-        assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b))
-    assert cohen_kappa([1, 1, 1], [1, 1, 1]) is None
-    assert cohen_kappa([], []) is None
 
 
 def test_adjudicated_labels_replace_decided_cells_and_agreement_rises(project):

@@ -16,7 +16,6 @@ from gradeapp.io.importers import import_generations, import_sources
 from gradeapp.io.tables import neutralise, restore, write_csv
 from gradeapp.paths import demo_data_dir
 from gradeapp.services.catalog import import_catalog
-from gradeapp.services.demo import build_demo
 from gradeapp.services.export import PASS_RATES_COLUMNS, verdicts_frame
 from tests.simulate import simulate_project
 
@@ -52,10 +51,9 @@ def _header(path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(copy_demo, tmp_path_factory):
     """The demo project with a few verdict reasons that look like spreadsheet formulas."""
-    path = tmp_path_factory.mktemp("demo") / "demo.gradeapp"
-    build_demo(path)
+    path = copy_demo(tmp_path_factory.mktemp("demo") / "demo.gradeapp")
     with open_project(path) as store:
         ann = store.grader_id("human", "ann (demo)")
         rows = store.execute(

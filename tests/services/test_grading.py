@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
-from gradeapp.db import open_project
+from gradeapp.db import desk_queries, open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import grading
 
 
-@pytest.fixture(scope="module")
-def demo_master(tmp_path_factory) -> Path:
-    from gradeapp.services.demo import build_demo
-
-    return build_demo(tmp_path_factory.mktemp("desk_demo") / "demo.gradeapp")
-
-
 @pytest.fixture
-def store(demo_master, tmp_path):
-    path = tmp_path / "demo.gradeapp"
-    shutil.copy(demo_master, path)
-    with open_project(path, create=False) as s:
+def store(demo_path):
+    with open_project(demo_path, create=False) as s:
         yield s
 
 
@@ -174,6 +163,8 @@ def test_queue_pages_by_key_and_filters(store, person):
     ungraded = grading.queue_page(store, person, {"status": "ungraded"}, 0, 100)
     assert len(ungraded) == 60 and ungraded[0][5] == "draft"
     assert grading.progress(store, person, {}) == {"done": 1, "total": 61, "median_seconds": 20}
+    # a caller that knows the total (the desk caches it) gets it back without a recount
+    assert grading.progress(store, person, {}, total=7) == {"done": 1, "total": 7, "median_seconds": 20}
     assert grading.progress(store, person, {"k": 3})["done"] == 0
 
 
@@ -228,14 +219,13 @@ def test_a_second_process_holding_the_file_makes_a_write_fail_cleanly(store, per
 
 
 @pytest.mark.slow
-def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
+def test_kill_9_loses_nothing_reported_saved(demo_path):
     """Kill grading processes at random moments; everything they reported as saved must be on disk."""
     import multiprocessing
 
     from tests import desk_crash_child
 
-    path = tmp_path / "crash.gradeapp"
-    shutil.copy(demo_master, path)
+    path = demo_path
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["gradeapp.services.grading", "tests.desk_crash_child"])
     rng = random.Random(7)
@@ -250,11 +240,12 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
         proc.start()
         send.close()
         assert receive.poll(30) and receive.recv() == ("ready",)
-        stop = time.monotonic() + rng.uniform(0.02, 0.3)
+        # kill after a random number of reported writes (a condition, not a time: a busy machine
+        # only makes the child slower), i.e. somewhere inside one of its next writes
         messages = []
-        while time.monotonic() < stop:
-            if receive.poll(0.005):
-                messages.append(receive.recv())
+        for _ in range(rng.randint(4, 16)):
+            assert receive.poll(60), "the child stopped grading"
+            messages.append(receive.recv())
         proc.kill()  # SIGKILL, mid-write or not
         proc.join(10)
         kills += proc.exitcode == -signal.SIGKILL
@@ -271,10 +262,9 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
                 saved_reviews.append((row_id, gid, rest[0]))
     print(f"{kills} kills; {len(saved_verdicts)} verdicts and {len(saved_reviews)} submits reported saved")
     assert kills == 25
-    assert len(saved_verdicts) > 100, "the child processes barely graded anything"
     with open_project(path, create=False) as s:
         assert s.integrity_check() == "ok"
-        on_disk = grading.q.verdicts_by_id(s, [v[0] for v in saved_verdicts])
+        on_disk = desk_queries.verdicts_by_id(s, [v[0] for v in saved_verdicts])
         lost = [v for v in saved_verdicts if v[0] not in on_disk or on_disk[v[0]][1:4] != v[1:]]
         assert lost == []
         for rid, gid, action in saved_reviews:
@@ -284,11 +274,10 @@ def test_kill_9_loses_nothing_reported_saved(demo_master, tmp_path):
             )
 
 
-def test_cli_grades_headless_and_lists_the_queue(demo_master, tmp_path, capsys):
+def test_cli_grades_headless_and_lists_the_queue(demo_path, capsys):
     from gradeapp.cli import main
 
-    path = tmp_path / "cli.gradeapp"
-    shutil.copy(demo_master, path)
+    path = demo_path
     base = ["--project", str(path), "--annotator", "cli (test)"]
     assert main(["grade", "demo-004", *base, "--set", "topic=0", "--accept", "--submit", "--note", "hm"]) == 0
     out = capsys.readouterr().out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -13,14 +12,7 @@ from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import adjudication, guidelines
 from gradeapp.services.adjudication import human_judge_pairs
-from tests.team_sim import Clock, fresh_demo, grade
-
-
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.gradeapp"
-    fresh_demo(path, tmp_path_factory.mktemp("x") / "unused.gradeapp")
-    return path
+from tests.team_sim import Clock, grade
 
 
 def test_default_is_installed_once_as_version_1(tmp_path):
@@ -52,8 +44,8 @@ def test_each_edit_is_a_new_version_and_unchanged_text_is_not(tmp_path):
             guidelines.show(store, 9)
 
 
-def test_agreement_is_split_by_the_version_people_saw(demo_cache, tmp_path):
-    with open_project(fresh_demo(demo_cache, tmp_path / "p.gradeapp"), create=False) as store:
+def test_agreement_is_split_by_the_version_people_saw(demo_path):
+    with open_project(demo_path, create=False) as store:
         clock = Clock()
         uids = [f"demo-{n:03d}" for n in range(20, 30)]
         for uid in uids[:6]:

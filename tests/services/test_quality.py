@@ -14,14 +14,13 @@ from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project
 from gradeapp.services.adjudication import human_judge_pairs
 from gradeapp.services.quality import ANNOTATOR_COLUMNS, annotator_table, fast_decisions, write_annotators_csv
-from tests.team_sim import Clock, fresh_demo, grade
+from tests.team_sim import Clock, grade
 
 
 @pytest.fixture(scope="module")
-def project_path(tmp_path_factory) -> Path:
+def project_path(copy_demo, tmp_path_factory) -> Path:
     """The demo plus two new people, 'fay' (hasty) and 'gus', who share five items."""
-    root = tmp_path_factory.mktemp("q")
-    path = fresh_demo(root / "cache.gradeapp", root / "p.gradeapp")
+    path = copy_demo(tmp_path_factory.mktemp("q") / "p.gradeapp")
     clock = Clock()
     with open_project(path, create=False) as store:
         fay_seconds = [2.0, 3.5, 30.0, 41.0, 4.9, 60.0]

@@ -13,23 +13,16 @@ from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.team import PackageRefused, assign, merge_packages, plan_assignment
-from tests.team_sim import Clock, criteria_of, fresh_demo, grade, package_uids, simulate
+from tests.team_sim import Clock, criteria_of, grade, package_uids, simulate
 
 PEOPLE = ("ann", "ben", "cleo")
 
 
 @pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.gradeapp"
-    fresh_demo(path, tmp_path_factory.mktemp("x") / "unused.gradeapp")
-    return path
-
-
-@pytest.fixture(scope="module")
-def team(demo_cache, tmp_path_factory):
+def team(copy_demo, tmp_path_factory):
     """A main project, three packages with 30% overlap, each graded in two sessions (snapshot after the first)."""
     root = tmp_path_factory.mktemp("team")
-    main = fresh_demo(demo_cache, root / "main.gradeapp")
+    main = copy_demo(root / "main.gradeapp")
     with open_project(main) as store:
         report = assign(store, PEOPLE, root / "packages", overlap=0.3, use_all=True, seed=7)
     clock = Clock()
@@ -144,8 +137,8 @@ def test_packages_hold_only_what_the_person_needs(team):
     assert sum(1 for n in seen.values() if n == 2) == round(0.3 * n_main)
 
 
-def test_assign_uses_the_newest_draw_and_needs_all_without_one(demo_cache, tmp_path):
-    main = fresh_demo(demo_cache, tmp_path / "main.gradeapp")
+def test_assign_uses_the_newest_draw_and_needs_all_without_one(copy_demo, tmp_path):
+    main = copy_demo(tmp_path / "main.gradeapp")
     with open_project(main) as store:
         with pytest.raises(GradeappError, match="no audit draw.*--all"):
             assign(store, PEOPLE, tmp_path / "p0")
@@ -247,12 +240,12 @@ def test_merged_project_is_identical_whatever_the_order(team, tmp_path):
         assert last == [(0, 9.0)]
 
 
-def test_current_verdict_follows_the_issue_order_whatever_the_merge_order(demo_cache, tmp_path):
+def test_current_verdict_follows_the_issue_order_whatever_the_merge_order(copy_demo, tmp_path):
     """A person with two packages sharing an item: the later package's decision wins in both merge orders.
 
     The order is the one in which the parent issued the packages (its own clock), never a package's
     `created` stamps."""
-    main = fresh_demo(demo_cache, tmp_path / "main.gradeapp")
+    main = copy_demo(tmp_path / "main.gradeapp")
     with open_project(main) as store:
         one = assign(store, ["ann"], tmp_path / "one", overlap=0.0, use_all=True)["packages"][0]["path"]
         two = assign(store, ["ann"], tmp_path / "two", overlap=0.0, use_all=True)["packages"][0]["path"]
@@ -293,8 +286,8 @@ def _tampered(src: Path, dest: Path, *sql: str) -> Path:
     return dest
 
 
-def test_foreign_package_is_refused_and_changes_nothing(team, demo_cache, tmp_path):
-    other = fresh_demo(demo_cache, tmp_path / "other.gradeapp")
+def test_foreign_package_is_refused_and_changes_nothing(team, copy_demo, tmp_path):
+    other = copy_demo(tmp_path / "other.gradeapp")
     with open_project(other) as store:
         store.set_project_value("uuid", "00000000-0000-0000-0000-000000000000")  # a distinct project
         path = assign(store, ["ann"], tmp_path / "foreign", overlap=0.0, use_all=True)["packages"][0]["path"]
@@ -372,8 +365,8 @@ def test_not_a_package_is_refused(team, tmp_path):
 
 
 # -- CLI --------------------------------------------------------------------------------------------
-def test_cli_assign_merge_and_refusal(demo_cache, tmp_path, capsys):
-    main = fresh_demo(demo_cache, tmp_path / "main.gradeapp")
+def test_cli_assign_merge_and_refusal(copy_demo, tmp_path, capsys):
+    main = copy_demo(tmp_path / "main.gradeapp")
     out = tmp_path / "pk"
     assert (
         cli_main(

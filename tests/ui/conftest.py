@@ -1,4 +1,4 @@
-"""Qt test setup: offscreen platform, isolated settings, a desk window on a copy of the demo project."""
+"""Qt test setup: offscreen platform, isolated settings, a desk window (on tests/conftest.py's demo_path)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -20,21 +19,6 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("userdata")
     monkeypatch.setenv("GRADEAPP_DATA_DIR", str(base))
     monkeypatch.setenv("GRADEAPP_PROJECT", str(base / "default.gradeapp"))
-
-
-@pytest.fixture(scope="session")
-def demo_master(tmp_path_factory) -> Path:
-    from gradeapp.services.demo import build_demo
-
-    return build_demo(tmp_path_factory.mktemp("demo_master") / "demo.gradeapp")
-
-
-@pytest.fixture
-def demo_project(demo_master: Path, tmp_path: Path) -> Path:
-    """Return a fresh copy of the demo project for this test."""
-    path = tmp_path / "demo.gradeapp"
-    shutil.copy(demo_master, path)
-    return path
 
 
 @pytest.fixture
@@ -63,7 +47,7 @@ def open_desk(qtbot, settings):
         qtbot.waitExposed(window)
         window.activateWindow()
         # shortcuts of the window context fire only in the active window
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=30_000)
         windows.append(window)
         return window
 

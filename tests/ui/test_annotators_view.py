@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from gradeapp.db import open_project  # noqa: E402
 from gradeapp.ui.annotators_view import HEADERS, open_annotators_view  # noqa: E402
-from tests.team_sim import Clock, fresh_demo, grade
+from tests.team_sim import Clock, grade  # noqa: E402
 
 
-def test_table_marks_fast_deciders_and_follows_the_threshold(qtbot, tmp_path_factory, tmp_path):
-    path = fresh_demo(tmp_path_factory.getbasetemp() / "demo-cache.gradeapp", tmp_path / "p.gradeapp")
+def test_table_marks_fast_deciders_and_follows_the_threshold(qtbot, demo_path):
+    path = demo_path
     clock = Clock()
     with open_project(path, create=False) as store:
         for n, secs in zip(range(40, 44), [2.0, 3.0, 8.0, 30.0], strict=True):

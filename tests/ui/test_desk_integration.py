@@ -9,22 +9,22 @@ from gradeapp.ui.main_window import OPTIONAL_VIEWS
 
 
 @pytest.mark.parametrize("key", sorted(OPTIONAL_VIEWS))
-def test_every_view_of_the_view_menu_opens(qtbot, open_desk, demo_project, key):
-    window = open_desk(demo_project)
+def test_every_view_of_the_view_menu_opens(qtbot, open_desk, demo_path, key):
+    window = open_desk(demo_path)
     before = set(QApplication.topLevelWidgets())
     window.actions_by_id[key].trigger()
     qtbot.waitUntil(
-        lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before), timeout=5000
+        lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before), timeout=30_000
     )
     for w in set(QApplication.topLevelWidgets()) - before:
         w.close()
 
 
-def test_verdicts_record_the_guideline_version_shown(qtbot, open_desk, demo_project):
-    window = open_desk(demo_project)
+def test_verdicts_record_the_guideline_version_shown(qtbot, open_desk, demo_path):
+    window = open_desk(demo_path)
     assert "Guideline v1" in window.guideline_view.toPlainText()
     qtbot.keyClick(window, "a")
-    with open_project(demo_project, create=False) as store:
+    with open_project(demo_path, create=False) as store:
         versions = {
             r[0]
             for r in store.execute(
@@ -34,8 +34,8 @@ def test_verdicts_record_the_guideline_version_shown(qtbot, open_desk, demo_proj
     assert versions == {1}
 
 
-def test_a_package_is_graded_as_the_person_it_was_made_for(qtbot, open_desk, demo_project, tmp_path):
-    with open_project(demo_project, create=False) as store:
+def test_a_package_is_graded_as_the_person_it_was_made_for(qtbot, open_desk, demo_path, tmp_path):
+    with open_project(demo_path, create=False) as store:
         team.assign(store, ["dora", "eli"], tmp_path / "packages", overlap=0.0, use_all=True)
     package = next((tmp_path / "packages").glob("*dora*"))
     window = open_desk(package)  # settings name the annotator 'tess (test)'

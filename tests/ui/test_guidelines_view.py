@@ -13,13 +13,11 @@ from PySide6.QtCore import Qt  # noqa: E402
 from gradeapp.db import open_project  # noqa: E402
 from gradeapp.services.guidelines import current  # noqa: E402
 from gradeapp.ui.guidelines_view import GuidelinesPanel, open_guidelines_editor  # noqa: E402
-from tests.team_sim import fresh_demo
 
 
 @pytest.fixture
-def project(tmp_path_factory, tmp_path) -> Path:
-    cache = tmp_path_factory.getbasetemp() / "demo-cache.gradeapp"
-    return fresh_demo(cache, tmp_path / "p.gradeapp")
+def project(demo_path) -> Path:
+    return demo_path
 
 
 def test_guidelines_editor_saves_a_new_version_with_ctrl_s(qtbot, project):
