@@ -17,17 +17,17 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     ).add_subparsers(dest="backup_command", required=True)
     p = group.add_parser("list", parents=[common], help="list the backups of the project, newest first")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_backup_list)
     p = group.add_parser(
         "restore",
         parents=[common],
         help="replace the project file by one of its backups (the current file is backed up first)",
     )
     p.add_argument("name", metavar="NAME", help="a backup's name from 'gradeapp backup list', or 'latest'")
-    p.set_defaults(func=cmd_restore)
+    p.set_defaults(func=cmd_backup_restore)
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def cmd_backup_list(args: argparse.Namespace) -> int:
     target = project_path(args.project)
     found = backups(target)
     if args.json:
@@ -49,7 +49,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_restore(args: argparse.Namespace) -> int:
+def cmd_backup_restore(args: argparse.Namespace) -> int:
     target = project_path(args.project)
     chosen, previous = restore(target, args.name)
     print(f"restored {target} from {chosen.name}")

@@ -6,7 +6,6 @@ read-only; skipped with the reason where the machine does not allow mounting), d
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -20,6 +19,8 @@ from gradeapp.db.connection import APPLICATION_ID, ProjectDamaged, file_uri, ins
 from gradeapp.db.migrations import known_migrations
 from gradeapp.errors import ProjectError
 from gradeapp.services.demo import build_demo
+from gradeapp.services.team import assign
+from tests.helpers import readonly_mount
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -133,32 +134,12 @@ def test_a_damaged_project_is_refused_for_writing_and_left_as_it_is(tmp_path):
 
 
 # -- a read-only medium -----------------------------------------------------------------------------
-@contextlib.contextmanager
-def readonly_mount(source: Path, target: Path):
-    """Bind-mount source on target read-only (needs root and mount rights; skips otherwise)."""
-    target.mkdir()
-    done = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount here (needs root and mount rights): {done.stderr.strip()}")
-    try:
-        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], capture_output=True, text=True)
-        if ro.returncode != 0:
-            pytest.skip(f"cannot remount read-only here: {ro.stderr.strip()}")
-        yield target
-    finally:
-        subprocess.run(["umount", str(target)], check=False)
-
-
 def test_reading_commands_work_on_a_read_only_medium_and_writing_ones_say_why_not(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
     project = build_demo(source / "demo.gradeapp")
     with open_project(project) as store:
-        pkg = Path(
-            __import__("gradeapp.services.team", fromlist=["assign"]).assign(
-                store, ["ann"], source / "pkgs", overlap=0.0, use_all=True
-            )["packages"][0]["path"]
-        )
+        pkg = Path(assign(store, ["ann"], source / "pkgs", overlap=0.0, use_all=True)["packages"][0]["path"])
     main_copy = shutil.copyfile(project, tmp_path / "main.gradeapp")
     with readonly_mount(source, tmp_path / "ro") as ro:
         ro_project = ro / "demo.gradeapp"
