@@ -7,6 +7,7 @@ is unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -357,3 +358,30 @@ def test_a_package_with_hash_and_question_mark_in_its_path(project, tmp_path):
         or not (tmp_path / "odd").exists()
     )
     assert not (tmp_path / "odd").exists()
+
+
+def test_an_input_file_removed_during_the_import_is_refused_whole(project, tmp_path):
+    """The file is unlinked while the import reads it (once the process has it open, seen in /proc)."""
+    rows = (json.dumps({**GEN, "id": f"r-{i}", "skills": ["hyperbole"]}) for i in range(60_000))
+    src = _jsonl(tmp_path / "moving.jsonl", *rows)
+    before = dump(project)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradeapp", "import", str(src), "--project", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    fd_dir = Path(f"/proc/{proc.pid}/fd")
+    removed = False
+    while proc.poll() is None and not removed:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(src) for fd in fd_dir.iterdir()):
+                src.unlink()
+                removed = True
+    out, err = proc.communicate(timeout=300)
+    if not removed:
+        pytest.skip("the import finished before the file could be removed (a very fast machine)")
+    r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    one_line(r, 2, "moving.jsonl", "removed or changed during the import")
+    assert dump(project) == before
