@@ -9,6 +9,7 @@ from pathlib import Path
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
 from gradeapp.core.calibration import plan_audit
+from gradeapp.core.summary import audit_status, headline_lines, omitted
 from gradeapp.db import audit_store
 from gradeapp.services.audit import draw_audit, load_audit_data
 from gradeapp.services.export import export_project
@@ -111,8 +112,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
         f"{len(d.gens)} generations, {len(d.human_gen)} graded by people"
     )
+    print(f"{audit_status(d, stats.pass_rates)}\n")
+    print("== the answer: full marks per student and k (calibrated = PPI++) ==")
+    print("\n".join(headline_lines(stats.pass_rates, data=d)))
+    shown, left_out = omitted(stats.pass_rates)
     print("\n== pass rates (per generation) ==")
-    print(stats.pass_rates.drop(columns=["note", "design", "confidence"]).to_string(**fmt))
+    print(shown.drop(columns=["note", "design", "confidence"]).to_string(**fmt))
+    for line in left_out:
+        print(line)
     a = stats.agreement
     print("\n== agreement, overall ==")
     if a.empty:
@@ -224,7 +231,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "export",
         parents=[common],
-        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html",
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html, "
+        "headline.tex/.md, k_curve.svg/.pdf, agreement.svg/.pdf",
     )
     p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
     _stat_args(p)

@@ -51,6 +51,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kind", choices=["reference", "generations", "verdicts"], help="force the kind of source"
     )
+    p.add_argument(
+        "--as-drafts",
+        action="store_true",
+        help="keep people's imported items drafts (default: an item deciding every criterion is submitted)",
+    )
     p.set_defaults(func=cmd_import)
 
     p = subparsers.add_parser("sample", parents=[common], help="draw combinations of k skills and a topic")
@@ -113,7 +118,9 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     with open_store(args, long_job=True, backup="import") as store:
-        report = import_sources(store, [Path(p) for p in args.sources], kind=args.kind)
+        report = import_sources(
+            store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
+        )
     for src, counts in report.items():
         print(f"{src}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     return 0

@@ -1,7 +1,21 @@
 """Read a student's answer and a judge's verdicts out of raw model replies.
 
-Judge verdicts are matched to criteria **by name**, never by position: a skipped row leaves its
-criterion 'missing' instead of shifting every later point.
+Judge verdicts are matched to criteria **by name**, never by position (the rule, in docs/judge.md):
+
+1. ``exact``: the row's label is, letter for letter, a criterion's own text (``Correctly illustrates metaphor``, ``metaphor``,
+   ``skill:metaphor``, ``Pertains to Kite flying``, ``Text makes sense``, ``topic``...).
+2. ``normalised``: after lower-casing and removing markdown, numbering, the rubric's fixed prefixes
+   (``Correctly illustrates``, ``Pertains to``...), punctuation and parentheses, the label names exactly
+   one skill (its full name or the part before ``(``), or the topic / sense / sentence-limit wording.
+3. ``fuzzy``: the rows still unmatched are scored against the criteria still free (rapidfuzz's WRatio on
+   the normalised texts) and assigned by the best one-to-one match (scipy's linear_sum_assignment); a pair
+   counts only when it scores at least FUZZY_THRESHOLD and beats the row's and the criterion's next best
+   by FUZZY_MARGIN.
+4. ``elimination``: when exactly one row and one criterion are left over and the row sits, among the
+   matched rows, where the criterion sits in the rubric, they are matched.
+
+A row naming two skills, or one no rule can place, stays unmatched: its criterion is ``missing``, and no
+later point is ever shifted onto it.
 """
 
 from __future__ import annotations
@@ -13,6 +27,10 @@ from dataclasses import dataclass, field
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC, skill_stem
 
+MATCH_METHODS = ("exact", "normalised", "fuzzy", "elimination")
+FUZZY_THRESHOLD = 80.0
+FUZZY_MARGIN = 10.0
+
 
 def extract_answer(reply: str) -> str:
     """Return the text after the last 'Answer:' and before 'Explanation', stripped (reference rule)."""
@@ -23,12 +41,13 @@ def extract_answer(reply: str) -> str:
 # -- verdict parsing ------------------------------------------------------------------------------
 @dataclass
 class Point:
-    """One criterion's parsed point: value 1/0, or None with a status saying why."""
+    """One criterion's parsed point: value 1/0, or None with a status saying why; how its row was matched."""
 
     value: int | None
     raw_value: str | None
     status: str  # ok | fractional | missing | empty | unparsed
     reason: str | None = None
+    match: str | None = None  # exact | normalised | fuzzy | elimination (None: no row matched)
 
 
 @dataclass
@@ -48,44 +67,161 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# The rubric's fixed wording around a criterion, and how judges rephrase it.
+_PREFIXES = re.compile(
+    r"^(?:(?:correctly|properly|successfully|clearly)\s+)?"
+    r"(?:illustrates?|illustration of|demonstrates?|uses?|use of|shows?|includes?|employs?|"
+    r"pertains? to|pertaining to|relates? to|relevance to|relevant to|about)\s+(?:the\s+)?"
+    r"(?:(?:skill|topic|concept)(?:\s+of)?\s*)?"
+)
+_NUMBERING = re.compile(
+    r"^\s*(?:#+\s*|[-*•+]\s+|\(?\d+[.):]\s*|\(?[a-z][.)]\s+|(?:criterion|point)\s*\d+\s*[:.)-]?\s*)+"
+)
+
+
+def normalise_label(text: str, *, strip_prefix: bool = True) -> str:
+    """Return a label reduced to its words: no markdown, numbering, fixed prefix, punctuation or brackets."""
+    low = (text or "").strip().lower()
+    low = re.sub(r"[*_`#]+", " ", low).strip()
+    low = _NUMBERING.sub("", low)
+    low = re.sub(r"^skill\s*:\s*", "", low)
+    low = re.sub(r"[‘’'`]s\b", "", low)  # possessives
+    low = re.sub(r"[^\w\s]", " ", low)  # punctuation, slashes, hyphens and brackets become spaces
+    low = re.sub(r"\s+", " ", low).strip()
+    return _PREFIXES.sub("", low).strip() if strip_prefix else low
+
+
+def _word_in(needle: str, hay: str) -> bool:
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", hay) is not None
+
+
 class CriterionMatcher:
-    """Map a label written by a judge ('Correctly illustrates metaphor', '**Red Herring**') to a criterion."""
+    """Map labels written by a judge ('Correctly illustrates metaphor', '**Red Herring**') to criteria."""
 
     def __init__(self, skills: Sequence[str], topic: str) -> None:
         self.skills = list(skills)
         self.topic = topic
-        self._full = {s: _norm(s) for s in skills}
-        self._stem = {s: _norm(skill_stem(s)) for s in skills}
+        self.criteria = [SKILL_PREFIX + s for s in self.skills] + [TOPIC, MAKES_SENSE, SENTENCE_LIMIT]
+        self._exact: dict[str, str] = {}
+        for s in self.skills:
+            for text in (s, SKILL_PREFIX + s, f"Correctly illustrates {s}", f"Correctly illustrates {s}."):
+                self._exact.setdefault(text.strip(), SKILL_PREFIX + s)
+        for text, crit in (
+            (TOPIC, TOPIC),
+            (f"Pertains to {topic}", TOPIC),
+            (f"Pertains to {topic}.", TOPIC),
+            (MAKES_SENSE, MAKES_SENSE),
+            ("Text makes sense", MAKES_SENSE),
+            ("Makes sense", MAKES_SENSE),
+            (SENTENCE_LIMIT, SENTENCE_LIMIT),
+        ):
+            self._exact.setdefault(text.strip(), crit)
+        self._names = {s: normalise_label(s) for s in self.skills}
+        self._stems = {s: normalise_label(skill_stem(s)) for s in self.skills}
+        self._topic = normalise_label(topic)
+        # What the fuzzy step compares a label with, per criterion.
+        self._fuzzy_text = {SKILL_PREFIX + s: self._names[s] for s in self.skills}
+        self._fuzzy_text.update(
+            {
+                TOPIC: f"topic {self._topic}",
+                MAKES_SENSE: "text makes sense",
+                SENTENCE_LIMIT: "at most sentences",
+            }
+        )
+
+    def match_one(self, label: str) -> tuple[str | None, str | None]:
+        """Return (criterion, method) for one label by the exact and normalised rules; ('', None) if ambiguous."""
+        raw = (label or "").strip()
+        if not raw:
+            return None, None
+        crit = self._exact.get(raw) or self._exact.get(raw.rstrip(":. "))
+        if crit:
+            return crit, "exact"
+        words = normalise_label(label, strip_prefix=False)
+        low = normalise_label(label)
+        if not words:
+            return None, None
+        # Exactly one skill must be named (full name or the part before '('); several is ambiguous.
+        hits = [s for s in self.skills if _word_in(self._names[s], low) or _word_in(self._stems[s], low)]
+        if len(hits) > 1:
+            # A name contained in another ('irony' in 'dramatic irony'): the longest distinct one wins.
+            longest = [s for s in hits if not any(o != s and self._names[s] in self._names[o] for o in hits)]
+            named = [s for s in longest if _word_in(self._names[s], low) or _word_in(self._stems[s], low)]
+            hits = named if len(named) == 1 and len(longest) < len(hits) else hits
+        if len(hits) == 1:
+            return SKILL_PREFIX + hits[0], "normalised"
+        if hits:
+            return "", None
+        if "pertain" in words or "topic" in words or _word_in(self._topic, low) or "relevan" in words:
+            return TOPIC, "normalised"
+        if "sense" in words or "coheren" in words or "clarity" in words or "logical" in words:
+            return MAKES_SENSE, "normalised"
+        if "at most" in words or "sentence" in words or "length" in words:
+            return SENTENCE_LIMIT, "normalised"
+        return None, None
 
     def match(self, label: str) -> str | None:
-        low = _norm(label)
-        if not low:
-            return None
-        # Exactly one skill must be named (full name or the part before '('); several is ambiguous.
-        hits = [
-            s
-            for s in self.skills
-            if any(
-                cand and re.search(rf"(?<![a-z]){re.escape(cand)}(?![a-z])", low)
-                for cand in (self._full[s], self._stem[s])
-            )
-        ]
-        if len(hits) == 1:
-            return SKILL_PREFIX + hits[0]
-        if hits:
-            return None
+        """Return the criterion one label names by the exact and normalised rules, or None."""
+        return self.match_one(label)[0] or None
+
+    def assign(self, labels: Sequence[str]) -> list[tuple[str | None, str | None]]:
+        """Match every row label to a criterion, one-to-one; return (criterion, method) per row, in order."""
+        out: list[tuple[str | None, str | None]] = [(None, None)] * len(labels)
+        taken: set[str] = set()
+        ambiguous: set[int] = set()
+        for i, label in enumerate(labels):
+            crit, method = self.match_one(label)
+            if crit == "":
+                ambiguous.add(i)
+            elif crit and crit in taken:
+                out[i] = (crit, "duplicate")  # a second row for one criterion: the first counts
+            elif crit:
+                out[i] = (crit, method)
+                taken.add(crit)
+        free_rows = [i for i in range(len(labels)) if out[i][0] is None and i not in ambiguous]
+        free_rows = [i for i in free_rows if normalise_label(labels[i], strip_prefix=False)]
+        free_crits = [c for c in self.criteria if c not in taken]
+        if free_rows and free_crits:
+            for i, crit in self._fuzzy(labels, free_rows, free_crits):
+                out[i] = (crit, "fuzzy")
+                taken.add(crit)
+        free_rows = [i for i in free_rows if out[i][0] is None]
+        free_crits = [c for c in self.criteria if c not in taken]
         if (
-            "pertain" in low
-            or "topic" in low
-            or (self.topic and _norm(self.topic) in low)
-            or "relevan" in low
+            len(free_rows) == 1
+            and len(free_crits) == 1
+            and self._order_agrees(out, free_rows[0], free_crits[0])
         ):
-            return TOPIC
-        if "sense" in low or "coheren" in low or "clarity" in low:
-            return MAKES_SENSE
-        if "at most" in low or "sentence" in low or "length" in low:
-            return SENTENCE_LIMIT
-        return None
+            out[free_rows[0]] = (free_crits[0], "elimination")
+        return out
+
+    def _fuzzy(self, labels: Sequence[str], rows: list[int], crits: list[str]) -> list[tuple[int, str]]:
+        import numpy as np
+        from rapidfuzz import fuzz, process
+        from scipy.optimize import linear_sum_assignment
+
+        queries = [normalise_label(labels[i]) for i in rows]
+        choices = [self._fuzzy_text[c] for c in crits]
+        scores = process.cdist(queries, choices, scorer=fuzz.WRatio, dtype=np.float64)
+        r_idx, c_idx = linear_sum_assignment(scores, maximize=True)
+        found = []
+        for r, c in zip(r_idx, c_idx, strict=True):
+            s = scores[r, c]
+            row_next = max((scores[r, j] for j in range(len(crits)) if j != c), default=0.0)
+            col_next = max((scores[i, c] for i in range(len(rows)) if i != r), default=0.0)
+            if s >= FUZZY_THRESHOLD and s - row_next >= FUZZY_MARGIN and s - col_next >= FUZZY_MARGIN:
+                found.append((rows[r], crits[c]))
+        return found
+
+    def _order_agrees(self, out: list, row: int, crit: str) -> bool:
+        """Tell whether the leftover row sits among the matched rows where its criterion sits in the rubric."""
+        rank = {c: i for i, c in enumerate(self.criteria)}
+        matched = sorted((i, rank[c]) for i, (c, m) in enumerate(out) if c and m != "duplicate")
+        if not matched:
+            return False
+        if [r for _, r in matched] != sorted(r for _, r in matched):
+            return False  # the judge reordered its rows: position says nothing
+        return all((i < row) == (r < rank[crit]) for i, r in matched)
 
 
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*\d+(?:\.\d+)?)?")
@@ -109,11 +245,11 @@ def _is_total(label: str) -> bool:
     return "total" in low or low.startswith("grade") or low == "score"
 
 
-def _parse_table(
-    reply: str, matcher: CriterionMatcher, out: dict, unmatched: list
-) -> tuple[bool, float | None]:
+def _table_rows(reply: str) -> tuple[bool, list[tuple[str, str]], float | None]:
+    """Return (a table was seen, its criterion rows as (label, value) in order, the stated total)."""
     found = False
     total = None
+    rows: list[tuple[str, str]] = []
     for line in reply.splitlines():
         if "|" not in line:
             continue
@@ -126,17 +262,11 @@ def _parse_table(
             continue
         found = True
         if _is_total(label):
-            p = _point_from_text(value)
             m = _NUMBER.match(re.sub(r"^[\s*]+", "", value))
             total = float(m.group(1)) if m else None
-            del p
             continue
-        crit = matcher.match(label)
-        if crit is None:
-            unmatched.append(label)
-        elif crit not in out:
-            out[crit] = _point_from_text(value)
-    return found, total
+        rows.append((label, value))
+    return found, rows, total
 
 
 _EARNED = re.compile(r"points?\s+earned(?:\s+for\s+(?P<label>[^:\n]+?))?\s*[:=]\s*(?P<value>[^\n]*)", re.I)
@@ -153,33 +283,38 @@ def _heading(line: str) -> str:
 _HEADING_LIKE = re.compile(r"^\s*(\*\*|\d+[.)]|[-*•]\s|#)|:")
 
 
-def _segment_criterion(segment: str, matcher: CriterionMatcher) -> tuple[str | None, str]:
-    """Find the criterion a passage before a 'Point earned' is about, from its heading lines."""
+def _segment_label(segment: str, matcher: CriterionMatcher) -> str:
+    """Return the heading a passage before a 'Point earned' is about: the first that names a criterion."""
     lines = [ln.strip() for ln in segment.strip().splitlines() if ln.strip()]
-    for line in lines:
-        if _HEADING_LIKE.search(line):
-            crit = matcher.match(_heading(line))
-            if crit:
-                return crit, _heading(line)
-    return None, lines[0] if lines else ""
+    headings = [_heading(ln) for ln in lines if _HEADING_LIKE.search(ln)]
+    for h in headings:
+        if matcher.match(h):
+            return h
+    return headings[0] if headings else (lines[0] if lines else "")
 
 
-def _parse_points(reply: str, matcher: CriterionMatcher, out: dict, unmatched: list) -> bool:
-    found = False
+def _points_rows(reply: str, matcher: CriterionMatcher) -> list[tuple[str, str]]:
+    """Return the 'Point earned' blocks as (label, value) in order."""
+    rows: list[tuple[str, str]] = []
     start = 0
     for m in _EARNED.finditer(reply):
-        found = True
-        if m.group("label"):
-            label = m.group("label")
-            crit = matcher.match(label)
-        else:
-            crit, label = _segment_criterion(reply[start : m.start()], matcher)
+        label = m.group("label") or _segment_label(reply[start : m.start()], matcher)
         start = m.end()
+        rows.append((label.strip()[:200], m.group("value")))
+    return rows
+
+
+def _assign_rows(rows: list[tuple[str, str]], matcher: CriterionMatcher, out: dict, unmatched: list) -> None:
+    """Match the rows to criteria (see the module's rule) and read each matched row's point."""
+    for (label, value), (crit, method) in zip(rows, matcher.assign([lb for lb, _ in rows]), strict=True):
+        if method == "duplicate":
+            continue
         if crit is None:
             unmatched.append(label.strip()[:80])
         elif crit not in out:
-            out[crit] = _point_from_text(m.group("value"))
-    return found
+            p = _point_from_text(value)
+            p.match = method
+            out[crit] = p
 
 
 def _parse_json(reply: str, matcher: CriterionMatcher, criteria: Sequence[str], out: dict) -> bool:
@@ -195,9 +330,12 @@ def _parse_json(reply: str, matcher: CriterionMatcher, criteria: Sequence[str], 
     if not isinstance(obj, dict):
         return False
     obj = obj.get("criteria", obj) if isinstance(obj.get("criteria"), dict) else obj
+    keys = list(obj)
+    assigned = matcher.assign([k for k in keys if k not in criteria])
+    methods = dict(zip([k for k in keys if k not in criteria], assigned, strict=True))
     for key, item in obj.items():
-        crit = key if key in criteria else matcher.match(key)
-        if crit is None or crit in out:
+        crit, method = (key, "exact") if key in criteria else methods[key]
+        if crit is None or method == "duplicate" or crit in out:
             continue
         value = item.get("pass", item.get("value")) if isinstance(item, dict) else item
         reason = item.get("reason") if isinstance(item, dict) else None
@@ -205,6 +343,7 @@ def _parse_json(reply: str, matcher: CriterionMatcher, criteria: Sequence[str], 
             value = int(value)
         p = _point_from_text(str(value)) if value is not None else Point(None, None, "unparsed")
         p.reason = reason if isinstance(reason, str) else None
+        p.match = method
         out[crit] = p
     return True
 
@@ -223,11 +362,13 @@ def parse_judge_reply(reply: str, skills: Sequence[str], topic: str) -> ParsedRe
     if _parse_json(reply or "", matcher, crits, out):
         fmt = "json"
     else:
-        table_found, total = _parse_table(reply or "", matcher, out, unmatched)
+        table_found, rows, total = _table_rows(reply or "")
+        point_rows = _points_rows(reply or "", matcher)
         if table_found:
             fmt = "table"
-        if _parse_points(reply or "", matcher, out, unmatched) and not table_found:
+        elif point_rows:
             fmt = "points"
+        _assign_rows(rows + point_rows, matcher, out, unmatched)
     if not out:
         points = {c: Point(None, None, "empty") for c in crits}
         status = "empty"

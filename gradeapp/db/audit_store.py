@@ -166,6 +166,28 @@ def is_submitted(store, grader_id: int, generation_id: int) -> bool:
     return row is not None and row[0] == "submit"
 
 
+def decided_criteria(store, grader_id: int, generation_id: int) -> set[str]:
+    """Return the criteria a grader's current verdicts on a generation decide with a 1 or 0 (read-only)."""
+    rows = store.conn.execute(
+        "SELECT criterion, value FROM verdicts WHERE grader_id = ? AND generation_id = ? "
+        "ORDER BY criterion, run, created, id",
+        [grader_id, generation_id],
+    ).fetchall()
+    latest: dict[str, object] = {}
+    for criterion, value in rows:  # ordered by created, id: the last row of a criterion counts
+        latest[criterion] = value
+    return {c for c, v in latest.items() if v is not None}
+
+
+def active_draw_generations(store) -> tuple[str | None, set[int]]:
+    """Return the latest audit draw's name and its generation ids ((None, set()) without a draw)."""
+    row = store.conn.execute("SELECT id, name FROM audit_draws ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None, set()
+    ids = store.conn.execute("SELECT generation_id FROM audit_items WHERE draw_id = ?", [row[0]]).fetchall()
+    return row[1], {i for (i,) in ids}
+
+
 def skill_categories(store) -> pd.DataFrame:
     """Return criterion ('skill:<name>') -> category for every skill (read-only)."""
     return pd.read_sql_query("SELECT 'skill:' || name AS criterion, category FROM skills", store.conn)
@@ -190,7 +212,7 @@ def verdicts_export_df(store) -> pd.DataFrame:
         "SELECT g.uid AS generation, gr.kind, gr.name AS grader, gr.model, gr.endpoint_host, gr.prompt_version, "
         "  gr.prompt_hash, gr.temperature, gr.max_tokens, v.criterion, v.run, v.value, v.status, v.raw_value, "
         "  v.reason, v.note, v.seconds, v.post_reveal, v.guideline_version, v.created, "
-        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw "
+        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw, v.match_method "
         "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id "
         "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
         "LEFT JOIN replies rp ON rp.id = v.reply_id "

@@ -266,6 +266,13 @@ def team_current_by_created(db: Database) -> None:
         db.execute(statement)
 
 
+@migration("010_verdict_match_method")
+def verdict_match_method(db: Database) -> None:
+    # How a judge's reply row was matched to its criterion: exact, normalised, fuzzy or elimination
+    # (gradeapp.core.parsing); NULL for a person's verdict and for verdicts stored before this column.
+    db.execute("ALTER TABLE verdicts ADD COLUMN match_method TEXT")
+
+
 # The verdict (and review event) that counts is the last one inserted, by id: a `created` time comes
 # from a client (an imported file, a package made on another machine with its own clock) and one far
 # in the future would stay current forever. Importers and merge insert in the order that keeps history

@@ -32,6 +32,7 @@ VERDICT_COLUMNS = (
     "post_reveal",
     "guideline_version",
     "created",
+    "match_method",
 )
 
 GENERATION_COLUMNS = (
@@ -489,6 +490,7 @@ class Store:
                     int(bool(r.get("post_reveal", 0))),
                     r.get("guideline_version"),
                     r.get("created") or stamp,
+                    r.get("match_method"),
                 )
                 for r in rows
             ),

@@ -15,10 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gradeapp.core.parsing import extract_answer, parse_judge_reply
+from gradeapp.core.parsing import MATCH_METHODS, extract_answer, parse_judge_reply
+from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import Store
-from gradeapp.db.audit_store import is_submitted
+from gradeapp.db.audit_store import active_draw_generations, decided_criteria, is_submitted
 from gradeapp.db.connection import now_iso
 from gradeapp.db.judge_store import generation_contents
 from gradeapp.errors import InputError
@@ -381,115 +382,259 @@ def _verdict_value(obj: dict, path: Path, line: int) -> tuple[int | None, str]:
     return value, status
 
 
-def import_verdicts(store: Store, path: Path) -> dict[str, int]:
-    """Import a generic verdicts file (JSONL or CSV). A verdict equal to the current one is skipped."""
-    added = skipped = read = 0
-    crits_of: dict[int, set[str]] = {}
-    graders: dict[tuple, int] = {}
-    gen_ids: dict[str, int] = {}
+_TRUE = (1, "1", True, "true", "True", "yes")
+_FALSE = (0, "0", False, "false", "False", "no")
+WIDE_FIXED = (
+    "generation",
+    "grader",
+    "kind",
+    "run",
+    "seconds",
+    "submitted",
+    "note",
+    "created",
+    "guideline_version",
+)
+DRAFT_EXAMPLES = 5
+
+
+class _VerdictImport:
+    """The state of one verdict import: caches of ids, the pending rows and the people's items touched."""
+
+    def __init__(self, store: Store, path: Path) -> None:
+        self.store = store
+        self.path = path
+        self.gen_ids: dict[str, int] = {}
+        self.uids: dict[int, str] = {}
+        self.crits_of: dict[int, list[str]] = {}
+        self.graders: dict[tuple, int] = {}
+        self.grader_names: dict[int, str] = {}
+        self.pending: list[dict] = []
+        self.pending_keys: dict[tuple, tuple] = {}
+        self.items: dict[tuple[int, int], bool | None] = {}  # (person, generation) -> the file's 'submitted'
+        self.read = self.added = self.skipped = 0
+
+    def generation(self, obj: dict, line: int) -> int:
+        """Return the id of the record's generation (an error names the line if it is unknown)."""
+        uid = obj.get("generation")
+        if isinstance(uid, int) and not isinstance(uid, bool):
+            uid = str(uid)
+        if not isinstance(uid, str) or not uid:
+            raise InputError("missing or not text", file=self.path, line=line, field="generation")
+        gid = self.gen_ids.get(uid) or self.store.generation_id(uid)
+        if gid is None:
+            raise InputError(
+                f"unknown generation {uid!r} (import it first)", file=self.path, line=line, field="generation"
+            )
+        self.gen_ids[uid] = gid
+        self.uids[gid] = uid
+        if gid not in self.crits_of:
+            gen = self.store.generation(gid)
+            self.crits_of[gid] = rubric_criteria([sk["name"] for sk in gen["skills"]])
+        return gid
+
+    def grader(self, obj: dict, line: int, kind: str) -> int:
+        """Return the grader id of the record (a judge's configuration keeps two of one model apart)."""
+        name = _text_field(obj, "grader", self.path, line)
+        config = {
+            f: _text_field(obj, f, self.path, line, required=False)
+            for f in ("model", "endpoint_host", "prompt_version", "prompt_hash")
+            if obj.get(f)
+        }
+        if obj.get("temperature") not in (None, ""):
+            config["temperature"] = _number_field(obj, "temperature", self.path, line)
+        if obj.get("max_tokens") not in (None, ""):
+            config["max_tokens"] = _int_field(obj, "max_tokens", self.path, line, minimum=1)
+        if kind == "judge":
+            config.setdefault("model", name)
+        key = (kind, name, tuple(sorted(config.items())))
+        if key not in self.graders:
+            self.graders[key] = self.store.grader_id(kind, name, **config)
+            self.grader_names[self.graders[key]] = name
+        return self.graders[key]
+
+    def add(self, line: int, obj: dict) -> None:
+        """Validate one long-format record and queue its verdict unless it equals the current one."""
+        self.read += 1
+        gid = self.generation(obj, line)
+        kind = obj.get("kind")
+        if kind not in KINDS:
+            raise InputError(
+                f"expected one of {', '.join(KINDS)}, got {kind!r}", file=self.path, line=line, field="kind"
+            )
+        criterion = _text_field(obj, "criterion", self.path, line)
+        if criterion not in self.crits_of[gid]:
+            raise InputError(
+                f"{criterion!r} is not a criterion of generation {self.uids[gid]!r}",
+                file=self.path,
+                line=line,
+                field="criterion",
+            )
+        value, status = _verdict_value(obj, self.path, line)
+        run = _int_field(obj, "run", self.path, line, default=1, minimum=1)
+        seconds = _seconds_field(obj, self.path, line)
+        _check_optional_fields(obj, self.path, line)
+        grader_id = self.grader(obj, line, kind)
+        if kind == "human":
+            flag = obj.get("submitted")
+            known = self.items.get((grader_id, gid))
+            self.items[(grader_id, gid)] = True if flag in _TRUE else False if flag in _FALSE else known
+        self._queue(obj, kind, grader_id, gid, criterion, run, value, status, seconds)
+
+    def _queue(self, obj, kind, grader_id, gid, criterion, run, value, status, seconds) -> None:
+        identity = (grader_id, gid, criterion, run)
+        current = self.pending_keys.get(identity)
+        if current is None:
+            cv = self.store.current_verdict(*identity)
+            current = (cv["value"], cv["status"]) if cv else None
+        if current == (value, status):
+            self.skipped += 1
+            return
+        self.pending_keys[identity] = (value, status)
+        reply_id = None
+        raw = obj.get("raw")
+        if isinstance(raw, str) and raw and kind == "judge":
+            reply_id = self.store.reply_id(grader_id, gid, run) or self.store.add_reply(
+                grader_id, gid, run, raw, "imported"
+            )
+        if "match_method" in obj:  # as exported: how the judge's row was matched, or empty
+            method = obj["match_method"] if obj["match_method"] in MATCH_METHODS else None
+        else:  # the file names the criterion of each verdict it has
+            method = "exact" if status not in ("missing", "empty") else None
+        self.pending.append(
+            {
+                "grader_id": grader_id,
+                "generation_id": gid,
+                "criterion": criterion,
+                "run": run,
+                "value": value,
+                "status": status,
+                "raw_value": obj["raw_value"]
+                if isinstance(obj.get("raw_value"), str) and obj["raw_value"]
+                else None,
+                "reply_id": reply_id,
+                "reason": obj.get("reason") or None,
+                "note": obj.get("note") or None,
+                "seconds": seconds,
+                "post_reveal": obj.get("post_reveal") in _TRUE,
+                "guideline_version": obj.get("guideline_version") or None,
+                "created": obj.get("created") or None,
+                "match_method": method if kind == "judge" else None,
+            }
+        )
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued verdicts."""
+        self.added += self.store.add_verdicts(self.pending)
+        self.pending = []
+
+
+def _check_optional_fields(obj: dict, path: Path, line: int) -> None:
+    """Refuse optional fields of the wrong type (an object for a note, a time that is not one...)."""
+    for name in ("raw", "reason", "note"):
+        _text_field(obj, name, path, line, required=False)
+    _time_field(obj, "created", path, line)
+    _int_field(obj, "guideline_version", path, line, default=0)
+
+
+def _seconds_field(obj: dict, path: Path, line: int) -> float | None:
+    return _number_field(obj, "seconds", path, line)
+
+
+def _is_wide(obj: dict) -> bool:
+    """Tell a wide record (one column per criterion) from a long one (a 'criterion' field)."""
+    return "criterion" not in obj and "generation" in obj and "grader" in obj
+
+
+def _long_records(state: _VerdictImport, line: int, obj: dict) -> Iterator[dict]:
+    """Split one wide row (generation, grader, one column per criterion) into long verdict records.
+
+    A column is `skill:<name>`, the plain skill name, `topic`, `makes_sense` or `sentence_limit`; an empty
+    cell is left undecided (a sheet covers generations with different skills). A filled cell that is not
+    a criterion of the row's generation is an error naming the line and the column.
+    """
+    gid = state.generation(obj, line)
+    crits = state.crits_of[gid]
+    shared = {f: obj[f] for f in WIDE_FIXED if f in obj}
+    shared.setdefault("kind", "human")
+    for column, cell in obj.items():
+        if column in WIDE_FIXED or cell in (None, ""):
+            continue
+        criterion = column if column in crits else SKILL_PREFIX + column
+        if criterion not in crits:
+            raise InputError(
+                f"{column!r} is not a criterion of generation {obj['generation']!r}",
+                file=state.path,
+                line=line,
+                field=column,
+            )
+        yield {**shared, "criterion": criterion, "value": cell}
+
+
+def _settle_items(state: _VerdictImport, as_drafts: bool) -> dict[str, Any]:
+    """Submit each person's imported item that decides every criterion; report the drafts left.
+
+    The file's own 'submitted' (1/0) wins; without it an item is submitted when complete. --as-drafts
+    keeps every item a draft.
+    """
+    submit: set[tuple[int, int]] = set()
+    drafts: list[tuple[int, int]] = []
+    for (grader_id, gid), flag in sorted(state.items.items()):
+        complete = set(state.crits_of[gid]) <= decided_criteria(state.store, grader_id, gid)
+        wanted = (complete if flag is None else flag) and not as_drafts
+        if wanted:
+            submit.add((grader_id, gid))
+        elif not is_submitted(state.store, grader_id, gid):
+            drafts.append((grader_id, gid))
+    out: dict[str, Any] = {}
+    if not state.items:
+        return out
+    out["items_submitted"] = _add_submits(state.store, submit)
+    if drafts:
+        out["items_left_as_drafts"] = len(drafts)
+        out["drafts_for_example"] = ", ".join(
+            f"{state.uids[g]} ({state.grader_names.get(p, p)})" for p, g in drafts[:DRAFT_EXAMPLES]
+        ) + (" ..." if len(drafts) > DRAFT_EXAMPLES else "")
+    name, drawn = active_draw_generations(state.store)
+    inside = len({g for _p, g in state.items} & drawn)
+    out["items_in_audit_draw"] = (
+        f"{inside} of {len({g for _p, g in state.items})} generations (draw {name!r})"
+        if name
+        else "no audit draw yet (gradeapp audit draw)"
+    )
+    return out
+
+
+def import_verdicts(store: Store, path: Path, *, as_drafts: bool = False) -> dict[str, Any]:
+    """Import a verdicts file, long (one verdict a line) or wide (one column per criterion).
+
+    A verdict equal to the current one is skipped. A person's item (person x generation) that decides
+    every criterion of its generation is submitted, unless as_drafts; a partial one stays a draft.
+    """
+    state = _VerdictImport(store, path)
     with store.atomic():
-        pending: list[dict] = []
-        pending_keys: dict[tuple, tuple] = {}
-        submits: set[tuple[int, int]] = set()
         for line, obj in _records(path):
-            read += 1
             if path.suffix == ".csv":
                 obj = _restore_csv_cells(obj)
-            uid = obj.get("generation")
-            if isinstance(uid, int) and not isinstance(uid, bool):
-                uid = str(uid)
-            if not isinstance(uid, str) or not uid:
-                raise InputError("missing or not text", file=path, line=line, field="generation")
-            gid = gen_ids.get(uid) or store.generation_id(uid)
-            if gid is None:
-                raise InputError(
-                    f"unknown generation {uid!r} (import it first)", file=path, line=line, field="generation"
-                )
-            gen_ids[uid] = gid
-            grader = _text_field(obj, "grader", path, line)
-            kind = obj.get("kind")
-            if kind not in KINDS:
-                raise InputError(
-                    f"expected one of {', '.join(KINDS)}, got {kind!r}", file=path, line=line, field="kind"
-                )
-            criterion = _text_field(obj, "criterion", path, line)
-            if gid not in crits_of:
-                gen = store.generation(gid)
-                crits_of[gid] = set(rubric_criteria([s["name"] for s in gen["skills"]]))
-            if criterion not in crits_of[gid]:
-                raise InputError(
-                    f"{criterion!r} is not a criterion of generation {uid!r}",
-                    file=path,
-                    line=line,
-                    field="criterion",
-                )
-            value, status = _verdict_value(obj, path, line)
-            run = _int_field(obj, "run", path, line, default=1, minimum=1)
-            seconds = _number_field(obj, "seconds", path, line)
-            # A judge's configuration (as exported) keeps two configurations of one model apart.
-            config = {
-                f: _text_field(obj, f, path, line, required=False)
-                for f in ("model", "endpoint_host", "prompt_version", "prompt_hash")
-                if obj.get(f)
-            }
-            if obj.get("temperature") not in (None, ""):
-                config["temperature"] = _number_field(obj, "temperature", path, line)
-            if obj.get("max_tokens") not in (None, ""):
-                config["max_tokens"] = _int_field(obj, "max_tokens", path, line, minimum=1)
-            if kind == "judge":
-                config.setdefault("model", grader)
-            gkey = (kind, grader, tuple(sorted(config.items())))
-            if gkey not in graders:
-                graders[gkey] = store.grader_id(kind, grader, **config)
-            grader_id = graders[gkey]
-            if kind == "human" and obj.get("submitted") in (1, "1", True, "true"):
-                submits.add((grader_id, gid))
-            identity = (grader_id, gid, criterion, run)
-            current = pending_keys.get(identity)
-            if current is None:
-                cv = store.current_verdict(*identity)
-                current = (cv["value"], cv["status"]) if cv else None
-            if current == (value, status):
-                skipped += 1
-                continue
-            pending_keys[identity] = (value, status)
-            reply_id = None
-            raw = _text_field(obj, "raw", path, line, required=False)
-            if raw and kind == "judge":
-                reply_id = store.reply_id(grader_id, gid, run) or store.add_reply(
-                    grader_id, gid, run, raw, "imported"
-                )
-            pending.append(
-                {
-                    "grader_id": grader_id,
-                    "generation_id": gid,
-                    "criterion": criterion,
-                    "run": run,
-                    "value": value,
-                    "status": status,
-                    "raw_value": _text_field(obj, "raw_value", path, line, required=False) or None,
-                    "reply_id": reply_id,
-                    "reason": _text_field(obj, "reason", path, line, required=False) or None,
-                    "note": _text_field(obj, "note", path, line, required=False) or None,
-                    "seconds": seconds,
-                    "post_reveal": obj.get("post_reveal") in (1, "1", True, "true"),
-                    "guideline_version": _int_field(obj, "guideline_version", path, line, default=0) or None,
-                    "created": _time_field(obj, "created", path, line),
-                }
-            )
-            if len(pending) >= BATCH:
-                added += store.add_verdicts(pending)
-                pending = []
-        added += store.add_verdicts(pending)
-        submitted = _add_submits(store, submits)
-        counts = {"verdicts_read": read, "verdicts_added": added, "verdicts_unchanged": skipped}
-        if submitted:
-            counts["items_submitted"] = submitted
+            if _is_wide(obj):
+                for record in _long_records(state, line, obj):
+                    state.add(line, record)
+            else:
+                state.add(line, obj)
+        state.flush()
+        counts: dict[str, Any] = {
+            "verdicts_read": state.read,
+            "verdicts_added": state.added,
+            "verdicts_unchanged": state.skipped,
+        }
+        counts.update(_settle_items(state, as_drafts))
         store.log_import("verdicts", str(path), _sha256(path), counts)
     return counts
 
 
-def _add_submits(store, items: set[tuple[int, int]]) -> int:
+def _add_submits(store: Store, items: set[tuple[int, int]]) -> int:
     """Record a submit for each (person, generation) whose latest submit/unsubmit event is not a submit."""
 
     added = 0
@@ -636,6 +781,7 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
                 "status": p.status,
                 "reply_id": reply_id,
                 "reason": p.reason,
+                "match_method": p.match,
             }
             for crit, p in parsed.points.items()
         )
@@ -666,12 +812,17 @@ def detect_kind(path: Path) -> str:
     if path.suffix not in (".jsonl", ".csv", ".parquet"):
         raise InputError("expected a reference run folder, a .jsonl, .csv or .parquet file", file=path)
     for _line, obj in _records(path):
-        return "verdicts" if "criterion" in obj else "generations"
+        return "verdicts" if "criterion" in obj or _is_wide(obj) else "generations"
     raise InputError("no records in the file", file=path)
 
 
-def import_sources(store: Store, sources: list[Path], kind: str | None = None) -> dict[str, dict[str, int]]:
-    """Import several sources, all in one transaction: one bad source changes nothing at all."""
+def import_sources(
+    store: Store, sources: list[Path], kind: str | None = None, *, as_drafts: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Import several sources, all in one transaction: one bad source changes nothing at all.
+
+    as_drafts keeps every imported person's item a draft (see import_verdicts).
+    """
     report: dict[str, dict[str, int]] = {}
     with store.atomic():
         for n, src in enumerate(sources, 1):
@@ -681,7 +832,7 @@ def import_sources(store: Store, sources: list[Path], kind: str | None = None) -
             if k == "reference":
                 report[key] = import_reference(store, src)
             elif k == "verdicts":
-                report[key] = import_verdicts(store, src)
+                report[key] = import_verdicts(store, src, as_drafts=as_drafts)
             else:
                 report[key] = import_generations(store, src)
     return report

@@ -75,6 +75,7 @@ def judgement_from_reply(
             "raw_value": p.raw_value,
             "status": p.status,
             "reason": p.reason,
+            "match_method": p.match,
         }
         for crit, p in parsed.points.items()
     ]

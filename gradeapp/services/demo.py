@@ -1,8 +1,11 @@
-"""Build the bundled demo project: our own small catalog, 61 generations, a simulated judge and people.
+"""Build the bundled demo project: our own catalog, 163 texts, a judge that errs as real ones do, an audit.
 
-The demo's texts were written for gradeapp; its judge verdicts are simulated from each text's
-recorded truth with a seeded RNG (a lenient judge with a few slips), so that every view of the
-desk and every statistic has something real to show without an API key.
+The demo's texts were written or composed for gradeapp (scripts/make_demo_texts.py); each records its
+truth. The judge's three runs are simulated from that truth with a seeded RNG the way real judges err:
+more lenient as k grows, and blind to subtle skills (theory of mind, modus tollens, understatement,
+counterfactuals) more often than to plain ones. An audit draw of 72 texts (6 per student x k) is graded
+by two people who overlap on a third of it, so that every view has real numbers without an API key:
+calibrated rates with intervals, agreement on n >= 30, people with people.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import random
 from pathlib import Path
 
 from gradeapp.core.rubric import SENTENCE_LIMIT, count_sentences, sentence_limit
-from gradeapp.db import open_project
+from gradeapp.db import audit_store, open_project
 from gradeapp.io.importers import import_generations
 from gradeapp.paths import demo_data_dir
 from gradeapp.services import guidelines
+from gradeapp.services.audit import draw_audit
 from gradeapp.services.catalog import import_catalog
 from gradeapp.services.scores import ensure_checks
 
@@ -26,7 +30,18 @@ DEMO_JUDGE = {
     "temperature": 0.7,
     "endpoint_host": "demo.invalid",
 }
-DEMO_PEOPLE = {"ann (demo)": range(1, 13), "ben (demo)": range(7, 17)}
+DEMO_DRAW = "demo audit (demo)"
+DEMO_PER_CELL = 6
+# Each person grades a slice of the draw (in draw order); the slices overlap on the middle third.
+DEMO_PEOPLE = {"ann (demo)": (0.0, 2 / 3), "ben (demo)": (1 / 3, 1.0)}
+SUBTLE = {
+    "skill:false belief (Sally-Anne test)",
+    "skill:second-order belief",
+    "skill:modus tollens",
+    "skill:understatement",
+    "skill:counterfactual reasoning",
+    "skill:white lie",
+}
 SEED = 20231027
 
 
@@ -45,34 +60,54 @@ def build_demo(path: Path) -> Path:
             import_catalog(store, [src / "skills.jsonl", src / "topics.txt"])
             import_generations(store, src / "generations.jsonl")
             judge = store.grader_id("judge", "demo-judge", **DEMO_JUDGE)
-            people = {name: store.grader_id("human", name) for name in DEMO_PEOPLE}
-            for gen_id, meta_json, text, k in store.execute(
-                "SELECT g.id, g.meta, g.text, c.k FROM generations g JOIN combinations c ON c.id = g.combination_id ORDER BY g.id"
-            ).fetchall():
-                meta = json.loads(meta_json)
-                truth = dict(meta["truth"])
-                truth[SENTENCE_LIMIT] = int(count_sentences(text) <= sentence_limit(k))
-                store.set_student(store.generation(gen_id)["student"], meta.get("params_b"))
-                _judge_runs(store, rng, judge, gen_id, truth)
-                number = int(store.generation(gen_id)["uid"].split("-")[1])
-                for name, items in DEMO_PEOPLE.items():
-                    if number in items:
-                        _person(store, rng, people[name], gen_id, truth)
+            truths: dict[int, dict[str, int]] = {}
+            for gen_id in store.generations_df().sort_values("id")["id"].tolist():
+                gen = store.generation(int(gen_id))
+                truth = dict(gen["meta"]["truth"])
+                truth[SENTENCE_LIMIT] = int(count_sentences(gen["text"]) <= sentence_limit(gen["k"]))
+                truths[int(gen_id)] = truth
+                store.set_student(gen["student"], gen["meta"].get("params_b"))
+                _judge_runs(store, rng, judge, int(gen_id), gen["k"], truth)
+            report = draw_audit(store, DEMO_PER_CELL, per_cell=True, seed=SEED % 1000, name=DEMO_DRAW)
+            drawn = report_items(store, report)
+            for name, (lo, hi) in DEMO_PEOPLE.items():
+                person = store.grader_id("human", name)
+                for gen_id in drawn[round(lo * len(drawn)) : round(hi * len(drawn))]:
+                    _person(store, rng, person, gen_id, truths[gen_id])
         ensure_checks(store)
     finally:
         store.close()
     return path
 
 
-def _judge_runs(store, rng: random.Random, judge: int, gen_id: int, truth: dict[str, int]) -> None:
+def report_items(store, report: dict) -> list[int]:
+    """Return the generation ids of the demo's draw in a seeded shuffled order (so slices mix the cells)."""
+    items = audit_store.audit_items_df(store)
+    ids = sorted(int(i) for i in items["generation_id"])
+    random.Random(len(ids) + report.get("n", 0)).shuffle(ids)
+    return ids
+
+
+def _judge_runs(store, rng: random.Random, judge: int, gen_id: int, k: int, truth: dict[str, int]) -> None:
+    # One leaning per point (runs agree more often than not), then each run may slip from it.
+    leaning = {}
+    for crit, value in truth.items():
+        if value:
+            miss = 0.25 if crit in SUBTLE else 0.04
+            leaning[crit] = 0 if rng.random() < miss else 1
+        else:
+            lenient = 0.15 + 0.12 * (k - 2)  # more lenient as k grows
+            leaning[crit] = 1 if rng.random() < lenient else 0
     for run in (1, 2, 3):
-        points = {}
-        for crit, value in truth.items():
-            slip = 0.25 if value == 0 else 0.07  # lenient: passes a failing point more often than the reverse
-            said = 1 - value if rng.random() < slip else value
-            points[crit] = {"pass": said, "reason": "(demo) simulated judge reason"}
+        points = {
+            crit: {
+                "pass": 1 - lean if rng.random() < 0.08 else lean,
+                "reason": "(demo) simulated judge reason",
+            }
+            for crit, lean in leaning.items()
+        }
         unparsed = rng.random() < 0.03
-        raw = "I cannot grade this text." if unparsed else json.dumps(points)
+        raw = "I cannot grade this text. (demo)" if unparsed else json.dumps(points)
         reply = store.add_reply(judge, gen_id, run, raw, "empty" if unparsed else "ok")
         store.add_verdicts(
             {
@@ -85,6 +120,7 @@ def _judge_runs(store, rng: random.Random, judge: int, gen_id: int, truth: dict[
                 "status": "empty" if unparsed else "ok",
                 "reply_id": reply,
                 "reason": None if unparsed else p["reason"],
+                "match_method": None if unparsed else "exact",
             }
             for crit, p in points.items()
         )
@@ -97,7 +133,7 @@ def _person(store, rng: random.Random, grader: int, gen_id: int, truth: dict[str
             "grader_id": grader,
             "generation_id": gen_id,
             "criterion": crit,
-            "value": 1 - value if rng.random() < 0.05 else value,
+            "value": 1 - value if rng.random() < 0.04 else value,
             "seconds": round(seconds / len(truth), 1),
         }
         for crit, value in truth.items()

@@ -1,4 +1,5 @@
-"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html.
+"""Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html,
+annotators.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -17,6 +18,7 @@ import pandas as pd
 from gradeapp.core.results import AuditStats, StatsOptions
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import write_csv
 from gradeapp.paths import file_slug
@@ -25,12 +27,12 @@ from gradeapp.services.stats import compute_stats
 
 PASS_RATES_COLUMNS = [
     "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
-    "n_audited", "n_judged", "judge_rate", "human_rate",
+    "n_audited", "n_judged", "judge_rate", "human_rate", "note",
 ]  # fmt: skip
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
 ]  # fmt: skip
 
 
@@ -66,7 +68,7 @@ def export_project(
     options: StatsOptions | None = None,
     stats: AuditStats | None = None,
 ) -> dict[str, Path]:
-    """Write the exports (six files) into out (default exports/<project>-<timestamp>/); return their paths.
+    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths.
 
     All or nothing: the files are written into a temporary folder beside out and renamed into place at
     the end, so a full disk or an error leaves no half-written export (and an existing out untouched).
@@ -86,7 +88,7 @@ def export_project(
         if staging_parent == out:
             # out already holds files: replace ours one by one, each rename atomic
             for path in written.values():
-                os.replace(path, out / path.name)
+                os.replace(path, out / path.relative_to(staging))
             staging.rmdir()
         else:
             if out.is_dir():
@@ -95,7 +97,7 @@ def export_project(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return {name: out / path.name for name, path in written.items()}
+    return {name: out / path.relative_to(staging) for name, path in written.items()}
 
 
 def _write_exports(
@@ -111,5 +113,6 @@ def _write_exports(
     verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     paths["report"] = write_report(stats, out / "report.html")
+    paths.update(write_paper_outputs(stats, out))
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
     return paths

@@ -7,6 +7,7 @@ import time
 from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
 from gradeapp.core.calibration import calibrate, plan_audit
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
+from gradeapp.core.summary import fill_notes
 from gradeapp.db import Store
 from gradeapp.services.audit import load_audit_data
 
@@ -38,6 +39,7 @@ def compute_from_data(
     timings = dict(timings or {})
     t = time.perf_counter()
     rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
+    rates = fill_notes(rates, data)  # a missing estimate says why (reasons of the design stay calibration's)
     plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
     timings["calibration"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -57,6 +57,18 @@ OPTIONAL_VIEWS = {
 STATUS_CHOICES = [("all", "All"), ("ungraded", "Ungraded"), ("graded", "Graded"), ("flagged", "Flagged")]
 
 
+SCREEN_SHARE = 0.85  # of the available screen, on first start (then the saved geometry)
+
+
+def first_size(available) -> tuple[int, int]:
+    """Return the window's first size: most of the available screen, never below 1024 x 640."""
+    if available is None or available.width() <= 0:
+        return 1280, 760
+    width = max(min(1024, available.width()), round(available.width() * SCREEN_SHARE))
+    height = max(min(640, available.height()), round(available.height() * SCREEN_SHARE))
+    return width, height
+
+
 def ensure_annotator(settings: QSettings, parent: QWidget | None = None) -> str:
     """Return the annotator's name from settings, asking once and remembering it."""
     name = str(settings.value("annotator", "") or "").strip()
@@ -149,6 +161,29 @@ class MainWindow(QMainWindow):
 
     # -- construction -----------------------------------------------------------------------------
     def _build_widgets(self) -> None:
+        """Build the window: queue panel | text and rubric | context and guidelines, then the status bar."""
+        queue_panel = self._build_queue_panel()
+        center = self._build_center()
+        right = self._build_right()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(queue_panel)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([380, 620, 340])
+        self.setCentralWidget(self.splitter)
+        self._build_status_bar()
+
+    def _build_queue_panel(self) -> QWidget:
+        """Return the queue table with its filters above it."""
+        self._build_queue_view()
+        queue_panel = QWidget()
+        qlay = QVBoxLayout(queue_panel)
+        qlay.setContentsMargins(0, 0, 0, 0)
+        qlay.addWidget(self._build_filters())
+        qlay.addWidget(self.queue_view)
+        return queue_panel
+
+    def _build_queue_view(self) -> None:
         self.model = QueueModel(self.store, self.grader_id, {}, self)
         self.queue_view = QTableView()
         self.queue_view.setModel(self.model)
@@ -167,6 +202,8 @@ class MainWindow(QMainWindow):
             self.queue_view.setColumnWidth(col, width)
         self.queue_view.selectionModel().currentRowChanged.connect(self._on_queue_current_changed)
 
+    def _build_filters(self) -> QWidget:
+        """Return the queue's filter combos (status, student, k, topic, draw) in a two-column grid."""
         self.filters: dict[str, QComboBox] = {}
         values = grading.queue_filter_values(self.store)
         filter_box = QWidget()
@@ -199,12 +236,10 @@ class MainWindow(QMainWindow):
             grid.addWidget(combo, n // 2, (n % 2) * 2 + 1)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
-        queue_panel = QWidget()
-        qlay = QVBoxLayout(queue_panel)
-        qlay.setContentsMargins(0, 0, 0, 0)
-        qlay.addWidget(filter_box)
-        qlay.addWidget(self.queue_view)
+        return filter_box
 
+    def _build_center(self) -> QSplitter:
+        """Return the header and text above the rubric and the note box."""
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         # a new item must not re-lay out the window (a full repaint): the header keeps its size
@@ -246,21 +281,19 @@ class MainWindow(QMainWindow):
         blay.addWidget(self.note_box)
         center.addWidget(bottom)
         center.setSizes([260, 300])
+        return center
 
+    def _build_right(self) -> QSplitter:
+        """Return the context (topic, limit, skills) above the guidelines."""
         self.context_view = ContextView()
         self.guideline_view = GuidelineView()
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.context_view)
         right.addWidget(self.guideline_view)
         right.setSizes([400, 150])
+        return right
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(queue_panel)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(right)
-        self.splitter.setSizes([380, 620, 340])
-        self.setCentralWidget(self.splitter)
-
+    def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.progress_label = QLabel()
         self.blind_label = QLabel()
@@ -734,10 +767,8 @@ class MainWindow(QMainWindow):
     # -- lifecycle --------------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 760)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(*first_size(self.screen().availableGeometry() if self.screen() else None))
         state = self.settings.value("splitter")
         if state is not None:
             self.splitter.restoreState(state)

@@ -44,12 +44,30 @@ class RubricView(QTableWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for col, width in ((0, 36), (2, 190), (3, 46), (4, 130)):
             self.setColumnWidth(col, width)
+        # skill names are shown in full: wrapped, never elided; rows are re-measured only when the item's
+        # labels change or the columns are resized (a key press changes values, not the labels)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(28)
+        header.sectionResized.connect(self._remeasure)
+        self._labels: tuple[str, ...] = ()
         self.setAccessibleName("Rubric")
 
     def show_item(self, item: Item) -> None:
         self._fill(item)
+        labels = tuple(self.item(r, 1).text() + self.item(r, 2).text() for r in range(self.rowCount()))
+        if labels != self._labels:
+            self._labels = labels
+            self._remeasure()
+
+    def _remeasure(self, *_args) -> None:
+        """Fit every row's height to its wrapped text (at least the default height)."""
+        self.resizeRowsToContents()
+        vh = self.verticalHeader()
+        for row in range(self.rowCount()):
+            if vh.sectionSize(row) < vh.defaultSectionSize():
+                vh.resizeSection(row, vh.defaultSectionSize())
 
     def _fill(self, item: Item) -> None:
         if self.rowCount() != len(item.criteria):

@@ -1,4 +1,8 @@
-"""The statistics view of the desk: pass rates, agreement and plots, refreshed as verdicts arrive.
+"""The statistics view of the desk: the answer first (Summary), then the tables and plots, kept fresh.
+
+The Summary tab shows what the report's first screen shows: the headline table (full marks per student
+and k, calibrated first), one sentence per student and whether the judge can be trusted (a forest plot).
+The tabs are built in one place (StatsView._build_tabs): another tab is one more entry there.
 
 Computing runs on a QThreadPool worker with its own connection; results come back by signal.
 A timer polls the project's change marker (the highest verdict and review ids) every couple of
@@ -7,6 +11,7 @@ seconds and recomputes when it moved.
 
 from __future__ import annotations
 
+import html
 import math
 import traceback
 from pathlib import Path
@@ -32,17 +37,24 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTabWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from gradeapp.core.summary import audit_status, headline_table, student_sentences
 from gradeapp.db import open_project
 from gradeapp.db.audit_store import change_marker
-from gradeapp.io.report import plot_bias, plot_k_curves
+from gradeapp.io.report import headline_html, plot_bias, plot_forest, plot_k_compare, trust_sentence
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
 POLL_MS = 2000
+SUMMARY_CSS = (
+    ".cal{font-size:15pt;font-weight:bold} .ci{color:#555} .sub{color:#555;font-size:8pt} "
+    ".over{color:#b03a2e;font-weight:bold} .under{color:#1f618d;font-weight:bold} .why{color:#777;font-size:8pt} "
+    ".s{font-weight:bold} .note{color:#555;font-size:9pt} th{background-color:#eef1f5}"
+)
 AGREEMENT_VIEW_COLUMNS = [
     "scope",
     "criterion",
@@ -174,30 +186,7 @@ class StatsView(QWidget):
 
         self.tabs = QTabWidget()
         self.models: dict[str, FrameModel] = {}
-        for name, title in (
-            ("pass_rates", "Pass rates"),
-            ("agreement", "Agreement"),
-            ("skillmix", "Skill-Mix"),
-            ("human_human", "People"),
-            ("self_consistency", "Judge runs"),
-            ("plan", "Planner"),
-            ("exclusions", "Excluded"),
-        ):
-            model = FrameModel(self)
-            table = QTableView()
-            table.setModel(model)
-            table.setAlternatingRowColors(True)
-            table.setObjectName(f"table_{name}")
-            self.models[name] = model
-            self.tabs.addTab(table, title)
-        self.curve_figure = Figure(figsize=(8, 3), layout="tight")
-        self.bias_figure = Figure(figsize=(8, 3), layout="tight")
-        self.curve_canvas = FigureCanvasQTAgg(self.curve_figure)
-        self.bias_canvas = FigureCanvasQTAgg(self.bias_figure)
-        plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(self.curve_canvas)
-        plots.addWidget(self.bias_canvas)
-        self.tabs.insertTab(1, plots, "Plots")
+        self._build_tabs()
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -208,6 +197,69 @@ class StatsView(QWidget):
         self.timer.timeout.connect(self._on_timer_timeout)
         self.timer.start()
         self.refresh()
+
+    # -- construction -----------------------------------------------------------------------------
+    TABLE_TABS = (
+        ("pass_rates", "Pass rates"),
+        ("agreement", "Agreement"),
+        ("skillmix", "Skill-Mix"),
+        ("human_human", "People"),
+        ("self_consistency", "Judge runs"),
+        ("plan", "Planner"),
+        ("exclusions", "Excluded"),
+    )
+
+    def _build_tabs(self) -> None:
+        """Add every tab in order: Summary, Plots, then one raw table per entry of TABLE_TABS."""
+        self.tabs.addTab(self._build_summary(), "Summary")
+        self.tabs.addTab(self._build_plots(), "Plots")
+        for name, title in self.TABLE_TABS:
+            self.tabs.addTab(self._table_tab(name), title)
+
+    def _table_tab(self, name: str) -> QTableView:
+        """Return a table view over a new FrameModel registered as self.models[name]."""
+        model = FrameModel(self)
+        table = QTableView()
+        table.setModel(model)
+        table.setAlternatingRowColors(True)
+        table.setObjectName(f"table_{name}")
+        self.models[name] = model
+        return table
+
+    def _build_summary(self) -> QWidget:
+        """Return the Summary tab: the headline and sentences (left), the judge's trust (right)."""
+        self.summary_text = QTextBrowser()
+        self.summary_text.setObjectName("summary_text")
+        self.summary_text.setOpenLinks(False)
+        self.summary_text.document().setDefaultStyleSheet(SUMMARY_CSS)
+        self.trust_text = QLabel()
+        self.trust_text.setWordWrap(True)
+        self.trust_text.setObjectName("trust_text")
+        self.forest_figure = Figure(figsize=(5, 4), layout="tight")
+        self.forest_canvas = FigureCanvasQTAgg(self.forest_figure)
+        right = QWidget()
+        rlay = QVBoxLayout(right)
+        rlay.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Can the judge be trusted?</b>")
+        rlay.addWidget(title)
+        rlay.addWidget(self.trust_text)
+        rlay.addWidget(self.forest_canvas, 1)
+        summary = QSplitter(Qt.Orientation.Horizontal)
+        summary.addWidget(self.summary_text)
+        summary.addWidget(right)
+        summary.setSizes([620, 420])
+        return summary
+
+    def _build_plots(self) -> QWidget:
+        """Return the Plots tab: the k-curves (judge beside calibrated) above the bias per criterion."""
+        self.curve_figure = Figure(figsize=(8, 3), layout="tight")
+        self.bias_figure = Figure(figsize=(8, 3), layout="tight")
+        self.curve_canvas = FigureCanvasQTAgg(self.curve_figure)
+        self.bias_canvas = FigureCanvasQTAgg(self.bias_figure)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.curve_canvas)
+        plots.addWidget(self.bias_canvas)
+        return plots
 
     # -- computing --------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -253,7 +305,8 @@ class StatsView(QWidget):
         d = stats.data
         agreement = stats.agreement
         overall = agreement[agreement["breakdown"] == "overall"] if not agreement.empty else agreement
-        self.models["pass_rates"].set_frame(stats.pass_rates.drop(columns=["note"]))
+        self._render_summary(stats)
+        self.models["pass_rates"].set_frame(stats.pass_rates)
         self.models["agreement"].set_frame(overall.reindex(columns=AGREEMENT_VIEW_COLUMNS))
         self.models["skillmix"].set_frame(stats.skillmix)
         self.models["human_human"].set_frame(stats.human_human)
@@ -261,7 +314,7 @@ class StatsView(QWidget):
         self.models["plan"].set_frame(stats.plan)
         self.models["exclusions"].set_frame(pd.DataFrame(d.exclusions, columns=["what", "n", "why"]))
         self.curve_figure.clear()
-        plot_k_curves(stats, fig=self.curve_figure)
+        plot_k_compare(stats, fig=self.curve_figure)
         self.curve_canvas.draw_idle()
         self.bias_figure.clear()
         plot_bias(stats, fig=self.bias_figure)
@@ -272,6 +325,26 @@ class StatsView(QWidget):
             f"judge {d.judge_name}; {draw}; {len(d.gens)} generations, {n_people} graded by people; "
             f"{len(agreement)} agreement rows"
         )
+
+    def _render_summary(self, stats) -> None:
+        """Fill the Summary tab from the statistics (the same headline and sentences as the report)."""
+        head = headline_table(stats.pass_rates, "full_marks", stats.data)
+        sentences = student_sentences(head)
+        table = headline_html(stats, "full_marks").replace(
+            "<table class='h'>", "<table class='h' border='1' cellspacing='0' cellpadding='4' width='100%'>"
+        )
+        items = "".join(f"<li><b>{html.escape(s)}</b>: {html.escape(t)}</li>" for s, t in sentences.items())
+        self.summary_text.setHtml(
+            f"<p>{html.escape(audit_status(stats.data, stats.pass_rates))}</p>"
+            "<h3>What is each model's true pass rate? (full marks)</h3>"
+            "<p class='note'>Big number: calibrated rate (PPI++) and its interval; below: the judge's own rate, "
+            "people only, texts audited of judged, the judge's bias in points.</p>"
+            f"{table}<ul>{items}</ul>"
+        )
+        self.trust_text.setText(trust_sentence(stats))
+        self.forest_figure.clear()
+        plot_forest(stats, self.forest_figure, limit=18)
+        self.forest_canvas.draw_idle()
 
     # -- export ------------------------------------------------------------------------------------
     def choose_export_dir(self) -> Path | None:
@@ -308,6 +381,11 @@ def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
     """Open the statistics view of a project as its own window; return it."""
     view = StatsView(Path(store_path), parent)
     view.setWindowFlag(Qt.WindowType.Window, True)
-    view.resize(1100, 720)
+    screen = view.screen().availableGeometry() if view.screen() else None
+    # most of the screen: the Summary's headline table and forest plot side by side need the width
+    view.resize(
+        min(screen.width(), max(1100, round(0.8 * screen.width()))) if screen else 1100,
+        min(screen.height(), max(720, round(0.8 * screen.height()))) if screen else 720,
+    )
     view.show()
     return view

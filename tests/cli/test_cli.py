@@ -24,7 +24,7 @@ def test_info_json_has_exactly_the_documented_shape(demo_path, capsys):
     assert set(out["verdicts"]) == {"judge", "human"}
     for kind in ("judge", "human"):
         assert set(out["verdicts"][kind]) == {"1", "0", "unparsed"}
-    assert out["generations"] == 61 and out["skills"] == 20 and out["topics"] == 10
+    assert out["generations"] == 163 and out["skills"] == 20 and out["topics"] == 10
     judged = sum(out["verdicts"]["judge"].values())
     # three runs of k + 3 criteria for every generation
     assert judged == 3 * sum(k + 3 for k in _ks(demo_path))
@@ -70,7 +70,7 @@ def test_default_project_is_a_copy_of_the_demo_in_the_data_folder(tmp_path):
     env = {"GRADEAPP_DATA_DIR": str(tmp_path / "data")}
     r = run("info", "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["generations"] == 61
+    assert json.loads(r.stdout)["generations"] == 163
     assert (tmp_path / "data" / "default.gradeapp").exists()
     r = run("info", env=env)
     assert "(demo)" in r.stdout

@@ -236,15 +236,24 @@ def test_generic_verdicts_import_is_idempotent_and_corrections_append(catalog_st
         {"generation": "g2", "grader": "judge-x", "kind": "judge", "criterion": "makes_sense", "value": None},
     ]
     f = write_jsonl(tmp_path / "v.jsonl", v)
+    # ann decided one of g1's five criteria: her item is a draft, and the import says so
+    drafts = {
+        "items_submitted": 0,
+        "items_left_as_drafts": 1,
+        "drafts_for_example": "g1 (ann)",
+        "items_in_audit_draw": "no audit draw yet (gradeapp audit draw)",
+    }
     assert import_sources(catalog_store, [f])[str(f)] == {
         "verdicts_read": 3,
         "verdicts_added": 3,
         "verdicts_unchanged": 0,
+        **drafts,
     }
     assert import_sources(catalog_store, [f])[str(f)] == {
         "verdicts_read": 3,
         "verdicts_added": 0,
         "verdicts_unchanged": 3,
+        **drafts,
     }
     info = catalog_store.info()["verdicts"]
     assert info == {"judge": {"1": 0, "0": 1, "unparsed": 1}, "human": {"1": 1, "0": 0, "unparsed": 0}}
@@ -296,3 +305,18 @@ def test_a_byte_order_mark_is_accepted_and_nan_is_refused(catalog_store, tmp_pat
     with pytest.raises(InputError) as err:
         import_sources(catalog_store, [bad])
     assert err.value.line == 2 and "not valid JSON" in str(err.value)
+
+
+def test_reference_verdicts_record_how_their_row_was_matched(ref_store):
+    methods = dict(
+        ref_store.execute(
+            "SELECT COALESCE(match_method, 'none'), COUNT(*) FROM verdicts GROUP BY match_method"
+        ).fetchall()
+    )
+    # the 48 replies' 288 points: 171 rows found by name (see tests/core/test_reply_matching.py), the
+    # other criteria are never graded by these replies and stay missing/empty with no method
+    assert methods == {"exact": 78, "normalised": 93, "none": 117}
+    unmatched = ref_store.execute(
+        "SELECT COUNT(*) FROM verdicts WHERE match_method IS NULL AND status NOT IN ('missing', 'empty')"
+    ).fetchone()[0]
+    assert unmatched == 0

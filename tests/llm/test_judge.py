@@ -145,11 +145,15 @@ def test_table_with_missing_renamed_and_fractional_rows_is_matched_by_name(tmp_p
     assert missing["points"][first] == ("missing", None)
     assert missing["status"] == "partial"
     assert all(s == "ok" for c, (s, _) in missing["points"].items() if c != first)
+    # the first row renamed beyond recognition is the one row left for the one criterion left, in
+    # rubric order: matched by elimination, and the verdict says so
     first = next(iter(renamed["points"]))
-    assert renamed["points"][first][0] == "missing" and renamed["status"] == "partial,unmatched"
+    assert renamed["points"][first][0] == "ok" and renamed["status"] == "ok"
+    assert rows(path, "SELECT DISTINCT match_method FROM verdicts WHERE status = 'missing'") == [(None,)]
+    assert ("elimination",) in rows(path, "SELECT match_method FROM verdicts WHERE reply_id IS NOT NULL")
     first = next(iter(fractional["points"]))
     assert fractional["points"][first] == ("fractional", "0.5")
-    assert rows(path, "SELECT value FROM verdicts WHERE status IN ('fractional', 'missing')") == [(None,)] * 3
+    assert rows(path, "SELECT value FROM verdicts WHERE status IN ('fractional', 'missing')") == [(None,)] * 2
 
 
 def test_reference_prompt_folder_is_asked_in_text_and_parsed_by_name(tmp_path, fake_openai):

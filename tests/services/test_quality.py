@@ -19,25 +19,27 @@ from tests.team_sim import Clock, grade
 
 @pytest.fixture(scope="module")
 def project_path(copy_demo, tmp_path_factory) -> Path:
-    """The demo plus two new people, 'fay' (hasty) and 'gus', who share five items."""
+    """The demo plus two new people, 'fay' (hasty) and 'gus', who share five items nobody else graded."""
     path = copy_demo(tmp_path_factory.mktemp("q") / "p.gradeapp")
     clock = Clock()
     with open_project(path, create=False) as store:
+        free = [
+            uid
+            for (uid,) in store.execute(
+                "SELECT uid FROM generations g WHERE NOT EXISTS (SELECT 1 FROM verdicts v JOIN graders gr "
+                "ON gr.id = v.grader_id WHERE v.generation_id = g.id AND gr.kind = 'human') ORDER BY g.id"
+            )
+        ][:6]
         fay_seconds = [2.0, 3.5, 30.0, 41.0, 4.9, 60.0]
-        for n, secs in zip(range(30, 36), fay_seconds, strict=True):
-            grade(
-                store,
-                "fay",
-                f"demo-{n:03d}",
-                {"topic": 1, "makes_sense": n % 2},
-                seconds=secs,
-                created=clock(),
-            )
-        for n in range(31, 36):
-            grade(
-                store, "gus", f"demo-{n:03d}", {"topic": 1, "makes_sense": 1}, seconds=25.0, created=clock()
-            )
+        for i, (uid, secs) in enumerate(zip(free, fay_seconds, strict=True)):
+            grade(store, "fay", uid, {"topic": 1, "makes_sense": i % 2}, seconds=secs, created=clock())
+        for uid in free[1:]:
+            grade(store, "gus", uid, {"topic": 1, "makes_sense": 1}, seconds=25.0, created=clock())
+        FREE[:] = free
     return path
+
+
+FREE: list[str] = []  # the six items fay graded (the fixture fills it)
 
 
 def test_speed_and_fast_decisions(project_path):
@@ -54,7 +56,7 @@ def test_speed_and_fast_decisions(project_path):
             "fay"
         ] == 1
         fast = fast_decisions(store)
-        assert sorted(fast[fast["annotator"] == "fay"]["uid"]) == ["demo-030", "demo-031", "demo-034"]
+        assert sorted(fast[fast["annotator"] == "fay"]["uid"]) == [FREE[0], FREE[1], FREE[4]]
 
 
 def test_pass_rate_and_agreement(project_path):

@@ -140,6 +140,11 @@ def test_packages_hold_only_what_the_person_needs(team):
 def test_assign_uses_the_newest_draw_and_needs_all_without_one(copy_demo, tmp_path):
     main = copy_demo(tmp_path / "main.gradeapp")
     with open_project(main) as store:
+        report = assign(store, ["ann", "ben"], tmp_path / "p-demo", overlap=0.0)
+        assert report["source"] == "audit draw 'demo audit (demo)'" and report["generations"] == 72
+        # the same project without its draw: assign refuses to split the whole pool by accident
+        store.execute("DELETE FROM audit_items")
+        store.execute("DELETE FROM audit_draws")
         with pytest.raises(GradeappError, match="no audit draw.*--all"):
             assign(store, PEOPLE, tmp_path / "p0")
         # An audit draw as the audit module stores one (10 items, uniform design).
@@ -386,7 +391,7 @@ def test_cli_assign_merge_and_refusal(copy_demo, tmp_path, capsys):
         == 0
     )
     text = capsys.readouterr().out
-    assert "split 61 generations of the project (every generation): 12 go to more than one person" in text
+    assert "split 163 generations of the project (every generation): 33 go to more than one person" in text
     packages = sorted(out.glob("*.gradeapp"))
     assert len(packages) == 3
     simulate(packages[0], "ann", Clock(), seed=1, uids=package_uids(packages[0])[:3])

@@ -79,7 +79,7 @@ def test_grade_three_items_by_keyboard_undo_redo_and_reopen(qtbot, open_desk, de
     third = current(demo_path, "demo-003")
     assert third[TOPIC] == 1 and third[MAKES_SENSE] == 0 and None not in third.values()
     assert all(submitted(demo_path, u) for u in ("demo-001", "demo-002", "demo-003"))
-    qtbot.waitUntil(lambda: "done 3 / 61" in window.progress_label.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: "done 3 / 163" in window.progress_label.text(), timeout=30_000)
 
     # undo the submit, then the accept: the item is a draft and the accepted criteria are cleared again
     before = verdict_rows(demo_path)
@@ -381,7 +381,7 @@ def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_path
     monkeypatch.setattr(main_window.QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(src)], ""))
     window.actions_by_id["import"].trigger()
     assert messages and "more.jsonl" in messages[0]
-    assert "/ 62" in window.progress_label.text()
+    assert "/ 164" in window.progress_label.text()  # the demo's 163 and the imported one
     while window.model.canFetchMore():
         window.model.fetchMore()
     assert window.model.index(window.model.rowCount() - 1, 0).data() == "extra-001"

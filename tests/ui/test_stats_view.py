@@ -42,6 +42,7 @@ def test_view_fills_its_tables_and_plots_off_the_ui_thread(view, tmp_path):
     assert view.models["pass_rates"].data(view.models["pass_rates"].index(0, 0)) != ""
     assert view.curve_figure.axes and view.bias_figure.axes
     assert view.export_button.isEnabled()
+    assert list(rates.columns)[-1] == "note"  # the raw table keeps every row, with its reason
     view.tabs.setCurrentIndex(1)
     view.grab().save(str(tmp_path / "stats_view.png"))
     assert (tmp_path / "stats_view.png").stat().st_size > 10_000
@@ -69,3 +70,24 @@ def test_export_button_writes_the_exports(view, qtbot, tmp_path):
     assert blocker.args == [str(out)]
     for name in ("pass_rates.csv", "agreement.csv", "verdicts.csv", "verdicts.parquet", "report.html"):
         assert (out / name).exists()
+
+
+def test_the_view_opens_on_a_summary_that_answers_first(view, qtbot, tmp_path):
+    assert view.tabs.currentIndex() == 0 and view.tabs.tabText(0) == "Summary"
+    assert [view.tabs.tabText(i) for i in range(view.tabs.count())][:3] == ["Summary", "Plots", "Pass rates"]
+    text = view.summary_text.toPlainText()
+    rates = view.stats.pass_rates
+    students = sorted(rates["student"].unique())
+    assert "What is each model's true pass rate?" in text
+    for student in students:
+        assert f"{student}: At k = " in text  # one sentence per student
+    ppi = rates[(rates["metric"] == "full_marks") & (rates["estimator"] == "ppi++")].dropna(
+        subset=["estimate"]
+    )
+    first = ppi.sort_values(["student", "k"]).iloc[0]
+    assert f"{100 * first['estimate']:.0f}%" in text  # the headline shows the calibrated rates
+    assert "kappa" in view.trust_text.text()
+    ax = view.forest_figure.axes[0]
+    assert len(ax.get_yticklabels()) >= 3  # criteria and composites, worst first
+    view.grab().save(str(tmp_path / "summary.png"))
+    assert (tmp_path / "summary.png").stat().st_size > 10_000
