@@ -224,7 +224,8 @@ def assign(
 
 # -- merge ------------------------------------------------------------------------------------------
 def _refuse(path: Path, message: str) -> PackageRefused:
-    return PackageRefused(f"{path}: refused, nothing merged: {message}")
+    # one line, whatever a tampered package puts in its names
+    return PackageRefused(f"{path}: refused, nothing merged: {' '.join(message.splitlines())}")
 
 
 def read_package(path: Path) -> dict[str, Any]:
@@ -330,7 +331,7 @@ def _check_rows(store: Store, pkg: dict[str, Any], record: dict[str, Any], uid_i
         if r["uid"] not in uid_ids or r["uid"] not in record["generations"]:
             raise _refuse(path, f"a row for generation {r['uid']!r}, which was not assigned to this package")
     for r in pkg["verdicts"]:
-        what = f"verdict {r['uid']} / {r['criterion']}"
+        what = f"verdict {r['uid']!r} / {r['criterion']!r}"
         if r["criterion"] not in criteria_of.get(r["uid"], ()):
             raise _refuse(path, f"{what}: not a criterion of generation {r['uid']}")
         if type(r["run"]) is not int or r["run"] < 1:
@@ -343,7 +344,7 @@ def _check_rows(store: Store, pkg: dict[str, Any], record: dict[str, Any], uid_i
             raise _refuse(path, f"{what}: seconds {r['seconds']!r} is not a duration")
         _check_time(path, what, r["created"], now)
     for r in pkg["reviews"]:
-        what = f"review {r['uid']} / {r['action']}"
+        what = f"review {r['uid']!r} / {r['action']!r}"
         if r["action"] not in REVIEW_ACTIONS:
             raise _refuse(path, f"{what}: unknown action")
         _check_time(path, what, r["created"], now)

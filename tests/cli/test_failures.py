@@ -288,7 +288,7 @@ def test_output_piped_into_head_stops_quietly(project, tmp_path):
 def test_escape_sequences_in_names_are_shown_not_interpreted(project, tmp_path):
     src = _jsonl(tmp_path / "g.jsonl", json.dumps({**GEN, "student": "evil\x1b[2J\x1b]0;owned\x07"}))
     assert run("import", str(src), "--project", str(project)).returncode == 0
-    r = run("queue", "--annotator", "zed", "--limit", "100", "--project", str(project))
+    r = run("queue", "--annotator", "zed", "--limit", "5000", "--project", str(project))
     assert r.returncode == 0, r.stderr
     assert "\x1b" not in r.stdout and "\x07" not in r.stdout
     assert "evil\\x1b[2J\\x1b]0;owned\\x07" in r.stdout
@@ -383,5 +383,6 @@ def test_an_input_file_removed_during_the_import_is_refused_whole(project, tmp_p
     if not removed:
         pytest.skip("the import finished before the file could be removed (a very fast machine)")
     r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    one_line(r, 2, "moving.jsonl", "removed or changed during the import")
+    line = one_line(r, 2, "moving.jsonl")
+    assert "removed or changed during the import" in line or "No such file" in line
     assert dump(project) == before

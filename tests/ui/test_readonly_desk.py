@@ -34,6 +34,7 @@ def test_desk_on_a_read_only_medium_says_so_and_refuses_to_grade(qtbot, open_des
         assert window.saved_label.text() == ""
         assert verdict_rows(path) == before
         window.close()
+        window.store.close()  # release the file before the medium is unmounted
         assert sorted(p.name for p in ro.iterdir()) == ["demo.gradeapp"]
     conn = sqlite3.connect(source / "demo.gradeapp")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
