@@ -45,9 +45,16 @@ def simulate_project(
     second_person: float = 0.0,
     n_skills: int = 40,
     n_topics: int = 20,
+    skill_spread: float = 0.0,
+    grade_all: bool = False,
     seed: int = 0,
 ) -> Simulation:
-    """Create a simulated project at path (which must not exist); return its path and the truth."""
+    """Create a simulated project at path (which must not exist); return its path and the truth.
+
+    skill_spread: skills of several difficulties: each skill's pass rate is the cell's moved by a uniform
+    offset in [-skill_spread, skill_spread] on the logit scale. grade_all: person A grades (and submits)
+    every generation, not only the drawn ones (the coverage study draws many audits from one pool).
+    """
     from gradeapp.services.audit import draw_audit
 
     rng = np.random.default_rng(seed)
@@ -110,7 +117,19 @@ def simulate_project(
                 ks_long.extend([k] * len(cs))
                 p_long.extend([point_rate[(student, k)]] * len(cs))
             gen_ids_a = np.array(gen_ids)
-            truth = (rng.random(len(gen_ids)) < np.array(p_long)).astype(int)
+            p_arr = np.array(p_long)
+            if skill_spread:
+                offset = dict(
+                    zip(
+                        skill_ids.tolist(),
+                        rng.uniform(-skill_spread, skill_spread, len(skill_ids)),
+                        strict=True,
+                    )
+                )
+                by_name = {skill_criterion(skill_name[s]): offset[s] for s in skill_ids.tolist()}
+                shift = np.array([by_name.get(c, 0.0) for c in crits])
+                p_arr = 1 / (1 + np.exp(-(np.log(p_arr / (1 - p_arr)) + shift)))
+            truth = (rng.random(len(gen_ids)) < p_arr).astype(int)
             is_limit = np.array([c == SENTENCE_LIMIT for c in crits])
             ks_a = np.array(ks_long)
             n_sent = np.where(truth[is_limit] == 1, 1, ks_a[is_limit] + 4)
@@ -143,6 +162,19 @@ def simulate_project(
         scores = score_generations(truth_long)
         scores["student"] = [cells[cell_of[g - 1]][0] for g in scores["generation_id"]]
         draw = None
+        if grade_all:
+            pid = store.grader_id("human", "sim person A")
+            with store.atomic():
+                audit_store.bulk_insert_verdicts(
+                    store,
+                    (
+                        (pid, int(g), c, 1, int(v), "ok", stamp)
+                        for g, c, v in zip(gen_ids_a, crits, truth, strict=True)
+                    ),
+                )
+                audit_store.bulk_insert_reviews(
+                    store, ((pid, int(g), "submit", stamp) for g in np.unique(gen_ids_a))
+                )
         if n_audit:
             draw = draw_audit(
                 store,

@@ -16,10 +16,10 @@ import krippendorff
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.stats import binom, norm
+from scipy.special import bdtr, ndtri  # not scipy.stats: its import alone takes 1-3 s of every command
 
 from gradeapp.core.metrics import aggregate
-from gradeapp.core.rubric import SKILL_PREFIX
+from gradeapp.core.rubric import SENTENCE_LIMIT, SKILL_PREFIX
 
 SMALL_N = 30
 COMPOSITES = ("full_marks", "all_skills")
@@ -35,7 +35,18 @@ def _div(num, den):
 
 
 def two_by_two(a, b, c, d) -> dict[str, np.ndarray]:
-    """Return n, rates, agreement, Cohen's kappa, Gwet's AC1, PABAK, bias and the four conditional rates."""
+    """Return n, rates, agreement, Cohen's kappa, Gwet's AC1, PABAK, bias and the four conditional rates.
+
+    Parameters
+    ----------
+    a, b, c, d : counts (arrays or scalars): both pass, human pass & judge fail, human fail & judge
+        pass, both fail.
+
+    Returns
+    -------
+    dict : n, p_human, p_judge, bias, agreement, kappa, ac1, pabak, sensitivity, specificity, precision,
+    npv (arrays; NaN where undefined).
+    """
     a, b, c, d = (np.asarray(x, dtype=float) for x in (a, b, c, d))
     n = a + b + c + d
     po = _div(a + d, n)
@@ -61,7 +72,17 @@ def two_by_two(a, b, c, d) -> dict[str, np.ndarray]:
 
 
 def nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
-    """Return the linear-interpolated quantiles qs (0..1) of each column of x, ignoring NaN (vectorised)."""
+    """Return the linear-interpolated quantiles qs (0..1) of each column of x, ignoring NaN (vectorised).
+
+    Parameters
+    ----------
+    x : a resamples x groups array.
+    qs : the quantiles wanted.
+
+    Returns
+    -------
+    list of arrays : one array (per group) per quantile; NaN for an all-NaN column.
+    """
     srt = np.sort(x, axis=0)  # NaN sorts last
     count = np.sum(~np.isnan(x), axis=0)
     out = []
@@ -77,10 +98,16 @@ def nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
 
 
 def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0)."""
+    """Return the Wilson interval (low, high) for arrays of successes and trials (NaN where n = 0).
+
+    Parameters
+    ----------
+    x, n : successes and trials.
+    confidence : the interval's level.
+    """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = norm.ppf(1 - (1 - confidence) / 2)
+    z = ndtri(1 - (1 - confidence) / 2)
     p = _div(x, n)
     nn = np.where(n > 0, n, np.nan)
     denom = 1 + z * z / nn
@@ -90,16 +117,30 @@ def wilson_arrays(x, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarra
 
 
 def mcnemar_exact(b, c) -> np.ndarray:
-    """Return the two-sided exact McNemar p-value (binomial test of b against b + c at 1/2)."""
+    """Return the two-sided exact McNemar p-value (binomial test of b against b + c at 1/2).
+
+    Parameters
+    ----------
+    b, c : the discordant counts (arrays or scalars); 1.0 where b + c = 0.
+    """
     b = np.asarray(b, dtype=float)
     c = np.asarray(c, dtype=float)
     m = b + c
-    p = 2 * binom.cdf(np.minimum(b, c), m, 0.5)
+    p = 2 * bdtr(np.minimum(b, c).astype(np.int64), m.astype(np.int64), 0.5)
     return np.where(m > 0, np.minimum(1.0, p), 1.0)
 
 
 def alpha_nominal(matrix: np.ndarray) -> tuple[float, str]:
-    """Return Krippendorff's nominal alpha of a raters x units matrix (NaN = missing) and a note."""
+    """Return Krippendorff's nominal alpha of a raters x units matrix (NaN = missing) and a note.
+
+    Parameters
+    ----------
+    matrix : raters x units, NaN where a rater did not rate a unit.
+
+    Returns
+    -------
+    (float, str) : alpha (NaN when undefined) and why it is undefined ("" otherwise).
+    """
     m = np.asarray(matrix, dtype=float)
     pairable = np.sum(~np.isnan(m), axis=0) >= 2
     m = m[:, pairable]
@@ -118,7 +159,18 @@ def alpha_nominal(matrix: np.ndarray) -> tuple[float, str]:
 
 # -- pairs of judge and human points --------------------------------------------------------------
 def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
-    """Return one row per generation x item rated by the judge and by people: scope, item, h, j, context."""
+    """Return one row per generation x item people rated, with the judge's point (NaN = missing).
+
+    Parameters
+    ----------
+    data : AuditData.
+    threshold : the skill-fraction cut of the ``skill_fraction>=t`` composite.
+
+    Returns
+    -------
+    pandas.DataFrame : generation_id, scope (criterion | composite), item, h, j (NaN where the judge has
+    no parsed point or its composite is undecided), student, k, topic, category.
+    """
     gens = data.gens
     parts = []
     # Per criterion: what the judge and people themselves said (before the program's sentence count and the
@@ -130,10 +182,8 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
             on=["generation_id", "criterion"],
             suffixes=("_j", "_h"),
         )
-        crit = crit.dropna(subset=["value_h"])
-        crit = crit.assign(
-            scope="criterion", item=crit["criterion"], j=crit["value_j"].fillna(0.0), h=crit["value_h"]
-        )
+        crit = crit.dropna(subset=["value_h"])  # an unparsed judge point stays NaN: missing, never a fail
+        crit = crit.assign(scope="criterion", item=crit["criterion"], j=crit["value_j"], h=crit["value_h"])
         parts.append(crit[["generation_id", "scope", "item", "h", "j"]])
     jg, hg = data.judge_gen, data.human_gen
     if not jg.empty and not hg.empty:
@@ -157,8 +207,8 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
                     "generation_id": common,
                     "scope": "composite",
                     "item": name,
-                    "h": (hg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
-                    "j": (jg.loc[common, "skill_fraction"] >= threshold).astype(float).to_numpy(),
+                    "h": _at_least(hg.loc[common, "skill_fraction"], threshold),
+                    "j": _at_least(jg.loc[common, "skill_fraction"], threshold),
                 }
             )
         )
@@ -167,11 +217,18 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
             columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"]
         )
     pairs = pd.concat(parts, ignore_index=True)
+    pairs = pairs[pairs["h"].notna()].reset_index(drop=True)  # an undecided human composite is not a pair
     pairs["student"] = pairs["generation_id"].map(gens["student"])
     pairs["k"] = pairs["generation_id"].map(gens["k"])
     pairs["topic"] = pairs["generation_id"].map(gens["topic"])
     pairs["category"] = pairs["item"].map(data.categories)
     return pairs
+
+
+def _at_least(values: pd.Series, threshold: float) -> np.ndarray:
+    """Return 1/0 for values at least threshold, NaN where the value is missing."""
+    v = values.to_numpy(dtype=float)
+    return np.where(np.isnan(v), np.nan, v >= threshold)
 
 
 BREAKDOWNS = {
@@ -204,12 +261,14 @@ def _grouped(pairs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
 def _bootstrap_counts(
     rows: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray, gen_index: pd.Index
 ):
-    """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G)."""
+    """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G); missing points skipped."""
     gi = gen_index.get_indexer(rows["generation_id"])
+    valid = rows["j"].notna().to_numpy() & rows["h"].notna().to_numpy()
     h = rows["h"].to_numpy() > 0.5
     j = rows["j"].to_numpy() > 0.5
     out = []
     for mask in (h & j, h & ~j, ~h & j, ~h & ~j):
+        mask = mask & valid
         m = sparse.csr_matrix(
             (np.ones(int(mask.sum())), (gi[mask], codes[mask])), shape=(len(gen_index), n_groups)
         )
@@ -228,73 +287,114 @@ def agreement_table(
 ) -> pd.DataFrame:
     """Return judge-vs-people agreement per criterion and composite, overall and broken down.
 
-    Columns: scope, breakdown, student, k, group, criterion, n, a, b, c, d, p_human, p_judge, bias (+ CI),
-    agreement (+ CI), kappa/ac1/pabak (+ bootstrap CI), alpha (+ note), sensitivity/specificity/precision/npv
-    (+ Wilson CI), mcnemar_p, small_n.
+    A judge point that is missing (unparsed, or an undecided composite) is dropped from its pair: it counts
+    in ``n_judge_missing`` beside ``n``, never as a fail.
+
+    Parameters
+    ----------
+    data : AuditData.
+    bootstrap : resamples of generations for the kappa/AC1/PABAK/bias/agreement intervals (0 = none).
+    seed : the bootstrap's seed.
+    confidence : level of every interval.
+    threshold : the skill-fraction cut of the ``skill_fraction>=t`` composite.
+    alpha_for : the breakdowns Krippendorff's alpha is computed for.
+
+    Returns
+    -------
+    pandas.DataFrame : AGREEMENT_COLUMNS (scope, breakdown, student, k, group, criterion, n,
+    n_judge_missing, a, b, c, d, rates, bias, agreement, kappa, ac1, pabak, alpha, conditional rates,
+    each with its interval, mcnemar_p, small_n).
     """
     pairs = judge_human_pairs(data, threshold)
     if pairs.empty:
         return pd.DataFrame(columns=AGREEMENT_COLUMNS)
     gen_index = pd.Index(np.sort(pairs["generation_id"].unique()))
-    weights = None
-    if bootstrap:
-        rng = np.random.default_rng(seed)
-        g = len(gen_index)
-        weights = rng.multinomial(g, np.full(g, 1.0 / g), size=bootstrap).astype(np.float64)
-    z = norm.ppf(1 - (1 - confidence) / 2)
-    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    weights = _bootstrap_weights(len(gen_index), bootstrap, seed)
     ratings = _rater_ratings(data, threshold) if alpha_for else None
     tables = []
     for breakdown, rows, keys in _grouped(pairs):
         if rows.empty:
             continue
-        rows = rows.assign(
-            ia=(rows["h"] > 0.5) & (rows["j"] > 0.5),
-            ib=(rows["h"] > 0.5) & (rows["j"] <= 0.5),
-            ic=(rows["h"] <= 0.5) & (rows["j"] > 0.5),
-            id=(rows["h"] <= 0.5) & (rows["j"] <= 0.5),
-        )
-        grouped = rows.groupby(keys, sort=True, dropna=False)
-        t = (
-            grouped[["ia", "ib", "ic", "id"]]
-            .sum()
-            .rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d"})
-        )
-        codes = grouped.ngroup().to_numpy()
-        t = t.reset_index()
-        a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
-        cols = two_by_two(a_, b_, c_, d_)
-        n = cols["n"]
-        # Paired difference of proportions (judge - human): Wald interval on (c - b)/n.
-        se_bias = _div(np.sqrt(np.maximum(b_ + c_ - (c_ - b_) ** 2 / np.where(n > 0, n, 1), 0)), n)
-        cols["bias_ci_low"] = cols["bias"] - z * se_bias
-        cols["bias_ci_high"] = cols["bias"] + z * se_bias
-        cols["agreement_ci_low"], cols["agreement_ci_high"] = wilson_arrays(a_ + d_, n, confidence)
-        for name, x, m in (
-            ("sensitivity", a_, a_ + b_),
-            ("specificity", d_, c_ + d_),
-            ("precision", a_, a_ + c_),
-            ("npv", d_, b_ + d_),
-        ):
-            cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
-        for name in ("kappa", "ac1", "pabak"):
-            cols[f"{name}_ci_low"] = np.full(len(t), np.nan)
-            cols[f"{name}_ci_high"] = np.full(len(t), np.nan)
+        t, codes = _counts(rows, keys)
+        cols = _statistics(t, confidence)
         if weights is not None:
-            ba, bb, bc, bd = _bootstrap_counts(rows, codes, len(t), weights, gen_index)
-            bs = two_by_two(ba, bb, bc, bd)
-            for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
-                cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = nan_quantiles(bs[name], (lo_q, hi_q))
-        cols["mcnemar_p"] = mcnemar_exact(b_, c_)
-        cols["small_n"] = n < SMALL_N
-        cols["alpha"] = np.full(len(t), np.nan)
-        cols["alpha_note"] = np.full(len(t), "", dtype=object)
+            cols.update(_bootstrap_intervals(rows, codes, len(t), weights, gen_index, confidence))
         if ratings is not None and breakdown in alpha_for:
             cols["alpha"], cols["alpha_note"] = _alphas(t, rows, keys, ratings)
         t = pd.concat([t, pd.DataFrame(cols, index=t.index)], axis=1)
         t["breakdown"] = breakdown
         tables.append(t)
-    out = pd.concat(tables, ignore_index=True)
+    return _tidy(pd.concat(tables, ignore_index=True))
+
+
+def _bootstrap_weights(n_gens: int, bootstrap: int, seed: int) -> np.ndarray | None:
+    """Return seeded multinomial resampling weights of the generations (B x G), or None without bootstrap."""
+    if not bootstrap:
+        return None
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_gens, np.full(n_gens, 1.0 / n_gens), size=bootstrap).astype(np.float64)
+
+
+def _counts(rows: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the 2x2 counts and n_judge_missing per group, and each row's group code."""
+    missing = rows["j"].isna()
+    h, j = rows["h"] > 0.5, rows["j"] > 0.5
+    rows = rows.assign(
+        ia=h & j & ~missing, ib=h & ~j & ~missing, ic=~h & j & ~missing, id=~h & ~j & ~missing, im=missing
+    )
+    grouped = rows.groupby(keys, sort=True, dropna=False)
+    t = grouped[["ia", "ib", "ic", "id", "im"]].sum()
+    t = t.rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d", "im": "n_judge_missing"})
+    return t.reset_index(), grouped.ngroup().to_numpy()
+
+
+def _statistics(t: pd.DataFrame, confidence: float) -> dict[str, np.ndarray]:
+    """Return the statistics of each group's 2x2 counts with their closed-form intervals."""
+    z = ndtri(1 - (1 - confidence) / 2)
+    a_, b_, c_, d_ = (t[x].to_numpy(dtype=float) for x in ("a", "b", "c", "d"))
+    cols = two_by_two(a_, b_, c_, d_)
+    n = cols["n"]
+    # Paired difference of proportions (judge - human): Wald interval on (c - b)/n.
+    se_bias = _div(np.sqrt(np.maximum(b_ + c_ - (c_ - b_) ** 2 / np.where(n > 0, n, 1), 0)), n)
+    cols["bias_ci_low"] = cols["bias"] - z * se_bias
+    cols["bias_ci_high"] = cols["bias"] + z * se_bias
+    cols["agreement_ci_low"], cols["agreement_ci_high"] = wilson_arrays(a_ + d_, n, confidence)
+    for name, x, m in (
+        ("sensitivity", a_, a_ + b_),
+        ("specificity", d_, c_ + d_),
+        ("precision", a_, a_ + c_),
+        ("npv", d_, b_ + d_),
+    ):
+        cols[f"{name}_ci_low"], cols[f"{name}_ci_high"] = wilson_arrays(x, m, confidence)
+    for name in ("kappa", "ac1", "pabak"):
+        cols[f"{name}_ci_low"] = np.full(len(t), np.nan)
+        cols[f"{name}_ci_high"] = np.full(len(t), np.nan)
+    cols["mcnemar_p"] = mcnemar_exact(b_, c_)
+    cols["small_n"] = n < SMALL_N
+    cols["alpha"] = np.full(len(t), np.nan)
+    cols["alpha_note"] = np.full(len(t), "", dtype=object)
+    return cols
+
+
+def _bootstrap_intervals(
+    rows: pd.DataFrame,
+    codes: np.ndarray,
+    n_groups: int,
+    weights: np.ndarray,
+    gen_index: pd.Index,
+    confidence: float,
+) -> dict[str, np.ndarray]:
+    """Return percentile intervals of kappa, AC1, PABAK, bias and agreement over the resamples."""
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    bs = two_by_two(*_bootstrap_counts(rows, codes, n_groups, weights, gen_index))
+    out = {}
+    for name in ("kappa", "ac1", "pabak", "bias", "agreement"):
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = nan_quantiles(bs[name], (lo_q, hi_q))
+    return out
+
+
+def _tidy(out: pd.DataFrame) -> pd.DataFrame:
+    """Name the columns as agreement.csv does: criterion, one group column, integer counts."""
     out = out.rename(columns={"item": "criterion", "category": "group_category", "topic": "group_topic"})
     out["group"] = ""
     for col in ("group_category", "group_topic"):
@@ -304,13 +404,13 @@ def agreement_table(
         if col not in out:
             out[col] = np.nan
     out["n"] = out["n"].astype(int)
-    for col in ("a", "b", "c", "d"):
+    for col in ("n_judge_missing", "a", "b", "c", "d"):
         out[col] = out[col].astype(int)
     return out.reindex(columns=AGREEMENT_COLUMNS)
 
 
 AGREEMENT_COLUMNS = [
-    "scope", "breakdown", "student", "k", "group", "criterion", "n", "a", "b", "c", "d",
+    "scope", "breakdown", "student", "k", "group", "criterion", "n", "n_judge_missing", "a", "b", "c", "d",
     "p_human", "p_judge", "bias", "bias_ci_low", "bias_ci_high",
     "agreement", "agreement_ci_low", "agreement_ci_high",
     "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "ac1_ci_low", "ac1_ci_high",
@@ -336,8 +436,11 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
             ]
         )
     bg = data.human_gen_by_grader
+    graded = data.human_points["generation_id"].unique() if not hp.empty else []
+    jg = data.judge_gen
+    jg = jg[jg.index.isin(graded)] if not jg.empty else jg  # only units people rated can pair (kept below)
     for source, frame in (
-        ("judge", data.judge_gen.reset_index() if not data.judge_gen.empty else pd.DataFrame()),
+        ("judge", jg.reset_index() if not jg.empty else pd.DataFrame()),
         ("people", bg),
     ):
         if frame.empty:
@@ -400,7 +503,17 @@ def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.Da
 
 # -- people with people, the judge with itself ----------------------------------------------------
 def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
-    """Return agreement between people on items two or more of them graded: per criterion and pooled."""
+    """Return agreement between people on items two or more of them graded: per criterion and pooled.
+
+    Parameters
+    ----------
+    data : AuditData.
+    confidence : the level of the agreement's Wilson interval.
+
+    Returns
+    -------
+    pandas.DataFrame : criterion, n_pairs, n_items, agreement (+ CI), kappa, alpha, alpha_note, small_n.
+    """
     hp = data.human_points
     cols = [
         "criterion",
@@ -457,41 +570,95 @@ def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
 
 
 def judge_self_consistency(data) -> pd.DataFrame:
-    """Return how often the judge's runs agree with each other: per criterion kind and composite.
+    """Return how often the judge's runs agree with each other, per criterion kind.
 
-    unanimous = share of items whose parsed runs all agree; pairwise = share of agreeing run pairs;
-    alpha = Krippendorff's alpha with the runs as raters.
+    Computed on each run's own parsed value, before the program's rules (an unparsed run is missing);
+    the criteria the rules change (the sentence limit, named skills) are reported apart, after the rules,
+    as ``<criterion> (after the rules)`` with basis "after the rules".
+
+    Parameters
+    ----------
+    data : AuditData (judge_raw_tally: per item the parsed runs and passes before any rule;
+        judge_run_tally: the same after the rules; without them, judge_runs, the runs after the rules).
+
+    Returns
+    -------
+    pandas.DataFrame : criterion, n_items, runs, unanimous (share of items whose parsed runs all agree),
+    pairwise (share of agreeing run pairs), alpha (Krippendorff, runs as raters), alpha_note, basis.
     """
-    cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
+    cols = ["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note", "basis"]
+    raw = _run_tally(data, before_rules=True)
+    ruled = _run_tally(data, before_rules=False)
+    base = raw if raw is not None else ruled
+    if base is None or base[0].empty:
+        return pd.DataFrame(columns=cols)
+    out = _consistency(*base).assign(basis="judge's runs" if raw is not None else "after the rules")
+    if raw is not None and ruled is not None and not ruled[0].empty:
+        after = _consistency(*ruled)
+        after = after[after["criterion"].isin(_RULED)]
+        after = after.assign(criterion=after["criterion"] + " (after the rules)", basis="after the rules")
+        out = pd.concat([out, after], ignore_index=True)
+    return out.reindex(columns=cols)
+
+
+_RULED = (SENTENCE_LIMIT, "skill:* (all skills)")  # what the program's rules can change
+
+
+def _consistency(tally: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
+    """Return one self-consistency row per criterion kind (skills pooled) from a per-item tally of runs."""
+    kind = _kind(tally["criterion"])
+    seen_kind = _kind(seen["criterion"])
+    out = []
+    for name in sorted(set(kind)):
+        rows = tally[kind == name]
+        runs = int(seen.loc[seen_kind == name, "run"].nunique())
+        out.append(_consistency_row(name, rows["passes"].to_numpy(), rows["n"].to_numpy(), runs))
+    return pd.DataFrame(
+        out, columns=["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
+    )
+
+
+def _kind(criterion: pd.Series) -> np.ndarray:
+    """Return each criterion's kind: the skills pooled, any other criterion by its name."""
+    codes, names = pd.factorize(criterion)
+    names = np.asarray(names, dtype=object)
+    kinds = np.array(
+        ["skill:* (all skills)" if str(n).startswith(SKILL_PREFIX) else str(n) for n in names], dtype=object
+    )
+    return kinds[codes] if len(codes) else np.array([], dtype=object)
+
+
+def _run_tally(data, *, before_rules: bool) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Return (per item: generation_id, criterion, n parsed runs, passes) and the (criterion, run) seen.
+
+    before_rules: the judge's own runs (None when the data does not carry them); otherwise the runs
+    after the rules, from the tally or from the long runs.
+    """
+    if before_rules:
+        tally = getattr(data, "judge_raw_tally", None)
+        return None if tally is None else (tally, data.judge_raw_numbers)
+    tally = getattr(data, "judge_run_tally", None)
+    if tally is not None:
+        return tally, data.judge_run_numbers
     jr = data.judge_runs
     if jr is None or jr.empty:
-        return pd.DataFrame(columns=cols)
+        return None
     jr = jr.dropna(subset=["value"])
-    codes, names = pd.factorize(jr["criterion"])
-    unit = jr["generation_id"].to_numpy(dtype=np.int64) * (len(names) + 1) + codes
-    is_skill = np.asarray(names.str.startswith(SKILL_PREFIX))[codes]
-    kind = np.where(is_skill, "skill:* (all skills)", np.asarray(names, dtype=object)[codes])
-    frame = pd.DataFrame(
-        {"kind": kind, "unit": unit, "run": jr["run"].to_numpy(), "value": jr["value"].to_numpy()}
-    )
-    out = [
-        _consistency_row(name, g["unit"], g["run"], g["value"])
-        for name, g in frame.groupby("kind", sort=True)
-    ]
-    return pd.DataFrame(out, columns=cols)
+    g = jr.groupby(["generation_id", "criterion"], sort=True)["value"]
+    tally = g.agg(n="count", passes="sum").reset_index()
+    return tally, jr[["criterion", "run"]].drop_duplicates()
 
 
-def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Series) -> dict:
-    frame = pd.DataFrame({"unit": unit.to_numpy(), "value": value.to_numpy(dtype=float)})
-    agg = frame.groupby("unit")["value"].agg(["sum", "count"])
-    agg = agg[agg["count"] >= 2]
-    s, c = agg["sum"].to_numpy(), agg["count"].to_numpy()
-    unanimous = float(np.mean((s == 0) | (s == c))) if len(agg) else math.nan
+def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, runs: int) -> dict:
+    """Return unanimous, pairwise and alpha from each unit's passes s out of c parsed runs."""
+    keep = c >= 2
+    s, c = s[keep].astype(float), c[keep].astype(float)
+    unanimous = float(np.mean((s == 0) | (s == c))) if len(c) else math.nan
     agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
-    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(agg) else math.nan
+    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(c) else math.nan
     # alpha from the units x values count matrix: the package's cheaper input for many units
     counts = np.column_stack([c - s, s])
-    if not len(agg):
+    if not len(c):
         a, note = math.nan, "undefined: no unit rated twice"
     elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
         a, note = math.nan, NO_VARIATION
@@ -500,8 +667,8 @@ def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Serie
         note = ""
     return {
         "criterion": name,
-        "n_items": len(agg),
-        "runs": int(pd.Series(run).nunique()),
+        "n_items": int(len(c)),
+        "runs": runs,
         "unanimous": unanimous,
         "pairwise": pairwise,
         "alpha": a,
@@ -511,9 +678,17 @@ def _consistency_row(name: str, unit: pd.Series, run: pd.Series, value: pd.Serie
 
 # -- the Skill-Mix table from the judge and from people -------------------------------------------
 def skillmix_table(data) -> pd.DataFrame:
-    """Return full marks, all skills and skill fraction per student x k from the judge and from people,
-    best of rounds (per combination) and single round (per generation): student, k, metric, source,
-    rounds, mean, se, n."""
+    """Return full marks, all skills and skill fraction per student x k from the judge and from people.
+
+    Parameters
+    ----------
+    data : AuditData.
+
+    Returns
+    -------
+    pandas.DataFrame : student, k, metric, source (judge | people), rounds (best_of: per combination;
+    single: per generation), mean, se, n.
+    """
 
     out = []
     for source, frame in (("judge", data.judge_gen), ("people", data.human_gen)):
@@ -531,7 +706,16 @@ def skillmix_table(data) -> pd.DataFrame:
 
 # -- Cohen's kappa of two aligned label sequences (adjudication, annotator quality) ------------------
 def cohen_kappa(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> float | None:
-    """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1)."""
+    """Return Cohen's kappa of two 0/1 label sequences; None when undefined (chance agreement is 1).
+
+    Parameters
+    ----------
+    a, b : two aligned sequences of 0/1 labels.
+
+    Returns
+    -------
+    float or None : kappa, or None for empty input or chance agreement 1.
+    """
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(x) == 0:
         return None
@@ -547,7 +731,16 @@ def cohen_kappa(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> float | None:
 
 
 def kappa_row(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> dict[str, float | int | None]:
-    """Return n, raw agreement and Cohen's kappa of two aligned 0/1 sequences."""
+    """Return n, raw agreement and Cohen's kappa of two aligned 0/1 sequences.
+
+    Parameters
+    ----------
+    a, b : two aligned sequences of 0/1 labels.
+
+    Returns
+    -------
+    dict : n, agreement (None when n = 0), kappa (None when undefined).
+    """
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     n = len(x)
     return {"n": n, "agreement": float(np.mean(x == y)) if n else None, "kappa": cohen_kappa(x, y)}

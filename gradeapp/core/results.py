@@ -14,9 +14,11 @@ class AuditData:
 
     gens: pd.DataFrame  # index generation_id: uid, student, k, topic, combination_id, round, has_common
     judge_name: str | None
+    # judge_points and judge_own_points hold the generations people graded (all the agreement compares).
     judge_points: pd.DataFrame  # generation_id, criterion, value (majority), soft (mean of runs), n_runs
     judge_own_points: pd.DataFrame  # generation_id, criterion, value: the judge's majority before the rules
-    judge_runs: pd.DataFrame  # generation_id, criterion, run, value (after the deterministic rules)
+    # generation_id, criterion, run, value after the rules (None: see judge_run_tally)
+    judge_runs: pd.DataFrame | None
     judge_gen: pd.DataFrame  # index generation_id: metric columns (majority) + <metric>_soft + n_runs
     human_points: pd.DataFrame  # grader, generation_id, criterion, value (eligible verdicts only)
     human_consensus: pd.DataFrame  # generation_id, criterion, value: the people's majority after the rules
@@ -29,6 +31,13 @@ class AuditData:
     categories: pd.Series  # criterion -> skill category
     exclusions: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    # The judge's runs after the rules without a row per run: per generation x criterion the parsed runs
+    # (n) and their passes; and every (criterion, run) with a parsed point. Used when judge_runs is None.
+    judge_run_tally: pd.DataFrame | None = None
+    judge_run_numbers: pd.DataFrame | None = None
+    # The same tally before the rules: each run's own parsed value (the judge's self-consistency).
+    judge_raw_tally: pd.DataFrame | None = None
+    judge_raw_numbers: pd.DataFrame | None = None
 
 
 @dataclass

@@ -62,7 +62,12 @@ def audit_items_df(store, draw_id: int | None = None) -> pd.DataFrame:
 
 # -- lean reads for the statistics ----------------------------------------------------------------
 def judge_graders(store) -> pd.DataFrame:
-    """Return the judge graders with their count of current verdicts, most verdicts first."""
+    """Return the judge graders with their count of verdicts, most verdicts first (one judge: not counted)."""
+    judges = pd.read_sql_query(
+        "SELECT id, name, key FROM graders WHERE kind = 'judge' ORDER BY id", store.conn
+    )
+    if len(judges) < 2:  # counting a judge's millions of rows would decide nothing
+        return judges.assign(n=0)
     return pd.read_sql_query(
         "SELECT gr.id, gr.name, gr.key, (SELECT COUNT(*) FROM verdicts v WHERE v.grader_id = gr.id) AS n "
         "FROM graders gr WHERE gr.kind = 'judge' ORDER BY n DESC, gr.id",
@@ -70,24 +75,230 @@ def judge_graders(store) -> pd.DataFrame:
     )
 
 
-def judge_points(store, grader_id: int) -> pd.DataFrame:
-    """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed).
+# The rule of the verdict that counts, in one place: among the rows of one identity (grader x generation x
+# criterion x run) the last in CURRENT_ORDER counts, and a current row with status 'retracted' hides it.
+# Every reader below orders or ranks by it; the covering index of migration 030 follows this order.
+IDENTITY = ("grader_id", "generation_id", "criterion", "run")
+CURRENT_ORDER = ("id",)  # insertion order (migration 020): a client-supplied `created` never decides
 
-    The same rows as the current_verdicts view (the last inserted, highest id, per identity; retractions
-    hidden), but read with one index range scan and de-duplicated in pandas, which is several times
-    faster than the view's correlated subquery on millions of rows.
+
+def current_rule() -> str:
+    """Return a text naming the current-verdict rule (the judge cell cache is rebuilt when it changes)."""
+    return "last by " + ", ".join(CURRENT_ORDER)
+
+
+def current_verdicts_sql(where: str, columns: str = "v.*") -> str:
+    """Return a query of the current, non-retracted verdicts among the rows that match where (alias v).
+
+    The window ranks each identity's rows by the rule; meant for selective filters (people, some items).
     """
-    # The identity index delivers rows grouped by identity in id (insertion) order, so the
-    # last row of a group is the current one; a 0/1 flag instead of the status text keeps the fetch cheap.
-    df = pd.read_sql_query(
-        "SELECT generation_id, criterion, run, value, status = 'retracted' AS retracted FROM verdicts "
-        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, id",
+    latest = ", ".join(f"{c} DESC" for c in CURRENT_ORDER)
+    return (
+        f"SELECT {columns} FROM (SELECT v.*, ROW_NUMBER() OVER (PARTITION BY {', '.join(IDENTITY)} "
+        f"ORDER BY {latest}) AS current_rank FROM verdicts v WHERE {where}) v "
+        "WHERE v.current_rank = 1 AND v.status != 'retracted'"
+    )
+
+
+def judge_points(store, grader_id: int) -> pd.DataFrame:
+    """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed)."""
+    return pd.read_sql_query(
+        current_verdicts_sql("v.grader_id = ?", "v.generation_id, v.criterion, v.run, v.value")
+        + " ORDER BY v.generation_id, v.criterion, v.run",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},
     )
-    df = df[~df.duplicated(["generation_id", "criterion", "run"], keep="last")]
-    return df[df["retracted"] == 0].drop(columns="retracted").reset_index(drop=True)
+
+
+# -- a judge's rows packed for the cell cache (core/judge_cells.py) --------------------------------
+# One integer per row: generation_id << 28 | code << 9 | run << 3 | value << 1 | retracted (value 2: none);
+# code 1-3 the fixed criteria, 4 + skills.id a skill, 2^19 - 1 a criterion the catalog does not know.
+_CODE_SQL = (
+    "CASE v.criterion WHEN 'topic' THEN 1 WHEN 'makes_sense' THEN 2 WHEN 'sentence_limit' THEN 3 "
+    "ELSE IFNULL((SELECT 4 + s.id FROM skills s WHERE 'skill:' || s.name = v.criterion AND "
+    "s.name = substr(v.criterion, 7)), 524287) END"
+)
+
+
+def packed_judge_rows(
+    store, grader_id: int, generation_ids: Sequence[int] | None = None, lo: int = 0, hi: int = 0
+):
+    """Return a judge's rows of some generations (ids, or the range lo..hi) packed, in identity + rule order.
+
+    SQLite concatenates the packed integers into one text that numpy parses, so no Python object is
+    made per verdict.
+    """
+    import numpy as np
+
+    where = "v.grader_id = ? AND v.generation_id BETWEEN ? AND ?"
+    params: list[Any] = [grader_id, lo, hi]
+    if generation_ids is not None:
+        where = "v.grader_id = ? AND v.generation_id IN (SELECT value FROM json_each(?))"
+        params = [grader_id, json.dumps([int(g) for g in generation_ids])]
+    order = ", ".join(f"v.{c}" for c in (*IDENTITY[1:], *CURRENT_ORDER))
+    sql = (
+        "SELECT group_concat(p) FROM (SELECT (v.generation_id << 28) | ("
+        + _CODE_SQL
+        + " << 9) | (MIN(v.run, 63) << 3) | (IFNULL(v.value, 2) << 1) | (v.status = 'retracted') AS p "
+        f"FROM verdicts v INDEXED BY verdicts_identity_current WHERE {where} ORDER BY {order})"
+    )
+    text = store.conn.execute(sql, params).fetchone()[0]
+    if not text:
+        return np.zeros(0, np.int64)
+    return np.array(text.split(","), dtype=np.int64) if len(text) < 64 else _parse_ints(text)
+
+
+def _parse_ints(text: str):
+    import numpy as np
+
+    return np.fromstring(text, dtype=np.int64, sep=",")  # C-speed parse of a comma-separated text
+
+
+def unknown_criterion_rows(store, grader_id: int, generation_ids: Sequence[int]) -> list[tuple]:
+    """Return (generation_id, criterion, run, value, retracted) of some generations in identity + rule order."""
+    order = ", ".join((*IDENTITY[1:], *CURRENT_ORDER))
+    return store.conn.execute(
+        "SELECT generation_id, criterion, run, IFNULL(value, -1), status = 'retracted' FROM verdicts "
+        f"WHERE grader_id = ? AND generation_id IN (SELECT value FROM json_each(?)) ORDER BY {order}",
+        [grader_id, json.dumps([int(g) for g in generation_ids])],
+    ).fetchall()
+
+
+def judged_generation_range(store, grader_id: int) -> tuple[int, int]:
+    """Return the lowest and highest generation id a judge has a verdict on ((0, -1) when none)."""
+    lo = store.conn.execute(
+        "SELECT generation_id FROM verdicts WHERE grader_id = ? ORDER BY generation_id LIMIT 1", [grader_id]
+    ).fetchone()
+    if lo is None:
+        return 0, -1
+    hi = store.conn.execute(
+        "SELECT generation_id FROM verdicts WHERE grader_id = ? ORDER BY generation_id DESC LIMIT 1",
+        [grader_id],
+    ).fetchone()
+    return int(lo[0]), int(hi[0])
+
+
+def skill_names_by_id(store) -> dict[int, str]:
+    """Return skills.id -> name (read-only)."""
+    return dict(store.conn.execute("SELECT id, name FROM skills"))
+
+
+def max_verdict_id(store) -> int:
+    """Return the highest verdict id (0 when none)."""
+    return int(store.conn.execute("SELECT IFNULL(MAX(id), 0) FROM verdicts").fetchone()[0])
+
+
+def generations_changed_since(store, grader_id: int, verdict_id: int) -> list[int]:
+    """Return the generations with a verdict of this grader newer than verdict_id (a rowid range scan)."""
+    return [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT DISTINCT generation_id FROM verdicts WHERE id > ? AND grader_id = ?",
+            [verdict_id, grader_id],
+        )
+    ]
+
+
+def cell_cache_state(store, grader_id: int) -> tuple[int, str] | None:
+    """Return (max verdict id, rule signature) of a judge's cell cache, or None when it has none."""
+    row = store.conn.execute(
+        "SELECT max_verdict_id, rule FROM judge_cells_state WHERE grader_id = ?", [grader_id]
+    ).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def read_cells(store, grader_id: int) -> tuple[list[int], list[bytes]]:
+    """Return the cached generation ids and packed cells of a judge, by generation."""
+    rows = store.conn.execute(
+        "SELECT generation_id, cells FROM judge_cells WHERE grader_id = ? ORDER BY generation_id", [grader_id]
+    ).fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def write_cells(
+    store, grader_id: int, rows: Iterable[tuple[int, bytes]], max_id: int, rule: str, *, rebuild: bool
+) -> None:
+    """Store a judge's packed cells (generation_id, cells) and the state they are valid for, in one transaction."""
+    with store.atomic():
+        if rebuild:
+            store.conn.execute("DELETE FROM judge_cells WHERE grader_id = ?", [grader_id])
+        store.conn.executemany(
+            "INSERT OR REPLACE INTO judge_cells(grader_id, generation_id, cells) VALUES (?, ?, ?)",
+            ((grader_id, int(g), c) for g, c in rows),
+        )
+        store.conn.execute(
+            "INSERT OR REPLACE INTO judge_cells_state(grader_id, max_verdict_id, rule) VALUES (?, ?, ?)",
+            [grader_id, max_id, rule],
+        )
+
+
+def generations_frame(store) -> pd.DataFrame:
+    """Return id, uid, student, round, combination_id, k, topic of every generation, by id (read-only).
+
+    The columns of Store.generations_df, read as two packed texts that numpy and str.split parse, not as a
+    Python tuple per generation.
+    """
+    import numpy as np
+
+    students = [r[0] for r in store.conn.execute("SELECT DISTINCT student FROM generations")]
+    topics = dict(store.conn.execute("SELECT id, name FROM topics"))
+    cols = ["id", "uid", "student", "round", "combination_id", "k", "topic"]
+    parts = []
+    for code, student in enumerate(students):  # each student's generations from the covering index
+        text = store.conn.execute(
+            "SELECT group_concat(id || ',' || combination_id || ',' || round) FROM generations "
+            "INDEXED BY generations_student WHERE student = ?",
+            [student],
+        ).fetchone()[0]
+        part = _parse_ints(text).reshape(-1, 3)
+        parts.append(np.column_stack([part, np.full(len(part), code)]))
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype="int64" if c not in ("uid", "student", "topic") else "str")
+                             for c in cols})  # fmt: skip
+    rows = np.concatenate(parts)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    combos = _parse_ints(
+        store.conn.execute(
+            "SELECT group_concat(id || ',' || k || ',' || topic_id) FROM combinations"
+        ).fetchone()[0]
+    ).reshape(-1, 3)
+    combos = combos[np.argsort(combos[:, 0])]
+    at = np.searchsorted(combos[:, 0], rows[:, 1])
+    flat = np.column_stack([rows[:, 0], rows[:, 2], rows[:, 1], combos[at, 1], combos[at, 2], rows[:, 3]])
+    uid_text = store.conn.execute(
+        "SELECT group_concat(uid, char(31)) FROM (SELECT uid FROM generations ORDER BY id)"
+    ).fetchone()[0]
+    uids = uid_text.split("\x1f")
+    if len(uids) != len(flat):  # a uid holding the separator: read them one by one
+        uids = [r[0] for r in store.conn.execute("SELECT uid FROM generations ORDER BY id")]
+    topic_ids = np.unique(flat[:, 4])
+    topic_names = np.array([topics.get(int(t)) for t in topic_ids], dtype=object)
+    return pd.DataFrame(
+        {
+            "id": flat[:, 0],
+            "uid": pd.array(uids, dtype="str"),
+            "student": pd.array(np.array(students, dtype=object)[flat[:, 5]], dtype="str"),
+            "round": flat[:, 1],
+            "combination_id": flat[:, 2],
+            "k": flat[:, 3],
+            "topic": pd.array(topic_names[np.searchsorted(topic_ids, flat[:, 4])], dtype="str"),
+        }
+    )
+
+
+def checks_arrays(store):
+    """Return (generation_id, n_sentences) arrays of the cached checks and {generation_id: named skills JSON}."""
+    import numpy as np
+
+    text = store.conn.execute(
+        "SELECT group_concat(generation_id || ',' || n_sentences) FROM checks"
+    ).fetchone()[0]
+    flat = _parse_ints(text) if text else np.zeros(0, np.int64)
+    named = dict(
+        store.conn.execute("SELECT generation_id, named_skills FROM checks WHERE named_skills != '[]'")
+    )
+    return flat[0::2], flat[1::2], named
 
 
 def judged_generations(store) -> pd.DataFrame:
@@ -115,17 +326,34 @@ SUBMITTED_SQL = (
 def human_points(store) -> pd.DataFrame:
     """Return the current verdicts of people with two flags: submitted (latest submit/unsubmit is a submit)
     and post_reveal. Columns: grader_id, grader, generation_id, criterion, value, post_reveal, submitted."""
-    df = pd.read_sql_query(
-        f"WITH sub AS ({SUBMITTED_SQL}) "
-        "SELECT v.grader_id, gr.name AS grader, v.generation_id, v.criterion, v.value, v.post_reveal, v.status, "
+    people = "v.grader_id IN (SELECT id FROM graders WHERE kind = 'human')"
+    return pd.read_sql_query(
+        f"WITH sub AS ({SUBMITTED_SQL}), cur AS ({current_verdicts_sql(people)}) "
+        "SELECT v.grader_id, gr.name AS grader, v.generation_id, v.criterion, v.value, v.post_reveal, "
         "  (s.grader_id IS NOT NULL) AS submitted "
-        "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id "
+        "FROM cur v JOIN graders gr ON gr.id = v.grader_id "
         "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
-        "WHERE gr.kind = 'human'",
+        "ORDER BY v.id",
         store.conn,
         dtype={"value": "float64"},
     )
-    return df[df["status"] != "retracted"].drop(columns="status").reset_index(drop=True)
+
+
+def judge_ids(store) -> list[tuple[int, str]]:
+    """Return (id, name) of every judge grader, by id."""
+    return store.conn.execute("SELECT id, name FROM graders WHERE kind = 'judge' ORDER BY id").fetchall()
+
+
+def people_cell_verdicts(store) -> pd.DataFrame:
+    """Return the current verdicts of people and adjudicators with the columns of team_store.cell_verdicts."""
+    where = "v.grader_id IN (SELECT id FROM graders WHERE kind IN ('human', 'adjudicator'))"
+    return pd.read_sql_query(
+        f"WITH cur AS ({current_verdicts_sql(where)}) "
+        "SELECT v.id, gr.kind, gr.name AS grader, v.generation_id, g.uid, v.criterion, v.run, v.value, "
+        "v.status, v.reason, v.note, v.seconds, v.guideline_version, v.created FROM cur v "
+        "JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id ORDER BY v.id",
+        store.conn,
+    )
 
 
 def common_combinations(store) -> set[int]:
@@ -149,11 +377,16 @@ def bulk_loading(store) -> Iterator[None]:
     with store.atomic():
         store.conn.execute("DROP INDEX IF EXISTS verdicts_identity")
         store.conn.execute("DROP INDEX IF EXISTS verdicts_generation")
+        store.conn.execute("DROP INDEX IF EXISTS verdicts_identity_current")
         yield
         store.conn.execute(
             "CREATE INDEX verdicts_identity ON verdicts(grader_id, generation_id, criterion, run, id)"
         )
         store.conn.execute("CREATE INDEX verdicts_generation ON verdicts(generation_id)")
+        store.conn.execute(
+            "CREATE INDEX verdicts_identity_current ON verdicts"
+            "(grader_id, generation_id, criterion, run, id, value, status)"  # as migration 022
+        )
 
 
 def is_submitted(store, grader_id: int, generation_id: int) -> bool:
@@ -170,11 +403,11 @@ def decided_criteria(store, grader_id: int, generation_id: int) -> set[str]:
     """Return the criteria a grader's current verdicts on a generation decide with a 1 or 0 (read-only)."""
     rows = store.conn.execute(
         "SELECT criterion, value FROM verdicts WHERE grader_id = ? AND generation_id = ? "
-        "ORDER BY criterion, run, created, id",
+        "ORDER BY criterion, run, id",
         [grader_id, generation_id],
     ).fetchall()
     latest: dict[str, object] = {}
-    for criterion, value in rows:  # ordered by created, id: the last row of a criterion counts
+    for criterion, value in rows:  # in insertion order (migration 020): the last row of a criterion counts
         latest[criterion] = value
     return {c for c, v in latest.items() if v is not None}
 
@@ -201,27 +434,65 @@ def change_marker(store) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def verdicts_export_df(store) -> pd.DataFrame:
-    """Return every current verdict in long format with the identity of its generation and grader.
-
-    One row per grader x generation x criterion x run; 'submitted' marks a person's submitted item and
-    'raw' carries a judge's raw reply once per reply (on its first criterion row).
-    """
-    df = pd.read_sql_query(
-        f"WITH sub AS ({SUBMITTED_SQL}) "
-        "SELECT g.uid AS generation, gr.kind, gr.name AS grader, gr.model, gr.endpoint_host, gr.prompt_version, "
-        "  gr.prompt_hash, gr.temperature, gr.max_tokens, v.criterion, v.run, v.value, v.status, v.raw_value, "
-        "  v.reason, v.note, v.seconds, v.post_reveal, v.guideline_version, v.created, "
-        "  CASE WHEN gr.kind = 'human' THEN (s.grader_id IS NOT NULL) END AS submitted, v.reply_id, rp.raw, v.match_method "
-        "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id "
-        "LEFT JOIN sub s ON s.grader_id = v.grader_id AND s.generation_id = v.generation_id "
-        "LEFT JOIN replies rp ON rp.id = v.reply_id "
-        "ORDER BY gr.kind, gr.id, g.id, v.run, v.id",
+def export_graders(store) -> pd.DataFrame:
+    """Return every grader in the verdict export's order (kind, then id) with its configuration."""
+    return pd.read_sql_query(
+        "SELECT id, kind, name AS grader, model, endpoint_host, prompt_version, prompt_hash, temperature, "
+        "max_tokens FROM graders ORDER BY kind, id",
         store.conn,
     )
-    first = ~df["reply_id"].duplicated() & df["reply_id"].notna()
-    df["raw"] = df["raw"].where(first)
-    return df.drop(columns="reply_id")
+
+
+def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
+    """Return the lowest and highest generation id a grader has a verdict on ((0, -1) when none)."""
+    return judged_generation_range(store, grader_id)
+
+
+EXPORT_ROW_COLUMNS = (
+    "id", "generation_id", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
+    "post_reveal", "guideline_version", "created", "reply_id", "match_method",
+)  # fmt: skip
+
+
+def verdict_rows(store, grader_id: int, lo: int, hi: int) -> list[tuple]:
+    """Return every verdict row of one grader on generations lo..hi (EXPORT_ROW_COLUMNS) in identity + rule order.
+
+    All rows, not only the current ones: within an identity the last row counts (see CURRENT_ORDER), so the
+    caller keeps the current rows with array operations instead of a window over millions of rows.
+    """
+    order = ", ".join(f"v.{c}" for c in (*IDENTITY[1:], *CURRENT_ORDER))
+    return store.conn.execute(
+        f"SELECT {', '.join('v.' + c for c in EXPORT_ROW_COLUMNS)} FROM verdicts v "
+        "INDEXED BY verdicts_identity_current WHERE v.grader_id = ? AND v.generation_id BETWEEN ? AND ? "
+        f"ORDER BY {order}",
+        [grader_id, lo, hi],
+    ).fetchall()
+
+
+def submitted_generations(store, grader_id: int) -> set[int]:
+    """Return the generations whose latest submit/unsubmit event by this person is a submit."""
+    return {
+        r[0]
+        for r in store.conn.execute(
+            f"SELECT generation_id FROM ({SUBMITTED_SQL}) WHERE grader_id = ?", [grader_id]
+        )
+    }
+
+
+def reply_texts(store, reply_ids: Sequence[int]) -> dict[int, str]:
+    """Return reply id -> raw reply text of some replies."""
+    return dict(
+        store.conn.execute(
+            "SELECT id, raw FROM replies WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([int(i) for i in reply_ids])],
+        )
+    )
+
+
+def generation_uids(store):
+    """Return (generation ids, uids) of every generation by id, as arrays."""
+    frame = generations_frame(store)
+    return frame["id"].to_numpy(), frame["uid"].to_numpy(dtype=object)
 
 
 # -- bulk writes (simulated projects) -------------------------------------------------------------

@@ -305,6 +305,44 @@ def application_id(db: Database) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+# The audit reads a judge's current verdicts in identity order: the covering index (the identity, the
+# order that decides the current row, then value and status) serves that read without touching the table.
+# judge_cells caches each judge x generation's current points packed per criterion (see
+# db/audit_store.py); judge_cells_state records up to which verdict id and under which rule it is valid.
+_AUDIT_030 = [
+    "DROP INDEX IF EXISTS verdicts_identity_created",
+    "CREATE INDEX verdicts_identity_current ON verdicts"
+    "(grader_id, generation_id, criterion, run, created, id, value, status)",
+    """CREATE TABLE judge_cells (
+        grader_id INTEGER NOT NULL,
+        generation_id INTEGER NOT NULL,
+        cells BLOB NOT NULL,
+        PRIMARY KEY (grader_id, generation_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE judge_cells_state (
+        grader_id INTEGER PRIMARY KEY,
+        max_verdict_id INTEGER NOT NULL,
+        rule TEXT NOT NULL
+    )""",
+]
+
+
+@migration("030_audit_covering_index_and_cell_cache")
+def audit_covering_index_and_cell_cache(db: Database) -> None:
+    for statement in _AUDIT_030:
+        db.execute(statement)
+
+
+# Defined after 030 (whose covering index put `created` before `id`): the current verdict is the last
+# inserted (020), so the covering index orders each identity's rows by id.
+@migration("022_covering_index_by_insertion_order")
+def covering_index_by_insertion_order(db: Database) -> None:
+    db.execute("DROP INDEX IF EXISTS verdicts_identity_current")
+    db.execute(
+        "CREATE INDEX verdicts_identity_current ON verdicts(grader_id, generation_id, criterion, run, id, value, status)"
+    )
+
+
 def latest_migration() -> str:
     """Return the name of the newest migration this code knows."""
     return _REGISTRY[-1][0]

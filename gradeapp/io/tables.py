@@ -34,11 +34,68 @@ def restore(value: str) -> str:
     return value
 
 
+# The same two patterns for Arrow's RE2: its $ is the end of the text only, Python's also matches before a
+# final newline, hence the optional newline.
+_DANGER_RE2 = r"^'*[=+\-@\t\r]"
+_NUMBER_RE2 = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\n?$"
+
+
+def neutralise_array(values):
+    """Return an Arrow string array with neutralise() applied to every cell, as array operations (nulls kept)."""
+    import pyarrow as pa  # deferred: Arrow is only needed when a table is written
+    import pyarrow.compute as pc
+
+    values = (
+        pa.array(values, type=pa.string()) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
+    )
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    if not pc.any(pc.is_in(first, pa.array(list("=+-@\t\r'"), values.type))).as_py():
+        return values  # no cell can be a formula: the regular expressions are not needed
+    danger = pc.and_(
+        pc.match_substring_regex(values, _DANGER_RE2),
+        pc.invert(pc.match_substring_regex(values, _NUMBER_RE2)),
+    )
+    quoted = pc.binary_join_element_wise(pa.scalar("'", values.type), values, pa.scalar("", values.type))
+    return pc.if_else(pc.fill_null(danger, False), quoted, values)
+
+
+def neutralise_table(table):
+    """Return an Arrow table with every string column neutralised; numeric columns untouched."""
+    import pyarrow as pa
+
+    for i, fld in enumerate(table.schema):
+        if pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type):
+            table = table.set_column(i, fld, neutralise_array(table.column(i)))
+    return table
+
+
+class CsvTableWriter:
+    """Write Arrow tables to one UTF-8 CSV file batch by batch, text cells neutralised (a context manager)."""
+
+    def __init__(self, path: Path, schema) -> None:
+        import pyarrow.csv as pacsv
+
+        self._writer = pacsv.CSVWriter(str(path), schema.remove_metadata())
+
+    def write(self, table) -> None:
+        """Neutralise and append a table of the writer's schema."""
+        self._writer.write_table(neutralise_table(table.replace_schema_metadata(None)))
+
+    def __enter__(self) -> CsvTableWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._writer.close()
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """Write a frame as UTF-8 CSV with text cells neutralised and numbers kept numeric."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise)
+        if pd.api.types.is_string_dtype(out[col]) and out[col].dtype != object:
+            arr = neutralise_array(out[col].astype(object).where(out[col].notna(), None).tolist())
+            out[col] = pd.array(arr.to_pylist(), dtype=out[col].dtype)
+        elif out[col].dtype == object:
+            out[col] = out[col].map(neutralise)  # mixed cells: only the text ones are touched
     out.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return path

@@ -10,12 +10,27 @@ estimates; human verdicts anywhere else count for agreement only.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.judge_cells import (
+    CELL,
+    FIXED_CODES,
+    LOCAL_BASE,
+    SKILL_BASE,
+    UNKNOWN_CODE,
+    JudgeTables,
+    cells_from_rows,
+    code_names,
+    unpack,
+)
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
+from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.scores import ensure_checks
@@ -25,6 +40,174 @@ RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
 
 
 # -- loading --------------------------------------------------------------------------------------
+CELL_CHUNK = 50_000  # generations per read of a judge's rows when its cell cache is built
+EXOTIC = b"\xff"  # a cached generation with a criterion the catalog does not know: read its rows each time
+
+Progress = Callable[[float, str], None]
+
+
+def _no_progress(_done: float, _what: str) -> None:
+    return None
+
+
+def load_audit_data(
+    store: Store,
+    *,
+    judge: str | None = None,
+    draw: str | None = None,
+    exclude_common: bool = True,
+    naming_penalty: bool = True,
+    program_sentence_limit: bool = True,
+    progress: Progress | None = None,
+) -> AuditData:
+    """Load judge and human points of a project and score them per generation (caches checks and judge cells).
+
+    The judge's side is computed from its packed cells (core/judge_cells.py), kept up to date in the
+    project: a load reads only the generations whose verdicts changed since the last one. The rows of
+    the judge per criterion (judge_own_points, judge_points) are kept for the generations people graded,
+    the only ones the agreement compares. progress(fraction, what) is called along the way; it may raise
+    to cancel.
+    """
+    progress = progress or _no_progress
+    progress(0.0, "checks")
+    ensure_checks(store)
+    settings = {
+        "exclude_common": exclude_common,
+        "naming_penalty": naming_penalty,
+        "program_sentence_limit": program_sentence_limit,
+    }
+    gens, common_note = _generations(store, exclude_common)
+    judge_id, judge_name, judges_note = _audited_judge(store, judge)
+    n_sentences, named, has_checks = _checks(store)
+    progress(0.1, "people")
+    people = _people(store, gens, n_sentences, named, naming_penalty, program_sentence_limit)
+    progress(0.15, "judge")
+    tables = _judge_tables(
+        store,
+        judge_id,
+        gens,
+        n_sentences,
+        named,
+        has_checks,
+        naming_penalty,
+        program_sentence_limit,
+        progress,
+    )
+    judge_gen, values = tables.judge_gen()
+    graded = people.hv["generation_id"].unique()
+    own, jpts = tables.cell_rows(graded, values)
+    tally, run_numbers = tables.run_tally()
+    raw_tally, raw_numbers = tables.run_tally(after_rules=False)
+    progress(0.9, "audit draw")
+    active, items, draw_notes = _active_draw(store, draw, gens, people.human_gen)
+
+    exclusions = [
+        *common_note,
+        *judges_note,
+        *(
+            [
+                {
+                    "what": "judge points",
+                    "n": tables.unparsed,
+                    "why": "unparsed (no vote; a tie or no vote fails)",
+                }
+            ]
+            if tables.unparsed
+            else []
+        ),
+        *people.notes,
+        *draw_notes,
+    ]
+    cats = audit_store.skill_categories(store).set_index("criterion")["category"]
+    progress(1.0, "loaded")
+    return AuditData(
+        gens=gens,
+        judge_name=judge_name,
+        judge_points=jpts,
+        judge_own_points=own,
+        judge_runs=None,
+        judge_gen=judge_gen,
+        human_points=people.hv,
+        human_consensus=people.hpts,
+        human_own_consensus=people.hmaj,
+        human_gen=people.human_gen,
+        human_gen_by_grader=people.by_grader,
+        draw=active,
+        audit_items=items,
+        students=store.students(),
+        categories=cats,
+        exclusions=exclusions,
+        settings=settings,
+        judge_run_tally=tally,
+        judge_run_numbers=run_numbers,
+        judge_raw_tally=raw_tally,
+        judge_raw_numbers=raw_numbers,
+    )
+
+
+def _generations(store, exclude_common: bool) -> tuple[pd.DataFrame, list[dict]]:
+    """Return the generations in the audit (index generation_id) and the note on those left out."""
+    gens = audit_store.generations_frame(store)
+    gens["has_common"] = gens["combination_id"].isin(audit_store.common_combinations(store))
+    notes = []
+    if exclude_common and gens["has_common"].any():
+        notes.append(
+            {
+                "what": "generations",
+                "n": int(gens["has_common"].sum()),
+                "why": "their combination contains a common skill (exclude_common is on)",
+            }
+        )
+        gens = gens[~gens["has_common"]]
+    return gens.set_index("id").rename_axis("generation_id"), notes
+
+
+def _audited_judge(store, judge: str | None) -> tuple[int | None, str | None, list[dict]]:
+    """Return the id and name of the judge audited (the one with most verdicts unless named) and a note."""
+    judges = audit_store.judge_graders(store)
+    if judge is not None:
+        judges = judges[(judges["name"] == judge) | (judges["key"] == judge)]
+        if judges.empty:
+            raise GradeappError(f"no judge named {judge!r} in this project")
+    if judges.empty:
+        return None, None, []
+    name = str(judges.iloc[0]["name"])
+    notes = []
+    if len(judges) > 1 and judge is None:
+        notes.append(
+            {
+                "what": "judges",
+                "n": len(judges) - 1,
+                "why": f"only one judge is audited at a time ({name!r}, the one with most verdicts; use --judge)",
+            }
+        )
+    return int(judges.iloc[0]["id"]), name, notes
+
+
+def _checks(store) -> tuple[pd.Series, set[tuple[int, str]], bool]:
+    """Return the program's sentence count per generation, the (generation, skill criterion) pairs whose
+    text names the skill, and whether any checks exist."""
+    ids, counts, named_json = audit_store.checks_arrays(store)
+    n_sentences = pd.Series(counts, index=ids, dtype="float64")
+    named = {(int(g), SKILL_PREFIX + s) for g, text in named_json.items() for s in json.loads(text)}
+    return n_sentences, named, len(ids) > 0
+
+
+def _checks_frame(n_sentences: pd.Series, named: set[tuple[int, str]], ids) -> pd.DataFrame:
+    """Return the checks of some generations in the frame the pandas rules take (named_skills as lists)."""
+    sub = n_sentences[n_sentences.index.isin(ids)]
+    names: dict[int, list[str]] = {}
+    for g, crit in sorted(named):
+        names.setdefault(g, []).append(crit[len(SKILL_PREFIX) :])
+    return pd.DataFrame(
+        {
+            "generation_id": sub.index.to_numpy(),
+            "n_sentences": sub.to_numpy(),
+            "named_skills": [names.get(int(g), []) for g in sub.index],
+        }
+    )
+
+
 def _deterministic(
     points: pd.DataFrame, checks: pd.DataFrame, *, naming_penalty: bool, program_sentence_limit: bool
 ):
@@ -40,146 +223,49 @@ def _deterministic(
     return pts
 
 
-def _parsed_checks(checks: pd.DataFrame) -> pd.DataFrame:
-    """Parse the named-skills JSON once (most texts name none), so the rules do not parse it per call."""
-    if checks.empty:
-        return checks
-    named = checks["named_skills"]
-    parsed = pd.Series([[]] * len(checks), index=checks.index, dtype=object)
-    some = named != "[]"
-    parsed[some] = named[some].map(json.loads)
-    return checks.assign(named_skills=parsed)
-
-
 def _scores(points: pd.DataFrame) -> pd.DataFrame:
     return score_generations(points).set_index("generation_id")
 
 
-def load_audit_data(
-    store: Store,
-    *,
-    judge: str | None = None,
-    draw: str | None = None,
-    exclude_common: bool = True,
-    naming_penalty: bool = True,
-    program_sentence_limit: bool = True,
-) -> AuditData:
-    """Load judge and human points of a project and score them per generation (read-only, but caches checks)."""
+@dataclass
+class _People:
+    hv: pd.DataFrame
+    hmaj: pd.DataFrame
+    hpts: pd.DataFrame
+    human_gen: pd.DataFrame
+    by_grader: pd.DataFrame
+    notes: list[dict]
 
-    ensure_checks(store)
-    settings = {
-        "exclude_common": exclude_common,
-        "naming_penalty": naming_penalty,
-        "program_sentence_limit": program_sentence_limit,
-    }
-    exclusions: list[dict] = []
-    gens = store.generations_df()
-    gens["has_common"] = gens["combination_id"].isin(audit_store.common_combinations(store))
-    if exclude_common and gens["has_common"].any():
-        exclusions.append(
-            {
-                "what": "generations",
-                "n": int(gens["has_common"].sum()),
-                "why": "their combination contains a common skill (exclude_common is on)",
-            }
-        )
-        gens = gens[~gens["has_common"]]
-    gens = gens.set_index("id").rename_axis("generation_id")
+
+def _people(store, gens, n_sentences, named, naming_penalty: bool, program_sentence_limit: bool) -> _People:
+    """Return the people's eligible points, their majority, per-generation scores (also per person)."""
+    rules = {"naming_penalty": naming_penalty, "program_sentence_limit": program_sentence_limit}
     kmap = gens["k"]
-    checks = _parsed_checks(store.checks_df())
-
-    judges = audit_store.judge_graders(store)
-    if judge is not None:
-        judges = judges[(judges["name"] == judge) | (judges["key"] == judge)]
-        if judges.empty:
-            raise GradeappError(f"no judge named {judge!r} in this project")
-    judge_name = None if judges.empty else str(judges.iloc[0]["name"])
-    if len(judges) > 1 and judge is None:
-        exclusions.append(
-            {
-                "what": "judges",
-                "n": len(judges) - 1,
-                "why": f"only one judge is audited at a time ({judge_name!r}, the one with most verdicts; use --judge)",
-            }
-        )
-    if judge_name is None:
-        jv = pd.DataFrame({"generation_id": [], "criterion": [], "run": [], "value": []})
-    else:
-        jv = audit_store.judge_points(store, int(judges.iloc[0]["id"]))
-    jv = jv[jv["generation_id"].isin(gens.index)]
-    unparsed = int(jv["value"].isna().sum())
-    if unparsed:
-        exclusions.append(
-            {"what": "judge points", "n": unparsed, "why": "unparsed (no vote; a tie or no vote fails)"}
-        )
-
-    # Majority points and the deterministic rules, then the per-run points for soft scores.
-    maj = majority_vote(jv)
-    maj["k"] = maj["generation_id"].map(kmap)
-    jpts = _deterministic(
-        maj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
-    )
-    judge_gen = _scores(jpts) if not jpts.empty else pd.DataFrame()
-
-    runs = jv.assign(unit=jv["generation_id"] * RUN_SLOTS + jv["run"])
-    run_checks = None
-    if not checks.empty and not runs.empty:
-        units = runs[["unit", "generation_id"]].drop_duplicates()
-        run_checks = units.merge(checks, on="generation_id").drop(columns="generation_id")
-        run_checks = run_checks.rename(columns={"unit": "generation_id"})
-    rpts = runs.rename(columns={"generation_id": "gid", "unit": "generation_id"})
-    rpts["k"] = rpts["gid"].map(kmap)
-    rpts = _deterministic(
-        rpts[["generation_id", "criterion", "value", "k"]],
-        run_checks,
-        naming_penalty=naming_penalty,
-        program_sentence_limit=program_sentence_limit,
-    )
-    judge_runs = rpts.assign(
-        run=rpts["generation_id"] % RUN_SLOTS, generation_id=rpts["generation_id"] // RUN_SLOTS
-    )
-    # Soft point = mean of the parsed runs after the deterministic rules (a rule's value where it decided).
-    soft = judge_runs.groupby(["generation_id", "criterion"], sort=False)["value"].mean().rename("soft")
-    jpts = jpts.merge(soft.reset_index(), on=["generation_id", "criterion"], how="left")
-    jpts["soft"] = jpts["soft"].fillna(jpts["value"])
-    if not rpts.empty:
-        parsed_units = runs.groupby("unit")["value"].count()
-        per_run = _scores(rpts)
-        per_run = per_run[per_run.index.map(parsed_units) > 0]  # a wholly unparsed run does not vote
-        per_run = per_run.reset_index()
-        per_run["generation_id"] = per_run["generation_id"] // RUN_SLOTS
-        soft_gen = per_run.groupby("generation_id")[["full_marks", "all_skills", "skill_fraction"]].mean()
-        judge_gen = judge_gen.join(soft_gen.add_suffix("_soft"))
-        judge_gen["n_runs"] = per_run.groupby("generation_id").size().reindex(judge_gen.index).fillna(0)
-        for m in ("full_marks", "all_skills", "skill_fraction"):
-            judge_gen[m + "_soft"] = judge_gen[m + "_soft"].fillna(judge_gen[m])
-
-    # People: only submitted items, never a change made after the judge was revealed.
+    # Only submitted items, never a change made after the judge was revealed.
     hv = audit_store.human_points(store)
     hv = hv[hv["generation_id"].isin(gens.index)]
+    notes = []
     n_post = int(hv["post_reveal"].eq(1).sum())
     if n_post:
-        exclusions.append(
-            {"what": "human verdicts", "n": n_post, "why": "changed after the judge was revealed"}
-        )
+        notes.append({"what": "human verdicts", "n": n_post, "why": "changed after the judge was revealed"})
     n_unsub = int((hv["submitted"].eq(0) & hv["post_reveal"].eq(0)).sum())
     if n_unsub:
-        exclusions.append(
+        notes.append(
             {"what": "human verdicts", "n": n_unsub, "why": "item not submitted (draft or unsubmitted)"}
         )
     hv = hv[hv["post_reveal"].eq(0) & hv["submitted"].eq(1) & hv["value"].notna()]
     hv = hv[["grader", "generation_id", "criterion", "value"]].reset_index(drop=True)
+    checks = _checks_frame(n_sentences, named, hv["generation_id"].unique())
 
     hmaj = majority_vote(hv)
     hmaj["k"] = hmaj["generation_id"].map(kmap)
-    hpts = _deterministic(
-        hmaj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
-    )
+    hpts = _deterministic(hmaj, checks, **rules)
     human_gen = _scores(hpts) if not hpts.empty else pd.DataFrame()
     if not human_gen.empty:
         human_gen["n_people"] = hv.groupby("generation_id")["grader"].nunique().reindex(human_gen.index)
     by_grader = pd.DataFrame()
     if not hv.empty:
+        # One unit per person x generation, scored like a generation.
         codes, names = pd.factorize(hv["grader"])
         gp = hv.assign(generation_id=hv["generation_id"] * RUN_SLOTS + codes, gid=hv["generation_id"])
         gp["k"] = gp["gid"].map(kmap)
@@ -188,19 +274,143 @@ def load_audit_data(
             u = gp[["generation_id", "gid"]].drop_duplicates()
             gchecks = u.merge(checks, left_on="gid", right_on="generation_id", suffixes=("", "_c"))
             gchecks = gchecks.drop(columns=["gid", "generation_id_c"])
-        gp = _deterministic(
-            gp[["generation_id", "criterion", "value", "k"]],
-            gchecks,
-            naming_penalty=naming_penalty,
-            program_sentence_limit=program_sentence_limit,
-        )
+        gp = _deterministic(gp[["generation_id", "criterion", "value", "k"]], gchecks, **rules)
         by_grader = _scores(gp).reset_index()
         by_grader["grader"] = names[by_grader["generation_id"] % RUN_SLOTS]
         by_grader["generation_id"] = by_grader["generation_id"] // RUN_SLOTS
+    return _People(hv, hmaj, hpts, human_gen, by_grader, notes)
 
-    # The active audit draw.
+
+def _judge_tables(
+    store, judge_id, gens, n_sentences, named, has_checks, naming_penalty, program_sentence_limit, progress
+) -> JudgeTables:
+    """Return the judge's side computed from its cells (empty when the project has no judge)."""
+    if judge_id is None:
+        cell_gen, cells, names = np.zeros(0, np.int64), np.zeros(0, CELL), code_names({}, {})
+    else:
+        cell_gen, cells, names = judge_cells(store, judge_id, progress)
+    return JudgeTables(
+        cell_gen,
+        cells,
+        names,
+        gens["k"],
+        n_sentences,
+        named,
+        has_checks=has_checks,
+        naming_penalty=naming_penalty,
+        program_sentence_limit=program_sentence_limit,
+    )
+
+
+def judge_cells(store, grader_id: int, progress: Progress | None = None):
+    """Return (generation_id per cell, cells, code -> criterion) of a judge's current verdicts.
+
+    The packed cells are cached per generation in the project (table judge_cells); the cache is brought up
+    to date from the verdicts added since (verdicts are append-only, so a newer row is all that can change
+    a generation) and rebuilt whole when the current-verdict rule or the catalog's skill ids change. A
+    project that cannot be written (read-only) gets the same cells, computed for this load only.
+    """
+    progress = progress or _no_progress
+    skills = audit_store.skill_names_by_id(store)
+    signature = audit_store.current_rule() + " | skills " + _skills_signature(skills)
+    state = audit_store.cell_cache_state(store, grader_id)
+    top = audit_store.max_verdict_id(store)
+    fresh: dict[int, bytes] = {}
+    rebuild = state is None or state[1] != signature
+    if rebuild:
+        lo, hi = audit_store.judged_generation_range(store, grader_id)
+        for start in range(lo, hi + 1, CELL_CHUNK):
+            progress(0.15 + 0.6 * (start - lo) / max(1, hi + 1 - lo), "judge verdicts")
+            packed = audit_store.packed_judge_rows(store, grader_id, lo=start, hi=start + CELL_CHUNK - 1)
+            fresh.update(_blobs(packed))
+    elif top > state[0]:
+        changed = audit_store.generations_changed_since(store, grader_id, state[0])
+        for i in range(0, len(changed), CELL_CHUNK):
+            part = changed[i : i + CELL_CHUNK]
+            packed = audit_store.packed_judge_rows(store, grader_id, generation_ids=part)
+            blobs = _blobs(packed)
+            fresh.update({int(g): blobs.get(int(g), b"") for g in part})
+    cached_ids: list[int] = []
+    cached: list[bytes] = []
+    if rebuild or top > (state[0] if state else -1):
+        try:
+            audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild)
+        except sqlite3.OperationalError:  # a read-only project: use this load's cells without keeping them
+            pass
+        else:
+            fresh = {}
+    progress(0.8, "judge cells")
+    if not rebuild or not fresh:
+        cached_ids, cached = audit_store.read_cells(store, grader_id)
+    if fresh:  # not stored: they replace the cached ones
+        keep = [i for i, g in enumerate(cached_ids) if g not in fresh]
+        cached_ids = [cached_ids[i] for i in keep] + list(fresh)
+        cached = [cached[i] for i in keep] + list(fresh.values())
+        order = np.argsort(np.asarray(cached_ids, dtype=np.int64), kind="stable")
+        cached_ids = [cached_ids[i] for i in order]
+        cached = [cached[i] for i in order]
+    return _decode(store, grader_id, cached_ids, cached, skills)
+
+
+def _skills_signature(skills: dict[int, str]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(sorted(skills.items())).encode()).hexdigest()[:16]
+    return f"{len(skills)} {digest}"
+
+
+def _blobs(packed: np.ndarray) -> dict[int, bytes]:
+    """Return generation_id -> packed cells from a judge's packed rows (EXOTIC for unknown criteria)."""
+    gen, code, run, value, retracted = unpack(packed)
+    exotic = set(np.unique(gen[code == UNKNOWN_CODE]).tolist())
+    cell_gen, cells = cells_from_rows(gen, code, run, value, retracted)
+    out: dict[int, bytes] = {}
+    if len(cell_gen):
+        bounds = np.flatnonzero(np.r_[True, cell_gen[1:] != cell_gen[:-1], True])
+        raw = cells.tobytes()
+        size = CELL.itemsize
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            out[int(cell_gen[a])] = raw[a * size : b * size]
+    for g in np.unique(gen).tolist():
+        out.setdefault(int(g), b"")
+    for g in exotic:
+        out[int(g)] = EXOTIC
+    return out
+
+
+def _decode(store, grader_id: int, ids: list[int], blobs: list[bytes], skills: dict[int, str]):
+    """Return (generation_id per cell, cells, code -> criterion) from cached blobs; exotic ones read live."""
+    lengths = np.fromiter((len(b) for b in blobs), np.int64, len(blobs))
+    gids = np.asarray(ids, dtype=np.int64)
+    exotic = lengths == len(EXOTIC)
+    normal = ~exotic
+    buf = b"".join(b for b, e in zip(blobs, exotic, strict=True) if not e)
+    cells = np.frombuffer(buf, dtype=CELL)
+    cell_gen = np.repeat(gids[normal], lengths[normal] // CELL.itemsize)
+    local: dict[str, int] = {}
+    if exotic.any():
+        rows = audit_store.unknown_criterion_rows(store, grader_id, gids[exotic].tolist())
+        known = {SKILL_PREFIX + n: SKILL_BASE + i for i, n in skills.items()} | FIXED_CODES
+        codes = []
+        for _g, crit, *_ in rows:
+            code = known.get(crit)
+            if code is None:
+                code = local.setdefault(crit, LOCAL_BASE + len(local))
+            codes.append(code)
+        arr = np.array([(r[0], r[2], r[3], r[4]) for r in rows], dtype=np.int64).reshape(-1, 4)
+        eg, ec = cells_from_rows(arr[:, 0], np.asarray(codes, np.int64), arr[:, 1], arr[:, 2], arr[:, 3])
+        cell_gen = np.concatenate([cell_gen, eg])
+        cells = np.concatenate([cells, ec])
+        order = np.argsort(cell_gen, kind="stable")
+        cell_gen, cells = cell_gen[order], cells[order]
+    return cell_gen, cells, code_names(skills, local)
+
+
+def _active_draw(store, draw: str | None, gens: pd.DataFrame, human_gen: pd.DataFrame):
+    """Return the active audit draw, its items among the audited generations and the notes on coverage."""
     draws = audit_store.audit_draws_df(store)
     active = None
+    notes = []
     items = pd.DataFrame(columns=["generation_id", "stratum", "inclusion_prob"])
     if draw is not None:
         draws = draws[draws["name"] == draw]
@@ -219,7 +429,7 @@ def load_audit_data(
         ]
         items = items[items["generation_id"].isin(gens.index)]
         if len(draws) > 1 and draw is None:
-            exclusions.append(
+            notes.append(
                 {
                     "what": "audit draws",
                     "n": len(draws) - 1,
@@ -229,7 +439,7 @@ def load_audit_data(
     graded = set(human_gen.index) if not human_gen.empty else set()
     outside = len(graded - set(items["generation_id"]))
     if outside:
-        exclusions.append(
+        notes.append(
             {
                 "what": "human-graded generations",
                 "n": outside,
@@ -238,30 +448,10 @@ def load_audit_data(
         )
     pending = len(set(items["generation_id"]) - graded)
     if pending:
-        exclusions.append(
+        notes.append(
             {"what": "drawn generations", "n": pending, "why": "not graded (submitted) by a person yet"}
         )
-
-    cats = audit_store.skill_categories(store).set_index("criterion")["category"]
-    return AuditData(
-        gens=gens,
-        judge_name=judge_name,
-        judge_points=jpts,
-        judge_own_points=maj,
-        judge_runs=judge_runs,
-        judge_gen=judge_gen,
-        human_points=hv,
-        human_consensus=hpts,
-        human_own_consensus=hmaj,
-        human_gen=human_gen,
-        human_gen_by_grader=by_grader,
-        draw=active,
-        audit_items=items,
-        students=store.students(),
-        categories=cats,
-        exclusions=exclusions,
-        settings=settings,
-    )
+    return active, items, notes
 
 
 # -- drawing --------------------------------------------------------------------------------------

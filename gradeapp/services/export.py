@@ -20,7 +20,7 @@ from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
 from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
-from gradeapp.io.tables import write_csv
+from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_stats
@@ -54,12 +54,147 @@ def agreement_frame(stats: AuditStats) -> pd.DataFrame:
     return df
 
 
-def verdicts_frame(store: Store) -> pd.DataFrame:
-    """Return every current verdict in long format (the columns of verdicts.csv / verdicts.parquet)."""
-    df = audit_store.verdicts_export_df(store)
-    for col in ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted"):
-        df[col] = pd.array(df[col].to_numpy(dtype=float, na_value=np.nan), dtype="Float64").astype("Int64")
-    return df.reindex(columns=VERDICT_EXPORT_COLUMNS)
+INT_COLUMNS = ("value", "run", "post_reveal", "max_tokens", "guideline_version", "submitted")
+FLOAT_COLUMNS = ("temperature", "seconds")
+EXPORT_CHUNK = 5_000  # generations of one grader per batch (a Parquet row group, a CSV block)
+
+
+def verdict_schema():
+    """Return the Arrow schema of verdicts.parquet (with pandas' metadata: nullable ints read back as Int64)."""
+    import pyarrow as pa  # deferred: only the export needs Arrow
+
+    template = pd.DataFrame(
+        {
+            c: pd.Series(dtype="Int64" if c in INT_COLUMNS else "float64" if c in FLOAT_COLUMNS else "str")
+            for c in VERDICT_EXPORT_COLUMNS
+        }
+    )
+    return pa.Schema.from_pandas(template, preserve_index=False)
+
+
+def verdict_batches(store, generation_chunk: int = EXPORT_CHUNK):
+    """Yield every current verdict as Arrow tables of verdict_schema(), a grader's range of generations at a time.
+
+    In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
+    depends on the chunk, not on the project.
+    """
+
+    schema = verdict_schema()
+    gen_ids, uids = audit_store.generation_uids(store)
+    for grader in audit_store.export_graders(store).itertuples(index=False):
+        lo, hi = audit_store.grader_generation_range(store, grader.id)
+        submitted = audit_store.submitted_generations(store, grader.id) if grader.kind == "human" else None
+        for start in range(lo, hi + 1, generation_chunk):
+            rows = audit_store.verdict_rows(store, grader.id, start, start + generation_chunk - 1)
+            if rows:
+                table = _current_table(store, rows, grader, submitted, gen_ids, uids, schema)
+                if table.num_rows:
+                    yield table
+
+
+def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
+    """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = dict(zip(audit_store.EXPORT_ROW_COLUMNS, zip(*rows, strict=True), strict=True))
+    n = len(rows)
+    vid = np.fromiter(cols["id"], np.int64, n)
+    gen = np.fromiter(cols["generation_id"], np.int64, n)
+    run = np.fromiter(cols["run"], np.int64, n)
+    crit = pa.array(cols["criterion"], pa.string())
+    status = pa.array(cols["status"], pa.string())
+    # The last row of each identity counts; a retracted current row hides it.
+    same_next = np.zeros(n, bool)
+    if n > 1:
+        same_crit = pc.equal(crit.slice(1), crit.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
+    keep = ~same_next & ~pc.equal(status, "retracted").to_numpy(zero_copy_only=False)
+    idx = np.flatnonzero(keep)
+    idx = idx[np.lexsort((vid[idx], run[idx], gen[idx]))]
+    take = pa.array(idx)
+    m = len(idx)
+    reply = pa.array(cols["reply_id"], pa.int64()).take(take)
+    reply_np = reply.to_numpy(zero_copy_only=False)
+    has = ~np.isnan(reply_np)
+    first = np.zeros(m, bool)
+    if has.any():
+        _, pos = np.unique(reply_np[has], return_index=True)
+        first[np.flatnonzero(has)[pos]] = True
+    texts = (
+        audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
+        if first.any()
+        else {}
+    )
+    raw = [texts.get(int(r)) if f else None for r, f in zip(reply_np, first, strict=True)]
+    g = gen[idx]
+    if submitted is None:
+        sub = pa.nulls(m, pa.int64())
+    else:
+        sub = pa.array(np.isin(g, np.fromiter(submitted, np.int64, len(submitted))).astype(np.int64))
+
+    def const(value, typ):
+        if pd.isna(value):
+            return pa.nulls(m, typ)
+        return pa.repeat(pa.scalar(value, typ), m)
+
+    def col(name, typ):
+        return pa.array(cols[name], typ).take(take)
+
+    arrays = {
+        "generation": pa.array(uids[np.searchsorted(gen_ids, g)], pa.large_string()),
+        "kind": const(grader.kind, pa.large_string()),
+        "grader": const(grader.grader, pa.large_string()),
+        "model": const(grader.model, pa.large_string()),
+        "endpoint_host": const(grader.endpoint_host, pa.large_string()),
+        "prompt_version": const(grader.prompt_version, pa.large_string()),
+        "prompt_hash": const(grader.prompt_hash, pa.large_string()),
+        "temperature": const(
+            None if pd.isna(grader.temperature) else float(grader.temperature), pa.float64()
+        ),
+        "max_tokens": const(None if pd.isna(grader.max_tokens) else int(grader.max_tokens), pa.int64()),
+        "criterion": crit.take(take).cast(pa.large_string()),
+        "run": pa.array(run[idx]),
+        "value": col("value", pa.int64()),
+        "status": status.take(take).cast(pa.large_string()),
+        "raw_value": col("raw_value", pa.large_string()),
+        "reason": col("reason", pa.large_string()),
+        "note": col("note", pa.large_string()),
+        "seconds": col("seconds", pa.float64()),
+        "post_reveal": col("post_reveal", pa.int64()),
+        "guideline_version": col("guideline_version", pa.int64()),
+        "created": col("created", pa.large_string()),
+        "submitted": sub,
+        "raw": pa.array(raw, pa.large_string()),
+        "match_method": col("match_method", pa.large_string()),
+    }
+    return pa.Table.from_arrays(
+        [arrays[c].cast(schema.field(c).type) for c in VERDICT_EXPORT_COLUMNS], schema=schema
+    )
+
+
+def verdicts_frame(store) -> pd.DataFrame:
+    """Return every current verdict in long format in one frame (the columns of verdicts.csv / .parquet)."""
+    import pyarrow as pa
+
+    tables = list(verdict_batches(store))
+    if not tables:
+        return pd.DataFrame(columns=VERDICT_EXPORT_COLUMNS)
+    return pa.concat_tables(tables).to_pandas()
+
+
+def write_verdicts(store, csv_path: Path, parquet_path: Path) -> int:
+    """Stream every current verdict to verdicts.csv and verdicts.parquet (a row group per batch); return the rows."""
+    import pyarrow.parquet as pq
+
+    schema = verdict_schema()
+    rows = 0
+    with CsvTableWriter(csv_path, schema) as csv_out, pq.ParquetWriter(parquet_path, schema) as parquet_out:
+        for table in verdict_batches(store):
+            parquet_out.write_table(table)
+            csv_out.write(table)
+            rows += table.num_rows
+    return rows
 
 
 def export_project(
@@ -108,9 +243,8 @@ def _write_exports(
         "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),
         "agreement": write_csv(agreement_frame(stats), out / "agreement.csv"),
     }
-    verdicts = verdicts_frame(store)
-    paths["verdicts_csv"] = write_csv(verdicts, out / "verdicts.csv")
-    verdicts.to_parquet(out / "verdicts.parquet", index=False, engine="pyarrow")
+    write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
+    paths["verdicts_csv"] = out / "verdicts.csv"
     paths["verdicts_parquet"] = out / "verdicts.parquet"
     paths["report"] = write_report(stats, out / "report.html")
     paths.update(write_paper_outputs(stats, out))

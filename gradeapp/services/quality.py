@@ -12,17 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gradeapp.core.agreement import kappa_row
-from gradeapp.db import Store, team_store
+from gradeapp.core.judge_cells import popcount
+from gradeapp.db import Store, audit_store, team_store
 from gradeapp.io.tables import write_csv
-from gradeapp.services.adjudication import (
-    default_judge,
-    human_judge_pairs,
-    human_labels,
-    human_pairs,
-)
+from gradeapp.services.adjudication import human_labels, human_pairs
+from gradeapp.services.audit import judge_cells
 
 FAST_SECONDS = 5.0
 
@@ -60,14 +58,64 @@ def fast_decisions(store: Store, threshold: float = FAST_SECONDS) -> pd.DataFram
     ).reset_index(drop=True)
 
 
+def _judge_on_labels(store: Store, labels: pd.DataFrame, judge: str | None) -> pd.DataFrame:
+    """Return the people's labels beside the judge's majority: grader, generation_id, criterion, human, judge.
+
+    Computed from the judges' packed cells (services/audit.py), so the judge's millions of verdicts are
+    never read row by row; the judge is the named one, else the one with most current verdicts.
+    """
+    cols = ["grader", "generation_id", "criterion", "human", "judge", "guideline_version"]
+    counts = {}
+    cells_of = {}
+    for jid, name in audit_store.judge_ids(store):
+        if judge is not None and name != judge:
+            continue
+        cell_gen, cells, names = judge_cells(store, jid)
+        n = int(popcount(cells["present"]).sum())
+        if n:
+            counts[name] = counts.get(name, 0) + n
+            cells_of.setdefault(name, []).append((cell_gen, cells, names))
+    if not counts:
+        return pd.DataFrame(columns=cols)
+    best = max(sorted(counts), key=lambda k: counts[k])  # most verdicts, ties: first by name
+    parts = []
+    for cell_gen, cells, names in cells_of[best]:  # graders of one name vote together, as their rows did
+        crit = np.array([names[int(c)] for c in cells["code"]], dtype=object) if len(cells) else []
+        parts.append(
+            pd.DataFrame(
+                {
+                    "generation_id": cell_gen,
+                    "criterion": crit,
+                    "n_parsed": popcount(cells["parsed"]),
+                    "n_pass": popcount(cells["passed"]),
+                }
+            )
+        )
+    maj = pd.concat(parts, ignore_index=True)
+    if len(parts) > 1:
+        maj = maj.groupby(["generation_id", "criterion"], sort=False, as_index=False)[
+            ["n_parsed", "n_pass"]
+        ].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        maj["judge"] = np.where(
+            maj["n_parsed"] > 0, (maj["n_pass"] / maj["n_parsed"] > 0.5).astype(float), np.nan
+        )
+    maj = maj.dropna(subset=["judge"])[["generation_id", "criterion", "judge"]]
+    maj = maj[maj["generation_id"].isin(labels["generation_id"].unique())]
+    out = labels.merge(maj, on=["generation_id", "criterion"], how="inner")
+    return out.rename(columns={"value": "human"})[cols]
+
+
 def annotator_table(
     store: Store, threshold: float = FAST_SECONDS, judge: str | None = None
 ) -> list[dict[str, Any]]:
-    """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only)."""
-    frame = team_store.cell_verdicts(store)
+    """Return one row of quality signals per person (ANNOTATOR_COLUMNS), sorted by name (read-only).
+
+    Reads the people's current verdicts and the judge's majority from its cells: never every verdict.
+    """
+    frame = audit_store.people_cell_verdicts(store)
     labels = human_labels(store, frame)
-    judge = judge or default_judge(frame)
-    with_judge = human_judge_pairs(store, labels, frame, judge)
+    with_judge = _judge_on_labels(store, labels, judge)
     pairs = human_pairs(labels)
     submits = team_store.submit_reviews(store)
     names = sorted(set(labels["grader"]) | set(submits["grader"]))

@@ -9,14 +9,25 @@ from gradeapp.core.calibration import calibrate, plan_audit
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
 from gradeapp.core.summary import fill_notes
 from gradeapp.db import Store
-from gradeapp.services.audit import load_audit_data
+from gradeapp.services.audit import Progress, load_audit_data
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to stop a computation (the desk's Cancel)."""
 
 
 def compute_stats(
-    store: Store, options: StatsOptions | None = None, data: AuditData | None = None
+    store: Store,
+    options: StatsOptions | None = None,
+    data: AuditData | None = None,
+    progress: Progress | None = None,
 ) -> AuditStats:
-    """Load a project's verdicts and compute every audit table (read-only apart from the checks cache)."""
+    """Load a project's verdicts and compute every audit table (read-only apart from the checks and cell caches).
+
+    progress(fraction, what) is called between steps; it may raise Cancelled to stop.
+    """
     o = options or StatsOptions()
+    step = progress or (lambda _f, _w: None)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     if data is None:
@@ -27,21 +38,28 @@ def compute_stats(
             exclude_common=o.exclude_common,
             naming_penalty=o.naming_penalty,
             program_sentence_limit=o.program_sentence_limit,
+            progress=lambda f, w: step(0.6 * f, w),
         )
     timings["load"] = time.perf_counter() - t
-    return compute_from_data(data, o, timings)
+    return compute_from_data(data, o, timings, progress=lambda f, w: step(0.6 + 0.4 * f, w))
 
 
 def compute_from_data(
-    data: AuditData, o: StatsOptions, timings: dict[str, float] | None = None
+    data: AuditData,
+    o: StatsOptions,
+    timings: dict[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> AuditStats:
-    """Compute every audit table from a loaded snapshot."""
+    """Compute every audit table from a loaded snapshot (progress as in compute_stats)."""
+    step = progress or (lambda _f, _w: None)
     timings = dict(timings or {})
+    step(0.0, "calibration")
     t = time.perf_counter()
     rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
     rates = fill_notes(rates, data)  # a missing estimate says why (reasons of the design stay calibration's)
     plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
     timings["calibration"] = time.perf_counter() - t
+    step(0.2, "agreement")
     t = time.perf_counter()
     agree = agreement_table(
         data, bootstrap=o.bootstrap, seed=o.seed, confidence=o.confidence, threshold=o.threshold
@@ -49,7 +67,9 @@ def compute_from_data(
     hh = human_human(data, o.confidence)
     sc = judge_self_consistency(data)
     timings["agreement"] = time.perf_counter() - t
+    step(0.9, "Skill-Mix table")
     t = time.perf_counter()
     sm = skillmix_table(data)
     timings["skillmix"] = time.perf_counter() - t
+    step(1.0, "done")
     return AuditStats(data, o, rates, agree, hh, sc, sm, plan, timings)

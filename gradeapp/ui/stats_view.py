@@ -4,7 +4,8 @@ The Summary tab shows what the report's first screen shows: the headline table (
 and k, calibrated first), one sentence per student and whether the judge can be trusted (a forest plot).
 The tabs are built in one place (StatsView._build_tabs): another tab is one more entry there.
 
-Computing runs on a QThreadPool worker with its own connection; results come back by signal.
+Computing runs on a QThreadPool worker with its own connection; results come back by signal, with
+progress on the way (a bar and a Cancel button: the computation checks a flag between its steps).
 A timer polls the project's change marker (the highest verdict and review ids) every couple of
 seconds and recomputes when it moved.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import html
 import math
+import threading
 import traceback
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTableView,
@@ -47,7 +50,7 @@ from gradeapp.db import open_project
 from gradeapp.db.audit_store import change_marker
 from gradeapp.io.report import headline_html, plot_bias, plot_forest, plot_k_compare, trust_sentence
 from gradeapp.services.export import export_project
-from gradeapp.services.stats import StatsOptions, compute_stats
+from gradeapp.services.stats import Cancelled, StatsOptions, compute_stats
 
 POLL_MS = 2000
 SUMMARY_CSS = (
@@ -118,30 +121,47 @@ class FrameModel(QAbstractTableModel):
 class _Signals(QObject):
     finished = Signal(object)
     failed = Signal(str)
+    progress = Signal(float, str)
+    cancelled = Signal()
 
 
 class _Job(QRunnable):
-    """Run a function on the thread pool and report its result or its error by signal."""
+    """Run a function on the thread pool and report its progress, result, error or cancellation by signal.
+
+    fn receives a progress(fraction, what) callable, which raises Cancelled once cancel() was called.
+    """
 
     def __init__(self, fn) -> None:
         super().__init__()
         self.fn = fn
         self.signals = _Signals()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _progress(self, fraction: float, what: str) -> None:
+        if self._cancel.is_set():
+            raise Cancelled
+        self.signals.progress.emit(fraction, what)
 
     def run(self) -> None:
         try:
-            result = self.fn()
+            result = self.fn(self._progress)
+        except Cancelled:
+            self.signals.cancelled.emit()
+            return
         except Exception as exc:  # reported to the view; the worker thread must not die silently
             self.signals.failed.emit(f"{exc}\n{traceback.format_exc(limit=3)}")
             return
         self.signals.finished.emit(result)
 
 
-def _compute(store_path: Path, options):
+def _compute(store_path: Path, options, progress=None):
 
     with open_project(store_path, create=False) as store:
         marker = change_marker(store)
-        return marker, compute_stats(store, options)
+        return marker, compute_stats(store, options, progress=progress)
 
 
 def _export(store_path: Path, out: Path, stats) -> dict:
@@ -177,10 +197,20 @@ class StatsView(QWidget):
         self.refresh_button = QPushButton("&Refresh")
         self.export_button = QPushButton("&Export…")
         self.export_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(160)
+        self.cancel_button = QPushButton("&Cancel")
+        self.cancel_button.setEnabled(False)
+        self._job: _Job | None = None
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(self._on_export_clicked)
+        self.cancel_button.clicked.connect(self.cancel)
         bar = QHBoxLayout()
         bar.addWidget(self.status, 1)
+        bar.addWidget(self.progress)
+        bar.addWidget(self.cancel_button)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
 
@@ -270,10 +300,33 @@ class StatsView(QWidget):
         self._busy = True
         self._dirty = False
         self.status.setText("computing…")
-        job = _Job(lambda: _compute(self.store_path, self.options))
+        job = _Job(lambda progress: _compute(self.store_path, self.options, progress))
         job.signals.finished.connect(self._on_job_finished)
         job.signals.failed.connect(self._on_job_failed)
+        job.signals.progress.connect(self._on_job_progress)
+        job.signals.cancelled.connect(self._on_job_cancelled)
+        self._job = job
+        self.progress.setValue(0)
+        self.cancel_button.setEnabled(True)
         self.pool.start(job)
+
+    def cancel(self) -> None:
+        """Stop the running computation at its next step (the tables keep the last results)."""
+        if self._job is not None:
+            self._job.cancel()
+            self._dirty = False
+            self.status.setText("cancelling…")
+
+    def _on_job_progress(self, fraction: float, what: str) -> None:
+        self.progress.setValue(round(1000 * fraction))
+        self.status.setText(f"computing: {what}…")
+
+    def _on_job_cancelled(self) -> None:
+        self._busy = False
+        self._job = None
+        self.cancel_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.status.setText("cancelled (Refresh computes again)")
 
     def _on_timer_timeout(self) -> None:
 
@@ -284,6 +337,9 @@ class StatsView(QWidget):
 
     def _on_job_finished(self, result) -> None:
         self._busy = False
+        self._job = None
+        self.cancel_button.setEnabled(False)
+        self.progress.setValue(1000)
         marker, stats = result
         if self._marker is None or marker > self._marker:
             self._marker = marker
@@ -296,6 +352,8 @@ class StatsView(QWidget):
 
     def _on_job_failed(self, message: str) -> None:
         self._busy = False
+        self._job = None
+        self.cancel_button.setEnabled(False)
         self.status.setText(f"failed: {message.splitlines()[0]}")
         self.failed.emit(message)
 
@@ -359,7 +417,7 @@ class StatsView(QWidget):
         self.export_button.setEnabled(False)
         self.status.setText(f"exporting to {out}…")
         stats = self.stats
-        job = _Job(lambda: _export(self.store_path, out, stats))
+        job = _Job(lambda _progress: _export(self.store_path, out, stats))
         job.signals.finished.connect(self._on_export_done)
         job.signals.failed.connect(self._on_job_failed)
         self.pool.start(job)
@@ -372,6 +430,7 @@ class StatsView(QWidget):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.timer.stop()
+        self.cancel()
         self.pool.waitForDone(10_000)
         self._poll_store.close()
         super().closeEvent(event)

@@ -224,6 +224,58 @@ def test_judge_self_consistency_alpha_matches_the_package_on_the_raw_run_matrix(
     assert sc.loc["topic", "unanimous"] == pytest.approx(agree)
 
 
+def test_an_unparsed_judge_point_is_missing_in_every_2x2_statistic_and_counted_beside_n(tmp_path):
+    path = tmp_path / "unparsed.gradeapp"
+    simulate_project(path, n_generations=300, n_audit=120, sensitivity=0.85, specificity=0.8, seed=8)
+    with open_project(path) as store:
+        drawn = [g for (g,) in store.execute("SELECT generation_id FROM audit_items ORDER BY 1 LIMIT 15")]
+        marks = ",".join("?" * len(drawn))
+        # every run of the topic point of 15 audited generations comes back unparsed
+        store.execute(
+            f"UPDATE verdicts SET value = NULL, status = 'unparsed' WHERE criterion = 'topic' "
+            f"AND generation_id IN ({marks}) AND grader_id = (SELECT id FROM graders WHERE kind = 'judge')",
+            drawn,
+        )
+        store.conn.commit()
+        data = load_audit_data(store)
+        people = store.current_verdicts_df("human")
+        runs = store.current_verdicts_df("judge")
+    table = agreement_table(data, bootstrap=0)
+    row = table[(table["breakdown"] == "overall") & (table["criterion"] == "topic")].iloc[0]
+    assert row["n_judge_missing"] == 15
+    # the oracle: the judge's majority over its parsed runs against the person, the 15 left out
+    h = people[people["criterion"] == "topic"].set_index("generation_id")["value"]
+    t = runs[runs["criterion"] == "topic"].groupby("generation_id")["value"].agg(["mean", "count"])
+    j = (t["mean"] > 0.5).astype(int).where(t["count"] > 0)
+    both = pd.concat([h.rename("h"), j.rename("j")], axis=1, join="inner").dropna()
+    assert row["n"] == len(both) and row["n"] + row["n_judge_missing"] == len(h)
+    assert row["kappa"] == pytest.approx(cohen_kappa_score(both["h"], both["j"]), abs=1e-12)
+    b = int(((both["h"] == 1) & (both["j"] == 0)).sum())
+    c = int(((both["h"] == 0) & (both["j"] == 1)).sum())
+    assert row["mcnemar_p"] == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, abs=1e-12)
+
+
+def test_self_consistency_is_on_the_judge_s_own_runs_where_the_rules_would_hide_disagreement(tmp_path):
+    path = tmp_path / "runs.gradeapp"
+    simulate_project(path, n_generations=240, n_audit=0, sensitivity=0.7, specificity=0.7, seed=6)
+    with open_project(path) as store:
+        data = load_audit_data(store)
+        runs = store.current_verdicts_df("judge")
+    sc = judge_self_consistency(data).set_index("criterion")
+    limit = runs[runs["criterion"] == "sentence_limit"]
+    matrix = limit.pivot(index="run", columns="generation_id", values="value").to_numpy(dtype=float)
+    unanimous = float((matrix.max(axis=0) == matrix.min(axis=0)).mean())
+    assert sc.loc["sentence_limit", "unanimous"] == pytest.approx(unanimous)
+    assert sc.loc["sentence_limit", "unanimous"] < 0.6  # the judge's own runs disagree often
+    assert sc.loc["sentence_limit", "alpha"] == pytest.approx(
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-12
+    )
+    # after the program's sentence count every run says the same: reported apart, never instead
+    assert sc.loc["sentence_limit (after the rules)", "unanimous"] == 1.0
+    assert sc.loc["sentence_limit (after the rules)", "basis"] == "after the rules"
+    assert sc.loc["sentence_limit", "basis"] == "judge's runs"
+
+
 def test_cohen_kappa_matches_sklearn():
     rng = np.random.default_rng(4)
     for _ in range(20):

@@ -196,3 +196,115 @@ def test_planner_predicts_the_ppi_half_width_and_asks_for_fewer_items_when_the_j
         plans[name] = plan.iloc[0]
     assert plans["good"]["rho"] > plans["poor"]["rho"]
     assert plans["good"]["extra"] < plans["poor"]["extra"]
+
+
+# -- design-weighted estimators (issue 11) --------------------------------------------------------
+from scipy.stats import t as student_t  # noqa: E402
+
+from gradeapp.core.calibration import (  # noqa: E402
+    Design,
+    design_covariance,
+    hajek_mean,
+    poststratified_mean,
+    ppi_ipw,
+    rogan_gladen_weighted,
+)
+
+
+def test_ipw_ppi_matches_ppi_py_with_weights_and_its_variance_without_the_unlabeled_term():
+    y, yhat, yu = _ppi_data(11, n=120, big_n=4000)
+    pool = np.concatenate([yhat, yu])  # the IPW form's unlabeled set is the whole judged pool
+    prob = np.random.default_rng(5).choice([0.01, 0.03], size=len(y))
+    design = Design(prob, np.where(prob == 0.01, "a", "b"))
+    for lam in (0.0, 0.5, 1.0):
+        ours = ppi_ipw(y, yhat, pool, design, lam=lam)
+        ref = ppi_py.ppi_mean_pointestimate(y, yhat, pool, lam=lam, w=1 / prob)
+        assert ours.estimate == pytest.approx(float(np.squeeze(ref)), abs=1e-12)
+    # equal weights, one stratum, no FPC: ppi_py's SE^2 = lam^2 Var(pool)/N + Var(e)/n (ddof 0); ours has no
+    # pool term (the pool is a census) and the unbiased Var(e) (ddof 1) with a t quantile on n - 1 df.
+    equal = Design(np.full(len(y), 0.01), np.full(len(y), "all"))
+    lam = 0.6
+    ours = ppi_ipw(y, yhat, pool, equal, confidence=0.95, lam=lam)
+    lo, hi = ppi_py.ppi_mean_ci(y, yhat, pool, alpha=0.05, lam=lam)
+    se2_ppi = ((float(hi[0]) - float(lo[0])) / 2 / 1.959963984540054) ** 2
+    var_e = se2_ppi - lam**2 * np.var(pool) / len(pool)
+    # plus the small-sample floor: y's variance with a pseudo 0 and 1, where larger, over n
+    floor = max(0.0, np.var(np.append(y, [0.0, 1.0]), ddof=1) - np.var(y, ddof=1)) / len(y)
+    expected_half = student_t.ppf(0.975, len(y) - 1) * math.sqrt(var_e * len(y) / (len(y) - 1) + floor)
+    assert (ours.ci_high - ours.ci_low) / 2 == pytest.approx(expected_half, rel=1e-9)
+    assert ours.estimate == pytest.approx((float(lo[0]) + float(hi[0])) / 2, abs=1e-12)
+
+
+def test_stratified_by_hand_with_unequal_probabilities_and_the_finite_population_correction():
+    # A cell of 40: the judge passes 10 (4 audited, pi 0.4) and fails 30 (3 audited, pi 0.1).
+    y = np.array([1, 1, 0, 1, 0, 0, 1], dtype=float)
+    post = np.array([1, 1, 1, 1, 0, 0, 0])
+    pool_post = np.array([1] * 10 + [0] * 30)
+    design = Design(np.array([0.4] * 4 + [0.1] * 3), np.array(["pass"] * 4 + ["fail"] * 3))
+    est, lo, hi = poststratified_mean(y, post, pool_post, design, confidence=0.5, binary=False)
+    assert est == pytest.approx((10 * 0.75 + 30 * (1 / 3)) / 40)  # 0.4375; unweighted it would be 4/7
+    var = 0.25**2 * (1 - 0.4) * 0.25 / 4 + 0.75**2 * (1 - 0.1) * (1 / 3) / 3  # sum W^2 (1-f) s^2 / n
+    # small-sample floor: each stratum's variance with a pseudo 0 and 1 added, where that is larger:
+    # pass stratum [1,1,0,1,0,1] -> 4/15 against 1/4; fail stratum [0,0,1,0,1] -> 0.3 < 1/3 adds nothing
+    floor = 0.25**2 * (1 - 0.4) * (4 / 15 - 0.25) / 4
+    half = student_t.ppf(0.75, 7 - 2 - 1) * math.sqrt(var + floor)  # t on n - strata - (post-strata - 1) df
+    assert (lo, hi) == pytest.approx((est - half, est + half), abs=1e-12)
+    # the Hajek mean (human_only, human_rate) is the same design's stratified mean
+    h_est, h_var = hajek_mean(y, design)
+    assert h_est == pytest.approx(est) and h_var == pytest.approx(var + floor)
+    # below 5% of a stratum no correction: pi 0.04 and 0.01 give the plain sum W^2 s^2 / n
+    small = Design(np.array([0.04] * 4 + [0.01] * 3), design.stratum)
+    u = np.array([1.0, -1.0, 2.0, 0.0, 1.0, 1.0, -2.0])
+    v_small = design_covariance(u, u, small)
+    v_big = design_covariance(u, u, design)
+    assert v_small == pytest.approx(4 / 3 * np.var(u[:4]) * 4 + 3 / 2 * np.var(u[4:]) * 3)
+    assert v_big == pytest.approx(0.6 * 4 / 3 * np.var(u[:4]) * 4 + 0.9 * 3 / 2 * np.var(u[4:]) * 3)
+
+
+def test_weighted_rogan_gladen_by_hand_where_the_unweighted_one_collapses_to_zero():
+    # Judge-pass stratum: 20 in the pool, 5 audited (pi 1/4), people pass 4; judge-fail: 80, 5 audited
+    # (pi 1/16), people pass 1. Weighted: q1 = 16/32 = 0.5, q0 = 64/68; p = 0.2 -> theta = 0.32 (the
+    # stratified mean 0.2 * 0.8 + 0.8 * 0.2). Unweighted q1 = q0 = 0.8 give (0.2 + 0.8 - 1)/0.6 = 0.
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 1], dtype=float)
+    yhat = np.array([1] * 5 + [0] * 5, dtype=float)
+    design = Design(np.array([0.25] * 5 + [1 / 16] * 5), np.array(["pass"] * 5 + ["fail"] * 5))
+    est, lo, hi = rogan_gladen_weighted(y, yhat, 0.2, design)
+    q1, q0 = 0.5, 64 / 68
+    assert est == pytest.approx((0.2 + q0 - 1) / (q0 + q1 - 1)) and est == pytest.approx(0.32)
+    assert lo < est < hi
+    m1, m0 = int(y.sum()), int((1 - y).sum())
+    unweighted = rogan_gladen(0.2, 100, 4 / m0, m0, 4 / m1, m1)
+    assert unweighted[0] == pytest.approx(0.0)
+
+
+def test_a_by_verdict_audit_is_weighted_in_every_estimator_and_human_rate(tmp_path):
+    from gradeapp.services.audit import draw_audit
+
+    path = tmp_path / "verdict.gradeapp"
+    sim = simulate_project(
+        path, n_generations=1200, n_audit=0, grade_all=True, sensitivity=0.9, specificity=0.85,
+        ks=(3,), students={"m": None}, seed=4,
+    )  # fmt: skip
+    with open_project(path) as store:
+        draw_audit(store, 80, design="stratified", per_cell=True, by_verdict=True, seed=3, name="rare")
+        data = load_audit_data(store)
+        items = data.audit_items.set_index("generation_id")
+    rates = calibrate(data).set_index(["metric", "estimator"])
+    truth = sim.truth.set_index("generation_id")
+    for metric in ("full_marks", "skill_fraction"):
+        y = truth.loc[items.index, metric].to_numpy()
+        w = 1 / items["inclusion_prob"].to_numpy()
+        weighted = float(np.sum(w * y) / np.sum(w))
+        row = rates.loc[(metric, "human_only")]
+        assert row["human_rate"] == pytest.approx(weighted)
+        assert row["estimate"] == pytest.approx(weighted)
+        # the unweighted audit rate is far off: the design oversamples the judge's rarer verdict
+        assert abs(float(y.mean()) - weighted) > 0.02
+        assert row["note"].startswith("finite-population correction")
+        pool_rate = float(truth[metric].mean())
+        for est in ("ppi++", "stratified"):
+            r = rates.loc[(metric, est)]
+            assert r["ci_low"] - 0.02 <= pool_rate <= r["ci_high"] + 0.02
+    assert rates.loc[("full_marks", "stratified"), "estimate"] == pytest.approx(
+        rates.loc[("full_marks", "human_only"), "estimate"]
+    )  # post-strata = the design's strata: the stratified estimator is the design's own mean

@@ -91,3 +91,22 @@ def test_the_view_opens_on_a_summary_that_answers_first(view, qtbot, tmp_path):
     assert len(ax.get_yticklabels()) >= 3  # criteria and composites, worst first
     view.grab().save(str(tmp_path / "summary.png"))
     assert (tmp_path / "summary.png").stat().st_size > 10_000
+
+
+def test_progress_is_shown_and_a_computation_can_be_cancelled(view, qtbot):
+    seen = []
+    view.refresh()
+    view._job.signals.progress.connect(lambda f, what: seen.append((f, what)))
+    with qtbot.waitSignal(view.stats_refreshed, timeout=30_000):
+        pass
+    assert seen and all(0.0 <= f <= 1.0 for f, _ in seen) and any("judge" in w for _, w in seen)
+    assert view.progress.value() == 1000 and not view.cancel_button.isEnabled()
+    previous = view.stats
+    view.refresh()
+    assert view.cancel_button.isEnabled()
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view._busy, timeout=30_000)
+    assert view.status.text().startswith("cancelled"), view.status.text()
+    assert view.stats is previous and not view.cancel_button.isEnabled()
+    with qtbot.waitSignal(view.stats_refreshed, timeout=30_000):
+        view.refresh()  # computes again after a cancel
