@@ -50,6 +50,7 @@ class AuditPanel(QWidget):
         self._dirty = False
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
+        self._jobs: list = []  # jobs are not auto-deleted (see stats_view._Job): kept until the pool is idle
         self.target = QDoubleSpinBox()
         self.target.setRange(0.005, 0.5)
         self.target.setSingleStep(0.005)
@@ -87,6 +88,9 @@ class AuditPanel(QWidget):
         job = _Job(lambda _report: _progress(self.store_path, draw, target))
         job.signals.finished.connect(self._on_done)
         job.signals.failed.connect(self._on_failed)
+        if self.pool.activeThreadCount() == 0:
+            self._jobs.clear()
+        self._jobs.append(job)
         self.pool.start(job)
 
     def _on_failed(self, message: str) -> None:

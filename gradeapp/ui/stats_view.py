@@ -134,6 +134,9 @@ class _Job(QRunnable):
 
     def __init__(self, fn) -> None:
         super().__init__()
+        # The view owns its jobs: with auto-delete the pool would free the runnable, and with it the
+        # signals' QObject of the UI thread, on the worker thread while its signal is still queued.
+        self.setAutoDelete(False)
         self.fn = fn
         self.signals = _Signals()
         self._cancel = threading.Event()
@@ -205,6 +208,7 @@ class StatsView(QWidget):
         self.cancel_button = QPushButton("&Cancel")
         self.cancel_button.setEnabled(False)
         self._job: _Job | None = None
+        self._jobs: list[_Job] = []
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(self._on_export_clicked)
         self.cancel_button.clicked.connect(self.cancel)
@@ -219,7 +223,7 @@ class StatsView(QWidget):
         self.models: dict[str, FrameModel] = {}
         self._build_tabs()
 
-        self.judges_tab = JudgesTab(self.store_path, self.pool, self.options, self)
+        self.judges_tab = JudgesTab(self.store_path, self._start, self.options, self)
         self.tabs.addTab(self.judges_tab, "Judges")
         self.stats_refreshed.connect(self.judges_tab.refresh)
 
@@ -313,7 +317,7 @@ class StatsView(QWidget):
         self._job = job
         self.progress.setValue(0)
         self.cancel_button.setEnabled(True)
-        self.pool.start(job)
+        self._start(job)
 
     def cancel(self) -> None:
         """Stop the running computation at its next step (the tables keep the last results)."""
@@ -425,6 +429,13 @@ class StatsView(QWidget):
         job = _Job(lambda _progress: _export(self.store_path, out, stats))
         job.signals.finished.connect(self._on_export_done)
         job.signals.failed.connect(self._on_job_failed)
+        self._start(job)
+
+    def _start(self, job: _Job) -> None:
+        """Run a job on the pool, keeping it alive until the pool is idle again (see _Job)."""
+        if self.pool.activeThreadCount() == 0:
+            self._jobs.clear()  # every earlier job has returned from run(): free them here, on this thread
+        self._jobs.append(job)
         self.pool.start(job)
 
     def _on_export_done(self, paths: dict) -> None:
@@ -478,9 +489,10 @@ class JudgesTab(QWidget):
 
     refreshed = Signal()
 
-    def __init__(self, store_path: Path, pool: QThreadPool, options, parent: QWidget | None = None) -> None:
+    def __init__(self, store_path: Path, start, options, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store_path, self.pool, self.options = store_path, pool, options
+        # start(job) runs a job on the view's pool and keeps it alive until it is done
+        self.store_path, self.start, self.options = store_path, start, options
         self.comparison = None
         self.verdict = QLabel("comparing the judges…")
         self.verdict.setWordWrap(True)
@@ -502,7 +514,7 @@ class JudgesTab(QWidget):
         job = _Job(lambda _progress: _compare(self.store_path, self.options))
         job.signals.finished.connect(self._on_done)
         job.signals.failed.connect(lambda m: self.verdict.setText(m.splitlines()[0]))
-        self.pool.start(job)
+        self.start(job)
 
     def _on_done(self, comparison) -> None:
         if comparison is None:
