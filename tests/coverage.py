@@ -26,7 +26,7 @@ from gradeapp.core import calibration
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.results import StatsOptions
 from gradeapp.db import audit_store, open_project
-from gradeapp.services.audit import load_audit_data, plan_draw
+from gradeapp.services.audit import generation_uncertainty, load_audit_data, plan_draw
 from gradeapp.services.stats import compute_stats
 from tests.simulate import simulate_project
 
@@ -38,6 +38,7 @@ DESIGNS: dict[str, dict] = {
     "stratified-per-cell": {"design": "stratified", "per_cell": True},
     "by-verdict": {"design": "stratified", "by_verdict": True},
     "by-verdict-per-cell": {"design": "stratified", "by_verdict": True, "per_cell": True},
+    "active": {"design": "active", "per_cell": True},
 }
 SHOWN = ("human_only", "ppi++", "stratified", "rogan_gladen")  # judge_only estimates the judge, not people
 
@@ -106,6 +107,7 @@ def run_scenario(
         pool = data.gens.loc[data.judge_gen.index, ["student", "k"]].reset_index()
         pool["verdict"] = (data.judge_gen["full_marks"].to_numpy() >= 1).astype(int)
         pool["soft"] = data.judge_gen["full_marks_soft"].to_numpy()
+        pool["uncertainty"] = generation_uncertainty(data).to_numpy()  # what the active design follows
         n_cells = pool.groupby(["student", "k"]).ngroups
         for design in designs:
             d_index = list(DESIGNS).index(design)  # the same audits whichever designs are run

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC, skill_criterion
-from gradeapp.db import audit_store, open_project
+from gradeapp.db import audit_store, judge_store, open_project
 from gradeapp.db.connection import now_iso
 
 CATEGORIES = ("rhetorical", "logical", "literary", "theory of mind", "physical knowledge")
@@ -48,9 +48,17 @@ def simulate_project(
     skill_spread: float = 0.0,
     grade_all: bool = False,
     seed: int = 0,
+    judges: dict[str, tuple[float, float]] | None = None,
+    judge_cost: dict[str, float] | None = None,
+    hard_share: float = 0.0,
+    hard_error: float = 0.4,
 ) -> Simulation:
     """Create a simulated project at path (which must not exist); return its path and the truth.
 
+    judges: several judges on the same generations, name -> (sensitivity, specificity) (default: one judge
+    "sim-judge" with `sensitivity` and `specificity`); judge_cost: name -> cost_usd of a recorded job.
+    hard_share > 0: that share of generations is hard, where every run errs on every point with probability
+    hard_error independently (the runs disagree); on the other generations the runs repeat one draw.
     skill_spread: skills of several difficulties: each skill's pass rate is the cell's moved by a uniform
     offset in [-skill_spread, skill_spread] on the logit scale. grade_all: person A grades (and submits)
     every generation, not only the drawn ones (the coverage study draws many audits from one pool).
@@ -137,23 +145,43 @@ def simulate_project(
                 store,
                 ((int(g), int(n), int(n), "[]") for g, n in zip(gen_ids_a[is_limit], n_sent, strict=True)),
             )
-            judge = store.grader_id("judge", "sim-judge", model="sim-judge", prompt_version="sim")
-            for run in range(1, runs + 1):
-                u = rng.random(len(truth))
-                said = np.where(truth == 1, u < sensitivity, u >= specificity).astype(int)
-                audit_store.bulk_insert_verdicts(
-                    store,
-                    zip(
-                        [judge] * len(truth),
-                        gen_ids_a.tolist(),
-                        crits,
-                        [run] * len(truth),
-                        said.tolist(),
-                        ["ok"] * len(truth),
-                        [stamp] * len(truth),
-                        strict=True,
-                    ),
-                )
+            # Draws only when asked for, so that the default project keeps its random stream.
+            hard_long = (rng.random(n_generations + 1) < hard_share)[gen_ids_a] if hard_share else None
+            for jname, (sens, spec) in (judges or {"sim-judge": (sensitivity, specificity)}).items():
+                judge = store.grader_id("judge", jname, model=jname, prompt_version="sim")
+                shared = rng.random(len(truth)) if hard_share else None
+                for run in range(1, runs + 1):
+                    u = rng.random(len(truth)) if not hard_share else shared
+                    said = np.where(truth == 1, u < sens, u >= spec).astype(int)
+                    if hard_share:
+                        err = rng.random(len(truth)) < hard_error
+                        said = np.where(hard_long, np.where(err, 1 - truth, truth), said)
+                    audit_store.bulk_insert_verdicts(
+                        store,
+                        zip(
+                            [judge] * len(truth),
+                            gen_ids_a.tolist(),
+                            crits,
+                            [run] * len(truth),
+                            said.tolist(),
+                            ["ok"] * len(truth),
+                            [stamp] * len(truth),
+                            strict=True,
+                        ),
+                    )
+                if judge_cost and jname in judge_cost:
+                    job = judge_store.start_job(store, "judge", judge, {"model": jname})
+                    judge_store.update_job(
+                        store,
+                        job,
+                        calls=n_generations * runs,
+                        failures=0,
+                        prompt_tokens=int(judge_cost[jname] * 1e6),
+                        completion_tokens=int(judge_cost[jname] * 1e5),
+                        cost_usd=judge_cost[jname],
+                        status="done",
+                        finished=True,
+                    )
             truth_long = pd.DataFrame(
                 {"generation_id": gen_ids_a, "criterion": crits, "value": truth, "k": ks_a}
             )

@@ -11,7 +11,7 @@ from gradeapp.cli.output import print_json
 from gradeapp.core.calibration import plan_audit
 from gradeapp.core.summary import audit_status, headline_lines, omitted
 from gradeapp.db import audit_store
-from gradeapp.services.audit import draw_audit, load_audit_data
+from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
@@ -42,6 +42,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
             seed=args.seed,
             name=args.name,
             exclude_common=not args.include_common,
+            floor=args.floor,
         )
     if args.json:
         print_json(report)
@@ -51,7 +52,8 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
         f"pool {report['params']['pool']})"
     )
     for s in report["strata"]:
-        print(f"  {s['stratum']:<40} {s['n']:>6}  inclusion probability {s['inclusion_prob']:.4g}")
+        mean = " (mean)" if report["design"] == "active" else ""
+        print(f"  {s['stratum']:<40} {s['n']:>6}  inclusion probability{mean} {s['inclusion_prob']:.4g}")
     return 0
 
 
@@ -191,7 +193,18 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--size", type=int, required=True, help="generations to draw (per cell with --per-cell)")
     p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
-    p.add_argument("--design", choices=["uniform", "stratified"], default="uniform")
+    p.add_argument(
+        "--design",
+        choices=["uniform", "stratified", "active"],
+        default="uniform",
+        help="active: Poisson sampling, more likely where the judge's runs disagree (--size is the expected size)",
+    )
+    p.add_argument(
+        "--floor",
+        type=float,
+        default=ACTIVE_FLOOR,
+        help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
+    )
     p.add_argument(
         "--by-verdict",
         action="store_true",

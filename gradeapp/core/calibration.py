@@ -515,6 +515,10 @@ WITHHELD: dict[tuple[str, ...], str] = {
         "withheld under a by-verdict audit: in the coverage study its bias (-0.007 to -0.008) exceeded the "
         "target (for full marks it equals the stratified estimate: use that)"
     ),
+    ("active", "rogan_gladen"): (
+        "withheld under an active audit: in the coverage study its interval covered 68% (its sensitivity and "
+        "specificity come from items chosen for the judge's doubt; use PPI++ or stratified)"
+    ),
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from gradeapp.core.judge_compare import JudgeComparison
 from gradeapp.core.results import AuditStats
 from gradeapp.core.sampling import novelty_bound
 from gradeapp.core.summary import (
@@ -605,6 +606,28 @@ def section_tables(stats: AuditStats) -> str:
 SECTIONS = [section_answer, section_other_metrics, section_trust_detail, section_curves, section_tables]
 
 
+def judges_section(judges: JudgeComparison | None) -> str:
+    """Return the section comparing the project's judges ('' with fewer than two judges)."""
+    if judges is None or len(judges.judges) < 2:
+        return ""
+    cols = ["judge", "criterion", "n", "agreement", "kappa", "kappa_low", "kappa_high", "sensitivity",
+            "specificity", "bias", "pairwise", "ppi_half_width"]  # fmt: skip
+    c = judges.settings.get("confidence", 0.95)
+    return "".join(
+        [
+            "<h2>Judges compared (same audited generations)</h2>",
+            f"<p><b>{html.escape(judges.sentence)}</b></p>",
+            f"<p class='note'>{judges.n_generations} generations graded by people and every judge. Intervals: "
+            f"{c:.0%} percentile bootstrap over generations, paired across judges; McNemar: exact test on the "
+            "points where exactly one judge agreed with the people; ppi_half_width: mean PPI++ half-width over "
+            "student x k cells that judge gives for the same audit.</p>",
+            _table(judges.table()[cols]),
+            _details("Paired differences (judge_b - judge_a)", _table(judges.pairs)),
+            _details("Cost from the job records", _table(judges.costs)),
+        ]
+    )
+
+
 def render_report(stats: AuditStats, sections=None) -> str:
     """Return the report as one HTML page, its sections in order (default SECTIONS), every plot embedded."""
     body = "\n".join(section(stats) for section in (sections or SECTIONS))
@@ -615,7 +638,8 @@ def render_report(stats: AuditStats, sections=None) -> str:
     )
 
 
-def write_report(stats: AuditStats, path: Path) -> Path:
-    """Write report.html at path; return the path."""
-    Path(path).write_text(render_report(stats), encoding="utf-8")
+def write_report(stats: AuditStats, path: Path, judges: JudgeComparison | None = None) -> Path:
+    """Write report.html at path (with the judges compared before the full tables, when given); return it."""
+    sections = [*SECTIONS[:-1], lambda _stats: judges_section(judges), SECTIONS[-1]] if judges else None
+    Path(path).write_text(render_report(stats, sections), encoding="utf-8")
     return Path(path)

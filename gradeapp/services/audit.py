@@ -35,7 +35,8 @@ from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.scores import ensure_checks
 
-DESIGNS = ("uniform", "stratified")
+DESIGNS = ("uniform", "stratified", "active")
+ACTIVE_FLOOR = 0.5  # share of the active draw's expected size spread uniformly over the pool
 RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
 
 
@@ -489,6 +490,99 @@ def _active_draw(store, draw: str | None, gens: pd.DataFrame, human_gen: pd.Data
 
 
 # -- drawing --------------------------------------------------------------------------------------
+def active_probabilities(uncertainty: np.ndarray, size: float, floor: float = ACTIVE_FLOOR) -> np.ndarray:
+    """Return inclusion probabilities summing to `size` that grow with the judge's uncertainty.
+
+    pi_i = size * ((1 - floor) * u_i / sum(u) + floor / N): a uniform floor, so every generation can be drawn,
+    plus a share proportional to u_i (as in active inference, Zrnic & Candes 2024, where the best pi_i grows
+    with the expected error of the prediction). Probabilities above 1 are set to 1 and the surplus is spread
+    over the others in the same proportions, until none exceeds 1. Without any uncertainty: uniform.
+    """
+    u = np.clip(np.nan_to_num(np.asarray(uncertainty, dtype=float), nan=1.0), 0.0, None)
+    n_pool = len(u)
+    size = min(float(size), float(n_pool))
+    if n_pool == 0:
+        return u
+    share = np.full(n_pool, 1.0 / n_pool) if u.sum() == 0 else u / u.sum()
+    raw = (1 - floor) * share + floor / n_pool
+    pi = np.zeros(n_pool)
+    fixed = np.zeros(n_pool, dtype=bool)
+    while True:
+        left = size - fixed.sum()
+        free = ~fixed
+        pi[free] = left * raw[free] / raw[free].sum()
+        over = free & (pi >= 1.0)
+        if not over.any():
+            break
+        fixed |= over
+        pi[fixed] = 1.0
+    return np.clip(pi, 0.0, 1.0)
+
+
+def judge_uncertainty(soft: np.ndarray) -> np.ndarray:
+    """Return the judge's uncertainty 2 * sqrt(s (1 - s)) from its soft score s (the share of runs that pass).
+
+    0 when every run says the same, 1 when the runs split evenly: the standard deviation of one run's
+    verdict, which is the expected error of the soft score when the runs are exchangeable.
+    """
+    s = np.clip(np.asarray(soft, dtype=float), 0.0, 1.0)
+    return 2.0 * np.sqrt(s * (1.0 - s))
+
+
+def generation_uncertainty(data: AuditData, metric: str = "full_marks") -> pd.Series:
+    """Return per judged generation how split the judge's runs are: the largest 2 sqrt(s (1 - s)) over its
+    criteria (s = share of parsed runs passing the point) and the metric's own soft score.
+
+    One uncertain point makes every composite of the generation uncertain, hence the maximum.
+    """
+    jg = data.judge_gen
+    soft = f"{metric}_soft" if f"{metric}_soft" in jg else metric
+    unc = pd.Series(judge_uncertainty(jg[soft].to_numpy(dtype=float)), index=jg.index)
+    tally = getattr(data, "judge_run_tally", None)  # every generation's points: parsed runs and passes
+    if tally is not None and not tally.empty:
+        gid = tally["generation_id"].to_numpy()
+        share = tally["passes"].to_numpy(dtype=float) / tally["n"].to_numpy(dtype=float)
+    elif not data.judge_points.empty and "soft" in data.judge_points:
+        gid = data.judge_points["generation_id"].to_numpy()
+        share = data.judge_points["soft"].to_numpy(dtype=float)
+    else:
+        return unc
+    point_max = pd.Series(judge_uncertainty(share)).groupby(gid).max()
+    return np.maximum(unc, point_max.reindex(unc.index).fillna(0.0))
+
+
+def _draw_active_design(pool: pd.DataFrame, size: int, per_cell: bool, floor: float, rng) -> pd.DataFrame:
+    """Poisson sampling with the active probabilities: each generation drawn independently with its pi_i."""
+    cell = pool["student"].astype(str) + "|k=" + pool["k"].astype(str)
+    pi = np.zeros(len(pool))
+    if "uncertainty" in pool:
+        unc = pool["uncertainty"].to_numpy(dtype=float)
+    elif "soft" in pool:
+        unc = judge_uncertainty(pool["soft"].to_numpy(dtype=float))
+    else:
+        raise GradeappError("the active design needs the judge's runs (its uncertainty) in the pool")
+    if per_cell:
+        for c in sorted(cell.unique()):
+            idx = np.flatnonzero((cell == c).to_numpy())
+            pi[idx] = active_probabilities(unc[idx], size, floor)
+    else:
+        pi = active_probabilities(unc, size, floor)
+    pi = np.maximum(pi, 1e-12)  # a generation of the pool is never impossible to draw
+    picked = rng.random(len(pool)) < pi
+    # The stratum names the group of equal probability (within the cell with per_cell): given how many of a
+    # group were drawn, Poisson sampling within it is a simple random sample, so the estimators' stratified
+    # variance (and its finite-population correction) is the right one for this design.
+    base = cell if per_cell else pd.Series("all", index=pool.index)
+    stratum = base + "|pi=" + pd.Series([f"{p:.4g}" for p in pi], index=pool.index)
+    return pd.DataFrame(
+        {
+            "generation_id": pool["generation_id"].to_numpy()[picked],
+            "stratum": stratum.to_numpy()[picked],
+            "inclusion_prob": pi[picked],
+        }
+    ).reset_index(drop=True)
+
+
 def plan_draw(
     pool: pd.DataFrame,
     size: int,
@@ -497,6 +591,7 @@ def plan_draw(
     per_cell: bool = False,
     by_verdict: bool = False,
     seed: int = 0,
+    floor: float = ACTIVE_FLOOR,
 ) -> pd.DataFrame:
     """Draw generations from a pool (generation_id, student, k, verdict); return generation_id, stratum, inclusion_prob.
 
@@ -504,6 +599,9 @@ def plan_draw(
     stratified: strata student x k (and the judge's verdict with by_verdict), `size` split over cells in
     proportion to their size (per_cell: `size` per cell); with by_verdict each cell's share is split equally
     between the judge's pass and fail strata, which oversamples the rarer verdict.
+    active: Poisson sampling, each generation drawn independently with probability pi_i that grows with the
+    judge's uncertainty (pool column `uncertainty`, else judge_uncertainty of `soft`) over a uniform floor; `size` is the expected number drawn
+    (per cell with per_cell), and pi_i is exactly the probability with which it was drawn.
     """
     if design not in DESIGNS:
         raise GradeappError(f"unknown design {design!r} (choose {' or '.join(DESIGNS)})")
@@ -513,6 +611,10 @@ def plan_draw(
         raise GradeappError("no judged generations to draw from (run the judge or import its verdicts first)")
     rng = np.random.default_rng(seed)
     pool = pool.sort_values("generation_id").reset_index(drop=True)
+    if design == "active":
+        if not 0 < floor <= 1:
+            raise GradeappError("--floor must be above 0 and at most 1")
+        return _draw_active_design(pool, size, per_cell, floor, rng)
     cell = pool["student"].astype(str) + "|k=" + pool["k"].astype(str)
     if design == "uniform" and not per_cell:
         n = min(size, len(pool))
@@ -599,6 +701,7 @@ def draw_pool(
     pool["verdict"] = (
         data.judge_gen[metric].to_numpy() >= (0.5 if metric == "skill_fraction" else 1)
     ).astype(int)
+    pool["uncertainty"] = generation_uncertainty(data, metric).to_numpy()
     return pool
 
 
@@ -612,12 +715,15 @@ def draw_audit(
     seed: int = 0,
     name: str | None = None,
     exclude_common: bool = True,
+    floor: float = ACTIVE_FLOOR,
 ) -> dict:
     """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata)."""
     if by_verdict and design != "stratified":
         raise GradeappError("--by-verdict needs --design stratified")
-    pool = draw_pool(store, exclude_common=exclude_common, with_verdict=by_verdict)
-    items = plan_draw(pool, size, design=design, per_cell=per_cell, by_verdict=by_verdict, seed=seed)
+    pool = draw_pool(store, exclude_common=exclude_common, with_verdict=by_verdict or design == "active")
+    items = plan_draw(
+        pool, size, design=design, per_cell=per_cell, by_verdict=by_verdict, seed=seed, floor=floor
+    )
     n_draws = len(audit_store.audit_draws_df(store))
     name = name or f"audit-{n_draws + 1}"
     params = {
@@ -627,6 +733,10 @@ def draw_audit(
         "exclude_common": exclude_common,
         "pool": len(pool),
     }
+    if design == "active":
+        params.update(
+            floor=floor, sampling="poisson", uncertainty="2*sqrt(s(1-s)), s = full_marks soft score"
+        )
     draw_id = audit_store.add_audit_draw(
         store,
         name,
@@ -636,7 +746,7 @@ def draw_audit(
         items[["generation_id", "stratum", "inclusion_prob"]].itertuples(index=False),
     )
     strata = items.groupby("stratum").agg(
-        n=("generation_id", "size"), inclusion_prob=("inclusion_prob", "first")
+        n=("generation_id", "size"), inclusion_prob=("inclusion_prob", "mean")
     )
     return {
         "id": draw_id,

@@ -1,5 +1,5 @@
 """Export the audit: pass_rates.csv, agreement.csv, verdicts.csv + verdicts.parquet, report.html,
-annotators.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
+annotators.csv, judges.csv, and the paper outputs (headline.tex/.md, k_curve and agreement as .svg/.pdf).
 
 CSV cells are neutralised by gradeapp.io.tables (see there).
 """
@@ -22,6 +22,7 @@ from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
+from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_stats
 
@@ -246,7 +247,10 @@ def _write_exports(
     write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
     paths["verdicts_csv"] = out / "verdicts.csv"
     paths["verdicts_parquet"] = out / "verdicts.parquet"
-    paths["report"] = write_report(stats, out / "report.html")
+    judges = export_comparison(store, stats.options, stats.data)
+    paths["report"] = write_report(stats, out / "report.html", judges=judges)
     paths.update(write_paper_outputs(stats, out))
     paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
+    if judges is not None:
+        paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
     return paths

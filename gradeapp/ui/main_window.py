@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QDockWidget,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._build_menus()
+        self._build_audit_mode()
         self._remember_recent(self.store_path)
         package = f" — package for {self.package_for}" if self.package_for else ""
         package += " — read-only" if self.readonly else ""
@@ -363,6 +365,64 @@ class MainWindow(QMainWindow):
             if sc.action == "open":
                 self.recent_menu = menus["File"].addMenu("Open &recent")
                 self.recent_menu.aboutToShow.connect(self._fill_recent)
+
+    # -- audit mode: the draw served widest interval first --------------------------------------------
+    def _build_audit_mode(self) -> None:
+        self.audit_panel = None
+        self.audit_dock = None
+        self._audit_reorder = False
+        action = QAction("&Audit mode: widest interval first", self)
+        action.setCheckable(True)
+        action.toggled.connect(self.set_audit_mode)
+        self.actions_by_id["audit_mode"] = action
+        view = next(a.menu() for a in self.menuBar().actions() if a.text() == "&View")
+        view.addSeparator()
+        view.addAction(action)
+        self.judgment_recorded.connect(self._on_audit_judgment)
+
+    def set_audit_mode(self, on: bool) -> None:
+        """Serve the audit draw widest interval first with its intervals in a panel (off: the queue by id)."""
+        if on and self.audit_panel is None:
+            from gradeapp.ui.audit_panel import AuditPanel  # deferred: it loads the statistics (matplotlib)
+
+            self.audit_panel = AuditPanel(self.store_path, self)
+            self.audit_panel.progress_ready.connect(self._on_audit_progress)
+            self.audit_panel.reorder_button.clicked.connect(self._audit_reorder_now)
+            self.audit_dock = QDockWidget("Audit: intervals and items left", self)
+            self.audit_dock.setObjectName("audit_dock")
+            self.audit_dock.setWidget(self.audit_panel)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.audit_dock)
+        if self.audit_dock is not None:
+            self.audit_dock.setVisible(on)
+        if on:
+            self.audit_panel.draw = self.filters["draw"].currentData()
+            self._audit_reorder_now()
+        else:
+            self.model.set_order(None)
+            self._after_reorder()
+
+    def _audit_reorder_now(self) -> None:
+        self._audit_reorder = True
+        self.audit_panel.refresh()
+
+    def _on_audit_progress(self, progress) -> None:
+        if self._audit_reorder and self.actions_by_id["audit_mode"].isChecked():
+            self._audit_reorder = False
+            self.model.set_order(progress.order)
+            self._after_reorder()
+        if progress.all_reached:
+            self.statusBar().showMessage(progress.message, 10_000)
+
+    def _after_reorder(self) -> None:
+        self.current_row = None
+        self._total = None
+        self.refresh_progress()
+        if self.model.rowCount():
+            self.show_row(0)
+
+    def _on_audit_judgment(self, _generation_id: int) -> None:
+        if self.audit_panel is not None and self.actions_by_id["audit_mode"].isChecked():
+            self.audit_panel.refresh()
 
     # -- showing ----------------------------------------------------------------------------------
     def show_row(self, row: int) -> None:
@@ -778,6 +838,8 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         self.save_note()
+        if self.audit_panel is not None:
+            self.audit_panel.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.sync()

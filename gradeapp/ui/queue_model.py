@@ -27,13 +27,22 @@ class QueueModel(QAbstractTableModel):
         self._rows: list[tuple] = []
         self._row_of: dict[int, int] = {}
         self._exhausted = False
+        self.order: list[int] | None = None  # ids served in this order (the audit mode), else by id
+        self._served = 0
         self._load_page()
 
     # -- paging ------------------------------------------------------------------------------------
     def _load_page(self) -> int:
-        after = self._rows[-1][0] if self._rows else 0
-        page = grading.queue_page(self.store, self.grader_id, self.filters, after, PAGE_SIZE)
-        self._exhausted = len(page) < PAGE_SIZE
+        if self.order is not None:
+            start = self._served
+            ids = self.order[start : start + PAGE_SIZE]
+            self._served += len(ids)
+            page = grading.q.queue_rows(self.store, self.grader_id, ids)
+            self._exhausted = self._served >= len(self.order)
+        else:
+            after = self._rows[-1][0] if self._rows else 0
+            page = grading.queue_page(self.store, self.grader_id, self.filters, after, PAGE_SIZE)
+            self._exhausted = len(page) < PAGE_SIZE
         if page:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
@@ -55,8 +64,14 @@ class QueueModel(QAbstractTableModel):
         self.beginResetModel()
         self.filters = dict(filters)
         self._rows, self._row_of, self._exhausted = [], {}, False
+        self._served = 0
         self.endResetModel()
         self._load_page()
+
+    def set_order(self, ids: list[int] | None) -> None:
+        """Serve exactly these generations in this order (None: back to the filtered queue by id)."""
+        self.order = None if ids is None else [int(i) for i in ids]
+        self.set_filters(self.filters)
 
     # -- Qt model API ------------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008

@@ -47,9 +47,10 @@ from PySide6.QtWidgets import (
 
 from gradeapp.core.summary import audit_status, headline_table, student_sentences
 from gradeapp.db import open_project
-from gradeapp.db.audit_store import change_marker
+from gradeapp.db.audit_store import change_marker, judge_graders
 from gradeapp.io.report import headline_html, plot_bias, plot_forest, plot_k_compare, trust_sentence
 from gradeapp.services.export import export_project
+from gradeapp.services.judges import compare_project_judges
 from gradeapp.services.stats import Cancelled, StatsOptions, compute_stats
 
 POLL_MS = 2000
@@ -221,6 +222,10 @@ class StatsView(QWidget):
         self.tabs = QTabWidget()
         self.models: dict[str, FrameModel] = {}
         self._build_tabs()
+
+        self.judges_tab = JudgesTab(self.store_path, self._start, self.options, self)
+        self.tabs.addTab(self.judges_tab, "Judges")
+        self.stats_refreshed.connect(self.judges_tab.refresh)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -459,3 +464,66 @@ def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
     )
     view.show()
     return view
+
+
+# -- the Judges tab ---------------------------------------------------------------------------------
+def _compare(store_path: Path, options):
+
+    with open_project(store_path, create=False) as store:
+        if len(judge_graders(store)) < 2:
+            return None  # nothing to compare: do not load the judge a second time
+        return compare_project_judges(
+            store,
+            draw=options.draw,
+            exclude_common=options.exclude_common,
+            threshold=options.threshold,
+            bootstrap=options.bootstrap,
+            seed=options.seed,
+            confidence=options.confidence,
+            naming_penalty=options.naming_penalty,
+        )
+
+
+class JudgesTab(QWidget):
+    """The project's judges against people on the same generations: the verdict, per judge, per pair."""
+
+    refreshed = Signal()
+
+    def __init__(self, store_path: Path, start, options, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # start(job) runs a job on the view's pool and keeps it alive until it is done
+        self.store_path, self.start, self.options = store_path, start, options
+        self.comparison = None
+        self.verdict = QLabel("comparing the judges…")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("judges_verdict")
+        self.models: dict[str, FrameModel] = {}
+        split = QSplitter(Qt.Orientation.Vertical)
+        for name in ("judges", "pairs", "costs"):
+            self.models[name] = FrameModel(self)
+            table = QTableView()
+            table.setModel(self.models[name])
+            table.setObjectName(f"table_judges_{name}")
+            split.addWidget(table)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
+        layout.addWidget(split, 1)
+
+    def refresh(self) -> None:
+        """Compare the judges again on the worker pool (queued behind the statistics)."""
+        job = _Job(lambda _progress: _compare(self.store_path, self.options))
+        job.signals.finished.connect(self._on_done)
+        job.signals.failed.connect(lambda m: self.verdict.setText(m.splitlines()[0]))
+        self.start(job)
+
+    def _on_done(self, comparison) -> None:
+        if comparison is None:
+            self.verdict.setText("This project has one judge: add another configuration to compare judges.")
+            self.refreshed.emit()
+            return
+        self.comparison = comparison
+        self.verdict.setText(comparison.sentence)
+        self.models["judges"].set_frame(comparison.table())
+        self.models["pairs"].set_frame(comparison.pairs)
+        self.models["costs"].set_frame(comparison.costs)
+        self.refreshed.emit()

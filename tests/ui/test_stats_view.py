@@ -72,6 +72,29 @@ def test_export_button_writes_the_exports(view, qtbot, tmp_path):
         assert (out / name).exists()
 
 
+def test_judges_tab_names_the_better_judge(qtbot, tmp_path):
+    path = tmp_path / "two.gradeapp"
+    simulate_project(
+        path, n_generations=400, n_audit=150, judges={"good": (0.95, 0.92), "poor": (0.8, 0.7)}, seed=6
+    )
+    v = StatsView(path, poll_ms=10_000, options=StatsOptions(bootstrap=200))
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitUntil(lambda: v.judges_tab.comparison is not None, timeout=60_000)
+    v.tabs.setCurrentWidget(v.judges_tab)
+    assert v.tabs.tabText(v.tabs.currentIndex()) == "Judges"
+    assert v.judges_tab.verdict.text().startswith("Judge good agrees with people better than poor")
+    table = v.judges_tab.models["judges"].frame()
+    assert set(table["judge"]) == {"good", "poor"}
+    assert v.judges_tab.models["pairs"].rowCount() == 7
+    v.close()
+
+
+def test_judges_tab_with_one_judge_says_so(view, qtbot):
+    qtbot.waitUntil(lambda: "one judge" in view.judges_tab.verdict.text(), timeout=30_000)
+    assert view.judges_tab.comparison is None
+
+
 def test_the_view_opens_on_a_summary_that_answers_first(view, qtbot, tmp_path):
     assert view.tabs.currentIndex() == 0 and view.tabs.tabText(0) == "Summary"
     assert [view.tabs.tabText(i) for i in range(view.tabs.count())][:3] == ["Summary", "Plots", "Pass rates"]

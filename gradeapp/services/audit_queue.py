@@ -1,0 +1,125 @@
+"""The desk's audit mode: serve the drawn items widest interval first, and say when every cell is precise.
+
+Per student x k cell of the active draw: the current PPI++ interval, how many more items the planner expects
+for the target half-width, and an anytime-valid interval (a confidence sequence) whose half-width decides
+"target reached", so grading until the signal comes keeps the coverage (see gradeapp.core.audit_order).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from gradeapp.core.audit_order import confidence_sequence, items_until_signal, widest_first
+from gradeapp.core.calibration import calibrate, plan_audit, z_value
+from gradeapp.services.audit import load_audit_data
+
+CELL_COLUMNS = [
+    "student", "k", "graded", "drawn", "estimate", "ci_low", "ci_high", "half_width",
+    "cs_low", "cs_high", "cs_half_width", "left", "extra", "extra_planner", "reached",
+]  # fmt: skip
+
+
+@dataclass
+class AuditProgress:
+    """Where the audit stands: per cell intervals and what is left, and the order to serve the rest."""
+
+    draw: str | None
+    metric: str
+    target: float
+    cells: pd.DataFrame  # CELL_COLUMNS
+    order: list[int]  # drawn generations nobody has graded yet, widest interval first
+    all_reached: bool
+    message: str
+
+
+def audit_progress(
+    store,
+    *,
+    draw: str | None = None,
+    judge: str | None = None,
+    target: float = 0.05,
+    confidence: float = 0.95,
+    metric: str = "full_marks",
+    exclude_common: bool = True,
+) -> AuditProgress:
+    """Return the audit's progress per student x k cell and the widest-first order of the items left."""
+    data = load_audit_data(store, judge=judge, draw=draw, exclude_common=exclude_common)
+    if data.draw is None:
+        return AuditProgress(None, metric, target, pd.DataFrame(columns=CELL_COLUMNS), [], False,
+                             "No audit draw yet: draw one first (gradeapp audit draw).")  # fmt: skip
+    items = data.audit_items.merge(
+        data.gens[["student", "k"]], left_on="generation_id", right_index=True, how="inner"
+    )
+    graded = set(data.human_gen.index) if not data.human_gen.empty else set()
+    todo = items[~items["generation_id"].isin(graded)]
+    drawn = items.groupby(["student", "k"]).size()
+    plan = plan_audit(data, target, confidence=confidence, metric=metric)
+    rates = calibrate(data, confidence=confidence, metrics=(metric,))
+    ppi = rates[rates["estimator"] == "ppi++"].set_index(["student", "k"])
+    z = z_value(confidence)
+    rows = []
+    for p in plan.itertuples():
+        key = (str(p.student), int(p.k))
+        if key not in drawn.index:
+            continue
+        r = ppi.loc[key] if key in ppi.index else None
+        est = float(r["estimate"]) if r is not None else math.nan
+        lo = float(r["ci_low"]) if r is not None else math.nan
+        hi = float(r["ci_high"]) if r is not None else math.nan
+        # the wider side: clipping at 0 or 1 shortens one side only
+        half = max(est - lo, hi - est) if not math.isnan(est) else math.nan
+        cs = confidence_sequence(est, half / z, int(p.n_audited), int(drawn[key]), confidence)
+        reached = bool(cs[2] <= target) if not math.isnan(cs[2]) else False
+        left = int((todo["student"].astype(str).eq(key[0]) & todo["k"].eq(key[1])).sum())
+        n = int(p.n_audited)
+        sd = p.sd_human if p.sd_human == p.sd_human and p.sd_human > 0 else 0.5
+        rho = p.rho if p.rho == p.rho else 0.0
+        sigma = half / z * math.sqrt(n) if n >= 2 and half == half else sd * math.sqrt(1 - rho * rho)
+        extra = (
+            0
+            if reached
+            else items_until_signal(sigma, n, int(drawn[key]), int(p.n_judged), target, confidence)
+        )
+        rows.append(
+            {
+                "student": key[0],
+                "k": key[1],
+                "graded": int(p.n_audited),
+                "drawn": int(drawn[key]),
+                "estimate": est,
+                "ci_low": lo,
+                "ci_high": hi,
+                "half_width": half,
+                "cs_low": max(0.0, cs[0]) if not math.isnan(cs[0]) else math.nan,
+                "cs_high": min(1.0, cs[1]) if not math.isnan(cs[1]) else math.nan,
+                "cs_half_width": cs[2],
+                "left": left,
+                "extra": extra,
+                "extra_planner": int(p.extra),
+                "reached": reached,
+            }
+        )
+    cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    open_cells = cells.loc[~cells["reached"], ["student", "k"]]
+    todo_open = todo.merge(open_cells.assign(student=open_cells["student"].astype(str)), on=["student", "k"])
+    order = widest_first(plan, todo_open, confidence=confidence, seed=int(data.draw["id"]))
+    all_reached = bool(len(cells)) and bool(cells["reached"].all())
+    if all_reached:
+        message = (
+            f"Every student x k cell has reached the target half-width {target:g} (anytime-valid interval): "
+            "the audit is precise enough."
+        )
+    else:
+        n_open = int((~cells["reached"]).sum())
+        short = cells[~cells["reached"] & (cells["extra"] > cells["left"])]
+        message = (
+            f"{len(cells) - n_open} of {len(cells)} cells reached the target half-width {target:g}; "
+            f"about {int(cells['extra'].sum())} more items expected (the anytime-valid interval decides when "
+            "a cell is done)."
+        )
+        if len(short):
+            message += f" {len(short)} cells need more items than their draw holds: draw more."
+    return AuditProgress(data.draw["name"], metric, target, cells, order, all_reached, message)
