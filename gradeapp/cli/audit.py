@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
+from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.calibration import plan_audit
 from gradeapp.core.summary import audit_status, headline_lines, omitted
 from gradeapp.db import audit_store
@@ -128,27 +129,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print("no generation graded by both the judge and a person")
     else:
         o = a[a["breakdown"] == "overall"]
-        print(
-            o[
-                [
-                    "scope",
-                    "criterion",
-                    "n",
-                    "p_human",
-                    "p_judge",
-                    "bias",
-                    "agreement",
-                    "kappa",
-                    "ac1",
-                    "pabak",
-                    "alpha",
-                    "sensitivity",
-                    "specificity",
-                    "mcnemar_p",
-                    "small_n",
-                ]
-            ].to_string(**fmt)
-        )
+        print(o.reindex(columns=AGREEMENT_SUMMARY_COLUMNS).to_string(**fmt))
     print("\n== people with people ==")
     print(
         stats.human_human.to_string(**fmt) if not stats.human_human.empty else "no item graded by two people"

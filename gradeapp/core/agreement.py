@@ -420,6 +420,13 @@ AGREEMENT_COLUMNS = [
     "precision", "precision_ci_low", "precision_ci_high", "npv", "npv_ci_low", "npv_ci_high",
     "mcnemar_p", "small_n",
 ]  # fmt: skip
+# What the overall agreement table shows where people read it (stats, the desk, report.html): n with the
+# judge's missing points beside it, the confusion counts, and the main statistics without their bounds.
+AGREEMENT_SUMMARY_COLUMNS = [
+    "scope", "criterion", "n", "n_judge_missing", "a", "b", "c", "d", "p_human", "p_judge", "bias",
+    "agreement", "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "pabak", "alpha", "alpha_note",
+    "sensitivity", "specificity", "precision", "npv", "mcnemar_p", "small_n",
+]  # fmt: skip
 
 
 def _rater_ratings(data, threshold: float) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.judge_compare import JudgeComparison
 from gradeapp.core.results import AuditStats
 from gradeapp.core.sampling import novelty_bound
@@ -555,11 +556,7 @@ def section_tables(stats: AuditStats) -> str:
         if not stats.agreement.empty
         else stats.agreement
     )
-    cols = [
-        "scope", "criterion", "n", "a", "b", "c", "d", "p_human", "p_judge", "bias", "agreement", "kappa",
-        "kappa_ci_low", "kappa_ci_high", "ac1", "pabak", "alpha", "alpha_note", "sensitivity", "specificity",
-        "precision", "npv", "mcnemar_p", "small_n",
-    ]  # fmt: skip
+    cols = AGREEMENT_SUMMARY_COLUMNS
     excl = pd.DataFrame(d.exclusions) if d.exclusions else pd.DataFrame(columns=["what", "n", "why"])
     settings = (
         f"<p class='note'>Confidence {o.confidence:.0%}; bootstrap {o.bootstrap} resamples (seed {o.seed}); "

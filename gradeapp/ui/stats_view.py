@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.summary import audit_status, headline_table, student_sentences
 from gradeapp.db import open_project
 from gradeapp.db.audit_store import change_marker, judge_graders
@@ -59,25 +60,6 @@ SUMMARY_CSS = (
     ".over{color:#b03a2e;font-weight:bold} .under{color:#1f618d;font-weight:bold} .why{color:#777;font-size:8pt} "
     ".s{font-weight:bold} .note{color:#555;font-size:9pt} th{background-color:#eef1f5}"
 )
-AGREEMENT_VIEW_COLUMNS = [
-    "scope",
-    "criterion",
-    "n",
-    "p_human",
-    "p_judge",
-    "bias",
-    "agreement",
-    "kappa",
-    "kappa_ci_low",
-    "kappa_ci_high",
-    "ac1",
-    "pabak",
-    "alpha",
-    "sensitivity",
-    "specificity",
-    "mcnemar_p",
-    "small_n",
-]
 
 
 class FrameModel(QAbstractTableModel):
@@ -374,7 +356,7 @@ class StatsView(QWidget):
         overall = agreement[agreement["breakdown"] == "overall"] if not agreement.empty else agreement
         self._render_summary(stats)
         self.models["pass_rates"].set_frame(stats.pass_rates)
-        self.models["agreement"].set_frame(overall.reindex(columns=AGREEMENT_VIEW_COLUMNS))
+        self.models["agreement"].set_frame(overall.reindex(columns=AGREEMENT_SUMMARY_COLUMNS))
         self.models["skillmix"].set_frame(stats.skillmix)
         self.models["human_human"].set_frame(stats.human_human)
         self.models["self_consistency"].set_frame(stats.self_consistency)
