@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +52,35 @@ def rolling(store, now: datetime | None = None) -> Backup | None:
         return write_backup(store.conn, store.path, "open")
     except (OSError, sqlite3.Error):
         return None
+
+
+def rolling_in_background(project: str | Path) -> threading.Thread:
+    """Take the rolling backup of rolling() on a thread of its own, reading through its own connection.
+
+    For the desk: a million-generation project is several GB, and its copy must not hold up the first
+    item. The copy is one step of SQLite's backup API on a read-only connection, a consistent snapshot
+    while the desk goes on writing (WAL); it is written under a temporary name, so a desk closed during
+    the copy leaves no partial backup behind as a backup. Return the started thread.
+    """
+
+    def take() -> None:
+        try:
+            conn = open_readonly(project, brief=False)
+        except sqlite3.Error:
+            return
+        try:
+            found = list_backups(project)
+            if found and datetime.now(UTC) - found[0].taken < ROLLING_INTERVAL:
+                return
+            write_backup(conn, project, "open")
+        except (OSError, sqlite3.Error):
+            return  # a rolling copy must not keep a person from working
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=take, name="gradeapp-rolling-backup", daemon=True)
+    thread.start()
+    return thread
 
 
 def backups(project: str | Path) -> list[Backup]:

@@ -122,12 +122,13 @@ class MainWindow(QMainWindow):
         self.annotator = self.package_for or ensure_annotator(settings, self)
         # A read-only project (permissions, a read-only medium) is shown, never graded.
         self.readonly = self.store.readonly
+        self.backup_thread = None
         if self.readonly:
             self.grader_id = self.store.find_grader_id("human", self.annotator) or 0
         else:
             self.grader_id = self.store.grader_id("human", self.annotator)
             guidelines.ensure_guidelines(self.store)
-            backup.rolling(self.store)
+            self.backup_thread = backup.rolling_in_background(self.store.path)
         self.blind = settings.value("blind", True, type=bool)
         self.undo_stack = QUndoStack(self)
         self.timer = grading.ItemTimer()

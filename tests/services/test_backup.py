@@ -16,7 +16,7 @@ import pytest
 
 from gradeapp.db import open_project
 from gradeapp.db.backup import list_backups
-from gradeapp.services.backup import ROLLING_INTERVAL, restore, rolling, snapshot
+from gradeapp.services.backup import ROLLING_INTERVAL, restore, rolling, rolling_in_background, snapshot
 from gradeapp.services.demo import build_demo
 
 
@@ -55,6 +55,24 @@ def test_rolling_backup_at_most_once_per_interval(project):
     assert second is not None and second.path != first.path
     assert count(second.path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 1
     assert count(first.path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
+
+
+def test_the_desks_rolling_backup_is_a_snapshot_taken_beside_ongoing_writes(project):
+    """The desk copies on a thread of its own; the person's writes meanwhile neither wait nor leak in."""
+    with open_project(project) as store:
+        before = count(project, "SELECT COUNT(*) FROM verdicts")
+        store.conn.execute("BEGIN IMMEDIATE")  # a write under way while the copy starts
+        store.add_topics(["Kites"])
+        thread = rolling_in_background(project)
+        thread.join(timeout=120)
+        store.conn.execute("COMMIT")
+        assert not thread.is_alive()
+        assert rolling_in_background(project).join(timeout=120) is None  # within the hour: no second copy
+    taken = list_backups(project)
+    assert [b.reason for b in taken] == ["open"]
+    assert count(taken[0].path, "SELECT COUNT(*) FROM verdicts") == before
+    assert count(taken[0].path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
+    assert count(taken[0].path, "PRAGMA integrity_check") == "ok"
 
 
 def test_only_the_newest_n_are_kept(project, monkeypatch):
