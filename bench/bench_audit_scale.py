@@ -5,7 +5,7 @@
 Each project is simulated once (k = 3, so 6 criteria a generation; 3 judge runs; 4 students; 2,000
 generations drawn uniformly and graded by a person, 30% of them by a second person) and cached in the
 system's temp folder. Each command runs as a user runs it, in a child process (`python -m gradeapp ...`);
-its wall time and peak RSS (the child's ru_maxrss) are measured. Rows per second count verdict rows.
+its wall time and peak RSS (the child's ru_maxrss plus its largest child's) are measured. Rows per second count verdict rows.
 """
 
 from __future__ import annotations
@@ -75,11 +75,16 @@ def build(n: int) -> float:
 
 
 def run(args: list[str]) -> tuple[float, float]:
-    """Run `python -m gradeapp args` in a child; return (wall seconds, the child's peak RSS in MB)."""
+    """Run `python -m gradeapp args` in a child; return (wall seconds, peak RSS in MB).
+
+    The peak RSS is the child's plus the largest of its own children's (the export's verdict reader and
+    figure process): an upper bound of the memory in use at once.
+    """
     code = (
         "import resource, runpy, sys; sys.argv = ['gradeapp', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('gradeapp', run_name='__main__')\n"
-        "finally:\n    print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "finally:\n    print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "          + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     t = time.perf_counter()

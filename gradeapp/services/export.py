@@ -6,6 +6,7 @@ CSV cells are neutralised by gradeapp.io.tables (see there).
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -226,7 +227,7 @@ def export_project(
     # spawned child while this process streams the verdicts: the child gets the results, never the project
     # file (no second SQLite connection, see docs/audit.md).
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        figures = pool.submit(write_figures, stats, out)
+        figures = pool.submit(write_figures, figure_stats(stats), out)
         write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
         paths["verdicts_csv"] = out / "verdicts.csv"
         paths["verdicts_parquet"] = out / "verdicts.parquet"
@@ -234,6 +235,27 @@ def export_project(
         paths.update(figures.result())
     paths["annotators"] = annotators
     return paths
+
+
+def figure_stats(stats: AuditStats) -> AuditStats:
+    """Return stats without the per-generation judge tables the report and paper outputs never read.
+
+    What the figures' child receives is pickled: at a million generations the full snapshot is a GB. The
+    generations kept are the audited ones (the headline's sample) and one of every k (the axes).
+    """
+    d = stats.data
+    gens = d.gens
+    audited = d.audit_items["generation_id"] if d.audit_items is not None else []
+    keep = gens.index.isin(audited) | ~gens["k"].duplicated().to_numpy()
+    data = dataclasses.replace(
+        d,
+        gens=gens[keep],
+        judge_runs=None,
+        judge_gen=d.judge_gen.iloc[:0],
+        judge_run_tally=None,
+        judge_raw_tally=None,
+    )
+    return dataclasses.replace(stats, data=data)
 
 
 def write_figures(stats: AuditStats, out: Path) -> dict[str, Path]:
