@@ -1,7 +1,11 @@
 """The audit loader, verdict export, CSV guard and annotator table of main before issue 13: the oracle.
 
 Kept verbatim (apart from the module they call) so that tests can compare every figure of the fast
-implementation against the straightforward pandas one on the same project.
+implementation against the straightforward pandas one on the same project, with one change that follows
+issue 11's rule for missing points: generations are scored with score_generations(missing="undecided")
+(a metric a missing point could change is NaN, never a fail), and the notes on missing points come from
+services.audit.missing_notes fed with this loader's own counts. The majority over parsed runs and the
+soft score over the runs that decide a metric already follow from the pandas rules (groupby mean skips NaN).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from gradeapp.core.results import AuditData
 from gradeapp.db import Store, audit_store, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.adjudication import default_judge, human_judge_pairs, human_labels, human_pairs
+from gradeapp.services.audit import missing_notes
 from gradeapp.services.scores import ensure_checks
 
 RUN_SLOTS = 1024
@@ -169,7 +174,7 @@ def _parsed_checks(checks: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scores(points: pd.DataFrame) -> pd.DataFrame:
-    return score_generations(points).set_index("generation_id")
+    return score_generations(points, missing="undecided").set_index("generation_id")
 
 
 def load_audit_data(
@@ -225,10 +230,7 @@ def load_audit_data(
         jv = judge_points(store, int(judges.iloc[0]["id"]))
     jv = jv[jv["generation_id"].isin(gens.index)]
     unparsed = int(jv["value"].isna().sum())
-    if unparsed:
-        exclusions.append(
-            {"what": "judge points", "n": unparsed, "why": "unparsed (no vote; a tie or no vote fails)"}
-        )
+    notes_at = len(exclusions)  # the notes on missing points go here once the people are scored
 
     # Majority points and the deterministic rules, then the per-run points for soft scores.
     maj = majority_vote(jv)
@@ -314,6 +316,9 @@ def load_audit_data(
         by_grader = _scores(gp).reset_index()
         by_grader["grader"] = names[by_grader["generation_id"] % RUN_SLOTS]
         by_grader["generation_id"] = by_grader["generation_id"] // RUN_SLOTS
+
+    no_vote = int(jpts["value"].isna().sum()) if not jpts.empty else 0
+    exclusions[notes_at:notes_at] = missing_notes(unparsed, no_vote, judge_gen, human_gen)
 
     # The active audit draw.
     draws = audit_store.audit_draws_df(store)

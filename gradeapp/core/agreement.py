@@ -458,7 +458,7 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
                     "generation_id": frame["generation_id"],
                     "item": f"skill_fraction>={threshold:g}",
                     "rater": rater,
-                    "value": (frame["skill_fraction"] >= threshold).astype(float),
+                    "value": _at_least(frame["skill_fraction"], threshold),  # undecided stays missing
                 }
             )
         )

@@ -592,6 +592,10 @@ def _human_only(c: Cell, confidence: float) -> dict:
     if n == 0:
         return {"estimator": "human_only", "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                 "note": "no audited generations"}  # fmt: skip
+    if c.design.equal and c.design.prob[0] >= 1:  # a census of the cell: no sampling error is left
+        m = float(c.y.mean())
+        return {"estimator": "human_only", "estimate": m, "ci_low": m, "ci_high": m,
+                "note": "every generation of the cell audited (a census)"}  # fmt: skip
     if c.binary and c.design.equal:
         n_eff = n / (1 - c.design.prob[0]) if c.design.fpc else n
         h = wilson(c.y.mean() * n_eff, n_eff, confidence)
@@ -776,7 +780,8 @@ def _post_strata(frame: pd.DataFrame, metric: str, key: str, threshold: float) -
     metric itself, its cut being full marks for 0/1 metrics and ``threshold`` for the skill fraction.
     """
     if key.startswith("by-verdict"):
-        values, cut = frame["full_marks_judge"], 1.0
+        # The draw put an undecided full-marks verdict in the fail stratum (services.audit.draw_pool).
+        values, cut = frame["full_marks_judge"].fillna(0.0), 1.0
     else:
         values, cut = frame[f"{metric}_judge"], (1.0 if BINARY[metric] else threshold)
     return pd.Series(_verdict_level(values.to_numpy(dtype=float), cut), index=frame.index)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.metrics import METRICS, composite_values
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC
 from gradeapp.errors import GradeappError
 
@@ -146,7 +147,10 @@ class JudgeTables:
 
     # -- the majority over runs, then the rules ---------------------------------------------------
     def majority(self) -> np.ndarray:
-        """Return each cell's majority over its parsed runs (NaN when none parsed), before the rules."""
+        """Return each cell's majority over its parsed runs (NaN when none parsed), before the rules.
+
+        An unparsed run does not vote; a tie among the parsed runs fails (more than half must pass).
+        """
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = self.n_pass / self.n_parsed
         return np.where(self.n_parsed > 0, (mean > 0.5).astype(float), np.nan)
@@ -161,16 +165,25 @@ class JudgeTables:
         return out
 
     def scores(self, value: np.ndarray, extra: np.ndarray | None = None) -> pd.DataFrame:
-        """Return A, B, k, n_missing and the metrics per generation from one value per cell (+ added limits)."""
-        ng = len(self.gens)
-        v0 = np.nan_to_num(value, nan=0.0)
-        a = np.bincount(self.gpos, weights=np.where(self.is_skill, v0, 0.0), minlength=ng)
-        b = np.bincount(self.gpos, weights=np.where(self.is_skill, 0.0, v0), minlength=ng)
-        miss = np.bincount(self.gpos, weights=np.isnan(value), minlength=ng).astype(np.int64)
+        """Return A, B, k, n_missing and the metrics per generation from one value per cell (+ added limits).
+
+        A metric a missing point (NaN, or no cell) could change is NaN: see metrics.composite_values.
+        """
+        a, fa, b, fb = self._known(value, np.ones(len(value), bool))
         if extra is not None:  # the added sentence-limit points (not skills)
-            b = b + np.where(self.added_limit, np.nan_to_num(extra, nan=0.0), 0.0)
-            miss = miss + (self.added_limit & np.isnan(extra)).astype(np.int64)
-        return _metrics(self.gens, a, b, self.k, miss)
+            b = b + (self.added_limit & (extra == 1))
+            fb = fb + (self.added_limit & (extra == 0))
+        return _metrics(self.gens, a, fa, b, fb, self.k)
+
+    def _known(self, value: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Return per generation the skill points passed and failed and the other points passed and failed."""
+        ng = len(self.gens)
+        passed, failed = use & (value == 1), use & (value == 0)
+        skill = self.is_skill
+        return tuple(
+            np.bincount(self.gpos, weights=w, minlength=ng)
+            for w in (passed & skill, failed & skill, passed & ~skill, failed & ~skill)
+        )
 
     def judge_gen(self) -> tuple[pd.DataFrame, np.ndarray]:
         """Return the per-generation table of the majority (with soft metrics and n_runs) and the cell values."""
@@ -179,9 +192,9 @@ class JudgeTables:
         runs = self._run_scores()
         if runs is not None:
             soft, n_runs = runs
-            for m in ("full_marks", "all_skills", "skill_fraction"):
+            for m in METRICS:
                 gen[m + "_soft"] = soft[m]
-            for m in ("full_marks", "all_skills", "skill_fraction"):
+            for m in METRICS:  # no run decides it: the majority's metric where a rule decided it, else NaN
                 gen[m + "_soft"] = gen[m + "_soft"].fillna(gen[m])
             gen["n_runs"] = n_runs if (n_runs > 0).all() else n_runs.astype(float)
         return gen, value
@@ -201,11 +214,16 @@ class JudgeTables:
         return value, present
 
     def _run_scores(self) -> tuple[pd.DataFrame, np.ndarray] | None:
-        """Return the mean over runs of each run's own metrics (runs with a parsed point) and their count."""
+        """Return the mean over runs of each run's own metrics and the count of runs with a parsed point.
+
+        A run's metric follows the composites' rule (a point the run did not parse is missing, and a metric
+        it could change is undecided); the mean is over the runs whose metric is decided, NaN if none.
+        """
         if len(self.gen) == 0:
             return None
         ng = len(self.gens)
-        sums = {m: np.zeros(ng) for m in ("full_marks", "all_skills", "skill_fraction")}
+        sums = {m: np.zeros(ng) for m in METRICS}
+        used = {m: np.zeros(ng, np.int64) for m in METRICS}
         count = np.zeros(ng, np.int64)
         for r in range(1, MAX_RUNS + 1):
             bit = np.uint32(1 << (r - 1))
@@ -213,24 +231,28 @@ class JudgeTables:
             if not unit.any():
                 continue
             value, present = self._run_values(r)
-            ok = ~np.isnan(value)
-            a = np.bincount(self.gpos, weights=np.where(ok & self.is_skill, value, 0.0), minlength=ng)
-            b = np.bincount(self.gpos, weights=np.where(ok & ~self.is_skill, value, 0.0), minlength=ng)
+            a, fa, b, fb = self._known(value, ~np.isnan(value))
             if self.psl:  # a run without a sentence-limit row gets the rule's point
                 missing_row = np.ones(ng, bool)
                 missing_row[self.gpos[self.is_limit & present]] = False
                 add = unit & missing_row & self.rule_known
-                b = b + np.where(add, self.rule_value, 0.0)
+                b = b + (add & (self.rule_value == 1))
+                fb = fb + (add & (self.rule_value == 0))
             parsed_any = np.zeros(ng, bool)
             parsed_any[self.gpos[((self.parsed & bit) != 0)]] = True
             use = unit & parsed_any
-            m = _metrics(self.gens, a, b, self.k, np.zeros(ng, np.int64))
+            m = _metrics(self.gens, a, fa, b, fb, self.k)
             for name in sums:
-                sums[name] += np.where(use, m[name].to_numpy(), 0.0)
+                v = m[name].to_numpy()
+                decided = use & ~np.isnan(v)
+                sums[name] += np.where(decided, v, 0.0)
+                used[name] += decided
             count += use
         with np.errstate(invalid="ignore", divide="ignore"):
-            soft = pd.DataFrame({m: s / count for m, s in sums.items()}, index=self.gens)
-        soft[count == 0] = np.nan
+            soft = pd.DataFrame(
+                {m: np.where(used[m] > 0, s / np.maximum(used[m], 1), np.nan) for m, s in sums.items()},
+                index=self.gens,
+            )
         return soft, count
 
     # -- the judge with itself --------------------------------------------------------------------
@@ -325,11 +347,14 @@ class JudgeTables:
         return own, pts
 
 
-def _metrics(gens: np.ndarray, a: np.ndarray, b: np.ndarray, k: np.ndarray, miss: np.ndarray) -> pd.DataFrame:
-    """Return the frame of score_generations from per-generation A, B, k and n_missing."""
-    out = pd.DataFrame({"generation_id": gens, "A": a, "B": b, "k": k, "n_missing": miss})
-    out["full_marks"] = ((a + b) == k + 3).astype(float)
-    out["all_skills"] = ((a == k) & (b >= 2)).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["skill_fraction"] = np.where(b == 3, a / k, 0.0)
+def _metrics(
+    gens: np.ndarray, a: np.ndarray, fa: np.ndarray, b: np.ndarray, fb: np.ndarray, k: np.ndarray
+) -> pd.DataFrame:
+    """Return the frame of score_generations(missing="undecided") from the points known passed and failed."""
+    values, miss = composite_values(a, fa, b, fb, k, missing="undecided")
+    out = pd.DataFrame(
+        {"generation_id": gens, "A": a.astype(float), "B": b.astype(float), "k": k, "n_missing": miss}
+    )
+    for m in METRICS:
+        out[m] = values[m]
     return out

@@ -120,32 +120,80 @@ def apply_deterministic(
     return pts
 
 
-def score_generations(points: pd.DataFrame) -> pd.DataFrame:
+def composite_values(
+    a: np.ndarray, fa: np.ndarray, b: np.ndarray, fb: np.ndarray, k: np.ndarray, *, missing: str = "fail"
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Return the three metrics and the count of undecided points from each generation's known points.
+
+    a, fa: skill points known passed / failed; b, fb: the other three points known passed / failed; k: the
+    skills asked. Of the k + 3 points, those neither passed nor failed are missing.
+
+    missing="fail" scores a missing point as not earned (the reference's rule). missing="undecided" gives
+    a metric only where it is the same whatever the missing points would be, else NaN: every metric only
+    rises when a point passes, so it is decided exactly when scoring the missing points all failed and all
+    passed gives one value (a known failed point makes full marks 0; a known failed topic, makes_sense or
+    sentence-limit point makes the skill fraction 0).
+    """
+    a, fa, b, fb = (np.asarray(x, dtype=float) for x in (a, fa, b, fb))
+    k = np.asarray(k, dtype=float)
+    ma = np.maximum(k - a - fa, 0.0)
+    mb = np.maximum(3.0 - b - fb, 0.0)
+
+    def at(aa: np.ndarray, bb: np.ndarray) -> dict[str, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {
+                "full_marks": ((aa + bb) == k + 3).astype(float),
+                "all_skills": ((aa == k) & (bb >= 2)).astype(float),
+                "skill_fraction": np.where(bb == 3, aa / k, 0.0),
+            }
+
+    low = at(a, b)
+    n_missing = (ma + mb).astype(np.int64)
+    if missing == "fail":
+        return low, n_missing
+    high = at(a + ma, b + mb)
+    return {m: np.where(low[m] == high[m], low[m], np.nan) for m in METRICS}, n_missing
+
+
+def score_generations(points: pd.DataFrame, *, missing: str = "fail") -> pd.DataFrame:
     """Compute the three metrics per generation from one point per generation x criterion.
 
     Parameters
     ----------
-    points : generation_id, criterion, value (NaN counts as not earned), k.
+    points : generation_id, criterion, value (0, 1 or NaN), k.
+    missing : "fail" counts a point that is NaN or absent (of the k + 3 a generation has) as not earned,
+        the reference's rule; "undecided" gives a metric only where the missing points cannot change it,
+        else NaN (see composite_values).
 
     Returns
     -------
     pandas.DataFrame
         One row per generation: generation_id, A (skill points), B (other points), k, n_missing
-        and the METRICS columns.
+        (points of the k + 3 neither passed nor failed) and the METRICS columns.
     """
-    p = points.assign(
-        v=points["value"].fillna(0.0), is_skill=points["criterion"].str.startswith(SKILL_PREFIX)
+    is_skill = points["criterion"].str.startswith(SKILL_PREFIX)
+    v = points["value"]
+    p = pd.DataFrame(
+        {
+            "generation_id": points["generation_id"],
+            "a": v.where(is_skill & v.notna(), 0.0),
+            "fa": (is_skill & v.eq(0)).astype(float),
+            "b": v.where(~is_skill & v.notna(), 0.0),
+            "fb": (~is_skill & v.eq(0)).astype(float),
+            "k": points["k"],
+        }
     )
-    p["a"] = p["v"].where(p["is_skill"], 0.0)
-    p["b"] = p["v"].where(~p["is_skill"], 0.0)
-    p["missing"] = points["value"].isna().astype(int)
     g = p.groupby("generation_id").agg(
-        A=("a", "sum"), B=("b", "sum"), k=("k", "first"), n_missing=("missing", "sum")
+        A=("a", "sum"), fa=("fa", "sum"), B=("b", "sum"), fb=("fb", "sum"), k=("k", "first")
     )
-    g = g.reset_index()
-    g["full_marks"] = ((g["A"] + g["B"]) == g["k"] + 3).astype(float)
-    g["all_skills"] = ((g["A"] == g["k"]) & (g["B"] >= 2)).astype(float)
-    g["skill_fraction"] = np.where(g["B"] == 3, g["A"] / g["k"], 0.0)
+    values, n_missing = composite_values(
+        g["A"].to_numpy(), g["fa"].to_numpy(), g["B"].to_numpy(), g["fb"].to_numpy(), g["k"].to_numpy(),
+        missing=missing,
+    )  # fmt: skip
+    g = g.drop(columns=["fa", "fb"]).reset_index()
+    g["n_missing"] = n_missing
+    for m in METRICS:
+        g[m] = values[m]
     return g
 
 
@@ -165,11 +213,12 @@ def aggregate(
     Returns
     -------
     pandas.DataFrame
-        by + metric, mean, se (standard error of the mean), n (units averaged).
+        by + metric, mean, se (standard error of the mean), n (units averaged, undecided ones left out).
     """
     unit = [*by, "combination_id"]
     per = scores.groupby(unit)[list(METRICS)].max().reset_index() if best_of_rounds else scores
     long = per.melt(id_vars=list(by), value_vars=list(METRICS), var_name="metric", value_name="score")
-    agg = long.groupby([*by, "metric"]).agg(mean=("score", "mean"), sd=("score", "std"), n=("score", "size"))
+    # An undecided (NaN) score is missing: left out of the mean and of n.
+    agg = long.groupby([*by, "metric"]).agg(mean=("score", "mean"), sd=("score", "std"), n=("score", "count"))
     agg["se"] = agg["sd"] / np.sqrt(agg["n"])
     return agg.drop(columns="sd").reset_index()

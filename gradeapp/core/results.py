@@ -19,7 +19,9 @@ class AuditData:
     judge_own_points: pd.DataFrame  # generation_id, criterion, value: the judge's majority before the rules
     # generation_id, criterion, run, value after the rules (None: see judge_run_tally)
     judge_runs: pd.DataFrame | None
-    judge_gen: pd.DataFrame  # index generation_id: metric columns (majority) + <metric>_soft + n_runs
+    # index generation_id: metric columns (majority; NaN where a missing point leaves it undecided),
+    # <metric>_soft (mean over the runs that decide it) + n_runs
+    judge_gen: pd.DataFrame
     human_points: pd.DataFrame  # grader, generation_id, criterion, value (eligible verdicts only)
     human_consensus: pd.DataFrame  # generation_id, criterion, value: the people's majority after the rules
     human_own_consensus: pd.DataFrame  # the people's majority before the rules

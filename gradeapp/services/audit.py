@@ -28,7 +28,7 @@ from gradeapp.core.judge_cells import (
     code_names,
     unpack,
 )
-from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
+from gradeapp.core.metrics import METRICS, apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.db import Store, audit_store
@@ -101,20 +101,11 @@ def load_audit_data(
     progress(0.9, "audit draw")
     active, items, draw_notes = _active_draw(store, draw, gens, people.human_gen)
 
+    no_vote = int(np.isnan(values).sum()) + int((tables.added_limit & np.isnan(tables.rule_value)).sum())
     exclusions = [
         *common_note,
         *judges_note,
-        *(
-            [
-                {
-                    "what": "judge points",
-                    "n": tables.unparsed,
-                    "why": "unparsed (no vote; a tie or no vote fails)",
-                }
-            ]
-            if tables.unparsed
-            else []
-        ),
+        *missing_notes(tables.unparsed, no_vote, judge_gen, people.human_gen),
         *people.notes,
         *draw_notes,
     ]
@@ -143,6 +134,48 @@ def load_audit_data(
         judge_raw_tally=raw_tally,
         judge_raw_numbers=raw_numbers,
     )
+
+
+def missing_notes(
+    unparsed_runs: int, no_vote: int, judge_gen: pd.DataFrame, human_gen: pd.DataFrame
+) -> list[dict]:
+    """Return the notes on missing points: unparsed runs, judge points without a vote, undecided metrics.
+
+    unparsed_runs: the judge's runs that gave no value; no_vote: the judge's points (after the rules)
+    with no parsed run. A missing point is never a fail; a metric it could change is undecided (NaN).
+    """
+    notes = []
+    if unparsed_runs:
+        notes.append(
+            {
+                "what": "judge runs",
+                "n": unparsed_runs,
+                "why": "unparsed: they do not vote (the majority is over parsed runs; a tie fails)",
+            }
+        )
+    if no_vote:
+        notes.append(
+            {
+                "what": "judge points",
+                "n": no_vote,
+                "why": "no parsed run and no rule decides them: missing, never a fail",
+            }
+        )
+    for source, frame in (("judge", judge_gen), ("people's", human_gen)):
+        if frame is None or frame.empty:
+            continue
+        for m in METRICS:
+            n = int(frame[m].isna().sum())
+            if n:
+                notes.append(
+                    {
+                        "what": f"{source} {m}",
+                        "n": n,
+                        "why": "generations with a missing point that could change this metric: undecided "
+                        "(missing), never a fail",
+                    }
+                )
+    return notes
 
 
 def _generations(store, exclude_common: bool) -> tuple[pd.DataFrame, list[dict]]:
@@ -224,7 +257,8 @@ def _deterministic(
 
 
 def _scores(points: pd.DataFrame) -> pd.DataFrame:
-    return score_generations(points).set_index("generation_id")
+    """Score generations with missing points undecided, never failed (as the judge's cells are scored)."""
+    return score_generations(points, missing="undecided").set_index("generation_id")
 
 
 @dataclass

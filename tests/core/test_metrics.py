@@ -111,3 +111,52 @@ def test_every_combination_of_two_points_covers_the_metric_edges():
         for other in itertools.product([0, 1], repeat=3):
             seen.add(tuple(generation_scores(2, list(skills), *other).values()))
     assert (1.0, 1.0, 1.0) in seen and (0.0, 1.0, 0.0) in seen and (0.0, 0.0, 0.5) in seen
+
+
+@st.composite
+def partly_graded(draw):
+    """One generation whose points are 0, 1, None (undecided) or absent (no row)."""
+    k = draw(st.integers(1, 5))
+    points = draw(st.lists(st.sampled_from([0, 1, None, "absent"]), min_size=k + 3, max_size=k + 3))
+    return k, points
+
+
+@settings(max_examples=300)
+@given(st.lists(partly_graded(), min_size=1, max_size=10))
+def test_undecided_metrics_are_those_the_missing_points_could_change(cases):
+    """Oracle: every completion of the missing points by the scalar definition; one value, else NaN."""
+    rows, expected = [], {}
+    for gid, (k, points) in enumerate(cases):
+        names = [f"skill:s{i}" for i in range(k)] + ["topic", "makes_sense", "sentence_limit"]
+        rows += [
+            {"generation_id": gid, "criterion": c, "value": np.nan if v is None else v, "k": k}
+            for c, v in zip(names, points, strict=True)
+            if v != "absent"
+        ]
+        holes = [i for i, v in enumerate(points) if v not in (0, 1)]
+        seen: dict[str, set[float]] = {m: set() for m in ("full_marks", "all_skills", "skill_fraction")}
+        for fill in itertools.product((0, 1), repeat=len(holes)):
+            full = list(points)
+            for i, v in zip(holes, fill, strict=True):
+                full[i] = v
+            out = generation_scores(k, full[:k], *full[k:])
+            for m in seen:
+                seen[m].add(out[m])
+        expected[gid] = ({m: (s.pop() if len(s) == 1 else np.nan) for m, s in seen.items()}, len(holes))
+    if not rows:  # every point of every generation absent: nothing to score
+        return
+    got = score_generations(pd.DataFrame(rows), missing="undecided").set_index("generation_id")
+    for gid, (values, n_missing) in expected.items():
+        if gid not in got.index:  # every point absent: no row to score
+            continue
+        assert got.loc[gid, "n_missing"] == n_missing
+        for m, v in values.items():
+            g = got.loc[gid, m]
+            assert (np.isnan(g) and np.isnan(v)) or g == v, (cases[gid], m, g, v)
+    # The reference's rule scores the same points with every missing one failed.
+    failed = score_generations(pd.DataFrame(rows)).set_index("generation_id")
+    for gid, (k, points) in enumerate(cases):
+        if gid in failed.index:
+            zero = [0 if v not in (0, 1) else v for v in points]
+            ref = generation_scores(k, zero[:k], *zero[k:])
+            assert all(failed.loc[gid, m] == ref[m] for m in ref)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from gradeapp.core.results import StatsOptions
-from gradeapp.core.rubric import SENTENCE_LIMIT, TOPIC
+from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
 from gradeapp.db import open_project
 from gradeapp.io.tables import write_csv
 from gradeapp.services.audit import load_audit_data
@@ -163,7 +163,9 @@ def odd(tmp_path_factory):
 
     Corrections stored newer-first, retractions, unparsed and missing runs, a wholly unparsed run,
     texts that name a skill, a judge without a sentence-limit point, a common skill, a second judge,
-    a criterion the catalog does not know, a change after the reveal and an unsubmitted item.
+    a criterion the catalog does not know, a change after the reveal and an unsubmitted item; points with no
+    parsed run and partly graded items (issue 11: the oracle scores them with the same decided-or-missing
+    rule, see tests/legacy_audit.py, so the vectorised loader is checked on undecided composites too).
     """
     path = tmp_path_factory.mktemp("odd") / "odd.gradeapp"
     simulate_project(path, n_generations=400, ks=(2, 3, 4), n_audit=80, second_person=0.5, seed=9)
@@ -214,6 +216,19 @@ def odd(tmp_path_factory):
             if g == gd and r == 2:
                 add([{"grader_id": judge, "generation_id": g, "criterion": c, "run": r, "value": None,
                       "status": "unparsed", "created": late}])  # fmt: skip
+        # Points with no parsed run (missing: composites decided by a known fail or undecided), a known
+        # failed topic beside one of them.
+        no_vote = {(g, c) for g, c, _r in rows if g in drawn[10:14] + [31, 32, 33] and c.startswith("skill:")}
+        for g, c, r in rows:
+            if (g, c) in no_vote:
+                add([{"grader_id": judge, "generation_id": g, "criterion": c, "run": r, "value": None,
+                      "status": "unparsed", "created": late}])  # fmt: skip
+            elif g in (drawn[11], 32) and c == TOPIC:
+                add([{"grader_id": judge, "generation_id": g, "criterion": c, "run": r, "value": 0,
+                      "created": late}])  # fmt: skip
+            elif g in (drawn[10], drawn[12], 31):  # the rest passes: the missing point decides
+                add([{"grader_id": judge, "generation_id": g, "criterion": c, "run": r, "value": 1,
+                      "created": late}])  # fmt: skip
         # A fourth run on a few generations, and a criterion the catalog does not know.
         add({"grader_id": judge, "generation_id": g, "criterion": c, "run": 4, "value": 1, "created": late}
             for g, c, _r in rows[300:330])  # fmt: skip
@@ -252,6 +267,27 @@ def odd(tmp_path_factory):
             ]
         )
         store.add_review(person, drawn[4], "unsubmit", created=late)
+        # Partly graded items (submitted, one person): an undecided topic, the rest passed; an undecided
+        # skill beside a failed makes_sense.
+        alone = [
+            r[0]
+            for r in store.execute(
+                "SELECT generation_id FROM verdicts WHERE grader_id IN (SELECT id FROM graders WHERE kind = "
+                "'human') GROUP BY generation_id HAVING COUNT(DISTINCT grader_id) = 1 ORDER BY generation_id"
+            )
+            if r[0] in drawn[13:]
+        ]
+        for g, undecided, failed in ((alone[0], TOPIC, None), (alone[1], "skill:", MAKES_SENSE)):
+            crits = [
+                r[0]
+                for r in store.execute(
+                    "SELECT DISTINCT criterion FROM verdicts WHERE generation_id = ? AND grader_id = ?",
+                    [g, person],
+                )
+            ]
+            blank = next(c for c in crits if c.startswith(undecided))
+            add({"grader_id": person, "generation_id": g, "criterion": c, "created": late,
+                 "value": None if c == blank else 0 if c == failed else 1} for c in crits)  # fmt: skip
     return path
 
 
