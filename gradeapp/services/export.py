@@ -228,6 +228,9 @@ def export_project(
     # file (no second SQLite connection, see docs/audit.md).
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         figures = pool.submit(write_figures, figure_stats(stats), out)
+        # The per-generation tables (a GB at a million generations) are not needed from here on: freed
+        # while the verdicts stream, so that this process and its two children stay under 1.5 GB together.
+        del stats
         write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
         paths["verdicts_csv"] = out / "verdicts.csv"
         paths["verdicts_parquet"] = out / "verdicts.parquet"
