@@ -37,3 +37,7 @@ class InputError(GradeappError):
 
 class ProjectError(GradeappError):
     """The project file cannot be used (locked, newer schema, foreign package...)."""
+
+
+class EnvironmentFailure(GradeappError):
+    """A problem of the machine, not of the input (disk full, permissions, a lock, a damaged file): exit 1."""

@@ -18,6 +18,12 @@ settings.register_profile("gradeapp", deadline=None)
 settings.load_profile("gradeapp")
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory, monkeypatch):
+    """Keep backups and default projects of every test in a folder of its own, never the user's."""
+    monkeypatch.setenv("GRADEAPP_DATA_DIR", str(tmp_path_factory.mktemp("gradeapp-data")))
+
+
 @pytest.fixture
 def reference_dir() -> Path:
     ref = find_reference()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _CANDIDATES = [
@@ -23,3 +28,25 @@ def find_reference() -> Path | None:
 def dump(store) -> list[str]:
     """Return the whole database as SQL text, to prove that a failed operation changed nothing."""
     return list(store.conn.iterdump())
+
+
+@contextlib.contextmanager
+def readonly_mount(source: Path, target: Path) -> Iterator[Path]:
+    """Bind-mount source on target read-only, a real read-only medium (needs root and mount rights).
+
+    Skips the test, saying why, where the machine does not allow it (permissions on a file are no
+    substitute: root ignores them).
+    """
+    target.mkdir()
+    done = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here (needs root and mount rights): {done.stderr.strip()}")
+    try:
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], capture_output=True, text=True)
+        if ro.returncode != 0:
+            pytest.skip(f"cannot remount read-only here: {ro.stderr.strip()}")
+        yield target
+    finally:
+        # lazy when something (a window not yet collected) still holds a file: never leave a mount behind
+        if subprocess.run(["umount", str(target)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(target)], check=False)

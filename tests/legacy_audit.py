@@ -1,9 +1,10 @@
 """The audit loader, verdict export, CSV guard and annotator table of main before issue 13: the oracle.
 
 Kept verbatim (apart from the module they call) so that tests can compare every figure of the fast
-implementation against the straightforward pandas one on the same project, with one change that follows
-issue 11's rule for missing points: generations are scored with score_generations(missing="undecided")
-(a metric a missing point could change is NaN, never a fail), and the notes on missing points come from
+implementation against the straightforward pandas one on the same project, with two changes that follow
+later rules. The current-verdict order is migration 020's: insertion order. Issue 11's rule for missing
+points: generations are scored with score_generations(missing="undecided") (a metric a missing point
+could change is NaN, never a fail), and the notes on missing points come from
 services.audit.missing_notes fed with this loader's own counts. The majority over parsed runs and the
 soft score over the runs that decide a metric already follow from the pandas rules (groupby mean skips NaN).
 """
@@ -35,7 +36,7 @@ FAST_SECONDS = 5.0
 SUBMITTED_SQL = (
     "SELECT grader_id, generation_id FROM ("
     "  SELECT grader_id, generation_id, action, ROW_NUMBER() OVER ("
-    "    PARTITION BY grader_id, generation_id ORDER BY created DESC, id DESC) AS latest "
+    "    PARTITION BY grader_id, generation_id ORDER BY id DESC) AS latest "
     "  FROM reviews WHERE action IN ('submit', 'unsubmit')"
     ") WHERE latest = 1 AND action = 'submit'"
 )
@@ -44,15 +45,15 @@ SUBMITTED_SQL = (
 def judge_points(store, grader_id: int) -> pd.DataFrame:
     """Return the current verdicts of one judge: generation_id, criterion, run, value (NaN if unparsed).
 
-    The same rows as the current_verdicts view (the latest by created, then id, per identity; retractions
+    The same rows as the current_verdicts view (the last inserted per identity, migration 020; retractions
     hidden), but read with one index range scan and de-duplicated in pandas, which is several times
     faster than the view's correlated subquery on millions of rows.
     """
-    # The identity index (migration 005) delivers rows grouped by identity in (created, id) order, so the
+    # The identity index delivers rows grouped by identity in id order (the rule of migration 020), so the
     # last row of a group is the current one; a 0/1 flag instead of the status text keeps the fetch cheap.
     df = pd.read_sql_query(
         "SELECT generation_id, criterion, run, value, status = 'retracted' AS retracted FROM verdicts "
-        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, created, id",
+        "WHERE grader_id = ? ORDER BY generation_id, criterion, run, id",
         store.conn,
         params=[grader_id],
         dtype={"value": "float64"},

@@ -43,7 +43,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_adjudicate_list(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         cells = disagreements(store, judge=args.judge, include_decided=not args.open)
     if args.limit:
         cells = cells[: args.limit]
@@ -76,7 +76,7 @@ def _fmt(x: float | None) -> str:
 
 
 def cmd_adjudicate_agreement(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = agreement_table(store, per_criterion=args.per_criterion)
     if args.json:
         print_json(rows)

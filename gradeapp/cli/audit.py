@@ -56,7 +56,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         draws = audit_store.audit_draws_df(store)
         if args.name:
             draws = draws[draws["name"] == args.name]
@@ -88,7 +88,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_plan(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         data = load_audit_data(
             store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
         )
@@ -101,7 +101,7 @@ def cmd_audit_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         stats = compute_stats(store, _stats_options(args))
     if args.json:
         print_json(stats.summary())
@@ -162,7 +162,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         paths = export_project(store, Path(args.out) if args.out else None, _stats_options(args))
     for name, path in paths.items():
         print(f"{name:>16}: {path}")

@@ -44,7 +44,7 @@ def _filters(args) -> dict[str, Any]:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     """List the queue of an annotator with each item's status, then the progress line."""
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         grader = store.grader_id("human", _annotator(args))
         rows = queue_page(store, grader, _filters(args), 0, args.limit)
         prog = progress(store, grader, _filters(args))

@@ -44,7 +44,7 @@ def cmd_guidelines_init(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_show(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         row = show(store, args.guideline_version)
     print(f"# version {row['version']} ({row['created']})")
     print(row["text"].rstrip("\n"))
@@ -67,7 +67,7 @@ def cmd_guidelines_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_history(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         ensure_guidelines(store)
         rows = history(store)
     if args.json:
@@ -80,7 +80,7 @@ def cmd_guidelines_history(args: argparse.Namespace) -> int:
 
 
 def cmd_guidelines_agreement(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = agreement_by_guideline_version(store)
     if args.json:
         print_json(rows)

@@ -167,7 +167,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
                 batch_id = submit_batch(store, endpoint, path, grader, retry_unparsed=args.retry_unparsed)
                 print(f"submitted batch {batch_id}; check with 'gradeapp batch poll {batch_id}'")
         return 0
-    with open_store(args) as store:
+    with open_store(args, long_job=True) as store:
 
         def run(bar: _Bar):
             return run_judge(
@@ -189,7 +189,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     endpoint = _endpoint(args)
     prompts = generation_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
-    with open_store(args) as store:
+    with open_store(args, long_job=True) as store:
 
         def run(bar: _Bar):
             return run_generate(
@@ -214,7 +214,7 @@ def cmd_batch_write(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_poll(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, long_job=True) as store:
         for line in poll_batches(
             store, args.batch_ids, wait=args.wait, interval=args.interval, base_url=args.base_url
         ):
@@ -223,7 +223,7 @@ def cmd_batch_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_ingest(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, long_job=True, backup="import") as store:
         counts = ingest_file(store, Path(args.file), retry=args.retry_unparsed)
     print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     return 0

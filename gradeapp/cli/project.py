@@ -88,7 +88,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, long_job=True, backup="import") as store:
         counts = import_catalog(store, [Path(p) for p in args.paths])
     print(
         f"skills: {counts['skills_added']} added, {counts['skills_updated']} updated; "
@@ -105,7 +105,7 @@ def cmd_catalog_common(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         skills, topics = store.skills(), store.topics()
     if args.json:
         print_json({"skills": skills, "topics": topics})
@@ -117,7 +117,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, long_job=True, backup="import") as store:
         report = import_sources(
             store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
         )
@@ -146,7 +146,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         info = store.info()
         project = store.project
         path = store.path

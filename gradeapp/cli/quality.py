@@ -33,7 +33,7 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
 
 
 def cmd_annotators(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = annotator_table(store, args.fast)
         if args.out:
             write_annotators_csv(store, Path(args.out), args.fast)

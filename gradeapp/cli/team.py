@@ -67,7 +67,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, long_job=True, backup="merge") as store:
         reports = merge_packages(store, [Path(p) for p in args.packages])
     if args.json:
         print_json(reports)
@@ -81,7 +81,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_packages(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, write=False) as store:
         rows = package_status(store)
     if args.json:
         print_json(rows)

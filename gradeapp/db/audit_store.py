@@ -82,7 +82,7 @@ def judge_graders(store) -> pd.DataFrame:
 # criterion x run) the last in CURRENT_ORDER counts, and a current row with status 'retracted' hides it.
 # Every reader below orders or ranks by it; the covering index of migration 030 follows this order.
 IDENTITY = ("grader_id", "generation_id", "criterion", "run")
-CURRENT_ORDER = ("created", "id")
+CURRENT_ORDER = ("id",)  # insertion order (migration 020): a client-supplied `created` never decides
 
 
 def current_rule() -> str:
@@ -315,12 +315,12 @@ def judged_generations(store) -> pd.DataFrame:
     )
 
 
-# (grader_id, generation_id) of items whose latest submit/unsubmit event (by created, then id: the
-# order that survives merging packages) is a submit.
+# (grader_id, generation_id) of items whose latest submit/unsubmit event (by id, the insertion order:
+# never a client-supplied time, see migration 020) is a submit.
 SUBMITTED_SQL = (
     "SELECT grader_id, generation_id FROM ("
     "  SELECT grader_id, generation_id, action, ROW_NUMBER() OVER ("
-    "    PARTITION BY grader_id, generation_id ORDER BY created DESC, id DESC) AS latest "
+    "    PARTITION BY grader_id, generation_id ORDER BY id DESC) AS latest "
     "  FROM reviews WHERE action IN ('submit', 'unsubmit')"
     ") WHERE latest = 1 AND action = 'submit'"
 )
@@ -388,7 +388,7 @@ def bulk_loading(store) -> Iterator[None]:
         store.conn.execute("CREATE INDEX verdicts_generation ON verdicts(generation_id)")
         store.conn.execute(
             "CREATE INDEX verdicts_identity_current ON verdicts"
-            "(grader_id, generation_id, criterion, run, created, id, value, status)"
+            "(grader_id, generation_id, criterion, run, id, value, status)"  # as migration 022
         )
 
 
@@ -396,7 +396,7 @@ def is_submitted(store, grader_id: int, generation_id: int) -> bool:
     """Tell whether a person's latest submit/unsubmit event on a generation is a submit (read-only)."""
     row = store.conn.execute(
         "SELECT action FROM reviews WHERE grader_id = ? AND generation_id = ? AND action IN ('submit', 'unsubmit') "
-        "ORDER BY created DESC, id DESC LIMIT 1",
+        "ORDER BY id DESC LIMIT 1",
         [grader_id, generation_id],
     ).fetchone()
     return row is not None and row[0] == "submit"
@@ -406,11 +406,11 @@ def decided_criteria(store, grader_id: int, generation_id: int) -> set[str]:
     """Return the criteria a grader's current verdicts on a generation decide with a 1 or 0 (read-only)."""
     rows = store.conn.execute(
         "SELECT criterion, value FROM verdicts WHERE grader_id = ? AND generation_id = ? "
-        "ORDER BY criterion, run, created, id",
+        "ORDER BY criterion, run, id",
         [grader_id, generation_id],
     ).fetchall()
     latest: dict[str, object] = {}
-    for criterion, value in rows:  # ordered by created, id: the last row of a criterion counts
+    for criterion, value in rows:  # in insertion order (migration 020): the last row of a criterion counts
         latest[criterion] = value
     return {c for c, v in latest.items() if v is not None}
 

@@ -1,15 +1,39 @@
-"""Open a project file: pragmas, migrations, project identity."""
+"""Open a project file: look at it read-only first, then pragmas; waiting on a busy project.
+
+Nothing here changes a file before `inspect_file` has read, read-only, that it is a gradeapp project
+(its SQLite `application_id`, or the record of our migrations) or a new, empty file: a foreign SQLite
+file is refused exactly as it was found (no WAL switch, no -wal/-shm left behind).
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
-from gradeapp.db.migrations import MIGRATION_SET
-from gradeapp.errors import ProjectError
+from gradeapp.db.migrations import APPLICATION_ID, MIGRATION_SET
+from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
-BUSY_TIMEOUT_MS = 5000
+LOCK_TIMEOUT_ENV = "GRADEAPP_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a writer waits for a busy project before it gives up
+NOTICE_AFTER = 1.0  # seconds of waiting before the one-line notice
+BUSY_TIMEOUT_MS = int(DEFAULT_LOCK_TIMEOUT * 1000)
+
+
+class ProjectDamaged(ProjectError, EnvironmentFailure):
+    """The project file is damaged (failed quick_check or a malformed page): restore a backup."""
+
+
+class ProjectUnreadable(ProjectError, EnvironmentFailure):
+    """The project file exists but cannot be read (permissions, an I/O error, a size limit)."""
+
+
+class ProjectReadOnly(ProjectError, EnvironmentFailure):
+    """A command that writes was given a project that can only be read (permissions, read-only medium)."""
 
 
 def now_iso() -> str:
@@ -17,30 +41,218 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Connect with the project's pragmas; statements outside Store.atomic() commit at once."""
+def lock_timeout() -> float:
+    """Return the seconds a writer waits for a busy project (GRADEAPP_LOCK_TIMEOUT, default 60)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise GradeappError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a number of seconds between 0 and 86400")
+    return value
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Return whether an SQLite error means that another connection holds the lock."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+    )
+
+
+def is_damaged(exc: BaseException) -> bool:
+    """Return whether an SQLite error means a damaged file (malformed page, not a database...)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc)
+
+
+def file_uri(path: str | Path, **params: str) -> str:
+    """Return an SQLite URI for a file path; '#', '?' and '%' in the path stay part of the name."""
+    # Path.as_uri() percent-encodes the path (a '#' or '?' becomes %23 / %3F), so SQLite reads the
+    # whole name as a path; the query holds only our own parameters.
+    uri = Path(path).resolve().as_uri()
+    if params:
+        uri += "?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
+    return uri
+
+
+def on_readonly_medium(path: str | Path) -> bool:
+    """Return whether path (or its folder) cannot be written: a read-only mount or file permissions."""
+    path = Path(path)
+    folder = path.parent if path.parent != Path("") else Path(".")
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    target = path if path.exists() else folder
+    return not os.access(target, os.W_OK)
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _header(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(100)
+
+
+def open_readonly(path: str | Path, *, brief: bool = True) -> sqlite3.Connection:
+    """Open an SQLite file read-only, never creating or changing anything (raises sqlite3.Error).
+
+    A WAL-mode file needs a -shm beside it, which a read-only connection would create (and leave).
+    `immutable=1` reads the file as it is instead, when that is safe: on a read-only medium (nobody
+    can write to it), or for a brief look (brief=True: checking a file, reading a package) when no
+    -wal exists (no connection has the file open, so nothing is pending). A long-lived read-only store
+    (brief=False) on a writable medium must see others' writes, so it never uses immutable.
+    """
+    params = {"mode": "ro"}
+    try:
+        wal_mode = _header(path)[18:19] == b"\x02"
+    except OSError:
+        wal_mode = False
+    if on_readonly_medium(path) or (brief and wal_mode and not Path(f"{path}-wal").exists()):
+        params["immutable"] = "1"
+    conn = sqlite3.connect(file_uri(path, **params), uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a read-only look at a file found: its SQLite application_id, tables and our migrations."""
+
+    exists: bool
+    application_id: int = 0
+    tables: frozenset[str] = frozenset()
+    migrations: tuple[str, ...] = ()
+    unclean: bool = False  # a -wal left beside it: the last writer did not close (or is still open)
+
+
+def inspect_file(path: str | Path) -> FileInfo:
+    """Look at a project file read-only; refuse a file that is not SQLite or is another program's."""
+    path = Path(path)
+    if not path.exists():
+        return FileInfo(exists=False)
+    if path.is_dir():
+        raise ProjectError(f"{path}: is a folder, not a project file")
+    if path.stat().st_size == 0:
+        return FileInfo(exists=True)
+    wal = Path(f"{path}-wal")
+    unclean = wal.exists() and wal.stat().st_size > 0
+    try:
+        header = _header(path)
+    except OSError as exc:
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc.strerror})") from None
+    if not header.startswith(SQLITE_MAGIC):
+        raise ProjectError(f"{path}: not a gradeapp project file (not an SQLite database), left untouched")
+    header_id = int.from_bytes(header[68:72], "big")
+    if header_id not in (0, APPLICATION_ID):
+        raise ProjectError(
+            f"{path}: an SQLite file of another program (application_id {header_id:#x}), left untouched"
+        )
+    try:
+        conn = open_readonly(path)
+    except sqlite3.DatabaseError as exc:
+        if is_damaged(exc):
+            raise ProjectError(f"{path}: not a gradeapp project file (not an SQLite database)") from None
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc})") from None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = table_names(conn)
+        migrations = tuple(applied_migrations(conn, tables))
+    except sqlite3.DatabaseError as exc:
+        if is_damaged(exc):
+            raise ProjectDamaged(
+                f"{path}: the file is damaged ({exc}); restore a backup (gradeapp backup list --project {path})"
+            ) from None
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc})") from None
+    finally:
+        conn.close()
+    if app_id not in (0, APPLICATION_ID):
+        raise ProjectError(
+            f"{path}: an SQLite file of another program (application_id {app_id:#x}), left untouched"
+        )
+    if app_id == 0 and not migrations and tables:
+        raise ProjectError(f"{path}: an SQLite file that is not a gradeapp project, left untouched")
+    return FileInfo(True, app_id, frozenset(tables), migrations, unclean)
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Connect with the project's pragmas; statements outside Store.atomic() commit at once.
+
+    Call inspect_file() first: this sets WAL mode, which changes the file.
+    """
+    if readonly:
+        # mode=ro keeps the file unchanged; TEMP tables (a cache of checks) stay possible
+        conn = open_readonly(path, brief=False)
+        conn.isolation_level = None
+        return conn
+    timeout = lock_timeout()
     # isolation_level=None: no implicit BEGIN, so a single write is on disk when execute() returns
     # and multi-step writes use Store.atomic() (explicit BEGIN/COMMIT, savepoints when nested).
-    conn = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-    )
+    # The path goes as a plain file name (uri=False): a '#' or '?' in it is part of the name.
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout)
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if is_busy(exc):
+            raise
         raise ProjectError(f"{path}: not a gradeapp project file ({exc})") from exc
     return conn
 
 
+def begin_immediate(conn: sqlite3.Connection, notify: Callable[[str], None] | None, patient: bool) -> None:
+    """Start a write transaction, waiting for a busy project: a notice after a second, then up to the limit.
+
+    The limit is the connection's busy_timeout (GRADEAPP_LOCK_TIMEOUT when opened); a patient caller
+    (a long job that must not lose its work) keeps waiting past it, with a notice each time.
+    """
+    limit_ms = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    first_ms = min(limit_ms, int(NOTICE_AFTER * 1000))
+    conn.execute(f"PRAGMA busy_timeout = {first_ms}")
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or limit_ms <= first_ms:
+                raise
+        conn.execute(f"PRAGMA busy_timeout = {limit_ms - first_ms}")
+        while True:
+            if notify:
+                notify(
+                    "gradeapp: the project is busy (another program is writing to it); waiting up to "
+                    f"{limit_ms / 1000:g} s ({LOCK_TIMEOUT_ENV} sets the limit)"
+                )
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not (patient and is_busy(exc)):
+                    raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {limit_ms}")
+
+
 def table_names(conn: sqlite3.Connection) -> set[str]:
+    """Return the names of the tables of a connection's main database (read-only)."""
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def applied_migrations(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
+    """Return our migrations applied to the file, in order (read-only)."""
     if "_sqlite_migrations" not in tables:
         return []
     return [
@@ -51,4 +263,4 @@ def applied_migrations(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
     ]
 
 
-__all__ = ["MIGRATION_SET", "connect", "now_iso"]
+__all__ = ["APPLICATION_ID", "MIGRATION_SET", "connect", "inspect_file", "now_iso", "open_readonly"]

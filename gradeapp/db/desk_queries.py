@@ -94,9 +94,9 @@ def queue_count(store: Store, grader_id: int, filters: dict[str, Any]) -> int:
 
 def _submitted_sql() -> str:
     return (
-        # the latest submit/unsubmit by (created, id): the order that survives merging packages
+        # the latest submit/unsubmit by id (insertion order, see migration 020)
         "SELECT gid, seconds FROM (SELECT generation_id AS gid, seconds, action, ROW_NUMBER() OVER ("
-        "PARTITION BY generation_id ORDER BY created DESC, id DESC) AS latest FROM reviews "
+        "PARTITION BY generation_id ORDER BY id DESC) AS latest FROM reviews "
         "WHERE grader_id = :grader AND action IN ('submit', 'unsubmit')) WHERE latest = 1 AND action = 'submit'"
     )
 
@@ -138,17 +138,17 @@ def person_decisions(store: Store, grader_id: int, generation_id: int) -> dict[s
     """Return criterion -> latest verdict row (value, status, post_reveal, id) of this person (read-only)."""
     cur = store.execute(
         "SELECT criterion, value, status, post_reveal, id FROM verdicts "
-        "WHERE grader_id = ? AND generation_id = ? AND run = 1 ORDER BY created, id",
+        "WHERE grader_id = ? AND generation_id = ? AND run = 1 ORDER BY id",
         [grader_id, generation_id],
     )
-    # the last row of each criterion in (created, id) order is its current one
+    # the last row of each criterion in id (insertion) order is its current one
     return {c: {"value": v, "status": s, "post_reveal": p, "id": i} for c, v, s, p, i in cur}
 
 
 def review_state(store: Store, grader_id: int, generation_id: int) -> dict[str, Any]:
     """Return submitted, ever_submitted, flagged and the latest note of this person on one item (read-only)."""
     rows = store.execute(
-        "SELECT action, note FROM reviews WHERE grader_id = ? AND generation_id = ? ORDER BY created, id",
+        "SELECT action, note FROM reviews WHERE grader_id = ? AND generation_id = ? ORDER BY id",
         [grader_id, generation_id],
     ).fetchall()
     state = {"submitted": False, "ever_submitted": False, "flagged": False, "note": ""}
@@ -173,7 +173,7 @@ def judge_votes(store: Store, generation_id: int) -> tuple[str | None, dict[str,
         "JOIN graders gr ON gr.id = v.grader_id "
         "WHERE v.generation_id = :g AND gr.kind = 'judge' AND v.status != 'retracted' AND v.id IN ("
         "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY grader_id, criterion, run "
-        "ORDER BY created DESC, id DESC) AS latest FROM verdicts WHERE generation_id = :g) WHERE latest = 1) "
+        "ORDER BY id DESC) AS latest FROM verdicts WHERE generation_id = :g) WHERE latest = 1) "
         "ORDER BY v.grader_id DESC, v.run",
         {"g": generation_id},
     )

@@ -207,10 +207,11 @@ def save_generations(store: Store, rows: Sequence[dict[str, Any]]) -> int:
 # -- jobs ----------------------------------------------------------------------------------------
 def start_job(store: Store, kind: str, grader_id: int | None, config: dict[str, Any]) -> int:
     """Record the start of a generation, judging or batch job; return its id."""
-    cur = store.execute(
-        "INSERT INTO jobs(kind, grader_id, config, started, status) VALUES (?, ?, ?, ?, 'running')",
-        [kind, grader_id, json.dumps(config, sort_keys=True), now_iso()],
-    )
+    with store.atomic():  # atomic(): waits for a busy project (patiently in a long job), with a notice
+        cur = store.execute(
+            "INSERT INTO jobs(kind, grader_id, config, started, status) VALUES (?, ?, ?, ?, 'running')",
+            [kind, grader_id, json.dumps(config, sort_keys=True), now_iso()],
+        )
     return cur.lastrowid
 
 
@@ -228,23 +229,24 @@ def update_job(
     config: dict[str, Any] | None = None,
 ) -> None:
     """Set a job's counters (and, when given, its status, end time and config)."""
-    store.execute(
-        "UPDATE jobs SET calls = ?, failures = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, "
-        "status = COALESCE(?, status), finished = CASE WHEN ? THEN ? ELSE finished END, "
-        "config = COALESCE(?, config) WHERE id = ?",
-        [
-            calls,
-            failures,
-            prompt_tokens,
-            completion_tokens,
-            cost_usd,
-            status,
-            int(finished),
-            now_iso(),
-            json.dumps(config, sort_keys=True) if config is not None else None,
-            job_id,
-        ],
-    )
+    with store.atomic():
+        store.execute(
+            "UPDATE jobs SET calls = ?, failures = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, "
+            "status = COALESCE(?, status), finished = CASE WHEN ? THEN ? ELSE finished END, "
+            "config = COALESCE(?, config) WHERE id = ?",
+            [
+                calls,
+                failures,
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+                status,
+                int(finished),
+                now_iso(),
+                json.dumps(config, sort_keys=True) if config is not None else None,
+                job_id,
+            ],
+        )
 
 
 def jobs(store: Store, kind: str | None = None) -> list[dict[str, Any]]:
@@ -265,3 +267,17 @@ def grader_row(store: Store, grader_id: int) -> dict[str, Any] | None:
     cur = store.execute("SELECT * FROM graders WHERE id = ?", [grader_id])
     row = cur.fetchone()
     return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+
+
+def generation_contents(store: Store, uids: Sequence[str]) -> dict[str, tuple]:
+    """Return uid -> (combination_id, student, round, text) of the stored generations among uids."""
+    out: dict[str, tuple] = {}
+    for start in range(0, len(uids), 500):
+        chunk = list(uids[start : start + 500])
+        cur = store.conn.execute(
+            "SELECT uid, combination_id, student, round, text FROM generations "
+            f"WHERE uid IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        out.update({r[0]: tuple(r[1:]) for r in cur})
+    return out

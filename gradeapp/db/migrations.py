@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from sqlite_utils import Database, Migrations
 
 MIGRATION_SET = "gradeapp"
+# SQLite's application_id of every gradeapp project and package: "GrdA" in ASCII.
+APPLICATION_ID = 0x47726441
 _REGISTRY: list[tuple[str, Callable[[Database], None]]] = []
 
 
@@ -271,6 +273,38 @@ def verdict_match_method(db: Database) -> None:
     db.execute("ALTER TABLE verdicts ADD COLUMN match_method TEXT")
 
 
+# The verdict (and review event) that counts is the last one inserted, by id: a `created` time comes
+# from a client (an imported file, a package made on another machine with its own clock) and one far
+# in the future would stay current forever. Importers and merge insert in the order that keeps history
+# meaningful (the file's order, the package's own insertion order). `merged_from` records when the
+# parent project issued the package a row was merged from (the parent's own clock, so trusted): merge
+# keeps rows of a later-issued package after those of an earlier one, whatever the order of merging.
+_CURRENT_020 = [
+    "DROP INDEX IF EXISTS verdicts_identity_created",
+    "ALTER TABLE verdicts ADD COLUMN merged_from TEXT",
+    "ALTER TABLE reviews ADD COLUMN merged_from TEXT",
+    "DROP VIEW current_verdicts",
+    """CREATE VIEW current_verdicts AS
+        SELECT v.* FROM verdicts v
+        WHERE v.id IN (
+            SELECT MAX(id) FROM verdicts GROUP BY grader_id, generation_id, criterion, run
+        ) AND v.status != 'retracted'""",
+]
+
+
+@migration("020_current_by_insertion_order")
+def current_by_insertion_order(db: Database) -> None:
+    for statement in _CURRENT_020:
+        db.execute(statement)
+
+
+@migration("021_application_id")
+def application_id(db: Database) -> None:
+    # PRAGMA application_id writes the file header (it rolls back with the migration's transaction);
+    # gradeapp.db.connection checks it, read-only, before it changes any file.
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
 # The audit reads a judge's current verdicts in identity order: the covering index (the identity, the
 # order that decides the current row, then value and status) serves that read without touching the table.
 # judge_cells caches each judge x generation's current points packed per criterion (see
@@ -297,6 +331,16 @@ _AUDIT_030 = [
 def audit_covering_index_and_cell_cache(db: Database) -> None:
     for statement in _AUDIT_030:
         db.execute(statement)
+
+
+# Defined after 030 (whose covering index put `created` before `id`): the current verdict is the last
+# inserted (020), so the covering index orders each identity's rows by id.
+@migration("022_covering_index_by_insertion_order")
+def covering_index_by_insertion_order(db: Database) -> None:
+    db.execute("DROP INDEX IF EXISTS verdicts_identity_current")
+    db.execute(
+        "CREATE INDEX verdicts_identity_current ON verdicts(grader_id, generation_id, criterion, run, id, value, status)"
+    )
 
 
 def latest_migration() -> str:

@@ -7,11 +7,11 @@ import functools
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gradeapp.db.connection import now_iso
+from gradeapp.db.connection import begin_immediate, now_iso
 
 if TYPE_CHECKING:  # pandas and sqlite-utils load on use: the desk starts without them
     import pandas as pd
@@ -65,11 +65,20 @@ def grader_key(kind: str, name: str, **config: Any) -> str:
 
 
 class Store:
-    """A project file opened for reading and writing (see gradeapp.db.open_project)."""
+    """A project file opened for reading and writing, or read-only (see gradeapp.db.open_project).
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    on_wait receives the one-line notice when a write waits for another program's lock; a patient
+    store (a long job: judge, generate, import, merge) keeps waiting past the limit rather than
+    losing its work.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.readonly = readonly
+        self.on_wait: Callable[[str], None] | None = None
+        self.patient = False
+        self._temp_checks = False
         self._skill_ids: dict[str, int] | None = None
         self._topic_ids: dict[str, int] | None = None
         self._savepoints = itertools.count()
@@ -84,8 +93,11 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
-        with contextlib.suppress(Exception):
-            self.conn.execute("PRAGMA optimize")
+        # optimize only after writes: on an unchanged file it may still write statistics, which would
+        # change a file that a reading command must leave as it was (and defeat the backup's marker)
+        if not self.readonly and self.conn.total_changes:
+            with contextlib.suppress(Exception):
+                self.conn.execute("PRAGMA optimize")
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -116,7 +128,12 @@ class Store:
                     raise
                 conn.execute(f"RELEASE SAVEPOINT {name}")
             else:
-                conn.execute("BEGIN")
+                # IMMEDIATE takes the write lock up front: a busy project is waited for here (with a
+                # notice), never half-way through the block where a deferred BEGIN would fail at once.
+                if self.readonly:
+                    conn.execute("BEGIN")
+                else:
+                    begin_immediate(conn, self.on_wait, self.patient)
                 try:
                     yield self
                     conn.execute("COMMIT")
@@ -351,7 +368,15 @@ class Store:
         return self.conn.execute(sql).fetchall()
 
     def save_checks(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
-        """Cache (generation_id, n_sentences, n_sentences_ref, named_skills_json) rows."""
+        """Cache (generation_id, n_sentences, n_sentences_ref, named_skills_json) rows.
+
+        A read-only project caches them in a TEMP table of the same name, which shadows the file's
+        table for this connection only: reading a project never writes to it.
+        """
+        if self.readonly and not self._temp_checks:
+            self.conn.execute("CREATE TEMP TABLE checks AS SELECT * FROM main.checks")
+            self.conn.execute("CREATE UNIQUE INDEX temp.checks_generation ON checks(generation_id)")
+            self._temp_checks = True
         self.conn.executemany("INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?)", rows)
 
     def checks_df(self) -> pd.DataFrame:
@@ -371,6 +396,10 @@ class Store:
         row = self.conn.execute("SELECT id FROM graders WHERE key = ?", [key]).fetchone()
         if row:
             return row[0]
+        with self.atomic():  # waits for a busy project like every write
+            return self._insert_grader(key, kind, name, config)
+
+    def _insert_grader(self, key: str, kind: str, name: str, config: dict[str, Any]) -> int:
         cur = self.conn.execute(
             "INSERT INTO graders(key, kind, name, model, endpoint_host, prompt_version, prompt_hash, "
             "temperature, max_tokens, config, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -389,6 +418,13 @@ class Store:
             ],
         )
         return cur.lastrowid
+
+    def find_grader_id(self, kind: str, name: str, **config: Any) -> int | None:
+        """Return the id of this grader, or None when it has no row yet (read-only)."""
+        row = self.conn.execute(
+            "SELECT id FROM graders WHERE key = ?", [grader_key(kind, name, **config)]
+        ).fetchone()
+        return row[0] if row else None
 
     def graders_df(self) -> pd.DataFrame:
         """Return all graders (read-only)."""
@@ -466,11 +502,11 @@ class Store:
     ) -> dict | None:
         """Return the verdict that counts for this grader x generation x criterion x run, or None.
 
-        The latest by created counts (ties: highest id), as in the current_verdicts view (migration 005).
+        The last inserted (highest id) counts, as in the current_verdicts view (migration 020).
         """
         cur = self.conn.execute(
             "SELECT * FROM verdicts WHERE grader_id = ? AND generation_id = ? AND criterion = ? AND run = ? "
-            "ORDER BY created DESC, id DESC LIMIT 1",
+            "ORDER BY id DESC LIMIT 1",
             [grader_id, generation_id, criterion, run],
         )
         row = cur.fetchone()

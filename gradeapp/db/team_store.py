@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gradeapp.db import connection
 from gradeapp.db.connection import now_iso
 from gradeapp.db.store import VERDICT_COLUMNS, Store
 
@@ -161,10 +162,12 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[list[Any]]:
 
 # -- reading a package (a read-only connection to another file) -------------------------------------
 def open_readonly(path: Path) -> sqlite3.Connection:
-    """Open an SQLite file read-only (raises sqlite3.DatabaseError when it is not one)."""
-    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    return conn
+    """Open an SQLite file read-only (raises sqlite3.DatabaseError when it is not one).
+
+    The URI is built from the file path (see gradeapp.db.connection.file_uri): a '#' or '?' in the
+    name stays part of it, and a package on a read-only medium opens too.
+    """
+    return connection.open_readonly(path)
 
 
 def table_names(conn: sqlite3.Connection) -> set[str]:
@@ -205,7 +208,7 @@ def package_verdicts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         conn,
         f"SELECT v.id, gr.kind, gr.name AS grader, g.uid, v.criterion, v.run, v.created, {fields} "
         "FROM verdicts v JOIN graders gr ON gr.id = v.grader_id JOIN generations g ON g.id = v.generation_id "
-        "ORDER BY v.created, v.id",
+        "ORDER BY v.id",
     )
 
 
@@ -215,7 +218,7 @@ def package_reviews(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         conn,
         "SELECT r.id, gr.kind, gr.name AS grader, g.uid, r.action, r.created, r.seconds, r.note "
         "FROM reviews r JOIN graders gr ON gr.id = r.grader_id JOIN generations g ON g.id = r.generation_id "
-        "ORDER BY r.created, r.id",
+        "ORDER BY r.id",
     )
 
 
@@ -253,13 +256,33 @@ def existing_reviews(store: Store, grader_id: int) -> dict[tuple, dict[str, Any]
     return {(r["uid"], r["action"], r["created"]): r for r in rows}
 
 
-def insert_reviews(store: Store, rows: Iterable[dict[str, Any]]) -> int:
-    """Append review rows (grader_id, generation_id, action, seconds, note, created); return the count."""
+def insert_verdicts(store: Store, rows: Sequence[dict[str, Any]]) -> int:
+    """Append merged verdict rows (VERDICT_COLUMNS and merged_from), in the given order; return the count."""
+    cols = (*VERDICT_COLUMNS, "merged_from")
     before = store.conn.total_changes
     store.conn.executemany(
-        "INSERT INTO reviews(grader_id, generation_id, action, seconds, note, created) VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO verdicts({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        [tuple(r.get(c) for c in cols) for r in rows],
+    )
+    return store.conn.total_changes - before
+
+
+def insert_reviews(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    """Append review rows (grader_id, generation_id, action, seconds, note, created, merged_from)."""
+    before = store.conn.total_changes
+    store.conn.executemany(
+        "INSERT INTO reviews(grader_id, generation_id, action, seconds, note, created, merged_from) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (r["grader_id"], r["generation_id"], r["action"], r.get("seconds"), r.get("note"), r["created"])
+            (
+                r["grader_id"],
+                r["generation_id"],
+                r["action"],
+                r.get("seconds"),
+                r.get("note"),
+                r["created"],
+                r.get("merged_from"),
+            )  # fmt: skip
             for r in rows
         ],
     )
@@ -375,3 +398,32 @@ def add_guideline(store: Store, text: str, version: int | None = None) -> int:
             "INSERT INTO guidelines(version, text, created) VALUES (?, ?, ?)", [version, text, now_iso()]
         )
     return int(version)
+
+
+def resequence(store: Store, table: str, grader_id: int, generation_ids: Iterable[int], issued: str) -> int:
+    """Move a person's rows merged from packages issued after `issued` behind the rows just added.
+
+    Rows keep their content and get new ids, so that the insertion order (which decides what is
+    current) follows the order in which the parent issued the packages, not the order of merging.
+    Return how many rows moved.
+    """
+    if table not in ("verdicts", "reviews"):
+        raise ValueError(table)
+    cols = [r[1] for r in store.conn.execute(f"PRAGMA table_info({table})") if r[1] != "id"]
+    moved = 0
+    for chunk in _chunks(sorted(set(generation_ids)), 500):
+        marks = ", ".join("?" * len(chunk))
+        rows = store.conn.execute(
+            f"SELECT id, {', '.join(cols)} FROM {table} WHERE grader_id = ? AND generation_id IN ({marks}) "
+            "AND merged_from > ? ORDER BY merged_from, id",
+            [grader_id, *chunk, issued],
+        ).fetchall()
+        if not rows:
+            continue
+        store.conn.executemany(f"DELETE FROM {table} WHERE id = ?", [(r[0],) for r in rows])
+        store.conn.executemany(
+            f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [r[1:] for r in rows],
+        )
+        moved += len(rows)
+    return moved

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import Store
 from gradeapp.db.audit_store import active_draw_generations, decided_criteria, is_submitted
 from gradeapp.db.connection import now_iso
+from gradeapp.db.judge_store import generation_contents
 from gradeapp.errors import InputError
 from gradeapp.io.tables import restore
 from gradeapp.io.text import read_csv_rows, read_jsonl
@@ -31,9 +34,15 @@ KINDS = ("judge", "human", "adjudicator")
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise InputError(
+            f"the file was removed or changed during the import ({exc.strerror}); nothing was imported",
+            file=path,
+        ) from None
     return h.hexdigest()
 
 
@@ -112,7 +121,18 @@ def _text_field(obj: dict, name: str, file: Path, line: int, *, required: bool =
     return value
 
 
-def _int_field(obj: dict, name: str, file: Path, line: int, default: int | None = None, minimum: int = 0):
+INT64_MAX = 2**63 - 1  # the largest whole number SQLite stores
+
+
+def _int_field(
+    obj: dict,
+    name: str,
+    file: Path,
+    line: int,
+    default: int | None = None,
+    minimum: int = 0,
+    maximum: int = INT64_MAX,
+):
     value = obj.get(name)
     if value is None or value == "":
         if default is None:
@@ -129,8 +149,44 @@ def _int_field(obj: dict, name: str, file: Path, line: int, default: int | None 
             ) from None
     if not isinstance(value, int) or value < minimum:
         raise InputError(
-            f"expected a whole number >= {minimum}, got {value!r}", file=file, line=line, field=name
+            f"expected a whole number >= {minimum}, got {str(value)[:40]!r}", file=file, line=line, field=name
         )
+    if value > maximum:
+        raise InputError(f"too large (at most {maximum:,})", file=file, line=line, field=name)
+    return value
+
+
+def _number_field(obj: dict, name: str, file: Path, line: int) -> float | None:
+    """Return a finite number (or None when absent); anything else is an InputError naming the field."""
+    value = obj.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InputError(f"expected a number, got {type(value).__name__}", file=file, line=line, field=name)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise InputError(
+            f"expected a number, got {str(value)[:40]!r}", file=file, line=line, field=name
+        ) from None
+    if not math.isfinite(number):
+        raise InputError(
+            f"expected a finite number, got {str(value)[:40]!r}", file=file, line=line, field=name
+        )
+    return number
+
+
+def _time_field(obj: dict, name: str, file: Path, line: int) -> str | None:
+    """Return an ISO 8601 time (text), or None when absent."""
+    value = _text_field(obj, name, file, line, required=False)
+    if not value:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"expected an ISO 8601 time, got {value[:40]!r}", file=file, line=line, field=name
+        ) from None
     return value
 
 
@@ -139,7 +195,7 @@ def _skills_field(obj: dict, file: Path, line: int) -> list[str]:
     if isinstance(skills, str):
         try:
             skills = json.loads(skills) if skills.strip().startswith("[") else skills.split("|")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise InputError(
                 "expected a JSON list of skill names", file=file, line=line, field="skills"
             ) from None
@@ -152,14 +208,17 @@ def _json_field(obj: dict, name: str, file: Path, line: int) -> str | None:
     value = obj.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, str) and name == "meta":
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise InputError("expected a JSON object", file=file, line=line, field=name) from None
-    if name == "meta" and not isinstance(value, dict):
-        raise InputError("expected a JSON object", file=file, line=line, field=name)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    try:
+        if isinstance(value, str) and name == "meta":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise InputError("expected a JSON object", file=file, line=line, field=name) from None
+        if name == "meta" and not isinstance(value, dict):
+            raise InputError("expected a JSON object", file=file, line=line, field=name)
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    except RecursionError:
+        raise InputError("JSON nested too deeply", file=file, line=line, field=name) from None
 
 
 def _validate_generation(
@@ -189,7 +248,7 @@ def _validate_generation(
         text or "",
         obj.get("source") if isinstance(obj.get("source"), str) else source,
         _json_field(obj, "meta", path, line),
-        obj.get("created") if isinstance(obj.get("created"), str) else stamp,
+        _time_field(obj, "created", path, line) or stamp,
     )
 
 
@@ -265,10 +324,28 @@ def import_generations(store: Store, path: Path) -> dict[str, int]:
     with store.atomic():
         for batch in _batched(generation_rows(store, path)):
             read += len(batch)
-            added += store.insert_generations(batch)
+            n = store.insert_generations(batch)
+            if n < len(batch):
+                _refuse_changed_generations(store, path, batch)
+            added += n
         counts = {"generations_read": read, "generations_added": added}
         store.log_import("generations", str(path), _sha256(path), counts)
     return counts
+
+
+def _refuse_changed_generations(store, path: Path, rows: list[tuple]) -> None:
+    """Refuse rows whose id is already in the project with another text, student, round or combination."""
+    stored = generation_contents(store, [r[0] for r in rows])
+    for uid, cid, student, rnd, *_rest in rows:
+        text = _rest[2]
+        old = stored.get(uid)
+        if old is not None and old != (cid, student, rnd, text):
+            raise InputError(
+                f"id {uid!r} is already in the project with a different text, student, round or skills/topic "
+                "(give the new generation another id)",
+                file=path,
+                field="id",
+            )
 
 
 # -- generic verdicts -----------------------------------------------------------------------------
@@ -360,16 +437,14 @@ class _VerdictImport:
         """Return the grader id of the record (a judge's configuration keeps two of one model apart)."""
         name = _text_field(obj, "grader", self.path, line)
         config = {
-            f: obj.get(f) for f in ("model", "endpoint_host", "prompt_version", "prompt_hash") if obj.get(f)
+            f: _text_field(obj, f, self.path, line, required=False)
+            for f in ("model", "endpoint_host", "prompt_version", "prompt_hash")
+            if obj.get(f)
         }
-        for f, cast in (("temperature", float), ("max_tokens", int)):
-            if obj.get(f) not in (None, ""):
-                try:
-                    config[f] = cast(float(obj[f])) if cast is int else cast(obj[f])
-                except (TypeError, ValueError):
-                    raise InputError(
-                        f"expected a number, got {obj[f]!r}", file=self.path, line=line, field=f
-                    ) from None
+        if obj.get("temperature") not in (None, ""):
+            config["temperature"] = _number_field(obj, "temperature", self.path, line)
+        if obj.get("max_tokens") not in (None, ""):
+            config["max_tokens"] = _int_field(obj, "max_tokens", self.path, line, minimum=1)
         if kind == "judge":
             config.setdefault("model", name)
         key = (kind, name, tuple(sorted(config.items())))
@@ -398,6 +473,7 @@ class _VerdictImport:
         value, status = _verdict_value(obj, self.path, line)
         run = _int_field(obj, "run", self.path, line, default=1, minimum=1)
         seconds = _seconds_field(obj, self.path, line)
+        _check_optional_fields(obj, self.path, line)
         grader_id = self.grader(obj, line, kind)
         if kind == "human":
             flag = obj.get("submitted")
@@ -455,16 +531,16 @@ class _VerdictImport:
         self.pending = []
 
 
+def _check_optional_fields(obj: dict, path: Path, line: int) -> None:
+    """Refuse optional fields of the wrong type (an object for a note, a time that is not one...)."""
+    for name in ("raw", "reason", "note"):
+        _text_field(obj, name, path, line, required=False)
+    _time_field(obj, "created", path, line)
+    _int_field(obj, "guideline_version", path, line, default=0)
+
+
 def _seconds_field(obj: dict, path: Path, line: int) -> float | None:
-    seconds = obj.get("seconds")
-    if seconds in ("", None):
-        return None
-    try:
-        return float(seconds)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"expected a number, got {seconds!r}", file=path, line=line, field="seconds"
-        ) from None
+    return _number_field(obj, "seconds", path, line)
 
 
 def _is_wide(obj: dict) -> bool:
@@ -749,12 +825,14 @@ def import_sources(
     """
     report: dict[str, dict[str, int]] = {}
     with store.atomic():
-        for src in sources:
+        for n, src in enumerate(sources, 1):
             k = kind or detect_kind(src)
+            # a source named twice reports twice (the second time adds nothing), not once with 0 added
+            key = str(src) if str(src) not in report else f"{src} (again, source {n})"
             if k == "reference":
-                report[str(src)] = import_reference(store, src)
+                report[key] = import_reference(store, src)
             elif k == "verdicts":
-                report[str(src)] = import_verdicts(store, src, as_drafts=as_drafts)
+                report[key] = import_verdicts(store, src, as_drafts=as_drafts)
             else:
-                report[str(src)] = import_generations(store, src)
+                report[key] = import_generations(store, src)
     return report

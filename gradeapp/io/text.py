@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import csv
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 from gradeapp.errors import InputError
 
 MAX_FIELD = 1_000_000  # characters; a larger field is almost surely a broken file, not a text
+MAX_DEPTH = 1024  # orjson's limit of JSON nesting; Python's json gives up near the recursion limit
 csv.field_size_limit(MAX_FIELD)
 
 
@@ -40,7 +42,7 @@ def open_text(path: Path) -> Iterator[Iterator[str]]:
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", file=path) from None
     try:
-        if path.stat().st_size == 0:
+        if os.fstat(fh.fileno()).st_size == 0:
             raise InputError("the file is empty", file=path)
         yield _lines(path, fh)
     finally:
@@ -58,7 +60,13 @@ def _jsonl_error(path: Path, number: int, raw: bytes) -> InputError:
         json.loads(text)
     except json.JSONDecodeError as exc:
         return InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=path, line=number)
-    return InputError("not valid JSON (a number out of range or a NaN)", file=path, line=number)
+    except RecursionError:
+        return InputError(f"JSON nested deeper than {MAX_DEPTH} levels", file=path, line=number)
+    return InputError(
+        f"not valid JSON (nested deeper than {MAX_DEPTH} levels, a number out of range or a NaN)",
+        file=path,
+        line=number,
+    )
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -70,7 +78,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", file=path) from None
     with fh:
-        if path.stat().st_size == 0:
+        # fstat: the open file, even if it is removed or replaced while we read it
+        if os.fstat(fh.fileno()).st_size == 0:
             raise InputError("the file is empty", file=path)
         for number, raw in enumerate(fh, 1):
             if number == 1 and raw.startswith(codecs.BOM_UTF8):

@@ -9,6 +9,7 @@ ingested idempotently: a run that already has a reply is never written twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
@@ -30,7 +31,7 @@ from gradeapp.db.judge_store import (
 )
 from gradeapp.db.store import Store
 from gradeapp.errors import GradeappError, InputError
-from gradeapp.llm.client import Endpoint, api_key, redact
+from gradeapp.llm.client import Endpoint, api_key, redact, token_count
 from gradeapp.llm.judge import judge_grader_id, judge_request, judgement_from_reply
 
 CHAT_URL = "/v1/chat/completions"
@@ -45,10 +46,17 @@ def custom_id(generation_id: int, grader_id: int, run: int) -> str:
 
 def parse_custom_id(value: str) -> tuple[int, int, int]:
     """Split a custom_id into (generation_id, grader_id, run)."""
-    parts = str(value).split(":")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if not isinstance(value, str):
         raise ValueError(f"not a gradeapp custom_id: {value!r}")
+    parts = value.split(":")
+    # isascii: str.isdigit() also accepts other scripts' digits, which int() reads
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        raise ValueError(
+            f"not a gradeapp custom_id (generation:grader:run, each below 10^18): {value[:80]!r}"
+        )
     gid, grader, run = (int(p) for p in parts)
+    if run < 1:
+        raise ValueError(f"run must be >= 1 in custom_id {value!r}")
     return gid, grader, run
 
 
@@ -98,6 +106,19 @@ def write_batch(
     return Path(out), len(todo), grader_id
 
 
+@contextlib.contextmanager
+def _api_errors(endpoint: Endpoint, doing: str) -> Iterator[None]:
+    """Turn an OpenAI client error into one GradeappError line, the key redacted."""
+    import openai
+
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise GradeappError(
+            redact(f"{endpoint.host}: cannot {doing} ({type(exc).__name__}: {exc})", endpoint)
+        ) from None
+
+
 def _sync_client(endpoint: Endpoint):
     from openai import OpenAI
 
@@ -113,22 +134,16 @@ def submit_batch(
     store: Store, endpoint: Endpoint, path: Path, grader_id: int, *, retry_unparsed: bool = False
 ) -> str:
     """Upload a batch file and create the batch; record it as a job. Return the batch id."""
-    import openai
-
     client = _sync_client(endpoint)
     try:
-        with open(path, "rb") as fh:
+        with _api_errors(endpoint, "submit the batch"), open(path, "rb") as fh:
             uploaded = client.files.create(file=fh, purpose="batch")
-        batch = client.batches.create(
-            input_file_id=uploaded.id,
-            endpoint=CHAT_URL,
-            completion_window="24h",
-            metadata={"gradeapp_grader": str(grader_id)},
-        )
-    except openai.OpenAIError as exc:
-        raise GradeappError(
-            redact(f"{endpoint.host}: cannot submit the batch ({type(exc).__name__}: {exc})", endpoint)
-        ) from None
+            batch = client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=CHAT_URL,
+                completion_window="24h",
+                metadata={"gradeapp_grader": str(grader_id)},
+            )
     finally:
         client.close()
     start_job(
@@ -180,8 +195,6 @@ def poll_batches(
 
 
 def _poll_one(store: Store, job: dict[str, Any], base_url: str | None) -> tuple[str, bool]:
-    import openai
-
     cfg = job["config"]
     endpoint = Endpoint(
         model=cfg.get("model", ""),
@@ -193,40 +206,35 @@ def _poll_one(store: Store, job: dict[str, Any], base_url: str | None) -> tuple[
     client = _sync_client(endpoint)
     batch_id = cfg["batch_id"]
     try:
-        batch = client.batches.retrieve(batch_id)
-        counts = getattr(batch, "request_counts", None)
-        progress = f" ({counts.completed}/{counts.total})" if counts and counts.total else ""
-        if batch.status not in ENDED:
-            return f"batch {batch_id}: {batch.status}{progress}", False
-        if batch.status != "completed" or not batch.output_file_id:
-            update_job(
-                store,
-                job["id"],
-                calls=0,
-                failures=0,
-                prompt_tokens=0,
-                completion_tokens=0,
-                cost_usd=None,
-                status=batch.status,
-                finished=True,
-            )
-            return (
-                f"batch {batch_id}: {batch.status}; its runs stay pending (re-run judge or batch write)",
-                True,
-            )
-        content = client.files.content(batch.output_file_id).read()
-    except openai.OpenAIError as exc:
-        raise GradeappError(
-            redact(f"{endpoint.host}: cannot poll batch {batch_id} ({type(exc).__name__}: {exc})", endpoint)
-        ) from None
+        with _api_errors(endpoint, f"poll batch {batch_id}"):
+            batch = client.batches.retrieve(batch_id)
+            counts = getattr(batch, "request_counts", None)
+            progress = f" ({counts.completed}/{counts.total})" if counts and counts.total else ""
+            if batch.status not in ENDED:
+                return f"batch {batch_id}: {batch.status}{progress}", False
+            if batch.status != "completed" or not batch.output_file_id:
+                update_job(
+                    store,
+                    job["id"],
+                    calls=0,
+                    failures=0,
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                    cost_usd=None,
+                    status=batch.status,
+                    finished=True,
+                )
+                return (
+                    f"batch {batch_id}: {batch.status}; its runs stay pending (re-run judge or batch write)",
+                    True,
+                )
+            content = client.files.content(batch.output_file_id).read()
     finally:
         client.close()
     out = Path(cfg.get("file") or store.path.with_name(f"{batch_id}.jsonl"))
     out = out.with_name(out.stem + ".output.jsonl")
     out.write_bytes(content)
-    counts = ingest_lines(
-        store, content.decode("utf-8").splitlines(), retry=bool(cfg.get("retry_unparsed")), source=out
-    )
+    counts = ingest_lines(store, content.splitlines(), retry=bool(cfg.get("retry_unparsed")), source=out)
     usage = counts.pop("_usage", {})
     price = endpoint.cost(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
     update_job(
@@ -246,18 +254,87 @@ def _poll_one(store: Store, job: dict[str, Any], base_url: str | None) -> tuple[
 
 
 def ingest_file(store: Store, path: Path, *, retry: bool = False) -> dict[str, int]:
-    """Ingest a Batch API or `vllm run-batch` output JSONL; return counts (stored, already stored, ...)."""
+    """Ingest a Batch API or `vllm run-batch` output JSONL; return counts (stored, already stored, ...).
+
+    All or nothing: a bad line anywhere leaves the project as it was.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; give the batch output file (JSONL)", file=path)
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError("no such file", file=path) from None
-    counts = ingest_lines(store, lines, retry=retry, source=path)
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path) from None
+    counts = ingest_lines(store, data.splitlines(), retry=retry, source=path)
     counts.pop("_usage", None)
     return counts
 
 
-def ingest_lines(store: Store, lines: Iterable[str], *, retry: bool = False, source: Path | str = "") -> dict:
-    """Store the replies of batch output lines once each; API errors are counted and left pending."""
+def _decode(raw: str | bytes, source: str, number: int) -> dict[str, Any]:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                file=source,
+                line=number,
+            ) from None
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not valid JSON ({exc.msg} at column {exc.colno})", file=source, line=number
+        ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", file=source, line=number) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=source, line=number)
+    return obj
+
+
+def _reply(obj: dict[str, Any], source: str, number: int) -> tuple[str | None, dict | None]:
+    """Return (reply text, usage) of one output line, or (None, None) for a failed request."""
+
+    def bad(field: str, expected: str) -> InputError:
+        return InputError(f"expected {expected}", file=source, line=number, field=field)
+
+    response = obj.get("response")
+    if obj.get("error") or response is None:
+        return None, None
+    if not isinstance(response, dict):
+        raise bad("response", "an object with status_code and body")
+    if response.get("status_code") != 200:
+        return None, None
+    body = response.get("body")
+    if not isinstance(body, dict):
+        raise bad("response.body", "an object (a chat completion)")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise bad("response.body.choices", "a list of choices")
+    message = choices[0].get("message")
+    text = message.get("content") if isinstance(message, dict) else None
+    if text is not None and not isinstance(text, str):
+        raise bad("response.body.choices[0].message.content", "text")
+    usage = body.get("usage")
+    if usage is not None:
+        if not isinstance(usage, dict):
+            raise bad("response.body.usage", "an object of token counts")
+        for key in ("prompt_tokens", "completion_tokens"):
+            if usage.get(key) is not None and token_count(usage[key]) is None:
+                raise bad(f"response.body.usage.{key}", "a whole number of tokens")
+        usage = {k: token_count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    return text, usage
+
+
+def ingest_lines(
+    store: Store, lines: Iterable[str | bytes], *, retry: bool = False, source: Path | str = ""
+) -> dict:
+    """Store the replies of batch output lines once each, in one transaction; API errors are counted
+    and left pending. A malformed line is an InputError naming it, and nothing is stored."""
+    source = str(source)
     counts: Counter = Counter(stored=0, already_stored=0, failed=0)
     usage = Counter()
     parsed: list[tuple[int, int, int, str, dict | None]] = []
@@ -265,33 +342,26 @@ def ingest_lines(store: Store, lines: Iterable[str], *, retry: bool = False, sou
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        obj = _decode(line, source, number)
         try:
-            obj = json.loads(line)
             gid, grader, run = parse_custom_id(obj.get("custom_id"))
-        except (json.JSONDecodeError, ValueError, AttributeError) as exc:
-            raise InputError(f"not a batch output line ({exc})", file=str(source), line=number) from None
+        except ValueError as exc:
+            raise InputError(str(exc), file=source, line=number, field="custom_id") from None
         if grader not in graders:
             row = grader_row(store, grader)
             graders[grader] = bool(row and row["kind"] == "judge")
         if not graders[grader]:
             raise InputError(
-                f"grader {grader} is not a judge of this project",
-                file=str(source),
-                line=number,
-                field="custom_id",
+                f"grader {grader} is not a judge of this project", file=source, line=number, field="custom_id"
             )
-        response = obj.get("response") or {}
-        body = response.get("body") if isinstance(response, dict) else None
-        try:
-            text = body["choices"][0]["message"]["content"] if response.get("status_code") == 200 else None
-        except (KeyError, IndexError, TypeError):
-            text = None
-        if obj.get("error") or text is None:
+        text, use = _reply(obj, source, number)
+        if text is None:
             counts["failed"] += 1
             continue
-        if body.get("usage"):
-            usage.update({k: int(body["usage"].get(k) or 0) for k in ("prompt_tokens", "completion_tokens")})
-        parsed.append((gid, grader, run, text, body.get("usage")))
+        if use:
+            usage.update({k: use.get(k) or 0 for k in ("prompt_tokens", "completion_tokens")})
+        # a server that echoes the key must not get it stored
+        parsed.append((gid, grader, run, redact(text), use))
     contexts = generation_contexts(store, {p[0] for p in parsed})
     batch = []
     for gid, grader, run, text, use in parsed:
@@ -299,11 +369,10 @@ def ingest_lines(store: Store, lines: Iterable[str], *, retry: bool = False, sou
             counts["unknown_generation"] += 1
             continue
         batch.append(judgement_from_reply(grader, contexts[gid], run, text, usage=use, retry=retry))
-    for start in range(0, len(batch), 500):
-        chunk = batch[start : start + 500]
-        n = save_judgements(store, chunk)
-        counts["stored"] += n
-        counts["already_stored"] += len(chunk) - n
+    with store.atomic():
+        n = save_judgements(store, batch)
+    counts["stored"] += n
+    counts["already_stored"] += len(batch) - n
     out: dict[str, Any] = dict(counts)
     out["_usage"] = dict(usage)
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from gradeapp.errors import GradeappError
+from gradeapp.errors import GradeappError, InputError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -62,6 +62,11 @@ class Endpoint:
     price: tuple[float, float] | None = None  # USD per 1M input, output tokens
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_base_url(self.url)
+        if self.max_tokens is not None and not 0 < self.max_tokens < 2**31:
+            raise InputError(f"expected 1 .. {2**31 - 1:,}, got {self.max_tokens}", field="--max-tokens")
+
     @property
     def url(self) -> str:
         """Return the base URL: --base-url, else OPENAI_BASE_URL, else OpenAI's."""
@@ -104,6 +109,23 @@ class Endpoint:
         }
 
 
+def check_base_url(url: str) -> None:
+    """Refuse a base URL that is not http(s)://host[:port]/path or that carries user:password@."""
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError as exc:
+        raise InputError(f"not a URL ({exc})", field="--base-url") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"expected http(s)://host[:port]/path, got {url[:80]!r}", field="--base-url")
+    if parts.username is not None or parts.password is not None:
+        raise InputError(
+            "a user:password@ in the URL is not supported (it would reach logs and the project); "
+            "give the key through OPENAI_API_KEY or --key-env",
+            field="--base-url",
+        )
+
+
 def endpoint_host(url: str) -> str:
     """Return host[:port] of a URL, dropping any user:password@ part."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -123,6 +145,13 @@ def api_key(endpoint: Endpoint) -> str:
     if endpoint.host == endpoint_host(OPENAI_BASE_URL):
         raise GradeappError(f"no API key: set the environment variable {endpoint.key_env}")
     return "no-key"
+
+
+def token_count(value: Any) -> int | None:
+    """Return a server's token count if it is one (a whole number in 0..2^63), else None."""
+    if type(value) is int and 0 <= value < 2**63:
+        return value
+    return None
 
 
 def redact(text: str, endpoint: Endpoint | None = None) -> str:
@@ -251,7 +280,13 @@ class Caller:
             self.structured_ok = True
         usage = body.get("usage") or None
         if isinstance(usage, dict):
-            usage = {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+            usage = {
+                k: token_count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+            }
+        else:
+            usage = None
+        # A server that echoes the key (a debugging proxy, a hostile endpoint) must not get it stored.
+        text = redact(text, self.endpoint) if isinstance(text, str) else ""
         return ChatResult(text=text, usage=usage, finish_reason=finish, structured=use_format)
 
     async def _post(self, payload: dict[str, Any]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ def _skill(row: dict, file: Path, line: int, name_field: str) -> dict:
     name = row.get(name_field)
     if not isinstance(name, str) or not name.strip():
         raise InputError("a skill needs a non-empty name", file=file, line=line, field=name_field)
-    out = {"name": name.strip(), "status": (row.get("status") or "").strip()}
-    for f in ("category", "definition", "example"):
+    out = {"name": name.strip()}
+    for f in ("status", "category", "definition", "example"):
         value = row.get(f) or ""
         if not isinstance(value, str):
             raise InputError(f"expected text, got {type(value).__name__}", file=file, line=line, field=f)
@@ -40,10 +41,14 @@ def _skill(row: dict, file: Path, line: int, name_field: str) -> dict:
     if freq not in (None, ""):
         try:
             out["frequency"] = float(freq)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(
-                f"expected a number, got {freq!r}", file=file, line=line, field="frequency"
+                f"expected a number, got {str(freq)[:40]!r}", file=file, line=line, field="frequency"
             ) from None
+        if not math.isfinite(out["frequency"]) or isinstance(freq, bool):
+            raise InputError(
+                f"expected a finite number, got {freq!r}", file=file, line=line, field="frequency"
+            )
     return out
 
 

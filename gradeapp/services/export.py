@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
+import shutil
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,13 +214,41 @@ def export_project(
     options: StatsOptions | None = None,
     stats: AuditStats | None = None,
 ) -> dict[str, Path]:
-    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths."""
+    """Write the exports (twelve files) into out (default exports/<project>-<timestamp>/); return their paths.
 
+    All or nothing: the files are written into a temporary folder beside out and renamed into place at
+    the end, so a full disk or an error leaves no half-written export (and an existing out untouched).
+    """
     out = Path(out) if out else default_export_dir(store)
+    if out.exists() and not out.is_dir():
+        raise GradeappError(f"{out}: is a file; give a folder for the export")
+    # a folder that already holds files keeps them: the temporary folder goes inside it
+    staging_parent = out if out.is_dir() and any(out.iterdir()) else out.parent
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        staging_parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=staging_parent))
     except OSError as exc:
         raise GradeappError(f"{out}: cannot create the export folder ({exc.strerror})") from None
+    try:
+        written = _write_exports(store, staging, options, stats)
+        if staging_parent == out:
+            # out already holds files: replace ours one by one, each rename atomic
+            for path in written.values():
+                os.replace(path, out / path.relative_to(staging))
+            staging.rmdir()
+        else:
+            if out.is_dir():
+                out.rmdir()  # an empty folder given as target
+            os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {name: out / path.relative_to(staging) for name, path in written.items()}
+
+
+def _write_exports(
+    store, out: Path, options: StatsOptions | None, stats: AuditStats | None
+) -> dict[str, Path]:
     stats = stats or compute_stats(store, options)
     paths = {
         "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),

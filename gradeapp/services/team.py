@@ -24,12 +24,14 @@ import random
 import sqlite3
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import Store, open_project, team_store
 from gradeapp.db.connection import now_iso
-from gradeapp.db.migrations import known_migrations
+from gradeapp.db.migrations import APPLICATION_ID, known_migrations
 from gradeapp.errors import GradeappError, ProjectError
 from gradeapp.paths import file_slug
 from gradeapp.services.guidelines import ensure_guidelines
@@ -152,8 +154,11 @@ def assign(
     ids, source = _select_generations(store, draw, use_all)
     plan = plan_assignment(ids, annotators, overlap, copies, seed)
     out_dir = Path(out_dir)
-    stem = file_slug(store.project.get("name") or store.path.stem, "annotator")
-    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator')}{PACKAGE_SUFFIX}" for a in annotators}
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GradeappError(f"{out_dir}: is a file; --out must be a folder for the package files")
+    # file names stay far below the 255 bytes file systems allow, however long the names are
+    stem = file_slug(store.project.get("name") or store.path.stem, "annotator", 80)
+    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator', 80)}{PACKAGE_SUFFIX}" for a in annotators}
     if len(set(paths.values())) != len(paths):
         raise GradeappError(
             "two annotator names give the same file name; choose names that differ in letters"
@@ -219,7 +224,8 @@ def assign(
 
 # -- merge ------------------------------------------------------------------------------------------
 def _refuse(path: Path, message: str) -> PackageRefused:
-    return PackageRefused(f"{path}: refused, nothing merged: {message}")
+    # one line, whatever a tampered package puts in its names
+    return PackageRefused(f"{path}: refused, nothing merged: {' '.join(message.splitlines())}")
 
 
 def read_package(path: Path) -> dict[str, Any]:
@@ -233,6 +239,8 @@ def read_package(path: Path) -> dict[str, Any]:
         raise _refuse(path, f"not a gradeapp package ({exc})") from exc
     try:
         tables = team_store.table_names(conn)
+        if conn.execute("PRAGMA application_id").fetchone()[0] not in (0, APPLICATION_ID):
+            raise _refuse(path, "an SQLite file of another program")
         if not {"_sqlite_migrations", "project", "verdicts", "reviews", "generations"} <= tables:
             raise _refuse(path, "not a gradeapp project file")
         migrations = team_store.package_migrations(conn)
@@ -293,94 +301,129 @@ def _check_package(store, pkg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return record, person
 
 
+VERDICT_STATUSES = ("ok", "fractional", "missing", "empty", "unparsed", "retracted")
+REVIEW_ACTIONS = ("submit", "unsubmit", "flag", "unflag", "skip", "note")
+CLOCK_SKEW = timedelta(minutes=10)  # a package's clock may run a little ahead of ours, no more
+
+
+def _check_time(path: Path, what: str, value: Any, now: datetime) -> None:
+    try:
+        stamp = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        stamp = None
+    if stamp is None:
+        raise _refuse(path, f"{what}: 'created' is not a time ({value!r})")
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    if stamp > now + CLOCK_SKEW:
+        raise _refuse(path, f"{what}: 'created' {value} is in the future")
+
+
+def _check_rows(store: Store, pkg: dict[str, Any], record: dict[str, Any], uid_ids: dict[str, int]) -> None:
+    """Check every row of a package against the project: criterion, run, value, status, action, time."""
+    path, now = pkg["path"], datetime.now(UTC)
+    ids = [uid_ids[u] for u in record["generations"] if u in uid_ids]
+    criteria_of = {
+        f["uid"]: set(rubric_criteria(f["skills"]))
+        for f in team_store.generation_fingerprints(store.conn, ids)
+    }
+    for r in [*pkg["verdicts"], *pkg["reviews"]]:
+        if r["uid"] not in uid_ids or r["uid"] not in record["generations"]:
+            raise _refuse(path, f"a row for generation {r['uid']!r}, which was not assigned to this package")
+    for r in pkg["verdicts"]:
+        what = f"verdict {r['uid']!r} / {r['criterion']!r}"
+        if r["criterion"] not in criteria_of.get(r["uid"], ()):
+            raise _refuse(path, f"{what}: not a criterion of generation {r['uid']}")
+        if type(r["run"]) is not int or r["run"] < 1:
+            raise _refuse(path, f"{what}: run {r['run']!r} is not a whole number >= 1")
+        if r["value"] not in (0, 1, None) or type(r["value"]) is float:
+            raise _refuse(path, f"{what}: value {r['value']!r} is not 0, 1 or empty")
+        if r["status"] not in VERDICT_STATUSES:
+            raise _refuse(path, f"{what}: unknown status {r['status']!r}")
+        if r["seconds"] is not None and (not isinstance(r["seconds"], int | float) or r["seconds"] < 0):
+            raise _refuse(path, f"{what}: seconds {r['seconds']!r} is not a duration")
+        _check_time(path, what, r["created"], now)
+    for r in pkg["reviews"]:
+        what = f"review {r['uid']!r} / {r['action']!r}"
+        if r["action"] not in REVIEW_ACTIONS:
+            raise _refuse(path, f"{what}: unknown action")
+        _check_time(path, what, r["created"], now)
+
+
+def _new_rows(
+    path: Path, person: str, rows: list[dict], have: dict[tuple, dict], key_fields: tuple, fields: tuple
+) -> list[dict]:
+    """Return the rows not merged before, in the package's own order; refuse a changed one."""
+    new, seen = [], dict(have)
+    for r in rows:
+        key = tuple(r[f] for f in key_fields)
+        content = {f: r[f] for f in fields}
+        old = seen.get(key)
+        if old is not None:
+            if {f: old[f] for f in fields} != content:
+                identity = " / ".join(str(k) for k in key)
+                raise _refuse(
+                    path,
+                    f"conflict: {person} / {identity} differs from the row with the same identity merged before",
+                )
+            continue
+        seen[key] = content
+        new.append(r)
+    return new
+
+
+def _merge_one(store: Store, pkg: dict[str, Any], uid_ids: dict[str, int]) -> dict[str, Any]:
+    record, person = _check_package(store, pkg)
+    path = pkg["path"]
+    missing = [u for u in record["generations"] if u not in uid_ids]
+    if missing:
+        raise _refuse(path, f"generation {missing[0]} is no longer in this project")
+    _check_rows(store, pkg, record, uid_ids)
+    grader = store.grader_id("human", person)
+    issued = record.get("created") or ""
+    common = {"grader_id": grader, "merged_from": issued}
+    verdicts = _new_rows(
+        path, person, pkg["verdicts"], team_store.existing_verdicts(store, grader),
+        ("uid", "criterion", "run", "created"), team_store.MERGED_VERDICT_FIELDS,
+    )  # fmt: skip
+    reviews = _new_rows(
+        path, person, pkg["reviews"], team_store.existing_reviews(store, grader),
+        ("uid", "action", "created"), team_store.MERGED_REVIEW_FIELDS,
+    )  # fmt: skip
+    # The package's own order (its ids) is its history; rows of packages the parent issued later stay
+    # after these, so what is current never depends on the order of merging nor on a package's clock.
+    added_v = team_store.insert_verdicts(
+        store, [{**r, **common, "generation_id": uid_ids[r["uid"]]} for r in verdicts]
+    )
+    added_r = team_store.insert_reviews(
+        store, [{**r, **common, "generation_id": uid_ids[r["uid"]]} for r in reviews]
+    )
+    touched = {uid_ids[r["uid"]] for r in verdicts} | {uid_ids[r["uid"]] for r in reviews}
+    if issued and touched:
+        team_store.resequence(store, "verdicts", grader, touched, issued)
+        team_store.resequence(store, "reviews", grader, touched, issued)
+    counts = {
+        "verdicts_added": added_v,
+        "verdicts_known": len(pkg["verdicts"]) - added_v,
+        "reviews_added": added_r,
+        "reviews_known": len(pkg["reviews"]) - added_r,
+        "generations_touched": len({uid_ids[r["uid"]] for r in verdicts}),
+    }
+    store.log_import("package", str(path), pkg["project"]["package_id"], counts)
+    return {"package": str(path), "annotator": person, "package_id": pkg["project"]["package_id"], **counts}
+
+
 def merge_packages(store: Store, paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Merge packages' human verdicts and reviews into the project, in one transaction; return per-package counts.
 
-    Idempotent and exact: rows are matched by identity and only new ones are added, in created order.
-    Raises PackageRefused (and changes nothing) when any package fails a check.
+    Idempotent and exact: rows are matched by identity and only new ones are added. Every row is
+    checked against the project first. Raises PackageRefused (and changes nothing) when any package
+    fails a check. The caller keeps a backup first (gradeapp.services.backup).
     """
     packages = [read_package(Path(p)) for p in paths]
-    reports = []
     uid_ids = team_store.uid_ids(store)
     with store.atomic():
-        for pkg in packages:
-            record, person = _check_package(store, pkg)
-            path = pkg["path"]
-            missing = [u for u in record["generations"] if u not in uid_ids]
-            if missing:
-                raise _refuse(path, f"generation {missing[0]} is no longer in this project")
-            grader = store.grader_id("human", person)
-            have = team_store.existing_verdicts(store, grader)
-            new_verdicts, seen = [], {}
-            for r in pkg["verdicts"]:
-                key = (r["uid"], r["criterion"], r["run"], r["created"])
-                content = {f: r[f] for f in team_store.MERGED_VERDICT_FIELDS}
-                old = have.get(key) or seen.get(key)
-                if old is not None:
-                    if {f: old[f] for f in team_store.MERGED_VERDICT_FIELDS} != content:
-                        raise _refuse(
-                            path,
-                            f"conflict: verdict {person} / {r['uid']} / {r['criterion']} / run {r['run']} / {r['created']} "
-                            "differs from the one with the same identity already merged",
-                        )
-                    continue
-                seen[key] = content
-                new_verdicts.append(
-                    {
-                        "grader_id": grader,
-                        "generation_id": uid_ids[r["uid"]],
-                        "criterion": r["criterion"],
-                        "run": r["run"],
-                        "created": r["created"],
-                        **content,
-                    }
-                )
-            have_reviews = team_store.existing_reviews(store, grader)
-            new_reviews, seen_reviews = [], {}
-            for r in pkg["reviews"]:
-                key = (r["uid"], r["action"], r["created"])
-                content = {f: r[f] for f in team_store.MERGED_REVIEW_FIELDS}
-                old = have_reviews.get(key) or seen_reviews.get(key)
-                if old is not None:
-                    if {f: old[f] for f in team_store.MERGED_REVIEW_FIELDS} != content:
-                        raise _refuse(
-                            path,
-                            f"conflict: review {person} / {r['uid']} / {r['action']} / {r['created']} differs",
-                        )
-                    continue
-                seen_reviews[key] = content
-                new_reviews.append(
-                    {
-                        "grader_id": grader,
-                        "generation_id": uid_ids[r["uid"]],
-                        "action": r["action"],
-                        "created": r["created"],
-                        **content,
-                    }
-                )
-            # Created order keeps ids and time in step within each merge (the current verdict is chosen by
-            # created anyway, see migration 005).
-            new_verdicts.sort(key=lambda v: (v["created"], v["generation_id"], v["criterion"], v["run"]))
-            new_reviews.sort(key=lambda v: (v["created"], v["generation_id"], v["action"]))
-            added_v = store.add_verdicts(new_verdicts)
-            added_r = team_store.insert_reviews(store, new_reviews)
-            counts = {
-                "verdicts_added": added_v,
-                "verdicts_known": len(pkg["verdicts"]) - added_v,
-                "reviews_added": added_r,
-                "reviews_known": len(pkg["reviews"]) - added_r,
-                "generations_touched": len({v["generation_id"] for v in new_verdicts}),
-            }
-            store.log_import("package", str(path), pkg["project"]["package_id"], counts)
-            reports.append(
-                {
-                    "package": str(path),
-                    "annotator": person,
-                    "package_id": pkg["project"]["package_id"],
-                    **counts,
-                }
-            )
-    return reports
+        return [_merge_one(store, pkg, uid_ids) for pkg in packages]
 
 
 def package_person(store: Store) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ class AnnotatorsView(ProjectDialog):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if row["warnings"]:
                     item.setBackground(warn)
-                    item.setToolTip(row["warnings"])
+                    item.setToolTip(f"<qt>{html.escape(row['warnings'])}</qt>")  # names shown as written
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
 

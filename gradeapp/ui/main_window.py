@@ -37,7 +37,7 @@ from gradeapp import __version__
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC, is_skill_criterion
 from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
-from gradeapp.services import grading, guidelines, team
+from gradeapp.services import backup, grading, guidelines, team
 from gradeapp.ui import shortcuts
 from gradeapp.ui.item_view import ContextView, GuidelineView, TextView
 from gradeapp.ui.queue_model import QueueModel
@@ -119,8 +119,14 @@ class MainWindow(QMainWindow):
         # A package is graded as the person it was made for: merge refuses anyone else's work.
         self.package_for = team.package_person(self.store)
         self.annotator = self.package_for or ensure_annotator(settings, self)
-        self.grader_id = self.store.grader_id("human", self.annotator)
-        guidelines.ensure_guidelines(self.store)
+        # A read-only project (permissions, a read-only medium) is shown, never graded.
+        self.readonly = self.store.readonly
+        if self.readonly:
+            self.grader_id = self.store.find_grader_id("human", self.annotator) or 0
+        else:
+            self.grader_id = self.store.grader_id("human", self.annotator)
+            guidelines.ensure_guidelines(self.store)
+            backup.rolling(self.store)
         self.blind = settings.value("blind", True, type=bool)
         self.undo_stack = QUndoStack(self)
         self.timer = grading.ItemTimer()
@@ -143,6 +149,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._remember_recent(self.store_path)
         package = f" — package for {self.package_for}" if self.package_for else ""
+        package += " — read-only" if self.readonly else ""
         self.setWindowTitle(
             f"{self.store.project.get('name', self.store_path.stem)}{package} — gradeapp desk"
         )
@@ -428,6 +435,12 @@ class MainWindow(QMainWindow):
     # -- writing ----------------------------------------------------------------------------------
     def _write(self, what: Callable[[], T]) -> T | None:
         """Run one core write; show 'saved' only once it has committed, explain a busy or broken file."""
+        if self.readonly:
+            self.statusBar().showMessage(
+                f"{self.store_path} is read-only here: nothing can be graded (copy it to a writable folder)",
+                6000,
+            )
+            return None
         self.saved_label.setText("saving…")
         try:
             result = what()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
@@ -100,7 +102,8 @@ class RubricView(QTableWidget):
                     cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
                     self.setItem(row, col, cell)
                 cell.setText(text)
-                cell.setToolTip(text if col in (1, 2) else "")
+                # escaped rich text: a name holding "<b>" or "<img>" is shown as written, never rendered
+                cell.setToolTip(f"<qt>{html.escape(text)}</qt>" if col in (1, 2) and text else "")
                 cell.setBackground(QBrush(backgrounds[col]) if backgrounds[col] is not None else QBrush())
                 bold = (col == 3 and value is not None) or (col == 4 and crit in disagree)
                 if cell.font().bold() != bold:

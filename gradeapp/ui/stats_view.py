@@ -133,6 +133,9 @@ class _Job(QRunnable):
 
     def __init__(self, fn) -> None:
         super().__init__()
+        # The view owns its jobs: with auto-delete the pool would free the runnable, and with it the
+        # signals' QObject of the UI thread, on the worker thread while its signal is still queued.
+        self.setAutoDelete(False)
         self.fn = fn
         self.signals = _Signals()
         self._cancel = threading.Event()
@@ -204,6 +207,7 @@ class StatsView(QWidget):
         self.cancel_button = QPushButton("&Cancel")
         self.cancel_button.setEnabled(False)
         self._job: _Job | None = None
+        self._jobs: list[_Job] = []
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(self._on_export_clicked)
         self.cancel_button.clicked.connect(self.cancel)
@@ -308,7 +312,7 @@ class StatsView(QWidget):
         self._job = job
         self.progress.setValue(0)
         self.cancel_button.setEnabled(True)
-        self.pool.start(job)
+        self._start(job)
 
     def cancel(self) -> None:
         """Stop the running computation at its next step (the tables keep the last results)."""
@@ -420,6 +424,13 @@ class StatsView(QWidget):
         job = _Job(lambda _progress: _export(self.store_path, out, stats))
         job.signals.finished.connect(self._on_export_done)
         job.signals.failed.connect(self._on_job_failed)
+        self._start(job)
+
+    def _start(self, job: _Job) -> None:
+        """Run a job on the pool, keeping it alive until the pool is idle again (see _Job)."""
+        if self.pool.activeThreadCount() == 0:
+            self._jobs.clear()  # every earlier job has returned from run(): free them here, on this thread
+        self._jobs.append(job)
         self.pool.start(job)
 
     def _on_export_done(self, paths: dict) -> None:

@@ -1,12 +1,15 @@
-"""One rule everywhere: the verdict (or review) that counts is the latest by created, then id.
+"""One rule everywhere: the verdict (or review) that counts is the last one inserted (highest id).
 
-Merged packages insert a person's rows in the order of merging, not of grading, so every reader must
-order by the timestamp; these tests insert the newer row first.
+A `created` time comes from a client (an imported file, a package from a machine with another clock):
+it never decides what is current. These tests insert a row stamped far in the future first, then the
+person's later decision stamped earlier, and every reader must follow the insertion order.
 """
 
 import pytest
 
 from gradeapp.db import audit_store, desk_queries
+
+FUTURE, PAST = "2999-01-01T00:00:00.000000+00:00", "2020-05-01T10:00:00.000000+00:00"
 
 
 @pytest.fixture
@@ -18,31 +21,43 @@ def item(store):
     return store, store.generation_id("g1")
 
 
-def test_every_reader_takes_the_latest_by_created_not_the_highest_id(item):
+def test_every_reader_takes_the_last_inserted_not_the_latest_created(item):
     store, gid = item
     ann = store.grader_id("human", "ann")
     judge = store.grader_id("judge", "j", model="j")
-    late, early = "2026-05-02T10:00:00.000000+00:00", "2026-05-01T10:00:00.000000+00:00"
     for grader in (ann, judge):
         store.add_verdicts(
-            [{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 1, "created": late}]
+            [{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 1, "created": FUTURE}]
         )
         store.add_verdicts(
-            [{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 0, "created": early}]
+            [{"grader_id": grader, "generation_id": gid, "criterion": "topic", "value": 0, "created": PAST}]
         )
-    store.add_review(ann, gid, "submit", created=late)
-    store.add_review(ann, gid, "unsubmit", created=early)
+    store.add_review(ann, gid, "submit", created=FUTURE)
+    store.add_review(ann, gid, "unsubmit", created=PAST)
+    store.add_review(ann, gid, "submit", created=PAST)
 
     view = dict(
         store.execute("SELECT grader_id, value FROM current_verdicts WHERE criterion = 'topic'").fetchall()
     )
-    assert view == {ann: 1, judge: 1}
-    assert store.current_verdict(ann, gid, "topic")["value"] == 1
-    assert audit_store.judge_points(store, judge)["value"].tolist() == [1.0]
+    assert view == {ann: 0, judge: 0}
+    assert store.current_verdict(ann, gid, "topic")["value"] == 0
+    assert audit_store.judge_points(store, judge)["value"].tolist() == [0.0]
     people = audit_store.human_points(store)
-    assert people["value"].tolist() == [1.0] and people["submitted"].tolist() == [1]
+    assert people["value"].tolist() == [0.0] and people["submitted"].tolist() == [1]
     assert audit_store.is_submitted(store, ann, gid)
-    assert desk_queries.person_decisions(store, ann, gid)["topic"]["value"] == 1
+    assert desk_queries.person_decisions(store, ann, gid)["topic"]["value"] == 0
     assert desk_queries.review_state(store, ann, gid)["submitted"] is True
     _, votes = desk_queries.judge_votes(store, gid)
-    assert votes["topic"] == [1]
+    assert votes["topic"] == [0]
+
+
+def test_a_future_stamp_does_not_pin_the_current_verdict(item):
+    store, gid = item
+    ann = store.grader_id("human", "ann")
+    store.add_verdicts(
+        [{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 1, "created": FUTURE}]
+    )
+    store.add_verdicts([{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 0}])
+    assert store.current_verdict(ann, gid, "topic")["value"] == 0
+    store.add_verdicts([{"grader_id": ann, "generation_id": gid, "criterion": "topic", "value": 1}])
+    assert store.current_verdict(ann, gid, "topic")["value"] == 1

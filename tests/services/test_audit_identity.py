@@ -178,7 +178,8 @@ def odd(tmp_path_factory):
         ).fetchall()
         late, early = "2027-01-02T00:00:00.000000+00:00", "2026-12-31T00:00:00.000000+00:00"
         add = store.add_verdicts
-        # Corrections: a newer row stored first, an older one stored after it (the newer counts).
+        # Corrections: a row stamped later stored first, one stamped earlier stored after it (the one stored
+        # last counts: insertion order, migration 020).
         for g, c, r in rows[0:60:3]:
             add(
                 [

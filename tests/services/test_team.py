@@ -245,8 +245,11 @@ def test_merged_project_is_identical_whatever_the_order(team, tmp_path):
         assert last == [(0, 9.0)]
 
 
-def test_current_verdict_is_the_latest_by_created_whatever_the_merge_order(copy_demo, tmp_path):
-    """A person with two packages sharing an item: the later decision wins in both merge orders."""
+def test_current_verdict_follows_the_issue_order_whatever_the_merge_order(copy_demo, tmp_path):
+    """A person with two packages sharing an item: the later package's decision wins in both merge orders.
+
+    The order is the one in which the parent issued the packages (its own clock), never a package's
+    `created` stamps."""
     main = copy_demo(tmp_path / "main.gradeapp")
     with open_project(main) as store:
         one = assign(store, ["ann"], tmp_path / "one", overlap=0.0, use_all=True)["packages"][0]["path"]
@@ -431,3 +434,51 @@ def test_every_team_command_is_documented():
         "annotators",
     ):
         assert f"gradeapp {command}" in doc, command
+
+
+@pytest.mark.parametrize(
+    ("sql", "match"),
+    [
+        ("UPDATE verdicts SET criterion = 'skill:nonexistent' WHERE id = (SELECT MIN(id) FROM verdicts)",
+         "not a criterion of generation"),
+        ("UPDATE verdicts SET run = -3 WHERE id = (SELECT MIN(id) FROM verdicts)", "run -3"),
+        ("UPDATE verdicts SET run = 'two' WHERE id = (SELECT MIN(id) FROM verdicts)", "run 'two'"),
+        ("UPDATE verdicts SET created = '2999-01-01T00:00:00+00:00' WHERE id = (SELECT MIN(id) FROM verdicts)",
+         "in the future"),
+        ("UPDATE verdicts SET created = 'soon' WHERE id = (SELECT MIN(id) FROM verdicts)", "not a time"),
+        ("UPDATE verdicts SET seconds = -5 WHERE id = (SELECT MIN(id) FROM verdicts)", "seconds -5"),
+        ("UPDATE reviews SET created = '2999-01-01T00:00:00+00:00' WHERE id = (SELECT MIN(id) FROM reviews)",
+         "in the future"),
+    ],
+)  # fmt: skip
+def test_merge_validates_every_row_against_the_project(team, tmp_path, sql, match):
+    pkg = _tampered(team["finals"]["ann"], tmp_path / "bad.gradeapp", sql)
+    main = shutil.copyfile(team["main"], tmp_path / "main.gradeapp")
+    _refused(main, [pkg], match)
+
+
+def test_merge_refuses_values_and_statuses_a_schema_change_let_through(team, tmp_path):
+    # A file whose CHECK constraints were removed (writable_schema) can hold any value: still refused.
+    dest = tmp_path / "bad.gradeapp"
+    shutil.copyfile(team["finals"]["ann"], dest)
+    conn = sqlite3.connect(dest)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'verdicts'").fetchone()[0]
+    relaxed = sql.replace("CHECK (value IN (0, 1))", "").replace(
+        "CHECK (status IN ('ok', 'fractional', 'missing', 'empty', 'unparsed', 'retracted'))", ""
+    )
+    assert relaxed != sql
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'verdicts'", [relaxed])
+    conn.commit()
+    conn.close()
+    conn = sqlite3.connect(dest)
+    conn.execute("UPDATE verdicts SET value = 2 WHERE id = (SELECT MIN(id) FROM verdicts)")
+    conn.commit()
+    conn.close()
+    main = shutil.copyfile(team["main"], tmp_path / "main.gradeapp")
+    _refused(main, [dest], "value 2")
+    conn = sqlite3.connect(dest)
+    conn.execute("UPDATE verdicts SET value = 1, status = 'bribed' WHERE id = (SELECT MIN(id) FROM verdicts)")
+    conn.commit()
+    conn.close()
+    _refused(main, [dest], "unknown status 'bribed'")

@@ -1,0 +1,148 @@
+"""Rolling backups: taken on opening for writing (at most hourly) and before merges and imports, kept N
+deep in the data folder (GRADEAPP_DATA_DIR, set per test by conftest), listed and restored from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gradeapp.db import open_project
+from gradeapp.db.backup import list_backups
+from gradeapp.services.backup import ROLLING_INTERVAL, restore, rolling, snapshot
+from gradeapp.services.demo import build_demo
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gradeapp", *args], capture_output=True, text=True, env={**os.environ, **env}
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo.gradeapp")
+
+
+@pytest.fixture
+def project(demo_file, tmp_path) -> Path:
+    return Path(shutil.copyfile(demo_file, tmp_path / "p.gradeapp"))
+
+
+def count(path: Path, sql: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_rolling_backup_at_most_once_per_interval(project):
+    with open_project(project) as store:
+        first = rolling(store)
+        assert first is not None and first.reason == "open"
+        assert rolling(store) is None  # within the hour: no second copy
+        store.add_topics(["Kites"])
+        later = datetime.now(UTC) + ROLLING_INTERVAL + timedelta(seconds=1)
+        second = rolling(store, now=later)
+    assert second is not None and second.path != first.path
+    assert count(second.path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 1
+    assert count(first.path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
+
+
+def test_only_the_newest_n_are_kept(project, monkeypatch):
+    monkeypatch.setenv("GRADEAPP_BACKUPS", "3")
+    with open_project(project) as store:
+        for i in range(5):
+            store.add_topics([f"topic {i}"])  # a change, so each snapshot is a new copy
+            snapshot(store, "import")
+    kept = list_backups(project)
+    assert len(kept) == 3
+    assert count(kept[0].path, "SELECT COUNT(*) FROM topics WHERE name LIKE 'topic %'") == 5
+
+
+def test_an_unchanged_file_is_not_copied_twice(project):
+    with open_project(project) as store:
+        a = snapshot(store, "import")
+        b = snapshot(store, "merge")
+    assert a.path == b.path and len(list_backups(project)) == 1
+
+
+def test_import_and_merge_back_up_first_and_the_backup_restores(project, tmp_path):
+    gens = tmp_path / "g.jsonl"
+    row = {"id": "n-1", "student": "m", "k": 1, "skills": ["hyperbole"], "topic": "Bookbinding", "text": "x"}
+    gens.write_text(json.dumps(row) + "\n")
+    generations_before = count(project, "SELECT COUNT(*) FROM generations")
+    r = cli("import", str(gens), "--project", str(project))
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(cli("backup", "list", "--json", "--project", str(project)).stdout)
+    assert [b["reason"] for b in listed] == ["import"]
+    assert count(Path(listed[0]["path"]), "SELECT COUNT(*) FROM generations WHERE uid = 'n-1'") == 0
+
+    pkgs = cli(
+        "assign",
+        "--annotators",
+        "ann",
+        "--overlap",
+        "0",
+        "--all",
+        "--out",
+        str(tmp_path / "pk"),
+        "--project",
+        str(project),
+    )
+    assert pkgs.returncode == 0, pkgs.stderr
+    pkg = next((tmp_path / "pk").iterdir())
+    assert (
+        cli(
+            "grade",
+            "demo-001",
+            "--set",
+            "topic=0",
+            "--accept",
+            "--submit",
+            "--annotator",
+            "ann",
+            "--project",
+            str(pkg),
+        ).returncode
+        == 0
+    )
+    assert cli("merge", str(pkg), "--project", str(project)).returncode == 0
+    reasons = [
+        b["reason"] for b in json.loads(cli("backup", "list", "--json", "--project", str(project)).stdout)
+    ]
+    assert reasons[0] == "merge" and "import" in reasons
+
+    # Damage the project, then put the copy taken before the import back.
+    size = project.stat().st_size
+    with open(project, "r+b") as fh:
+        fh.seek(size // 2)
+        fh.write(b"\xa5" * 8192)
+    bad = cli("info", "--project", str(project))
+    assert bad.returncode == 1 and "backup" in bad.stderr
+    name = listed[0]["name"]
+    r = cli("backup", "restore", name, "--project", str(project))
+    assert r.returncode == 0, r.stderr
+    assert f"restored {project} from {name}" in r.stdout
+    info = cli("info", "--json", "--project", str(project))
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["generations"] == generations_before  # as it was before the import
+    assert cli("backup", "restore", "nope", "--project", str(project)).returncode == 2
+
+
+def test_restore_keeps_the_replaced_file(project):
+    with open_project(project) as store:
+        snapshot(store, "import")
+        store.add_topics(["Kites"])
+    chosen, previous = restore(project, "latest")
+    assert previous is not None and previous.reason == "before-restore"
+    assert count(project, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
+    assert count(previous.path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 1
