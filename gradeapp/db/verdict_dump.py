@@ -31,13 +31,14 @@ def dump_sql(order: tuple[str, ...]) -> str:
 
     The ADBC driver infers each column's type from the values of its first batch; a column that starts
     with NULLs would be read as int64 and fail on a later text. The sentinel row (flag 0) fixes the types
-    and is dropped.
+    and is dropped. No INDEXED BY: the planner takes the identity index that matches the rule's order
+    (verdicts_identity for insertion order), so no chunk is sorted.
     """
     sentinel = ", ".join(f"{_SENTINEL[t]} AS {c}" for c, t in DUMP_COLUMNS)
     cast = ", ".join(f"CAST(v.{c} AS {t}) AS {c}" for c, t in DUMP_COLUMNS)
     return (
         f"SELECT 0 AS dump_flag, {sentinel} UNION ALL SELECT * FROM (SELECT 1 AS dump_flag, {cast} "
-        "FROM verdicts v INDEXED BY verdicts_identity_current "
+        "FROM verdicts v "
         "WHERE v.grader_id = ? AND v.generation_id BETWEEN ? AND ? "
         f"ORDER BY {', '.join('v.' + c for c in order)})"
     )
