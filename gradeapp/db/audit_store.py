@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
 
+from gradeapp.db import verdict_dump
 from gradeapp.db.connection import now_iso
 from gradeapp.errors import GradeappError
 
@@ -448,25 +451,42 @@ def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
     return judged_generation_range(store, grader_id)
 
 
-EXPORT_ROW_COLUMNS = (
-    "id", "generation_id", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "reply_id", "match_method",
-)  # fmt: skip
-
-
-def verdict_rows(store, grader_id: int, lo: int, hi: int) -> list[tuple]:
-    """Return every verdict row of one grader on generations lo..hi (EXPORT_ROW_COLUMNS) in identity + rule order.
+def dump_verdict_rows(store, jobs: Sequence[tuple[int, int, int]]) -> Iterator:
+    """Yield, per job (grader_id, lo, hi), one Arrow record batch of every verdict row of that grader on
+    generations lo..hi (verdict_dump.DUMP_COLUMNS) in identity + rule order, read by a child process.
 
     All rows, not only the current ones: within an identity the last row counts (see CURRENT_ORDER), so the
-    caller keeps the current rows with array operations instead of a window over millions of rows.
+    caller keeps the current rows with array operations. See db/verdict_dump.py for why a child.
     """
-    order = ", ".join(f"v.{c}" for c in (*IDENTITY[1:], *CURRENT_ORDER))
-    return store.conn.execute(
-        f"SELECT {', '.join('v.' + c for c in EXPORT_ROW_COLUMNS)} FROM verdicts v "
-        "INDEXED BY verdicts_identity_current WHERE v.grader_id = ? AND v.generation_id BETWEEN ? AND ? "
-        f"ORDER BY {order}",
-        [grader_id, lo, hi],
-    ).fetchall()
+    import pyarrow as pa  # deferred: only the export needs Arrow
+
+    if not jobs:
+        return
+    request = json.dumps({"sql": verdict_dump.dump_sql((*IDENTITY[1:], *CURRENT_ORDER)), "jobs": jobs})
+    with subprocess.Popen(
+        [sys.executable, verdict_dump.__file__, str(store.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
+        done = False
+        try:
+            child.stdin.write(request.encode())
+            child.stdin.close()
+            reader = pa.ipc.open_stream(child.stdout)
+            for _ in jobs:
+                yield reader.read_next_batch()
+            done = True
+        except (pa.ArrowInvalid, StopIteration, OSError):
+            pass  # the child failed: its own message is on its stderr
+        finally:
+            if not done:
+                child.kill()  # also when the caller stops early
+        why = child.stderr.read().decode(errors="replace").strip().splitlines()
+        if child.wait() != 0 or not done:
+            raise GradeappError(
+                f"{store.path}: the verdict export's reader failed ({why[-1] if why else 'no output'})"
+            )
 
 
 def submitted_generations(store, grader_id: int) -> set[int]:

@@ -11,11 +11,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 
 from gradeapp.core.results import AuditStats
 from gradeapp.core.summary import headline_table
-from gradeapp.io.report import _figure, plot_forest
+from gradeapp.io.report import _figure, _integer_locator, plot_forest
 
 COLUMN_WIDTH_IN = 3.3
 FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "path", "font.size": 7}
@@ -115,7 +114,7 @@ def paper_k_curve(stats: AuditStats, metric: str = "full_marks"):
     ax.plot([], [], color="gray", ls="--", lw=0.8, label="judge alone (dashed)")
     ax.set_xlabel("$k$ (skills per text)")
     ax.set_ylabel(f"{METRIC_TITLES[metric]} rate")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3, lw=0.4)
     ax.legend(fontsize=5.5, frameon=False)

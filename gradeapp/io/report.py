@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
 
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.judge_compare import JudgeComparison
@@ -41,6 +40,13 @@ def _figure(width: float = 7.5, height: float = 3.6, dpi: int = 90):
     fig = Figure(figsize=(width, height), dpi=dpi, layout="tight")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _integer_locator():
+    """Return a tick locator that puts ticks on integers only."""
+    from matplotlib.ticker import MaxNLocator  # deferred: `stats` and the desk start without matplotlib
+
+    return MaxNLocator(integer=True)
 
 
 def _png(fig) -> str:
@@ -72,7 +78,7 @@ def plot_k_curves(stats: AuditStats, fig=None):
             ax.errorbar(g["k"], g["estimate"], yerr=err, marker="o", capsize=3, label=student)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("k (skills per text)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(_integer_locator())
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("pass rate (PPI++ where audited)")
@@ -154,7 +160,7 @@ def plot_novelty(stats: AuditStats, fig=None):
             ax.plot(g["k"], g["estimate"].clip(lower=1e-4), "o", label=f"{student} full marks")
     ax.set_yscale("log")
     ax.set_ylim(1e-4, 2)  # a bound above 1 constrains nothing
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlabel("k")
     ax.set_ylabel("share of combinations / pass rate")
     ax.grid(alpha=0.3, which="both")
@@ -324,7 +330,7 @@ def plot_k_compare(
             )
         ax.set_title(f"{title}: {metric.replace('_', ' ')}", fontsize=9)
         ax.set_xlabel("k (skills per text)", fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(_integer_locator())
         ax.tick_params(labelsize=7)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)

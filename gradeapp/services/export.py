@@ -6,9 +6,12 @@ CSV cells are neutralised by gradeapp.io.tables (see there).
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,20 +80,29 @@ def verdict_batches(store, generation_chunk: int = EXPORT_CHUNK):
     """Yield every current verdict as Arrow tables of verdict_schema(), a grader's range of generations at a time.
 
     In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
-    depends on the chunk, not on the project.
+    depends on the chunk, not on the project. The rows are read by a child process (audit_store.dump_verdict_rows).
     """
 
     schema = verdict_schema()
     gen_ids, uids = audit_store.generation_uids(store)
-    for grader in audit_store.export_graders(store).itertuples(index=False):
+    graders = list(audit_store.export_graders(store).itertuples(index=False))
+    jobs = []
+    for grader in graders:
         lo, hi = audit_store.grader_generation_range(store, grader.id)
-        submitted = audit_store.submitted_generations(store, grader.id) if grader.kind == "human" else None
-        for start in range(lo, hi + 1, generation_chunk):
-            rows = audit_store.verdict_rows(store, grader.id, start, start + generation_chunk - 1)
-            if rows:
-                table = _current_table(store, rows, grader, submitted, gen_ids, uids, schema)
-                if table.num_rows:
-                    yield table
+        jobs += [(int(grader.id), s, s + generation_chunk - 1) for s in range(lo, hi + 1, generation_chunk)]
+    by_id = {int(g.id): g for g in graders}
+    submitted: dict[int, set[int] | None] = {}
+    for (grader_id, _lo, _hi), rows in zip(jobs, audit_store.dump_verdict_rows(store, jobs), strict=True):
+        if not rows.num_rows:
+            continue
+        grader = by_id[grader_id]
+        if grader_id not in submitted:
+            submitted[grader_id] = (
+                audit_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
+            )
+        table = _current_table(store, rows, grader, submitted[grader_id], gen_ids, uids, schema)
+        if table.num_rows:
+            yield table
 
 
 def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
@@ -98,13 +110,12 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cols = dict(zip(audit_store.EXPORT_ROW_COLUMNS, zip(*rows, strict=True), strict=True))
-    n = len(rows)
-    vid = np.fromiter(cols["id"], np.int64, n)
-    gen = np.fromiter(cols["generation_id"], np.int64, n)
-    run = np.fromiter(cols["run"], np.int64, n)
-    crit = pa.array(cols["criterion"], pa.string())
-    status = pa.array(cols["status"], pa.string())
+    n = rows.num_rows
+    vid = rows.column("id").to_numpy()
+    gen = rows.column("generation_id").to_numpy()
+    run = rows.column("run").to_numpy()
+    crit = rows.column("criterion")
+    status = rows.column("status")
     # The last row of each identity counts; a retracted current row hides it.
     same_next = np.zeros(n, bool)
     if n > 1:
@@ -115,19 +126,19 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
     idx = idx[np.lexsort((vid[idx], run[idx], gen[idx]))]
     take = pa.array(idx)
     m = len(idx)
-    reply = pa.array(cols["reply_id"], pa.int64()).take(take)
+    reply = rows.column("reply_id").take(take)
     reply_np = reply.to_numpy(zero_copy_only=False)
-    has = ~np.isnan(reply_np)
+    has = ~np.isnan(reply_np.astype(np.float64))
     first = np.zeros(m, bool)
     if has.any():
         _, pos = np.unique(reply_np[has], return_index=True)
         first[np.flatnonzero(has)[pos]] = True
-    texts = (
-        audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
-        if first.any()
-        else {}
-    )
-    raw = [texts.get(int(r)) if f else None for r, f in zip(reply_np, first, strict=True)]
+    if first.any():
+        texts = audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
+        raw = pa.array([texts.get(int(r)) if f else None for r, f in zip(reply_np, first, strict=True)],
+                       pa.large_string())  # fmt: skip
+    else:
+        raw = pa.nulls(m, pa.large_string())
     g = gen[idx]
     if submitted is None:
         sub = pa.nulls(m, pa.int64())
@@ -140,7 +151,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         return pa.repeat(pa.scalar(value, typ), m)
 
     def col(name, typ):
-        return pa.array(cols[name], typ).take(take)
+        return rows.column(name).take(take).cast(typ)
 
     arrays = {
         "generation": pa.array(uids[np.searchsorted(gen_ids, g)], pa.large_string()),
@@ -166,7 +177,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         "guideline_version": col("guideline_version", pa.int64()),
         "created": col("created", pa.large_string()),
         "submitted": sub,
-        "raw": pa.array(raw, pa.large_string()),
+        "raw": raw,
         "match_method": col("match_method", pa.large_string()),
     }
     return pa.Table.from_arrays(
@@ -244,13 +255,49 @@ def _write_exports(
         "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),
         "agreement": write_csv(agreement_frame(stats), out / "agreement.csv"),
     }
-    write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
-    paths["verdicts_csv"] = out / "verdicts.csv"
-    paths["verdicts_parquet"] = out / "verdicts.parquet"
+    # The figures (report + paper, seconds of matplotlib whatever the project's size) are drawn in a
+    # spawned child while this process streams the verdicts: the child gets the results, never the project
+    # file (no second SQLite connection, see docs/audit.md).
     judges = export_comparison(store, stats.options, stats.data)
-    paths["report"] = write_report(stats, out / "report.html", judges=judges)
-    paths.update(write_paper_outputs(stats, out))
-    paths["annotators"] = write_annotators_csv(store, out / "annotators.csv")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        figures = pool.submit(write_figures, figure_stats(stats), out, judges)
+        # The per-generation tables (a GB at a million generations) are not needed from here on: freed
+        # while the verdicts stream, so that this process and its two children stay under 1.5 GB together.
+        del stats
+        write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
+        paths["verdicts_csv"] = out / "verdicts.csv"
+        paths["verdicts_parquet"] = out / "verdicts.parquet"
+        annotators = write_annotators_csv(store, out / "annotators.csv")
+        paths.update(figures.result())
+    paths["annotators"] = annotators
     if judges is not None:
         paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
+    return paths
+
+
+def figure_stats(stats: AuditStats) -> AuditStats:
+    """Return stats without the per-generation judge tables the report and paper outputs never read.
+
+    What the figures' child receives is pickled: at a million generations the full snapshot is a GB. The
+    generations kept are the audited ones (the headline's sample) and one of every k (the axes).
+    """
+    d = stats.data
+    gens = d.gens
+    audited = d.audit_items["generation_id"] if d.audit_items is not None else []
+    keep = gens.index.isin(audited) | ~gens["k"].duplicated().to_numpy()
+    data = dataclasses.replace(
+        d,
+        gens=gens[keep],
+        judge_runs=None,
+        judge_gen=d.judge_gen.iloc[:0],
+        judge_run_tally=None,
+        judge_raw_tally=None,
+    )
+    return dataclasses.replace(stats, data=data)
+
+
+def write_figures(stats: AuditStats, out: Path, judges=None) -> dict[str, Path]:
+    """Write report.html and the paper outputs into out; return their paths (run in the export's child)."""
+    paths = {"report": write_report(stats, out / "report.html", judges=judges)}
+    paths.update(write_paper_outputs(stats, out))
     return paths

@@ -238,3 +238,32 @@ def test_export_of_a_simulated_project_goes_to_the_default_folder(tmp_path, monk
     ppi = rates[rates["estimator"] == "ppi++"]
     assert ppi["estimate"].notna().all() and (ppi["n_audited"] > 0).all()
     assert _header(folder / "pass_rates.csv") == PASS_RATES_COLUMNS
+
+
+def test_verdict_export_keeps_text_that_first_appears_after_thousands_of_empty_cells(tmp_path):
+    # The export reads verdict rows with the ADBC driver, which infers a column's type from its first
+    # values: a reason, note or duration that only a grader's last row has must come out as it is.
+    path = tmp_path / "sim.gradeapp"
+    simulate_project(path, n_generations=300, n_audit=20, seed=3)
+    with open_project(path) as store:
+        judge = store.execute("SELECT id FROM graders WHERE kind = 'judge' ORDER BY id").fetchone()[0]
+        last = store.execute(
+            "SELECT id FROM verdicts WHERE grader_id = ? ORDER BY generation_id DESC, criterion DESC, run DESC "
+            "LIMIT 1",
+            [judge],
+        ).fetchone()[0]
+        n_before = store.execute("SELECT COUNT(*) FROM verdicts WHERE grader_id = ?", [judge]).fetchone()[0]
+        store.execute(
+            "UPDATE verdicts SET reason = '=late', note = 'a note', seconds = 2.5, guideline_version = 7 "
+            "WHERE id = ?",
+            [last],
+        )
+        store.conn.commit()
+        frame = verdicts_frame(store)
+        expected = store.execute("SELECT COUNT(*) FROM current_verdicts").fetchone()[0]
+    assert n_before > 2_000  # the driver looks at the first 1,024 rows
+    assert len(frame) == expected
+    row = frame[frame["reason"].notna()]
+    assert row[["reason", "note", "seconds", "guideline_version"]].values.tolist() == [
+        ["=late", "a note", 2.5, 7]
+    ]
