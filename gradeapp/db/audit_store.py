@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from gradeapp.db import verdict_dump
-from gradeapp.db.connection import now_iso
+from gradeapp.db.connection import now_iso, on_readonly_medium
 from gradeapp.errors import GradeappError
 
 
@@ -462,7 +462,14 @@ def dump_verdict_rows(store, jobs: Sequence[tuple[int, int, int]]) -> Iterator:
 
     if not jobs:
         return
-    request = json.dumps({"sql": verdict_dump.dump_sql((*IDENTITY[1:], *CURRENT_ORDER)), "jobs": jobs})
+    request = json.dumps(
+        {
+            "sql": verdict_dump.dump_sql((*IDENTITY[1:], *CURRENT_ORDER)),
+            "jobs": jobs,
+            # on a read-only medium a WAL file cannot get its -shm: read it as it is (nobody can write it)
+            "immutable": on_readonly_medium(store.path),
+        }
+    )
     with subprocess.Popen(
         [sys.executable, verdict_dump.__file__, str(store.path)],
         stdin=subprocess.PIPE,

@@ -62,7 +62,9 @@ def main(argv: list[str]) -> int:
     request = json.load(sys.stdin)
     sql, jobs = request["sql"], request["jobs"]
     schema = dump_schema()
-    uri = Path(argv[1]).resolve().as_uri() + "?mode=ro"
+    uri = Path(argv[1]).resolve().as_uri() + (
+        "?mode=ro&immutable=1" if request.get("immutable") else "?mode=ro"
+    )
     with (
         adbc.connect(uri) as conn,
         conn.cursor() as cur,
