@@ -17,7 +17,7 @@ from gradeapp.core.calibration import calibrate
 from gradeapp.core.judge_compare import JudgeComparison, compare_judges, verdict_sentence
 from gradeapp.core.results import AuditData, StatsOptions
 from gradeapp.core.rubric import SKILL_PREFIX
-from gradeapp.db import audit_store, judge_store
+from gradeapp.db import Store, audit_store, judge_store
 from gradeapp.errors import GradeappError
 from gradeapp.io.tables import write_csv
 from gradeapp.services.audit import load_audit_data
@@ -181,6 +181,16 @@ def export_comparison(store, options: StatsOptions, data: AuditData | None = Non
     graders = audit_store.judge_graders(store)
     if graders.empty or (len(graders) > 1 and not (graders["n"] > 0).any()):
         return None  # no judge has graded anything yet
+    return compare_with_options(
+        store,
+        options,
+        at_least=1,
+        loaded={data.judge_name: data} if data is not None and data.judge_name else None,
+    )
+
+
+def compare_with_options(store: Store, options: StatsOptions, **extra) -> JudgeComparison:
+    """Compare the project's judges with the settings of a statistics run (extra: see compare_project_judges)."""
     return compare_project_judges(
         store,
         draw=options.draw,
@@ -189,9 +199,8 @@ def export_comparison(store, options: StatsOptions, data: AuditData | None = Non
         bootstrap=options.bootstrap,
         seed=options.seed,
         confidence=options.confidence,
-        at_least=1,
         naming_penalty=options.naming_penalty,
-        loaded={data.judge_name: data} if data is not None and data.judge_name else None,
+        **extra,
     )
 
 

@@ -51,7 +51,7 @@ from gradeapp.db import open_project
 from gradeapp.db.audit_store import change_marker, judge_graders
 from gradeapp.io.report import headline_html, plot_bias, plot_forest, plot_k_compare, trust_sentence
 from gradeapp.services.export import export_project
-from gradeapp.services.judges import compare_project_judges
+from gradeapp.services.judges import compare_with_options
 from gradeapp.services.stats import Cancelled, StatsOptions, compute_stats
 
 POLL_MS = 2000
@@ -454,16 +454,7 @@ def _compare(store_path: Path, options):
     with open_project(store_path, create=False) as store:
         if len(judge_graders(store)) < 2:
             return None  # nothing to compare: do not load the judge a second time
-        return compare_project_judges(
-            store,
-            draw=options.draw,
-            exclude_common=options.exclude_common,
-            threshold=options.threshold,
-            bootstrap=options.bootstrap,
-            seed=options.seed,
-            confidence=options.confidence,
-            naming_penalty=options.naming_penalty,
-        )
+        return compare_with_options(store, options)
 
 
 class JudgesTab(QWidget):
