@@ -242,11 +242,3 @@ class JudgeComparison:
             "pairs": records(self.pairs),
             "costs": records(self.costs),
         }
-
-
-def _ppi_metric(item: str) -> str | None:
-    if item in ("full_marks", "all_skills"):
-        return item
-    if item.startswith("skill_fraction"):
-        return "skill_fraction"
-    return None
