@@ -38,15 +38,19 @@ def snapshot(store, reason: str) -> Backup:
         ) from None
 
 
+def _rolling_due(project: str | Path, now: datetime) -> bool:
+    """Return whether the project's newest backup is older than ROLLING_INTERVAL (or there is none)."""
+    found = list_backups(project)
+    return not found or now - found[0].taken >= ROLLING_INTERVAL
+
+
 def rolling(store, now: datetime | None = None) -> Backup | None:
     """Back up a project opened for writing unless its newest backup is younger than ROLLING_INTERVAL.
 
     Return the new backup, or None when none was due (or the copy could not be written: a rolling
     copy must not keep a person from working; the copies before merges and imports are strict).
     """
-    now = now or datetime.now(UTC)
-    found = list_backups(store.path)
-    if found and now - found[0].taken < ROLLING_INTERVAL:
+    if not _rolling_due(store.path, now or datetime.now(UTC)):
         return None
     try:
         return write_backup(store.conn, store.path, "open")
@@ -69,10 +73,8 @@ def rolling_in_background(project: str | Path) -> threading.Thread:
         except sqlite3.Error:
             return
         try:
-            found = list_backups(project)
-            if found and datetime.now(UTC) - found[0].taken < ROLLING_INTERVAL:
-                return
-            write_backup(conn, project, "open")
+            if _rolling_due(project, datetime.now(UTC)):
+                write_backup(conn, project, "open")
         except (OSError, sqlite3.Error):
             return  # a rolling copy must not keep a person from working
         finally:
