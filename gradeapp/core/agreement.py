@@ -4,7 +4,9 @@ Every table is computed from 2x2 counts per group (a = both pass, b = human pass
 c = human fail & judge pass, d = both fail), grouped with pandas and turned into statistics with
 numpy; bootstrap intervals resample generations with seeded multinomial weights and one sparse
 matrix product per count, so no Python loop runs over rows. Krippendorff's alpha comes from the
-`krippendorff` package (nominal), one call per group.
+`krippendorff` package (nominal), one call per group; the judge's self-consistency, over millions of
+items that differ only by their count of passes, sums the same coincidences over a histogram instead
+(nominal_alpha_from_counts, tested against the package).
 """
 
 from __future__ import annotations
@@ -261,7 +263,7 @@ def _grouped(pairs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
 def _bootstrap_counts(
     rows: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray, gen_index: pd.Index
 ):
-    """Return the bootstrap a, b, c, d (B x groups) from generation weights (B x G); missing points skipped."""
+    """Return the bootstrap a, b, c, d (B x groups) from generation weights (G x B); missing points skipped."""
     gi = gen_index.get_indexer(rows["generation_id"])
     valid = rows["j"].notna().to_numpy() & rows["h"].notna().to_numpy()
     h = rows["h"].to_numpy() > 0.5
@@ -272,7 +274,7 @@ def _bootstrap_counts(
         m = sparse.csr_matrix(
             (np.ones(int(mask.sum())), (gi[mask], codes[mask])), shape=(len(gen_index), n_groups)
         )
-        out.append(np.asarray((m.T @ weights.T).T))
+        out.append(np.asarray((m.T @ weights).T))
     return out
 
 
@@ -328,11 +330,13 @@ def agreement_table(
 
 
 def _bootstrap_weights(n_gens: int, bootstrap: int, seed: int) -> np.ndarray | None:
-    """Return seeded multinomial resampling weights of the generations (B x G), or None without bootstrap."""
+    """Return seeded multinomial resampling weights of the generations (G x B), or None without bootstrap."""
     if not bootstrap:
         return None
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_gens, np.full(n_gens, 1.0 / n_gens), size=bootstrap).astype(np.float64)
+    weights = rng.multinomial(n_gens, np.full(n_gens, 1.0 / n_gens), size=bootstrap)
+    # generations x resamples, contiguous: the sparse products read it as is instead of copying a transpose
+    return np.ascontiguousarray(weights.T, dtype=np.float64)
 
 
 def _counts(rows: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -613,26 +617,37 @@ _RULED = (SENTENCE_LIMIT, "skill:* (all skills)")  # what the program's rules ca
 
 def _consistency(tally: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
     """Return one self-consistency row per criterion kind (skills pooled) from a per-item tally of runs."""
-    kind = _kind(tally["criterion"])
+    codes, names = pd.factorize(tally["criterion"])
+    kind_names, kind_of_name = np.unique(_kind_names(names), return_inverse=True)
+    kind = kind_of_name[codes] if len(codes) else np.zeros(0, np.int64)
     seen_kind = _kind(seen["criterion"])
+    n = tally["n"].to_numpy(np.int64)
+    s = tally["passes"].to_numpy(np.int64)
+    # Items differ only by (parsed runs, passes): a histogram per kind holds all that the statistics need,
+    # so no per-item array is built per kind (a million generations have six million items).
+    width = int(n.max()) + 1 if len(n) else 1
+    hist = np.bincount((kind * width + n) * width + s, minlength=len(kind_names) * width * width)
+    hist = hist.reshape(len(kind_names), width, width)
     out = []
-    for name in sorted(set(kind)):
-        rows = tally[kind == name]
+    for i, name in enumerate(kind_names):
         runs = int(seen.loc[seen_kind == name, "run"].nunique())
-        out.append(_consistency_row(name, rows["passes"].to_numpy(), rows["n"].to_numpy(), runs))
+        out.append(_consistency_row(str(name), hist[i], runs))
     return pd.DataFrame(
         out, columns=["criterion", "n_items", "runs", "unanimous", "pairwise", "alpha", "alpha_note"]
+    )
+
+
+def _kind_names(names) -> np.ndarray:
+    """Return each criterion name's kind: the skills pooled, any other criterion by its name."""
+    return np.array(
+        ["skill:* (all skills)" if str(n).startswith(SKILL_PREFIX) else str(n) for n in names], dtype=object
     )
 
 
 def _kind(criterion: pd.Series) -> np.ndarray:
     """Return each criterion's kind: the skills pooled, any other criterion by its name."""
     codes, names = pd.factorize(criterion)
-    names = np.asarray(names, dtype=object)
-    kinds = np.array(
-        ["skill:* (all skills)" if str(n).startswith(SKILL_PREFIX) else str(n) for n in names], dtype=object
-    )
-    return kinds[codes] if len(codes) else np.array([], dtype=object)
+    return _kind_names(names)[codes] if len(codes) else np.array([], dtype=object)
 
 
 def _run_tally(data, *, before_rules: bool) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -656,31 +671,62 @@ def _run_tally(data, *, before_rules: bool) -> tuple[pd.DataFrame, pd.DataFrame]
     return tally, jr[["criterion", "run"]].drop_duplicates()
 
 
-def _consistency_row(name: str, s: np.ndarray, c: np.ndarray, runs: int) -> dict:
-    """Return unanimous, pairwise and alpha from each unit's passes s out of c parsed runs."""
+def _consistency_row(name: str, hist: np.ndarray, runs: int) -> dict:
+    """Return unanimous, pairwise and alpha from hist[c, s]: how many units have s passes of c parsed runs."""
+    c, s = np.nonzero(hist)
+    w = hist[c, s]
     keep = c >= 2
-    s, c = s[keep].astype(float), c[keep].astype(float)
-    unanimous = float(np.mean((s == 0) | (s == c))) if len(c) else math.nan
+    c, s, w = c[keep].astype(float), s[keep].astype(float), w[keep].astype(float)
+    n_items = int(w.sum())
+    unanimous = float(w[(s == 0) | (s == c)].sum() / n_items) if n_items else math.nan
     agree_pairs = s * (s - 1) / 2 + (c - s) * (c - s - 1) / 2
-    pairwise = float(agree_pairs.sum() / (c * (c - 1) / 2).sum()) if len(c) else math.nan
-    # alpha from the units x values count matrix: the package's cheaper input for many units
+    pairwise = float((w * agree_pairs).sum() / (w * c * (c - 1) / 2).sum()) if n_items else math.nan
     counts = np.column_stack([c - s, s])
-    if not len(c):
+    if not n_items:
         a, note = math.nan, "undefined: no unit rated twice"
-    elif counts[:, 0].sum() == 0 or counts[:, 1].sum() == 0:
+    elif (w * counts[:, 0]).sum() == 0 or (w * counts[:, 1]).sum() == 0:
         a, note = math.nan, NO_VARIATION
     else:
-        a = float(krippendorff.alpha(value_counts=counts, level_of_measurement="nominal"))
-        note = ""
+        a, note = nominal_alpha_from_counts(counts, w), ""
     return {
         "criterion": name,
-        "n_items": int(len(c)),
+        "n_items": n_items,
         "runs": runs,
         "unanimous": unanimous,
         "pairwise": pairwise,
         "alpha": a,
         "alpha_note": note,
     }
+
+
+def nominal_alpha_from_counts(counts: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Return Krippendorff's nominal alpha from a units x values count matrix, each unit weighted.
+
+    The `krippendorff` package's alpha(value_counts=...) builds a values x values matrix per unit; here the
+    coincidences are summed once over units weighted by how many units share those counts (a judge's six
+    million items have a handful of distinct count rows). Tested against the package.
+
+    Parameters
+    ----------
+    counts : units x values, how many raters gave each value to each unit.
+    weights : how many units each row stands for (default: one each).
+
+    Returns
+    -------
+    float : alpha (NaN when the expected disagreement is zero).
+    """
+    counts = np.asarray(counts, dtype=float)
+    w = np.ones(len(counts)) if weights is None else np.asarray(weights, dtype=float)
+    m = counts.sum(axis=1)
+    keep = m >= 2  # a unit rated once is not pairable
+    counts, scale = counts[keep], w[keep] / (m[keep] - 1)
+    # o[v, k] = sum over units of n_uv (n_uk - [v == k]) / (m_u - 1), weighted
+    o = (counts * scale[:, None]).T @ counts - np.diag(scale @ counts)
+    n_v = o.sum(axis=1)
+    n = n_v.sum()
+    observed = n - np.trace(o)
+    expected = (n * n - (n_v**2).sum()) / (n - 1)
+    return float(1 - observed / expected) if expected > 0 else math.nan
 
 
 # -- the Skill-Mix table from the judge and from people -------------------------------------------

@@ -20,6 +20,7 @@ from gradeapp.core.agreement import (
     judge_self_consistency,
     kappa_row,
     mcnemar_exact,
+    nominal_alpha_from_counts,
     skillmix_table,
     two_by_two,
 )
@@ -75,6 +76,19 @@ def test_alpha_matches_the_krippendorff_package_and_reports_no_variation():
     same = np.ones((2, 10))
     a, note = alpha_nominal(same)
     assert math.isnan(a) and note == NO_VARIATION
+
+
+def test_alpha_from_weighted_counts_matches_the_package_on_the_expanded_units():
+    rng = np.random.default_rng(11)
+    for n_values, max_raters in ((2, 3), (2, 5), (3, 4)):
+        counts = rng.integers(0, max_raters, size=(60, n_values))
+        counts[:3] = 0  # an unrated unit and units rated once are not pairable
+        counts[3, 0] = 1
+        weights = rng.integers(1, 4, size=60)
+        expanded = np.repeat(counts, weights, axis=0)
+        expected = krippendorff.alpha(value_counts=expanded, level_of_measurement="nominal")
+        assert nominal_alpha_from_counts(counts, weights) == pytest.approx(expected, rel=1e-12)
+        assert nominal_alpha_from_counts(expanded) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.fixture(scope="module")
