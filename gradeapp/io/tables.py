@@ -14,6 +14,7 @@ import csv
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 _DANGER = re.compile(r"^'*[=+\-@\t\r]")
@@ -48,8 +49,7 @@ def neutralise_array(values):
     values = (
         pa.array(values, type=pa.string()) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
     )
-    first = pc.utf8_slice_codeunits(values, 0, 1)
-    if not pc.any(pc.is_in(first, pa.array(list("=+-@\t\r'"), values.type))).as_py():
+    if not _may_start_with_danger(values):
         return values  # no cell can be a formula: the regular expressions are not needed
     danger = pc.and_(
         pc.match_substring_regex(values, _DANGER_RE2),
@@ -57,6 +57,34 @@ def neutralise_array(values):
     )
     quoted = pc.binary_join_element_wise(pa.scalar("'", values.type), values, pa.scalar("", values.type))
     return pc.if_else(pc.fill_null(danger, False), quoted, values)
+
+
+_FIRST_BYTES = np.zeros(256, bool)
+_FIRST_BYTES[list(b"=+-@\t\r'")] = True
+
+
+def _may_start_with_danger(values) -> bool:
+    """Return whether any cell of an Arrow string array may start with = + - @ tab CR or a quote.
+
+    Reads each cell's first byte from the array's buffers (the characters are ASCII, so a byte is a
+    character), without building a sliced copy of every cell. A null's bytes count too: at worst the exact
+    test runs for nothing.
+    """
+    import pyarrow as pa  # deferred: Arrow is only needed when a table is written
+
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        if len(chunk) == 0 or chunk.null_count == len(chunk):
+            continue
+        _validity, offsets, data = chunk.buffers()
+        if data is None or data.size == 0:
+            continue  # every cell empty
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        off = np.frombuffer(offsets, width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        starts = off[:-1][off[1:] > off[:-1]]
+        if _FIRST_BYTES[np.frombuffer(data, np.uint8)[starts]].any():
+            return True
+    return False
 
 
 def neutralise_table(table):

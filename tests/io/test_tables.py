@@ -49,3 +49,21 @@ def test_only_text_columns_are_touched():
     out = neutralise_table(table)
     assert out.column("x").to_pylist() == [-0.05, 1.5]
     assert out.column("s").to_pylist() == ["-0.05", "'=1+2"]
+
+
+def test_every_payload_is_guarded_wherever_it_sits_in_sliced_and_chunked_columns():
+    filler = ["plain", "", None, "skill:x"]
+    for typ in (pa.string(), pa.large_string()):
+        for payload in PAYLOADS:
+            cells = [*filler, payload, *filler]
+            expected = [None if v is None else neutralise(v) for v in cells]
+            column = pa.chunked_array([pa.array(cells[:3], typ), pa.array(cells[3:], typ)])
+            assert neutralise_array(column).to_pylist() == expected
+            # a slice keeps the buffers of the whole array: only the cells inside it count
+            whole = pa.array(["=outside", *cells, "@outside"], typ)
+            assert neutralise_array(whole.slice(1, len(cells))).to_pylist() == expected
+
+
+def test_a_formula_in_a_column_of_a_few_distinct_texts_is_found():
+    column = pa.array(["ok"] * 1000 + ["=1+2"] + [None] * 10, pa.large_string())
+    assert neutralise_array(column).to_pylist()[1000] == "'=1+2"
