@@ -6,12 +6,15 @@ CSV cells are neutralised by gradeapp.io.tables (see there).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import multiprocessing
 import os
 import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import Store, audit_store
+from gradeapp.db import Store, audit_store, open_project
 from gradeapp.errors import GradeappError
 from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
@@ -27,7 +30,7 @@ from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
 from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
-from gradeapp.services.stats import compute_stats
+from gradeapp.services.stats import compute_from_data, load_data
 
 PASS_RATES_COLUMNS = [
     "student", "k", "metric", "estimator", "estimate", "ci_low", "ci_high",
@@ -76,20 +79,33 @@ def verdict_schema():
     return pa.Schema.from_pandas(template, preserve_index=False)
 
 
-def verdict_batches(store, generation_chunk: int = EXPORT_CHUNK):
+LARGE_PROJECT = 300_000  # generations: above, the verdict reader starts once the export's snapshot is loaded
+
+
+def verdict_batches(
+    store, generation_chunk: int = EXPORT_CHUNK, before_large_read: Callable[[], None] | None = None
+):
     """Yield every current verdict as Arrow tables of verdict_schema(), a grader's range of generations at a time.
 
     In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
-    depends on the chunk, not on the project. The rows are read by a child process (audit_store.dump_verdict_rows).
+    depends on the chunk, not on the project. The rows are read by a child process (audit_store.dump_verdict_rows),
+    for a project of more than LARGE_PROJECT generations started after before_large_read returns (the export
+    waits there until its snapshot is loaded: at a million generations the load's peak memory and the
+    reader's would add up to more than 1.5 GB).
     """
+    import pyarrow as pa  # deferred: only the export needs Arrow
 
     schema = verdict_schema()
     gen_ids, uids = audit_store.generation_uids(store)
+    uids = pa.array(uids, pa.large_string())  # once: each batch takes its rows' uids from it in C
     graders = list(audit_store.export_graders(store).itertuples(index=False))
     jobs = []
     for grader in graders:
         lo, hi = audit_store.grader_generation_range(store, grader.id)
         jobs += [(int(grader.id), s, s + generation_chunk - 1) for s in range(lo, hi + 1, generation_chunk)]
+    large = len(gen_ids) > LARGE_PROJECT
+    if large and before_large_read is not None:
+        before_large_read()
     by_id = {int(g.id): g for g in graders}
     submitted: dict[int, set[int] | None] = {}
     for (grader_id, _lo, _hi), rows in zip(jobs, audit_store.dump_verdict_rows(store, jobs), strict=True):
@@ -134,9 +150,13 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         _, pos = np.unique(reply_np[has], return_index=True)
         first[np.flatnonzero(has)[pos]] = True
     if first.any():
+        firsts = np.flatnonzero(first)
         texts = audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
-        raw = pa.array([texts.get(int(r)) if f else None for r, f in zip(reply_np, first, strict=True)],
-                       pa.large_string())  # fmt: skip
+        found = pa.array([texts.get(int(r)) for r in reply_np[firsts]], pa.large_string())
+        # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
+        at = np.zeros(m, np.int64)
+        at[firsts] = np.arange(len(firsts))
+        raw = found.take(pa.array(at, mask=~first))
     else:
         raw = pa.nulls(m, pa.large_string())
     g = gen[idx]
@@ -154,7 +174,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         return rows.column(name).take(take).cast(typ)
 
     arrays = {
-        "generation": pa.array(uids[np.searchsorted(gen_ids, g)], pa.large_string()),
+        "generation": uids.take(pa.array(np.searchsorted(gen_ids, g))),
         "kind": const(grader.kind, pa.large_string()),
         "grader": const(grader.grader, pa.large_string()),
         "model": const(grader.model, pa.large_string()),
@@ -195,18 +215,53 @@ def verdicts_frame(store) -> pd.DataFrame:
     return pa.concat_tables(tables).to_pandas()
 
 
-def write_verdicts(store, csv_path: Path, parquet_path: Path) -> int:
-    """Stream every current verdict to verdicts.csv and verdicts.parquet (a row group per batch); return the rows."""
-    import pyarrow.parquet as pq
+def write_verdicts(
+    store,
+    csv_path: Path,
+    parquet_path: Path,
+    stop: threading.Event | None = None,
+    go: threading.Event | None = None,
+) -> int:
+    """Stream every current verdict to verdicts.csv and verdicts.parquet (a row group per batch); return the rows.
+
+    go: when given, a large project's verdicts are read once it is set (see verdict_batches). stop: set by
+    another thread to end the stream early (the files are then incomplete).
+    """
+    import pyarrow.parquet as pq  # deferred: only the export needs Arrow
 
     schema = verdict_schema()
     rows = 0
-    with CsvTableWriter(csv_path, schema) as csv_out, pq.ParquetWriter(parquet_path, schema) as parquet_out:
-        for table in verdict_batches(store):
-            parquet_out.write_table(table)
+    with (
+        CsvTableWriter(csv_path, schema) as csv_out,
+        pq.ParquetWriter(parquet_path, schema) as parquet_out,
+        ThreadPoolExecutor(1) as parquet_thread,
+        contextlib.closing(
+            verdict_batches(store, before_large_read=go.wait if go is not None else None)
+        ) as batches,  # closed at once when stopped early: the readers are ended
+    ):
+        # Arrow encodes without the GIL: each batch's Parquet row group is written on a thread of its own
+        # while its CSV block is written here (the batch before is finished first, so memory stays flat).
+        pending = None
+        for table in batches:
+            if stop is not None and stop.is_set():
+                break
+            if pending is not None:
+                pending.result()
+            pending = parquet_thread.submit(parquet_out.write_table, table)
             csv_out.write(table)
             rows += table.num_rows
+        if pending is not None:
+            pending.result()
     return rows
+
+
+def _write_verdicts_apart(
+    path: Path, out: Path, stop: threading.Event, go: threading.Event
+) -> dict[str, Path]:
+    """Write verdicts.csv and verdicts.parquet into out through a read-only connection of this thread's own."""
+    with open_project(path, readonly=True) as store:
+        write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet", stop, go)
+    return {"verdicts_csv": out / "verdicts.csv", "verdicts_parquet": out / "verdicts.parquet"}
 
 
 def export_project(
@@ -250,25 +305,45 @@ def export_project(
 def _write_exports(
     store, out: Path, options: StatsOptions | None, stats: AuditStats | None
 ) -> dict[str, Path]:
-    stats = stats or compute_stats(store, options)
+    o = options or StatsOptions()
+    stop, loaded = threading.Event(), threading.Event()
+    # The verdict files (the longest part, CPU-bound in Arrow and in the reader's child process) are
+    # streamed on a thread with its own connection, while this thread loads the snapshot, computes the
+    # statistics and writes the other files. A large project's stream holds until the snapshot is loaded.
+    with ThreadPoolExecutor(1) as verdict_thread:
+        verdicts = verdict_thread.submit(_write_verdicts_apart, Path(store.path), out, stop, loaded)
+        try:
+            t = time.perf_counter()
+            # a list, so that the snapshot is handed on without a name here keeping it (see _write_results)
+            snapshot = [load_data(store, o)] if stats is None else []
+            timings = {"load": time.perf_counter() - t}
+            loaded.set()
+            paths = _write_results(store, out, stats or compute_from_data(snapshot.pop(), o, timings))
+            verdict_paths = verdicts.result()
+        except BaseException:
+            stop.set()  # the stream ends at its next batch; the staging folder is removed by the caller
+            loaded.set()
+            raise
+    # listed as before: the tables, the verdicts, then the rest
+    tables = {k: paths.pop(k) for k in ("pass_rates", "agreement")}
+    return {**tables, **verdict_paths, **paths}
+
+
+def _write_results(store, out: Path, stats: AuditStats) -> dict[str, Path]:
+    """Write every file but the verdicts: the tables, judges, annotators and the figures."""
     paths = {
         "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),
         "agreement": write_csv(agreement_frame(stats), out / "agreement.csv"),
     }
-    # The figures (report + paper, seconds of matplotlib whatever the project's size) are drawn in a
-    # spawned child while this process streams the verdicts: the child gets the results, never the project
-    # file (no second SQLite connection, see docs/audit.md).
-    judges = export_comparison(store, stats.options, stats.data)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        figures = pool.submit(write_figures, figure_stats(stats), out, judges)
-        # The per-generation tables (a GB at a million generations) are not needed from here on: freed
-        # while the verdicts stream, so that this process and its two children stay under 1.5 GB together.
-        del stats
-        write_verdicts(store, out / "verdicts.csv", out / "verdicts.parquet")
-        paths["verdicts_csv"] = out / "verdicts.csv"
-        paths["verdicts_parquet"] = out / "verdicts.parquet"
-        annotators = write_annotators_csv(store, out / "annotators.csv")
-        paths.update(figures.result())
+    judges = export_comparison(store, stats)
+    figures = figure_stats(stats)
+    # The per-generation tables (a GB at a million generations) are not needed from here on: freed while
+    # the verdicts stream, so that this process and the verdict reader stay under 1.5 GB together.
+    del stats
+    annotators = write_annotators_csv(store, out / "annotators.csv")
+    # Drawn here, while the verdict thread streams (Arrow and the reader's child work without the GIL): a
+    # child process of their own cost a second start of pandas and matplotlib on a machine of two cores.
+    paths.update(write_figures(figures, out, judges))
     paths["annotators"] = annotators
     if judges is not None:
         paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
@@ -278,8 +353,8 @@ def _write_exports(
 def figure_stats(stats: AuditStats) -> AuditStats:
     """Return stats without the per-generation judge tables the report and paper outputs never read.
 
-    What the figures' child receives is pickled: at a million generations the full snapshot is a GB. The
-    generations kept are the audited ones (the headline's sample) and one of every k (the axes).
+    At a million generations the full snapshot is a GB, freed before the figures are drawn. The generations
+    kept are the audited ones (the headline's sample) and one of every k (the axes).
     """
     d = stats.data
     gens = d.gens
@@ -297,7 +372,7 @@ def figure_stats(stats: AuditStats) -> AuditStats:
 
 
 def write_figures(stats: AuditStats, out: Path, judges=None) -> dict[str, Path]:
-    """Write report.html and the paper outputs into out; return their paths (run in the export's child)."""
+    """Write report.html and the paper outputs into out; return their paths."""
     paths = {"report": write_report(stats, out / "report.html", judges=judges)}
     paths.update(write_paper_outputs(stats, out))
     return paths

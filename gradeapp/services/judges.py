@@ -15,7 +15,7 @@ import pandas as pd
 from gradeapp.core.agreement import judge_human_pairs, judge_self_consistency
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.judge_compare import JudgeComparison, compare_judges, verdict_sentence
-from gradeapp.core.results import AuditData, StatsOptions
+from gradeapp.core.results import AuditData, AuditStats, StatsOptions
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.db import Store, audit_store, judge_store
 from gradeapp.errors import GradeappError
@@ -90,11 +90,14 @@ def compare_project_judges(
     at_least: int = 2,
     naming_penalty: bool = True,
     loaded: dict[str, AuditData] | None = None,
+    computed: dict[str, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
 ) -> JudgeComparison:
     """Compare judges (default: every judge of the project) against people on their shared audited points.
 
     at_least: how many judges the comparison needs (the export also tabulates a single judge); loaded: judges
-    already loaded with the same settings (the export passes the judge of its statistics, read once).
+    already loaded with the same settings (the export passes the judge of its statistics, read once);
+    computed: per judge its self-consistency and calibrated rates already computed from that snapshot with the
+    same settings (the export's statistics), so that they are not computed twice.
     """
     graders = audit_store.judge_graders(store)
     if judges:
@@ -128,13 +131,15 @@ def compare_project_judges(
             wide = wide.merge(
                 part.drop(columns="h"), on=["generation_id", "item", "criterion", "scope"], how="inner"
             )
-        sc = judge_self_consistency(data)
+        sc, rates = (computed or {}).get(name) or (
+            judge_self_consistency(data),
+            calibrate(data, confidence=confidence, threshold=threshold),
+        )
         if not sc.empty:
             sc = sc.rename(columns={"alpha": "self_alpha"})[
                 ["criterion", "unanimous", "pairwise", "self_alpha"]
             ]
             consistency.append(sc.assign(judge=name))
-        rates = calibrate(data, confidence=confidence, threshold=threshold)
         p = rates[rates["estimator"] == "ppi++"].assign(hw=lambda f: (f["ci_high"] - f["ci_low"]) / 2)
         for metric, g in p.groupby("metric"):
             hw = g["hw"].dropna()
@@ -173,19 +178,21 @@ def compare_project_judges(
     )
 
 
-def export_comparison(store, options: StatsOptions, data: AuditData | None = None) -> JudgeComparison | None:
-    """Compare every judge of the project with the export's settings; None when it has no judge.
+def export_comparison(store, stats: AuditStats) -> JudgeComparison | None:
+    """Compare every judge of the project with the settings of stats; None when it has no judge.
 
-    data: the statistics' own snapshot, reused for its judge instead of being loaded again.
+    The statistics' judge is not loaded or computed again: its snapshot, self-consistency and rates are reused.
     """
     graders = audit_store.judge_graders(store)
     if graders.empty or (len(graders) > 1 and not (graders["n"] > 0).any()):
         return None  # no judge has graded anything yet
+    name = stats.data.judge_name
     return compare_with_options(
         store,
-        options,
+        stats.options,
         at_least=1,
-        loaded={data.judge_name: data} if data is not None and data.judge_name else None,
+        loaded={name: stats.data} if name else None,
+        computed={name: (stats.self_consistency, stats.pass_rates)} if name else None,
     )
 
 

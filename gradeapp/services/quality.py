@@ -78,9 +78,13 @@ def _judge_on_labels(store: Store, labels: pd.DataFrame, judge: str | None) -> p
     if not counts:
         return pd.DataFrame(columns=cols)
     best = max(sorted(counts), key=lambda k: counts[k])  # most verdicts, ties: first by name
+    labelled = labels["generation_id"].unique()
     parts = []
     for cell_gen, cells, names in cells_of[best]:  # graders of one name vote together, as their rows did
-        crit = np.array([names[int(c)] for c in cells["code"]], dtype=object) if len(cells) else []
+        # only the generations people labelled can pair: the judge's other millions of cells are left out
+        on_labels = np.isin(cell_gen, labelled)
+        cell_gen, cells = cell_gen[on_labels], cells[on_labels]
+        crit = np.array([names[int(c)] for c in cells["code"]], dtype=object)
         parts.append(
             pd.DataFrame(
                 {

@@ -28,20 +28,24 @@ def compute_stats(
     """
     o = options or StatsOptions()
     step = progress or (lambda _f, _w: None)
-    timings: dict[str, float] = {}
     t = time.perf_counter()
     if data is None:
-        data = load_audit_data(
-            store,
-            judge=o.judge,
-            draw=o.draw,
-            exclude_common=o.exclude_common,
-            naming_penalty=o.naming_penalty,
-            program_sentence_limit=o.program_sentence_limit,
-            progress=lambda f, w: step(0.6 * f, w),
-        )
-    timings["load"] = time.perf_counter() - t
+        data = load_data(store, o, progress=lambda f, w: step(0.6 * f, w))
+    timings = {"load": time.perf_counter() - t}
     return compute_from_data(data, o, timings, progress=lambda f, w: step(0.6 + 0.4 * f, w))
+
+
+def load_data(store: Store, options: StatsOptions, progress: Progress | None = None) -> AuditData:
+    """Load the snapshot a statistics run with these options computes from (see load_audit_data)."""
+    return load_audit_data(
+        store,
+        judge=options.judge,
+        draw=options.draw,
+        exclude_common=options.exclude_common,
+        naming_penalty=options.naming_penalty,
+        program_sentence_limit=options.program_sentence_limit,
+        progress=progress,
+    )
 
 
 def compute_from_data(
