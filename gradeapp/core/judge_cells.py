@@ -277,7 +277,15 @@ class JudgeTables:
             s[self.named_cell] = 0
             mask[self.named_cell] = self.present[self.named_cell]
         crit = pd.Categorical.from_codes(self.crit_inv, categories=list(self.crit_names))
-        tally = pd.DataFrame({"generation_id": self.gen, "criterion": crit, "n": n, "passes": s})
+        # counts of at most MAX_RUNS runs: one byte each (six million items at a million generations)
+        tally = pd.DataFrame(
+            {
+                "generation_id": self.gen,
+                "criterion": crit,
+                "n": n.astype(np.uint8),
+                "passes": s.astype(np.uint8),
+            }
+        )
         per_crit = np.zeros(len(self.crit_names), np.uint32)
         np.bitwise_or.at(per_crit, self.crit_inv, mask)
         runs_of = {name: int(m) for name, m in zip(self.crit_names, per_crit, strict=True)}
@@ -288,8 +296,8 @@ class JudgeTables:
                 {
                     "generation_id": self.gens[add],
                     "criterion": SENTENCE_LIMIT,
-                    "n": units[add],
-                    "passes": units[add] * self.rule_value[add].astype(np.int64),
+                    "n": units[add].astype(np.uint8),
+                    "passes": (units[add] * self.rule_value[add].astype(np.int64)).astype(np.uint8),
                 }
             )
             tally = pd.concat([tally.astype({"criterion": object}), extra], ignore_index=True)

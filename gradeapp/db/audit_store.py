@@ -517,9 +517,29 @@ def reply_texts(store, reply_ids: Sequence[int]) -> dict[int, str]:
 
 
 def generation_uids(store):
-    """Return (generation ids, uids) of every generation by id, as arrays."""
-    frame = generations_frame(store)
-    return frame["id"].to_numpy(), frame["uid"].to_numpy(dtype=object)
+    """Return the ids (a numpy array) and uids (an Arrow array, same order) of every generation, by id.
+
+    Read as two packed texts that Arrow splits: a million uids never become a million Python strings (the
+    export reads them beside the loaded statistics, within their memory bound).
+    """
+    import numpy as np
+    import pyarrow as pa  # deferred: only the export needs Arrow
+    import pyarrow.compute as pc
+
+    ids_text = store.conn.execute(
+        "SELECT group_concat(id) FROM (SELECT id FROM generations ORDER BY id)"
+    ).fetchone()[0]
+    ids = _parse_ints(ids_text) if ids_text else np.zeros(0, np.int64)
+    uid_text = store.conn.execute(
+        "SELECT group_concat(uid, char(31)) FROM (SELECT uid FROM generations ORDER BY id)"
+    ).fetchone()[0]
+    if not uid_text:
+        return ids, pa.array([""] * len(ids), pa.large_string())
+    uids = pc.split_pattern(pa.array([uid_text], pa.large_string()), "\x1f").flatten()
+    if len(uids) != len(ids):  # a uid holding the separator: read them one by one
+        rows = store.conn.execute("SELECT uid FROM generations ORDER BY id")
+        uids = pa.array([r[0] for r in rows], pa.large_string())
+    return ids, uids
 
 
 # -- bulk writes (simulated projects) -------------------------------------------------------------

@@ -93,11 +93,8 @@ def verdict_batches(
     waits there until its snapshot is loaded: at a million generations the load's peak memory and the
     reader's would add up to more than 1.5 GB).
     """
-    import pyarrow as pa  # deferred: only the export needs Arrow
-
     schema = verdict_schema()
-    gen_ids, uids = audit_store.generation_uids(store)
-    uids = pa.array(uids, pa.large_string())  # once: each batch takes its rows' uids from it in C
+    gen_ids, uids = audit_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
     graders = list(audit_store.export_graders(store).itertuples(index=False))
     jobs = []
     for grader in graders:
