@@ -211,11 +211,21 @@ def cell_cache_state(store, grader_id: int) -> tuple[int, str] | None:
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def read_cells(store, grader_id: int) -> tuple[list[int], list[bytes]]:
-    """Return the cached generation ids and packed cells of a judge, by generation."""
-    rows = store.conn.execute(
-        "SELECT generation_id, cells FROM judge_cells WHERE grader_id = ? ORDER BY generation_id", [grader_id]
-    ).fetchall()
+def read_cells(
+    store, grader_id: int, generation_ids: Sequence[int] | None = None
+) -> tuple[list[int], list[bytes]]:
+    """Return the cached generation ids and packed cells of a judge (of some generations only), by generation."""
+    if generation_ids is None:
+        rows = store.conn.execute(
+            "SELECT generation_id, cells FROM judge_cells WHERE grader_id = ? ORDER BY generation_id",
+            [grader_id],
+        ).fetchall()
+    else:
+        rows = store.conn.execute(
+            "SELECT generation_id, cells FROM judge_cells WHERE grader_id = ? "
+            "AND generation_id IN (SELECT value FROM json_each(?)) ORDER BY generation_id",
+            [grader_id, json.dumps([int(g) for g in generation_ids])],
+        ).fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
@@ -451,49 +461,54 @@ def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
     return judged_generation_range(store, grader_id)
 
 
-def dump_verdict_rows(store, jobs: Sequence[tuple[int, int, int]]) -> Iterator:
+def dump_verdict_rows(store, jobs: Sequence[tuple[int, int, int]], readers: int = 1) -> Iterator:
     """Yield, per job (grader_id, lo, hi), one Arrow record batch of every verdict row of that grader on
-    generations lo..hi (verdict_dump.DUMP_COLUMNS) in identity + rule order, read by a child process.
+    generations lo..hi (verdict_dump.DUMP_COLUMNS) in identity + rule order, read by child processes.
 
     All rows, not only the current ones: within an identity the last row counts (see CURRENT_ORDER), so the
-    caller keeps the current rows with array operations. See db/verdict_dump.py for why a child.
+    caller keeps the current rows with array operations. See db/verdict_dump.py for why a child. The reading
+    is CPU-bound in SQLite: readers children (two use both cores) take the jobs in turn.
     """
     import pyarrow as pa  # deferred: only the export needs Arrow
 
     if not jobs:
         return
-    request = json.dumps(
-        {
-            "sql": verdict_dump.dump_sql((*IDENTITY[1:], *CURRENT_ORDER)),
-            "jobs": jobs,
-            # on a read-only medium a WAL file cannot get its -shm: read it as it is (nobody can write it)
-            "immutable": on_readonly_medium(store.path),
-        }
-    )
-    with subprocess.Popen(
-        [sys.executable, verdict_dump.__file__, str(store.path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as child:
+    sql = verdict_dump.dump_sql((*IDENTITY[1:], *CURRENT_ORDER))
+    # on a read-only medium a WAL file cannot get its -shm: read it as it is (nobody can write it)
+    immutable = on_readonly_medium(store.path)
+    readers = max(1, min(readers, len(jobs)))
+    with contextlib.ExitStack() as stack:
+        children = [
+            stack.enter_context(
+                subprocess.Popen(
+                    [sys.executable, verdict_dump.__file__, str(store.path)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
+            for _ in range(readers)
+        ]
         done = False
         try:
-            child.stdin.write(request.encode())
-            child.stdin.close()
-            reader = pa.ipc.open_stream(child.stdout)
-            for _ in jobs:
-                yield reader.read_next_batch()
+            for k, child in enumerate(children):
+                request = {"sql": sql, "jobs": jobs[k::readers], "immutable": immutable}
+                child.stdin.write(json.dumps(request).encode())
+                child.stdin.close()
+            streams = [pa.ipc.open_stream(child.stdout) for child in children]
+            for i in range(len(jobs)):
+                yield streams[i % readers].read_next_batch()
             done = True
         except (pa.ArrowInvalid, StopIteration, OSError):
-            pass  # the child failed: its own message is on its stderr
+            pass  # a child failed: its own message is on its stderr
         finally:
             if not done:
-                child.kill()  # also when the caller stops early
-        why = child.stderr.read().decode(errors="replace").strip().splitlines()
-        if child.wait() != 0 or not done:
-            raise GradeappError(
-                f"{store.path}: the verdict export's reader failed ({why[-1] if why else 'no output'})"
-            )
+                for child in children:
+                    child.kill()  # also when the caller stops early (then no error is raised)
+        whys = [child.stderr.read().decode(errors="replace").strip().splitlines() for child in children]
+        if any(child.wait() != 0 for child in children) or not done:
+            why = next((lines[-1] for lines in whys if lines), "no output")
+            raise GradeappError(f"{store.path}: the verdict export's reader failed ({why})")
 
 
 def submitted_generations(store, grader_id: int) -> set[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -337,8 +337,11 @@ def _judge_tables(
     )
 
 
-def judge_cells(store, grader_id: int, progress: Progress | None = None):
-    """Return (generation_id per cell, cells, code -> criterion) of a judge's current verdicts.
+def judge_cells(
+    store, grader_id: int, progress: Progress | None = None, generation_ids: Sequence[int] | None = None
+):
+    """Return (generation_id per cell, cells, code -> criterion) of a judge's current verdicts (on
+    generation_ids only, when given).
 
     The packed cells are cached per generation in the project (table judge_cells); the cache is brought up
     to date from the verdicts added since (verdicts are append-only, so a newer row is all that can change
@@ -376,7 +379,10 @@ def judge_cells(store, grader_id: int, progress: Progress | None = None):
             fresh = {}
     progress(0.8, "judge cells")
     if not rebuild or not fresh:
-        cached_ids, cached = audit_store.read_cells(store, grader_id)
+        cached_ids, cached = audit_store.read_cells(store, grader_id, generation_ids)
+    if fresh and generation_ids is not None:
+        wanted = set(np.asarray(generation_ids, dtype=np.int64).tolist())
+        fresh = {g: b for g, b in fresh.items() if g in wanted}
     if fresh:  # not stored: they replace the cached ones
         keep = [i for i, g in enumerate(cached_ids) if g not in fresh]
         cached_ids = [cached_ids[i] for i in keep] + list(fresh)

@@ -79,7 +79,8 @@ def verdict_schema():
     return pa.Schema.from_pandas(template, preserve_index=False)
 
 
-LARGE_PROJECT = 300_000  # generations: above, the verdict reader starts once the export's snapshot is loaded
+LARGE_PROJECT = 300_000  # generations: above, the verdict readers start once the statistics are freed
+READERS = 2  # verdict reader children: the reading is CPU-bound in SQLite, two use both cores
 
 
 def verdict_batches(
@@ -88,10 +89,10 @@ def verdict_batches(
     """Yield every current verdict as Arrow tables of verdict_schema(), a grader's range of generations at a time.
 
     In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
-    depends on the chunk, not on the project. The rows are read by a child process (audit_store.dump_verdict_rows),
-    for a project of more than LARGE_PROJECT generations started after before_large_read returns (the export
-    waits there until its snapshot is loaded: at a million generations the load's peak memory and the
-    reader's would add up to more than 1.5 GB).
+    depends on the chunk, not on the project. The rows are read by READERS child processes
+    (audit_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
+    before_large_read returns (the export waits there until its statistics are freed: at a million
+    generations they and the readers would take more than 1.5 GB together).
     """
     schema = verdict_schema()
     gen_ids, uids = audit_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
@@ -105,7 +106,8 @@ def verdict_batches(
         before_large_read()
     by_id = {int(g.id): g for g in graders}
     submitted: dict[int, set[int] | None] = {}
-    for (grader_id, _lo, _hi), rows in zip(jobs, audit_store.dump_verdict_rows(store, jobs), strict=True):
+    batches = audit_store.dump_verdict_rows(store, jobs, readers=READERS)
+    for (grader_id, _lo, _hi), rows in zip(jobs, batches, strict=True):
         if not rows.num_rows:
             continue
         grader = by_id[grader_id]
@@ -303,43 +305,49 @@ def _write_exports(
     store, out: Path, options: StatsOptions | None, stats: AuditStats | None
 ) -> dict[str, Path]:
     o = options or StatsOptions()
-    stop, loaded = threading.Event(), threading.Event()
-    # The verdict files (the longest part, CPU-bound in Arrow and in the reader's child process) are
-    # streamed on a thread with its own connection, while this thread loads the snapshot, computes the
-    # statistics and writes the other files. A large project's stream holds until the snapshot is loaded.
+    stop, freed = threading.Event(), threading.Event()
+    # The verdict files (the longest part, CPU-bound in SQLite and Arrow) are streamed on a thread with its
+    # own connection, while this thread loads the snapshot, computes the statistics and writes the other
+    # files. A large project's stream waits until the statistics are freed (see verdict_batches).
     with ThreadPoolExecutor(1) as verdict_thread:
-        verdicts = verdict_thread.submit(_write_verdicts_apart, Path(store.path), out, stop, loaded)
+        verdicts = verdict_thread.submit(_write_verdicts_apart, Path(store.path), out, stop, freed)
         try:
-            t = time.perf_counter()
-            # a list, so that the snapshot is handed on without a name here keeping it (see _write_results)
-            snapshot = [load_data(store, o)] if stats is None else []
-            timings = {"load": time.perf_counter() - t}
-            loaded.set()
-            paths = _write_results(store, out, stats or compute_from_data(snapshot.pop(), o, timings))
+            if stats is None:
+                t = time.perf_counter()
+                # a list, so that the snapshot is handed on without a name here keeping it alive
+                snapshot = [load_data(store, o)]
+                timings = {"load": time.perf_counter() - t}
+            paths = _write_results(store, out, stats or compute_from_data(snapshot.pop(), o, timings), freed)
             verdict_paths = verdicts.result()
         except BaseException:
             stop.set()  # the stream ends at its next batch; the staging folder is removed by the caller
-            loaded.set()
+            freed.set()
             raise
     # listed as before: the tables, the verdicts, then the rest
     tables = {k: paths.pop(k) for k in ("pass_rates", "agreement")}
     return {**tables, **verdict_paths, **paths}
 
 
-def _write_results(store, out: Path, stats: AuditStats) -> dict[str, Path]:
-    """Write every file but the verdicts: the tables, judges, annotators and the figures."""
+def _write_results(store, out: Path, stats: AuditStats, freed: threading.Event) -> dict[str, Path]:
+    """Write every file but the verdicts: the tables, judges, annotators and the figures; set freed once
+    the statistics' per-generation tables are let go."""
+    import pyarrow as pa  # deferred: only the export needs Arrow
+
     paths = {
         "pass_rates": write_csv(pass_rates_frame(stats), out / "pass_rates.csv"),
         "agreement": write_csv(agreement_frame(stats), out / "agreement.csv"),
     }
     judges = export_comparison(store, stats)
     figures = figure_stats(stats)
-    # The per-generation tables (a GB at a million generations) are not needed from here on: freed while
-    # the verdicts stream, so that this process and the verdict reader stay under 1.5 GB together.
+    # The per-generation tables (a GB at a million generations) are not needed from here on: freed before
+    # a large project's verdicts are read (unless the caller keeps them: the desk passes its own). Arrow's
+    # allocator keeps freed pages for reuse; handing them back now is 150 MB less beside the readers.
     del stats
+    pa.default_memory_pool().release_unused()
+    freed.set()
     annotators = write_annotators_csv(store, out / "annotators.csv")
-    # Drawn here, while the verdict thread streams (Arrow and the reader's child work without the GIL): a
-    # child process of their own cost a second start of pandas and matplotlib on a machine of two cores.
+    # Drawn here, while the verdict thread streams (SQLite and Arrow work in the readers and without the
+    # GIL): a child process of their own cost a second start of pandas and matplotlib.
     paths.update(write_figures(figures, out, judges))
     paths["annotators"] = annotators
     if judges is not None:

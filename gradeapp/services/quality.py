@@ -67,10 +67,12 @@ def _judge_on_labels(store: Store, labels: pd.DataFrame, judge: str | None) -> p
     cols = ["grader", "generation_id", "criterion", "human", "judge", "guideline_version"]
     counts = {}
     cells_of = {}
-    for jid, name in audit_store.judge_ids(store):
-        if judge is not None and name != judge:
-            continue
-        cell_gen, cells, names = judge_cells(store, jid)
+    labelled = labels["generation_id"].unique()
+    candidates = [(jid, name) for jid, name in audit_store.judge_ids(store) if judge in (None, name)]
+    # with one candidate there is nothing to rank by verdicts: only the labelled generations' cells are read
+    only = labelled if len({name for _jid, name in candidates}) == 1 else None
+    for jid, name in candidates:
+        cell_gen, cells, names = judge_cells(store, jid, generation_ids=only)
         n = int(popcount(cells["present"]).sum())
         if n:
             counts[name] = counts.get(name, 0) + n
@@ -78,7 +80,6 @@ def _judge_on_labels(store: Store, labels: pd.DataFrame, judge: str | None) -> p
     if not counts:
         return pd.DataFrame(columns=cols)
     best = max(sorted(counts), key=lambda k: counts[k])  # most verdicts, ties: first by name
-    labelled = labels["generation_id"].unique()
     parts = []
     for cell_gen, cells, names in cells_of[best]:  # graders of one name vote together, as their rows did
         # only the generations people labelled can pair: the judge's other millions of cells are left out
