@@ -11,6 +11,7 @@ items that differ only by their count of passes, sums the same coincidences over
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -504,12 +505,50 @@ def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.Da
     merged["rc"] = pd.factorize(merged["rater"])[0]
     group_keys = ["item", *extra]
     position = {key: i for i, key in enumerate(t[group_keys].itertuples(index=False, name=None))}
-    rc, unit, value = (merged[c].to_numpy() for c in ("rc", "unit", "value"))
+    group = np.full(len(merged), -1, np.int64)  # each rating's row of t (-1: a group t does not have)
     for key, idx in merged.groupby(group_keys, sort=False, dropna=False).indices.items():
-        i = position.get(key if isinstance(key, tuple) else (key,))
-        if i is not None:
-            alphas[i], notes[i] = alpha_nominal(_matrix(rc[idx], unit[idx], value[idx]))
+        group[idx] = position.get(key if isinstance(key, tuple) else (key,), -1)
+    keep = group >= 0
+    rc, unit, value = (merged[c].to_numpy()[keep] for c in ("rc", "unit", "value"))
+    for i, (a, note) in _grouped_alphas(group[keep], unit, rc, value.astype(float), len(t)).items():
+        alphas[i], notes[i] = a, note
     return alphas, notes
+
+
+def _grouped_alphas(group, unit, rater, value, n_groups: int) -> dict[int, tuple[float, str]]:
+    """Return alpha_nominal of every group's raters x units matrix, all groups at once (arrays of ratings).
+
+    As the matrix would hold them: a rater's last rating of a unit counts, NaN is not rated. Nominal alpha
+    depends only on how many ratings of each value every unit has (nominal_alpha_from_counts).
+    """
+    if not len(group):
+        return {}
+    group, unit, rater = (np.asarray(x, dtype=np.int64) for x in (group, unit, rater))
+    units, raters = int(unit.max()) + 1, int(rater.max()) + 1
+    # the last rating of each (group, unit, rater), found on one integer key per rating
+    pair_key = group * units + unit
+    _, last = np.unique((pair_key * raters + rater)[::-1], return_index=True)
+    last = len(group) - 1 - last
+    last = last[~np.isnan(value[last])]
+    values, vcode = np.unique(value[last], return_inverse=True)
+    pairs, pair_index = np.unique(pair_key[last], return_inverse=True)
+    counts = np.zeros((len(pairs), max(len(values), 1)))
+    np.add.at(counts, (pair_index.ravel(), vcode.ravel()), 1)
+    pairable = counts.sum(axis=1) >= 2
+    pair_group = pairs // units
+    out = {}
+    # the pairs come sorted by group: one slice each
+    bounds = np.flatnonzero(np.r_[True, pair_group[1:] != pair_group[:-1], True]) if len(pairs) else [0]
+    for a, b in itertools.pairwise(bounds):
+        c = counts[a:b][pairable[a:b]]
+        if not len(c):
+            continue  # the default note: no unit rated twice
+        g = pair_group[a]
+        if (c.sum(axis=0) > 0).sum() < 2:
+            out[int(g)] = (math.nan, NO_VARIATION)
+        else:
+            out[int(g)] = (nominal_alpha_from_counts(c), "")
+    return out
 
 
 # -- people with people, the judge with itself ----------------------------------------------------

@@ -13,6 +13,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from gradeapp.core.agreement import (
     NO_VARIATION,
+    _grouped_alphas,
+    _matrix,
     agreement_table,
     alpha_nominal,
     cohen_kappa,
@@ -89,6 +91,28 @@ def test_alpha_from_weighted_counts_matches_the_package_on_the_expanded_units():
         expected = krippendorff.alpha(value_counts=expanded, level_of_measurement="nominal")
         assert nominal_alpha_from_counts(counts, weights) == pytest.approx(expected, rel=1e-12)
         assert nominal_alpha_from_counts(expanded) == pytest.approx(expected, rel=1e-12)
+
+
+def test_alphas_of_all_groups_at_once_match_one_matrix_per_group():
+    rng = np.random.default_rng(5)
+    n = 3000
+    group = rng.integers(0, 12, n)
+    unit = rng.integers(0, 40, n)
+    rater = rng.integers(0, 4, n)
+    value = (rng.random(n) < 0.6).astype(float)
+    value[rng.random(n) < 0.1] = np.nan  # not rated
+    group[group == 11] = 10  # a group of t without ratings keeps the default
+    value[group == 9] = 1.0  # no variation
+    got = _grouped_alphas(group, unit, rater, value, 12)
+    for g in range(12):
+        idx = np.flatnonzero(group == g)
+        if not len(idx):
+            assert g not in got
+            continue
+        expected = alpha_nominal(_matrix(rater[idx], unit[idx], value[idx]))  # last rating of a cell counts
+        a, note = got.get(g, (math.nan, "undefined: no unit rated twice"))
+        assert note == expected[1]
+        assert (math.isnan(a) and math.isnan(expected[0])) or a == pytest.approx(expected[0], rel=1e-12)
 
 
 @pytest.fixture(scope="module")
