@@ -574,7 +574,7 @@ def _draw_active_design(pool: pd.DataFrame, size: int, per_cell: bool, floor: fl
     # each item's own finite-population factor 1 - pi_i, as for any unequal-probability design. Stratifying
     # by probability group instead conditions on each group's count, but the group of generations whose
     # runs agree gets few labels and much weight, and its small-sample floor then set the interval's width
-    # (bench/bench_active.py: 13% narrower than uniform PPI++ on full marks that way, 20% this way).
+    # (bench/bench_active.py: 13% narrower than uniform PPI++ on full marks that way, 23% this way).
     stratum = cell if per_cell else pd.Series("all", index=pool.index)
     return pd.DataFrame(
         {
