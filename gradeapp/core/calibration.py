@@ -308,7 +308,8 @@ def design_covariance(u: np.ndarray, v: np.ndarray, design: Design) -> float:
 
     Stratified with-replacement estimator n_h/(n_h - 1) sum_i (1 - pi_i)(u_i - ubar_h)(v_i - vbar_h) per
     stratum, where the factor 1 - pi_i (the finite-population correction, 1 - f_h when a stratum's items
-    share one probability) applies only in strata whose mean pi is above 5%. Strata with a single audited item are pooled (collapsed strata). NaN with fewer than two items.
+    share one probability) applies only in strata whose mean pi is above 5%. Strata with a single
+    audited item are pooled (collapsed strata). NaN with fewer than two items.
 
     Parameters
     ----------
