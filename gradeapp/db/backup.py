@@ -26,7 +26,8 @@ KEEP_ENV = "GRADEAPP_BACKUPS"
 DEFAULT_KEEP = 10
 BUDGET_ENV = "GRADEAPP_BACKUP_GB"
 DEFAULT_BUDGET_GB = 20.0
-ALWAYS_KEEP = 2  # whatever the budget: if the newest copy already holds unnoticed damage, the one before is the way back
+# whatever the budget: if the newest copy already holds unnoticed damage, the one before is the way back
+ALWAYS_KEEP = 2
 SUFFIX = ".gradeapp"
 
 
