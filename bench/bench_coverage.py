@@ -1,12 +1,14 @@
 """Coverage study of the calibrated pass rates under every audit design (known truth, real project files).
 
-Three simulated pools (a good, a fair and a poor judge; two students of different strength; skills of
-several difficulties; k = 2..5; 300 generations per student x k cell, each graded by a person so the truth
-is known), and for each audit design of the registry (tests/coverage.py: DESIGNS) `--reps` audits of
+Four simulated pools (a good, a fair and a poor judge, and a judge whose runs split on a fifth of the
+generations; two students of different strength; skills of several difficulties; k = 2..5; 300
+generations per student x k cell, each graded by a person so the truth is known), and for each audit design of the registry (tests/coverage.py: DESIGNS) `--reps` audits of
 `--n` generations per cell, calibrated through the code path of `gradeapp export`. Prints per estimator x
 design x metric: bias, Monte Carlo s.e., coverage of the 95% interval, mean half-width and the half-width
 relative to people-only; `meets` = coverage >= 93% and |bias| < MC s.e. + 0.005. Estimators the product
-withholds under a design are listed apart with the reason it shows (`--all` evaluates them anyway).
+withholds under a design are listed apart with the reason it shows (`--all` evaluates them anyway). Then
+PPI++ under the active design beside uniform-per-cell PPI++ on each pool (coverage, half-width, ratio);
+target on the split pool: coverage >= 93% and at least 15% narrower.
 
 Run: python bench/bench_coverage.py [--reps 40] [--n 50] [--seed 1] [--all] [--markdown]
 """
@@ -22,7 +24,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gradeapp.core import calibration  # noqa: E402
-from tests.coverage import DESIGNS, SCENARIOS, build, run_scenario, summarise, withheld_rows  # noqa: E402
+from tests.coverage import (  # noqa: E402
+    DESIGNS,
+    SCENARIOS,
+    active_against_uniform,
+    build,
+    run_scenario,
+    summarise,
+    withheld_rows,
+)
 
 
 def main() -> int:
@@ -46,7 +56,9 @@ def main() -> int:
     parts = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, scenario in enumerate(SCENARIOS):
-            path = build(scenario, Path(tmp) / f"pool{i}.gradeapp", seed=args.seed + i)
+            path = build(
+                scenario, Path(tmp) / f"{scenario.name.replace(' ', '-')}.gradeapp", seed=args.seed + i
+            )
             parts.append(run_scenario(path, args.designs, args.reps, args.n, seed=args.seed + i))
     import pandas as pd  # deferred: start-up time
 
@@ -80,6 +92,21 @@ def main() -> int:
         print(held.to_markdown(index=False) if args.markdown else held.to_string(index=False))
     failing = shown[~shown["meets"]]
     print(f"\nevery shown estimator meets the target: {'yes' if failing.empty else 'NO'}")
+    if {"active", "uniform-per-cell"} <= set(args.designs):
+        side = active_against_uniform(results)
+        print("\nPPI++ under the active design beside uniform per cell, same pools, same expected labels:")
+        out = side.copy()
+        for col in ("coverage_active", "coverage_uniform"):
+            out[col] = out[col].map("{:.1%}".format)
+        for col in ("labels", "half_width_active", "half_width_uniform", "width_ratio"):
+            out[col] = out[col].map("{:.4f}".format if col.startswith("half") else "{:.2f}".format)
+        print(out.to_markdown(index=False) if args.markdown else out.to_string(index=False))
+        split = side[side["scenario"].str.contains("split")]
+        met = (split["coverage_active"] >= 0.93).all() and (split["width_ratio"] <= 0.85).all()
+        print(
+            "active design on the pool whose runs split on a fifth: coverage >= 93% and at least 15% "
+            f"narrower on every metric: {'yes' if met else 'NO'}"
+        )
     return 0 if failing.empty else 1
 
 

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.project = getattr(args, "project", None)  # --project is SUPPRESSed in the parsers (options.py)
     debug = getattr(args, "debug", False) or os.environ.get("GRADEAPP_DEBUG") == "1"
     func = getattr(args, "func", cmd_desk)
     try:

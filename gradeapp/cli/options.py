@@ -14,9 +14,12 @@ from gradeapp.services.project import open_existing
 def common_options() -> argparse.ArgumentParser:
     """Return the parent parser of every command: --project, --debug."""
     common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS (main() sets None when it is absent): a sub-command's default must not
+    # overwrite `gradeapp --project PATH COMMAND`, which otherwise opened the per-user project silently
     common.add_argument(
         "--project",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="project file (default: your per-user project, first a copy of the demo)",
     )
     # SUPPRESS: a sub-command's default must not overwrite `gradeapp --debug COMMAND`

@@ -288,7 +288,15 @@ class Design:
     @property
     def fpc(self) -> bool:
         """Return whether the finite-population correction applies (some stratum sampled above 5%)."""
-        return len(self.prob) > 0 and bool(np.max(self.prob) > FPC_SHARE)
+        return self.fraction > FPC_SHARE
+
+    @property
+    def fraction(self) -> float:
+        """Return the largest sampling fraction of a stratum (its items' mean inclusion probability)."""
+        if len(self.prob) == 0:
+            return 0.0
+        _, codes, n_h = np.unique(self.stratum, return_inverse=True, return_counts=True)
+        return float(np.max(np.bincount(codes, self.prob) / n_h))
 
     def subset(self, keep: np.ndarray) -> Design:
         """Return the design of the items selected by a boolean mask."""
@@ -298,9 +306,10 @@ class Design:
 def design_covariance(u: np.ndarray, v: np.ndarray, design: Design) -> float:
     """Return the design covariance of two linearised totals sum(u) and sum(v) over the audited items.
 
-    Stratified with-replacement estimator n_h/(n_h - 1) sum_i (u_i - ubar_h)(v_i - vbar_h) per stratum,
-    times the finite-population correction (1 - mean pi_h) where a stratum's sampling fraction is above
-    5%. Strata with a single audited item are pooled (collapsed strata). NaN with fewer than two items.
+    Stratified with-replacement estimator n_h/(n_h - 1) sum_i (1 - pi_i)(u_i - ubar_h)(v_i - vbar_h) per
+    stratum, where the factor 1 - pi_i (the finite-population correction, 1 - f_h when a stratum's items
+    share one probability) applies only in strata whose mean pi is above 5%. Strata with a single
+    audited item are pooled (collapsed strata). NaN with fewer than two items.
 
     Parameters
     ----------
@@ -325,8 +334,10 @@ def design_covariance(u: np.ndarray, v: np.ndarray, design: Design) -> float:
     du = u - (np.bincount(codes, u) / n_h)[codes]
     dv = v - (np.bincount(codes, v) / n_h)[codes]
     share = np.bincount(codes, design.prob) / n_h
-    fpc = np.where(share > FPC_SHARE, 1.0 - np.minimum(share, 1.0), 1.0)
-    per = np.bincount(codes, du * dv) * n_h / (n_h - 1) * fpc
+    # each item's own factor 1 - pi_i: the stratum's 1 - f_h when its items share one probability, and the
+    # Poisson-sampling factor when they do not (the active design)
+    fpc = np.where(share[codes] > FPC_SHARE, 1.0 - np.minimum(design.prob, 1.0), 1.0)
+    per = np.bincount(codes, fpc * du * dv) * n_h / (n_h - 1)
     return float(per.sum())
 
 
@@ -695,9 +706,7 @@ def _fpc_note(row: dict, c: Cell) -> dict:
     """Say where the interval used the finite-population correction."""
     if not c.design.fpc or row["estimator"] == "judge_only" or math.isnan(row["estimate"]):
         return row
-    share = (
-        f"finite-population correction: the audit is {100 * float(np.max(c.design.prob)):.0f}% of a stratum"
-    )
+    share = f"finite-population correction: the audit is {100 * c.design.fraction:.0f}% of a stratum"
     return {**row, "note": f"{row['note']}; {share}" if row["note"] else share}
 
 

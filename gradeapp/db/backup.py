@@ -3,13 +3,17 @@
 Backups live in the user's data folder (gradeapp.paths.data_dir(), GRADEAPP_DATA_DIR overrides it):
 `backups/<project stem>-<hash of its absolute path>/<UTC time>-<reason>.gradeapp`. The folder is named
 after the project's path, not its uuid, so that the backups of a damaged file (whose uuid cannot be
-read) are still found. The newest GRADEAPP_BACKUPS (default 10) of each project are kept.
+read) are still found. The newest GRADEAPP_BACKUPS (default 10) of each project are kept, as many as fit
+in GRADEAPP_BACKUP_GB (default 20 GB) per project, and never fewer than the newest two: ten copies of a
+million-generation project (3.9 GB) would take 39 GB. When the disk has no room for the next copy, the
+oldest copies of that project make room first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +24,10 @@ from gradeapp.paths import data_dir, file_slug
 
 KEEP_ENV = "GRADEAPP_BACKUPS"
 DEFAULT_KEEP = 10
+BUDGET_ENV = "GRADEAPP_BACKUP_GB"
+DEFAULT_BUDGET_GB = 20.0
+# whatever the budget: if the newest copy already holds unnoticed damage, the one before is the way back
+ALWAYS_KEEP = 2
 SUFFIX = ".gradeapp"
 
 
@@ -43,6 +51,18 @@ def keep_count() -> int:
         return max(1, int(raw)) if raw.strip() else DEFAULT_KEEP
     except ValueError:
         raise GradeappError(f"{KEEP_ENV}={raw!r}: expected a whole number of backups to keep") from None
+
+
+def budget_bytes() -> int:
+    """Return the bytes the backups of one project may take (GRADEAPP_BACKUP_GB, default 20)."""
+    raw = os.environ.get(BUDGET_ENV, "")
+    try:
+        gb = float(raw) if raw.strip() else DEFAULT_BUDGET_GB
+    except ValueError:
+        gb = -1.0
+    if not gb > 0 or gb == float("inf"):
+        raise GradeappError(f"{BUDGET_ENV}={raw!r}: expected a positive number of gigabytes for the backups")
+    return int(gb * 1e9)
 
 
 def backup_folder(project: str | Path) -> Path:
@@ -86,6 +106,7 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     so a backup that exists is complete. When the file has not changed since the newest backup (two
     refused imports in a row), that backup is returned instead of a copy that would push older ones out.
     """
+    keep_count(), budget_bytes()  # a mistyped setting is refused before anything is written
     folder = backup_folder(project)
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / "last-source.txt"
@@ -93,6 +114,7 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     fingerprint = _fingerprint(project)
     if newest and marker.exists() and marker.read_text(encoding="utf-8") == fingerprint:
         return newest[0]
+    _make_room(project, folder, newest)
     taken = datetime.now(UTC)
     dest = folder / f"{taken.strftime('%Y%m%dT%H%M%S%fZ')}-{file_slug(reason, 'backup', 20)}{SUFFIX}"
     partial = dest.with_name(dest.name + ".partial")
@@ -113,7 +135,41 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     return Backup(dest, taken, reason)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _make_room(project: str | Path, folder: Path, found: list[Backup]) -> None:
+    """Delete the project's oldest backups (all but the newest) while the disk cannot hold one more copy.
+
+    A copy needs about the project's size (its file and -wal); without room, the strict backup before
+    a merge or an import would fail and stop the user, although older copies of the same project are
+    there to give way.
+    """
+    need = int(1.05 * sum(_size(Path(f"{project}{suffix}")) for suffix in ("", "-wal")))
+    for old in reversed(found[1:]):
+        if shutil.disk_usage(folder).free >= need:
+            return
+        old.path.unlink(missing_ok=True)
+
+
 def prune(project: str | Path) -> None:
-    """Delete all but the newest keep_count() backups of a project."""
-    for old in list_backups(project)[keep_count() :]:
+    """Keep the newest keep_count() backups of a project that fit in budget_bytes(); delete the others.
+
+    The newest ALWAYS_KEEP (or keep_count(), if lower) stay whatever their size; after them, the first
+    copy that would take the total over the budget goes, with every older one.
+    """
+    found = list_backups(project)
+    keep, budget = keep_count(), budget_bytes()
+    total, kept = 0, 0
+    for b in found[:keep]:
+        size = _size(b.path)
+        if kept >= min(ALWAYS_KEEP, keep) and total + size > budget:
+            break
+        total += size
+        kept += 1
+    for old in found[kept:]:
         old.path.unlink(missing_ok=True)

@@ -3,7 +3,8 @@
 A copy is taken (SQLite's online backup API, gradeapp.db.backup) when a project is opened for writing,
 at most once per ROLLING_INTERVAL, so that the desk, opened many times a day, does not copy a large
 project at every start; and always before a merge, a migration (gradeapp.db.project) and an import.
-The newest GRADEAPP_BACKUPS (default 10) of each project are kept in the user's data folder.
+The newest GRADEAPP_BACKUPS (default 10) of each project are kept in the user's data folder, within
+GRADEAPP_BACKUP_GB (default 20 GB) per project and never fewer than two (gradeapp.db.backup).
 """
 
 from __future__ import annotations

@@ -76,6 +76,21 @@ def test_default_project_is_a_copy_of_the_demo_in_the_data_folder(tmp_path):
     assert "(demo)" in r.stdout
 
 
+def test_project_before_or_after_the_command_opens_that_project(tmp_path):
+    # `gradeapp --project P COMMAND` once opened the per-user demo copy silently: the sub-command's
+    # default for --project overwrote the one given before it
+    env = {"GRADEAPP_DATA_DIR": str(tmp_path / "data")}
+    assert run("init", "--project", str(tmp_path / "empty.gradeapp"), env=env).returncode == 0
+    for argv in (
+        ("--project", str(tmp_path / "empty.gradeapp"), "info", "--json"),
+        ("info", "--json", "--project", str(tmp_path / "empty.gradeapp")),
+    ):
+        r = run(*argv, env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["generations"] == 0, argv
+    assert not (tmp_path / "data" / "default.gradeapp").exists()  # the demo copy was never made
+
+
 def _commands(parser, prefix=()):
     for action in parser._actions:
         if action.__class__.__name__ == "_SubParsersAction":

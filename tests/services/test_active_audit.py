@@ -153,4 +153,5 @@ def test_seeded_study_active_is_valid_and_narrower_than_uniform_at_equal_labels(
     ]
     labels = [table.loc[("ppi++", "full_marks", d), "labels"] for d in ("active", "uniform")]
     assert abs(labels[0] - labels[1]) < 3  # the same number of human labels on average
-    assert np.mean(ratios) < 1.0  # narrower than uniform PPI++ on average over the metrics
+    # narrower than uniform PPI++ on every metric, by at least a tenth on average (the bench: 13-30%)
+    assert max(ratios) < 1.0 and np.mean(ratios) < 0.9, ratios

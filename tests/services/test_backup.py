@@ -16,6 +16,7 @@ import pytest
 
 from gradeapp.db import open_project
 from gradeapp.db.backup import list_backups
+from gradeapp.errors import GradeappError
 from gradeapp.services.backup import ROLLING_INTERVAL, restore, rolling, rolling_in_background, snapshot
 from gradeapp.services.demo import build_demo
 
@@ -164,3 +165,49 @@ def test_restore_keeps_the_replaced_file(project):
     assert previous is not None and previous.reason == "before-restore"
     assert count(project, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
     assert count(previous.path, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 1
+
+
+def test_copies_beyond_the_size_budget_go_but_the_newest_two_stay(project, monkeypatch):
+    size = project.stat().st_size
+    monkeypatch.setenv("GRADEAPP_BACKUP_GB", str(3.5 * size / 1e9))  # room for three copies
+    with open_project(project) as store:
+        for i in range(5):
+            store.add_topics([f"topic {i}"])
+            snapshot(store, "import")
+        kept = list_backups(project)
+        assert len(kept) == 3 and sum(b.path.stat().st_size for b in kept) <= 3.5 * size
+        assert count(kept[0].path, "SELECT COUNT(*) FROM topics WHERE name LIKE 'topic %'") == 5
+        monkeypatch.setenv("GRADEAPP_BACKUP_GB", "0.000000001")  # smaller than one copy
+        store.add_topics(["topic 5"])
+        snapshot(store, "import")
+        assert len(list_backups(project)) == 2  # never fewer than the newest two
+        for bad in ("lots", "0", "-1", "inf", "nan"):
+            monkeypatch.setenv("GRADEAPP_BACKUP_GB", bad)
+            store.add_topics([f"topic {bad}"])
+            with pytest.raises(GradeappError, match="GRADEAPP_BACKUP_GB"):
+                snapshot(store, "import")
+            assert len(list_backups(project)) == 2  # refused before anything was written
+
+
+def test_a_full_disk_makes_room_by_deleting_the_projects_oldest_copies(project, monkeypatch):
+    # A nearly full disk cannot be made portably in a test (no mount rights in CI): the free space the
+    # backup module reads is replaced by a figure that counts the bytes the backups themselves hold.
+    with open_project(project) as store:
+        for i in range(4):
+            store.add_topics([f"topic {i}"])
+            snapshot(store, "import")
+        folder = list_backups(project)[0].path.parent
+        held = lambda: sum(p.stat().st_size for p in folder.glob("*.gradeapp"))  # noqa: E731
+        limit = held() + project.stat().st_size // 2  # the disk has room for half a copy more
+
+        class Usage:
+            @property
+            def free(self):
+                return max(0, limit - held())
+
+        monkeypatch.setattr("gradeapp.db.backup.shutil.disk_usage", lambda _p: Usage())
+        store.add_topics(["topic 4"])
+        snapshot(store, "merge")
+    kept = list_backups(project)
+    assert kept[0].reason == "merge" and len(kept) < 5  # old copies gave way, the new one was written
+    assert count(kept[0].path, "SELECT COUNT(*) FROM topics WHERE name = 'topic 4'") == 1
