@@ -119,13 +119,7 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     dest = folder / f"{taken.strftime('%Y%m%dT%H%M%S%fZ')}-{file_slug(reason, 'backup', 20)}{SUFFIX}"
     partial = dest.with_name(dest.name + ".partial")
     try:
-        target = sqlite3.connect(str(partial))
-        try:
-            conn.backup(target)
-            # a backup is a single self-contained file: no -wal beside it
-            target.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            target.close()
+        copy_database(conn, partial, "DELETE")  # a backup is a single self-contained file: no -wal beside it
         os.replace(partial, dest)
         marker.write_text(fingerprint, encoding="utf-8")
     except BaseException:
@@ -133,6 +127,18 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
         raise
     prune(project)
     return Backup(dest, taken, reason)
+
+
+def copy_database(conn: sqlite3.Connection, dest: Path, journal_mode: str) -> None:
+    """Copy conn's database into a new file at dest (SQLite's backup API), in journal mode DELETE or WAL."""
+    if journal_mode not in ("DELETE", "WAL"):
+        raise ValueError(f"journal mode {journal_mode!r}")
+    target = sqlite3.connect(str(dest))
+    try:
+        conn.backup(target)
+        target.execute(f"PRAGMA journal_mode = {journal_mode}")
+    finally:
+        target.close()
 
 
 def _size(path: Path) -> int:

@@ -40,8 +40,8 @@ def _refuse_newer(path: Path, info: FileInfo) -> None:
         )
 
 
-def quick_check(path: Path) -> None:
-    """Run PRAGMA quick_check on a read-only connection; raise ProjectDamaged unless it says ok."""
+def quick_check_result(path: Path) -> str:
+    """Return what PRAGMA quick_check says of a file (read-only): 'ok' or the damage, on one line."""
     try:
         conn = open_readonly(path)
         try:
@@ -52,8 +52,13 @@ def quick_check(path: Path) -> None:
         if not is_damaged(exc):
             raise
         result = str(exc)
+    return " ".join(result.split())[:200]  # quick_check reports over several lines
+
+
+def quick_check(path: Path) -> None:
+    """Run PRAGMA quick_check on a read-only connection; raise ProjectDamaged unless it says ok."""
+    result = quick_check_result(path)
     if result != "ok":
-        result = " ".join(result.split())[:200]  # quick_check reports over several lines
         raise ProjectDamaged(
             f"{path}: the file is damaged ({result}); nothing was changed. Restore a backup: "
             f"gradeapp backup list --project {path}"

@@ -15,8 +15,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gradeapp.db.backup import Backup, backup_folder, list_backups, write_backup
+from gradeapp.db.backup import Backup, backup_folder, copy_database, list_backups, write_backup
 from gradeapp.db.connection import open_readonly
+from gradeapp.db.project import quick_check_result
 from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
 # An hour of work is the most a damaged file can cost when the only copy is the rolling one; the
@@ -113,19 +114,14 @@ def restore(project: str | Path, name: str) -> tuple[Backup, Backup | None]:
     """
     project = Path(project)
     chosen = find_backup(project, name)
+    check = quick_check_result(chosen.path)
+    if check != "ok":
+        raise ProjectError(f"{chosen.path}: this backup is damaged too ({check}); choose an older one")
+    previous = _save_current(project)
+    partial = project.with_name(project.name + ".restoring")
     source = open_readonly(chosen.path)
     try:
-        check = source.execute("PRAGMA quick_check(1)").fetchone()[0]
-        if check != "ok":
-            raise ProjectError(f"{chosen.path}: this backup is damaged too ({check}); choose an older one")
-        previous = _save_current(project)
-        partial = project.with_name(project.name + ".restoring")
-        target = sqlite3.connect(str(partial))
-        try:
-            source.backup(target)
-            target.execute("PRAGMA journal_mode = WAL")
-        finally:
-            target.close()
+        copy_database(source, partial, "WAL")
     finally:
         source.close()
     for suffix in ("-wal", "-shm"):
