@@ -19,6 +19,7 @@ import pandas as pd
 from gradeapp.core.calibration import METRICS, calibrate
 from gradeapp.db import open_project
 from gradeapp.services.audit import ACTIVE_FLOOR, generation_uncertainty, load_audit_data, plan_draw
+from tests.coverage import scored
 from tests.simulate import simulate_project
 
 DESIGNS = {
@@ -73,11 +74,7 @@ def run_study(path: Path, reps: int, n: int, seed: int = 0, floor: float = ACTIV
 
 def summarise(res: pd.DataFrame) -> pd.DataFrame:
     """Return per estimator x metric x design: labels, bias, MC s.e., coverage, half-width, width vs uniform."""
-    r = res.assign(
-        err=res["estimate"] - res["truth"],
-        cover=(res["ci_low"] <= res["truth"] + 1e-12) & (res["truth"] <= res["ci_high"] + 1e-12),
-        half=(res["ci_high"] - res["ci_low"]) / 2,
-    ).dropna(subset=["estimate"])
+    r = scored(res).dropna(subset=["estimate"])
     g = r.groupby(["estimator", "metric", "design"])
     table = pd.DataFrame(
         {

@@ -171,19 +171,24 @@ def _assert_same_as_compute_stats(store, rates: pd.DataFrame) -> None:
     )
 
 
+def scored(results: pd.DataFrame) -> pd.DataFrame:
+    """Return estimates (estimate, ci_low, ci_high, truth) with err, cover (the interval holds the truth)
+    and half (the half-width) added; blank estimates give NaN err and half and cover False."""
+    return results.assign(
+        err=results["estimate"] - results["truth"],
+        cover=(results["ci_low"] <= results["truth"] + 1e-12)
+        & (results["truth"] <= results["ci_high"] + 1e-12),
+        half=(results["ci_high"] - results["ci_low"]) / 2,
+    )
+
+
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Return per estimator x design x metric: audits, blank share, bias, MC s.e., coverage, half-widths.
 
     rel_half_width is the mean half-width over that of human_only on the same audits. meets: coverage
     >= 93% and |bias| < MC s.e. + 0.005 (over the audits where the estimator gave an estimate).
     """
-    r = results.assign(
-        err=results["estimate"] - results["truth"],
-        cover=(results["ci_low"] <= results["truth"] + 1e-12)
-        & (results["truth"] <= results["ci_high"] + 1e-12),
-        half=(results["ci_high"] - results["ci_low"]) / 2,
-        blank=results["estimate"].isna(),
-    )
+    r = scored(results).assign(blank=results["estimate"].isna())
     keys = ["estimator", "design", "metric"]
     shown = r[~r["blank"]]
     g = shown.groupby(keys)
@@ -218,10 +223,7 @@ def active_against_uniform(results: pd.DataFrame, baseline: str = "uniform-per-c
     design draws the same number of labels as the baseline in expectation).
     """
     r = results[(results["estimator"] == "ppi++") & results["design"].isin(["active", baseline])]
-    r = r[r["estimate"].notna()].assign(
-        cover=(r["ci_low"] <= r["truth"] + 1e-12) & (r["truth"] <= r["ci_high"] + 1e-12),
-        half=(r["ci_high"] - r["ci_low"]) / 2,
-    )
+    r = scored(r[r["estimate"].notna()])
     g = r.groupby(["scenario", "metric", "design"])
     wide = pd.DataFrame(
         {"labels": g["n_audited"].mean(), "coverage": g["cover"].mean(), "half_width": g["half"].mean()}

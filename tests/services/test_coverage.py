@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradeapp.core import calibration
-from tests.coverage import DESIGNS, Scenario, build, run_scenario
+from tests.coverage import DESIGNS, Scenario, build, run_scenario, scored
 
 
 def test_every_shown_estimator_covers_the_truth_under_every_design(tmp_path):
@@ -21,10 +21,7 @@ def test_every_shown_estimator_covers_the_truth_under_every_design(tmp_path):
         [(d, e) not in held for d, e in zip(results["design"], results["estimator"], strict=True)]
     ]
     shown = shown[shown["estimate"].notna()]  # a blank estimate (its reason in note) is not an interval
-    shown = shown.assign(
-        err=shown["estimate"] - shown["truth"],
-        cover=(shown["ci_low"] <= shown["truth"] + 1e-12) & (shown["truth"] <= shown["ci_high"] + 1e-12),
-    )
+    shown = scored(shown)
     assert set(shown["design"]) == set(DESIGNS)
     assert set(shown["metric"]) == set(calibration.METRICS)
     assert shown.groupby(["estimator", "design"])["cover"].mean().min() >= 0.87
