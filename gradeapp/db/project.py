@@ -17,11 +17,13 @@ from gradeapp.db.connection import (
     FileInfo,
     ProjectDamaged,
     connect,
+    file_identity,
     inspect_file,
     is_damaged,
     now_iso,
     on_readonly_medium,
     open_readonly,
+    set_file_identity,
 )
 from gradeapp.db.migrations import known_migrations, migration_set
 from gradeapp.db.store import Store
@@ -76,6 +78,9 @@ def open_project(path: str | Path, *, create: bool = True, name: str | None = No
     if not path.exists() and not create:
         raise ProjectError(f"{path}: no such project file (create one with 'gradeapp init')")
     info = inspect_file(path)
+    if info.exists and not create and not info.migrations and _is_empty(path):
+        # an empty file given as a project (a typo, a failed copy) stays empty: 'init' makes projects
+        raise ProjectError(f"{path}: an empty file (0 bytes), not a gradeapp project; nothing was changed")
     _refuse_newer(path, info)
     if info.exists and (readonly or on_readonly_medium(path)):
         return _open_readonly(path, info)
@@ -86,15 +91,33 @@ def open_project(path: str | Path, *, create: bool = True, name: str | None = No
     store = Store(conn, path)
     try:
         _upgrade(store, path, info)
-        if conn.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
-            with store.atomic():
-                conn.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
-                conn.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
-                conn.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name or path.stem])
+        store.identity = file_identity(conn)
+        if store.identity is None:
+            _give_identity(store, name or path.stem)
     except BaseException:
         conn.close()
         raise
     return store
+
+
+def _give_identity(store: Store, name: str) -> None:
+    """Write a new project's uuid, name and file identity (or a file identity an older project lacks)."""
+    conn = store.conn
+    with store.atomic():  # read again under the write lock: two processes may be creating the file at once
+        if conn.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
+            conn.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
+            conn.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
+            conn.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name])
+        if file_identity(conn) is None:
+            set_file_identity(conn)
+        store.identity = file_identity(conn)
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def _upgrade(store: Store, path: Path, info: FileInfo) -> None:
@@ -103,7 +126,10 @@ def _upgrade(store: Store, path: Path, info: FileInfo) -> None:
         if info.migrations:  # an existing project: keep a copy of it as it was
             write_backup(store.conn, path, "migration")
         try:
-            migration_set().apply(store.db)
+            # one transaction under the write lock: another process opening the file at the same moment
+            # waits, then finds every migration applied (sqlite-utils reads what is pending inside it)
+            with store.atomic():
+                migration_set().apply(store.db)
         except sqlite3.OperationalError as exc:
             raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
     if store.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
@@ -122,4 +148,6 @@ def _open_readonly(path: Path, info: FileInfo) -> Store:
         conn = connect(path, readonly=True)
     except sqlite3.DatabaseError as exc:
         raise ProjectError(f"{path}: cannot open read-only ({exc})") from None
-    return Store(conn, path, readonly=True)
+    store = Store(conn, path, readonly=True)
+    store.identity = file_identity(conn)
+    return store

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gradeapp.db.connection import begin_immediate, now_iso
+from gradeapp.db.connection import begin_immediate, check_identity, now_iso
 
 if TYPE_CHECKING:  # pandas and sqlite-utils load on use: the desk starts without them
     import pandas as pd
@@ -82,6 +82,8 @@ class Store:
         self._skill_ids: dict[str, int] | None = None
         self._topic_ids: dict[str, int] | None = None
         self._savepoints = itertools.count()
+        # the file identity when opened (db/project.py): a write finding another one was restored over
+        self.identity: str | None = None
 
     @functools.cached_property
     def db(self) -> Database:
@@ -98,7 +100,12 @@ class Store:
         if not self.readonly and self.conn.total_changes:
             with contextlib.suppress(Exception):
                 self.conn.execute("PRAGMA optimize")
-        self.conn.close()
+        try:
+            if self.identity is not None:  # what this process reported as stored is still in the file
+                with contextlib.suppress(sqlite3.Error):
+                    check_identity(self.conn, self.identity, self.path)
+        finally:
+            self.conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -135,6 +142,8 @@ class Store:
                 else:
                     begin_immediate(conn, self.on_wait, self.patient)
                 try:
+                    if self.identity is not None:
+                        check_identity(conn, self.identity, self.path)
                     yield self
                     conn.execute("COMMIT")
                 except BaseException:

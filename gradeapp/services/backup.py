@@ -15,8 +15,18 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gradeapp.db.backup import Backup, backup_folder, copy_database, list_backups, write_backup
-from gradeapp.db.connection import open_readonly
+from gradeapp.db.backup import (
+    Backup,
+    backup_folder,
+    copy_into_live,
+    copy_into_new,
+    file_mode,
+    list_backups,
+    replace_unreadable,
+    stage_restore,
+    write_backup,
+)
+from gradeapp.db.connection import ProjectDamaged, inspect_file, open_readonly
 from gradeapp.db.project import quick_check_result
 from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
@@ -106,40 +116,57 @@ def find_backup(project: str | Path, name: str) -> Backup:
 
 
 def restore(project: str | Path, name: str) -> tuple[Backup, Backup | None]:
-    """Replace the project file by one of its backups; return (restored, copy of the replaced file).
+    """Write one of its backups over the project file; return (restored, copy of the replaced file).
 
-    The current file is first backed up itself (when it can still be read), so a restore can be
-    undone. The backup is copied beside the project under a temporary name and renamed over it, so
-    the project is never half restored. Close the desk on this project first.
+    The current file is first backed up itself (when it can still be read), so a restore can be undone.
+    The chosen backup is staged (copied, given a new file identity, checked) and then written into the
+    live file by SQLite's backup API in one transaction: other processes see the old project or the
+    restored one, and a writer that had the old one open stops at its next write instead of reporting
+    rows stored. A project busy in another process past GRADEAPP_LOCK_TIMEOUT is left as it was.
     """
     project = Path(project)
     chosen = find_backup(project, name)
     check = quick_check_result(chosen.path)
     if check != "ok":
         raise ProjectError(f"{chosen.path}: this backup is damaged too ({check}); choose an older one")
-    previous = _save_current(project)
-    partial = project.with_name(project.name + ".restoring")
-    source = open_readonly(chosen.path)
+    staging = chosen.path.with_name(f".restoring-{os.getpid()}-{chosen.name}")
     try:
-        copy_database(source, partial, "WAL")
+        check = stage_restore(chosen.path, staging, file_mode(project))
+        if check != "ok":
+            raise ProjectError(f"{chosen.path}: its copy failed quick_check ({check}); nothing was changed")
+        previous = _save_current(project)
+        if not project.exists():
+            copy_into_new(staging, project)
+        elif _unreadable(project):
+            replace_unreadable(staging, project)
+        else:
+            copy_into_live(staging, project)
     finally:
-        source.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{project}{suffix}").unlink(missing_ok=True)
-    os.replace(partial, project)
+        staging.unlink(missing_ok=True)
     return chosen, previous
+
+
+def _unreadable(project: Path) -> bool:
+    """Return whether SQLite cannot read the project's header at all (a restore then replaces the file)."""
+    try:
+        inspect_file(project)
+    except ProjectDamaged:
+        return False  # damaged pages, a readable header: written over in place
+    except ProjectError:
+        return True
+    return False
 
 
 def _save_current(project: Path) -> Backup | None:
     if not project.exists():
         return None
     try:
-        conn = open_readonly(project)
+        conn = open_readonly(project, brief=False)
     except sqlite3.Error:
         return None  # the file cannot even be read: nothing worth keeping
     try:
         return write_backup(conn, project, "before-restore")
-    except sqlite3.Error:
-        return None  # a damaged file cannot be copied page by page; it is the one being replaced
+    except (sqlite3.Error, ProjectDamaged):
+        return None  # a damaged file cannot be copied whole; it is the one being replaced
     finally:
         conn.close()
