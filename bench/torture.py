@@ -1,0 +1,55 @@
+"""The torture test, long: `python bench/torture.py --rounds N [--seed S]`; prints a table and what it found.
+
+Real gradeapp processes race on one real project file for N rounds (tests/torture.py says what a round
+runs and checks). Exit 1 when any round broke a promise. Run it with `nice -n 10` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.torture import Torture, summarise  # noqa: E402
+
+
+def main() -> int:
+    """Play the rounds; print one line per round, then the table and the violations."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--round-seconds", type=float, default=90.0, help="a round's deadline")
+    parser.add_argument("--work", type=Path, help="folder for the project (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="gradeapp-torture-"))
+    torture = Torture(work / "run", seed=args.seed, round_seconds=args.round_seconds)
+    results = []
+    began = time.monotonic()
+    try:
+        for number in range(args.rounds):
+            result = torture.play(number)
+            results.append(result)
+            mix = " ".join(f"{p.kind}:{p.outcome()}" for p in result.procs)
+            verdict = "ok" if not result.violations else "; ".join(result.violations)
+            print(f"round {number:4d} {result.seconds:5.1f} s  {verdict}  [{mix}]", flush=True)
+    finally:
+        torture.close()
+    rows, found = summarise(results)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print(
+        f"\n{len(results)} rounds in {time.monotonic() - began:.0f} s (seed {args.seed}, project {torture.project})"
+    )
+    for row in rows:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
+    print(f"\nviolations: {len(found)}")
+    for line in found:
+        print("  " + line)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
