@@ -108,6 +108,7 @@ class Torture:
             GRADEAPP_LOCK_TIMEOUT="20",
             OPENAI_API_KEY="sk-torture-0000",
             PYTHONUNBUFFERED="1",
+            PYTHONFAULTHANDLER="1",  # a hung process killed with SIGABRT shows its threads' stacks
             PYTHONPATH=str(REPO),
         )
         self.env.pop("GRADEAPP_DEBUG", None)
@@ -168,7 +169,7 @@ class Torture:
             procs.append(Proc("import", f"imp-r{number}", ["import", str(source), *project]))
         if rng.random() < 0.3:
             procs.append(Proc("merge", "merge", ["merge", str(self.package), *project]))
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
             out = self.work / "exports" / f"r{number}"
             procs.append(Proc("export", str(out), ["export", "--out", str(out), *project]))
         if rng.random() < 0.4:
@@ -215,8 +216,7 @@ class Torture:
                 proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.hung = True
-                proc.popen.kill()
-                proc.popen.wait()
+                _dump_and_kill(proc.popen)
         for timer in timers:
             timer.cancel()
         for reader in readers:
@@ -267,6 +267,16 @@ class Torture:
         return bad
 
 
+def _dump_and_kill(popen: subprocess.Popen) -> None:
+    """End a hung process: first SIGABRT, so that faulthandler writes where every thread stood."""
+    popen.send_signal(signal.SIGABRT)
+    try:
+        popen.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
+
+
 def _kill(proc: Proc) -> None:
     if proc.popen is not None and proc.popen.poll() is None:
         proc.killed = True
@@ -297,10 +307,13 @@ def _identity_of(conn: sqlite3.Connection) -> str | None:
 
 
 def _process_said_one_line(proc: Proc) -> list[str]:
-    if "Traceback" in proc.err:
+    if "Traceback" in proc.err and not proc.hung:
         return [f"{proc.kind} {proc.name}: a traceback: {proc.err.strip().splitlines()[-1]}"]
-    if proc.killed or proc.hung:
-        return [f"{proc.kind} {proc.name}: hung past the round's deadline"] if proc.hung else []
+    if proc.hung:
+        stacks = " | ".join(line.strip() for line in proc.err.splitlines() if line.strip().startswith("File"))
+        return [f"{proc.kind} {proc.name}: hung past the round's deadline; stacks: {stacks[-1500:]}"]
+    if proc.killed:
+        return []
     if proc.code not in (0, 1, 2):
         return [f"{proc.kind} {proc.name}: exit {proc.code}: {proc.err.strip()[-300:]}"]
     errors = [line for line in proc.err.splitlines() if line.startswith("gradeapp: error")]
