@@ -100,7 +100,7 @@ def on_readonly_medium(path: str | Path) -> bool:
     return not os.access(target, os.W_OK)
 
 
-def _peek(path: str | Path) -> sqlite3.Connection:
+def peek(path: str | Path) -> sqlite3.Connection:
     """Open the main file as it is on disk, read-only, creating nothing beside it (raises sqlite3.Error).
 
     `immutable=1`: no -wal is read and no -shm is made, so a foreign WAL file is left exactly as it was.
@@ -148,7 +148,7 @@ class FileInfo:
 def _header_application_id(path: Path) -> int:
     """Return the application_id in the file's header through an immutable connection; refuse a non-SQLite file."""
     try:
-        conn = _peek(path)
+        conn = peek(path)
         try:
             return conn.execute("PRAGMA application_id").fetchone()[0]
         finally:

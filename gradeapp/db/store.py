@@ -84,6 +84,7 @@ class Store:
         self._savepoints = itertools.count()
         # the file identity when opened (db/project.py): a write finding another one was restored over
         self.identity: str | None = None
+        self.notice: str | None = None  # what a person must know about what this store shows
 
     @functools.cached_property
     def db(self) -> Database:

@@ -27,7 +27,7 @@ from gradeapp.db.backup import (
     write_backup,
 )
 from gradeapp.db.connection import ProjectDamaged, inspect_file, open_readonly
-from gradeapp.db.project import quick_check_result
+from gradeapp.db.integrity import quick_check_result
 from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
 # An hour of work is the most a damaged file can cost when the only copy is the rolling one; the
@@ -70,29 +70,41 @@ def rolling(store, now: datetime | None = None) -> Backup | None:
         return None
 
 
-def rolling_in_background(project: str | Path) -> threading.Thread:
-    """Take the rolling backup of rolling() on a thread of its own, reading through its own connection.
+class RollingBackup(threading.Thread):
+    """The desk's rolling backup on a thread of its own; `damage` holds why its copy was discarded, if it was."""
 
-    For the desk: a million-generation project is several GB, and its copy must not hold up the first
-    item. The copy is one step of SQLite's backup API on a read-only connection, a consistent snapshot
-    while the desk goes on writing (WAL); it is written under a temporary name, so a desk closed during
-    the copy leaves no partial backup behind as a backup. Return the started thread.
-    """
+    def __init__(self, project: str | Path) -> None:
+        super().__init__(name="gradeapp-rolling-backup", daemon=True)
+        self.project = project
+        self.damage: str | None = None
 
-    def take() -> None:
+    def run(self) -> None:
         try:
-            conn = open_readonly(project, brief=False)
+            conn = open_readonly(self.project, brief=False)
         except sqlite3.Error:
             return
         try:
-            if _rolling_due(project, datetime.now(UTC)):
-                write_backup(conn, project, "open")
+            if _rolling_due(self.project, datetime.now(UTC)):
+                write_backup(conn, self.project, "open")
+        except ProjectDamaged as exc:
+            self.damage = str(exc)  # the copy failed quick_check: the project itself is damaged
         except (OSError, sqlite3.Error):
             return  # a rolling copy must not keep a person from working
         finally:
             conn.close()
 
-    thread = threading.Thread(target=take, name="gradeapp-rolling-backup", daemon=True)
+
+def rolling_in_background(project: str | Path) -> RollingBackup:
+    """Take the rolling backup of rolling() on a thread of its own, reading through its own connection.
+
+    For the desk: a million-generation project is several GB, and its copy must not hold up the first
+    item. The copy is one step of SQLite's backup API on a read-only connection (never a descriptor of
+    our own: see docs/safety.md), a consistent snapshot while the desk goes on writing (WAL); it is
+    written under a temporary name and checked, so a desk closed during the copy leaves no partial
+    backup behind as a backup. A copy that fails quick_check is discarded and its reason kept in the
+    thread's `damage`. Return the started thread.
+    """
+    thread = RollingBackup(project)
     thread.start()
     return thread
 
