@@ -22,7 +22,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--round-seconds", type=float, default=150.0, help="a round's deadline")
+    parser.add_argument("--round-seconds", type=float, default=240.0, help="a round's deadline")
     parser.add_argument("--work", type=Path, help="folder for the project (default: a temporary one)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="gradeapp-torture-"))

@@ -1,9 +1,10 @@
 """The torture test's machinery: real gradeapp processes racing on one real project file, killed at random.
 
 Each round starts, with a seeded random mix and stagger, 2-4 headless graders (`gradeapp grade`, each a
-person of its own), and maybe a judge run against the loopback server (tests/fakeopenai.py), an import, a
-merge of a package, an export, `stats`, and `backup restore latest`; imports and merges take backups, and
-GRADEAPP_BACKUPS=3 keeps the rotation pruning. Some processes get `kill -9` at a random moment. A round is
+person of its own) and one or two of: a judge run against the loopback server (tests/fakeopenai.py), an
+import, a merge of a package, an export, `stats`, `backup restore latest` (EXTRA_WEIGHTS); every writer's
+first opening takes the rolling backup, imports and merges take theirs, GRADEAPP_BACKUPS=3 keeps the
+rotation pruning. Some processes get `kill -9` at a random moment. A round is
 bounded in time: what is still running at its deadline is killed and counted as hung (a finding).
 
 After each round (every process gone), check_round() verifies:
@@ -40,6 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 N_GENERATIONS = 40
 EXPORT_FILES = 12
 _STAMP = re.compile(r"TORTURE-(START|END) ([0-9.]+)")
+# how often each operation joins a round's graders (the cheap ones more often: process start-up dominates)
+EXTRA_WEIGHTS = {"judge": 3.0, "import": 2.0, "restore": 2.0, "merge": 1.5, "stats": 1.0, "export": 0.7}
 _STORED = re.compile(r"(\d+) of (\d+) judge runs stored")
 
 
@@ -160,24 +163,29 @@ class Torture:
             person = f"p-r{number}-g{j}"
             argv = ["grade", uid, "--set", f"topic={rng.randint(0, 1)}", "--annotator", person, *project]
             procs.append(Proc("grade", person, argv))
-        if rng.random() < 0.6:
-            procs.append(Proc("judge", f"judge-r{number}", [
-                "judge", "--model", f"judge-r{number}", "--base-url", self.server.base_url, "--runs", "1",
-                "--limit", str(rng.randint(3, 12)), "--concurrency", "2", "--max-retries", "0", *project]))  # fmt: skip
-        if rng.random() < 0.5:
-            source = self._generations_file(number, rng)
-            procs.append(Proc("import", f"imp-r{number}", ["import", str(source), *project]))
-        if rng.random() < 0.3:
-            procs.append(Proc("merge", "merge", ["merge", str(self.package), *project]))
-        if rng.random() < 0.2:
-            out = self.work / "exports" / f"r{number}"
-            procs.append(Proc("export", str(out), ["export", "--out", str(out), *project]))
-        if rng.random() < 0.4:
-            procs.append(Proc("stats", "stats", ["stats", *project]))
-        if rng.random() < 0.3:
-            procs.append(Proc("restore", "restore", ["backup", "restore", "latest", *project]))
+        # one or two more operations a round: a 2-core machine shared with others runs a round in ~20 s
+        extras = rng.choices(list(EXTRA_WEIGHTS), weights=list(EXTRA_WEIGHTS.values()), k=rng.randint(1, 2))
+        for kind in dict.fromkeys(extras):
+            procs.append(self._extra(kind, number, rng, project))
         rng.shuffle(procs)
         return procs
+
+    def _extra(self, kind: str, number: int, rng: random.Random, project: list[str]) -> Proc:
+        if kind == "judge":
+            return Proc("judge", f"judge-r{number}", [
+                "judge", "--model", f"judge-r{number}", "--base-url", self.server.base_url, "--runs", "1",
+                "--limit", str(rng.randint(3, 12)), "--concurrency", "2", "--max-retries", "0", *project])  # fmt: skip
+        if kind == "import":
+            source = self._generations_file(number, rng)
+            return Proc("import", f"imp-r{number}", ["import", str(source), *project])
+        if kind == "merge":
+            return Proc("merge", "merge", ["merge", str(self.package), *project])
+        if kind == "export":
+            out = self.work / "exports" / f"r{number}"
+            return Proc("export", str(out), ["export", "--out", str(out), *project])
+        if kind == "stats":
+            return Proc("stats", "stats", ["stats", *project])
+        return Proc("restore", "restore", ["backup", "restore", "latest", *project])
 
     def _generations_file(self, number: int, rng: random.Random) -> Path:
         path = self.work / "imports" / f"r{number}.jsonl"
