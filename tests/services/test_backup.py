@@ -211,3 +211,18 @@ def test_a_full_disk_makes_room_by_deleting_the_projects_oldest_copies(project, 
     kept = list_backups(project)
     assert kept[0].reason == "merge" and len(kept) < 5  # old copies gave way, the new one was written
     assert count(kept[0].path, "SELECT COUNT(*) FROM topics WHERE name = 'topic 4'") == 1
+
+
+def test_backups_and_restores_keep_a_private_projects_mode(project):
+    import stat
+
+    project.chmod(0o600)
+    with open_project(project) as store:
+        taken = snapshot(store, "private")
+        store.add_topics(["Kites"])
+    assert stat.S_IMODE(taken.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(taken.path.parent.stat().st_mode) == 0o700
+    _restored, previous = restore(project, taken.name)
+    assert stat.S_IMODE(project.stat().st_mode) == 0o600  # the restore wrote into the file, not over it
+    assert previous is not None and stat.S_IMODE(previous.path.stat().st_mode) == 0o600
+    assert count(project, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
