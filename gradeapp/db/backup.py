@@ -147,7 +147,8 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     _make_room(project, folder, newest)
     taken = datetime.now(UTC)
     dest = folder / f"{taken.strftime('%Y%m%dT%H%M%S%fZ')}-{file_slug(reason, 'backup', 20)}{SUFFIX}"
-    partial = dest.with_name(dest.name + ".partial")
+    remove_stale_copies(folder)
+    partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")
     try:
         copy_database(conn, partial, "DELETE")  # a backup is a single self-contained file: no -wal beside it
         partial.chmod(mode)
@@ -164,6 +165,33 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
         raise
     prune(project)
     return Backup(dest, taken, reason)
+
+
+def remove_stale_copies(folder: Path) -> list[Path]:
+    """Delete the temporary copies (`*.PID.partial`, `.restoring-PID-*`) of processes that are gone.
+
+    A backup or restore killed half-way leaves its temporary copy; one of a process still running stays.
+    """
+    removed = []
+    for path in [*folder.glob("*.partial"), *folder.glob(".restoring-*")]:
+        if path.name.endswith(".partial"):
+            pid_text = path.name.removesuffix(".partial").rpartition(".")[2]
+        else:
+            pid_text = path.name.removeprefix(".restoring-").partition("-")[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def check_copy(path: Path) -> str:

@@ -90,6 +90,7 @@ REVIEWED = {
     ("gradeapp/db/backup.py", "write_backup"),
     ("gradeapp/db/backup.py", "_make_room"),
     ("gradeapp/db/backup.py", "prune"),
+    ("gradeapp/db/backup.py", "remove_stale_copies"),
     # packages this process wrote and closed, removed when the assignment fails
     ("gradeapp/services/team.py", "assign"),
     # the one whole-file rename of a project: a file SQLite cannot read, so no connection can use it

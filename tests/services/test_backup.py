@@ -226,3 +226,21 @@ def test_backups_and_restores_keep_a_private_projects_mode(project):
     assert stat.S_IMODE(project.stat().st_mode) == 0o600  # the restore wrote into the file, not over it
     assert previous is not None and stat.S_IMODE(previous.path.stat().st_mode) == 0o600
     assert count(project, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
+
+
+def test_the_temporary_copies_of_killed_backups_and_restores_are_removed_by_the_next_backup(project):
+    import subprocess as sp
+
+    from gradeapp.db.backup import backup_folder
+
+    dead = sp.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has ended
+    folder = backup_folder(project)
+    folder.mkdir(parents=True)
+    stale = [folder / f"20260101T000000000000Z-open.gradeapp.{pid}.partial", folder / f".restoring-{pid}-x"]
+    running = folder / f"20260101T000000000000Z-open.gradeapp.{os.getpid()}.partial"
+    for path in [*stale, running]:
+        path.write_bytes(b"half a copy")
+    with open_project(project) as store:
+        snapshot(store, "next")
+    assert not any(p.exists() for p in stale) and running.exists()
