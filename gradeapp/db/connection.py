@@ -146,7 +146,10 @@ class FileInfo:
 
 
 def _header_application_id(path: Path) -> int:
-    """Return the application_id in the file's header through an immutable connection; refuse a non-SQLite file."""
+    """Return the application_id in the file's header through an immutable connection; refuse a non-SQLite file.
+
+    0 when the file alone cannot be read (it is checked again through the -wal by the caller).
+    """
     try:
         conn = peek(path)
         try:
@@ -158,6 +161,10 @@ def _header_application_id(path: Path) -> int:
             raise ProjectError(
                 f"{path}: not a gradeapp project file (not an SQLite database), left untouched"
             ) from None
+        if is_damaged(exc):
+            # the file alone may be inconsistent while its -wal holds the rest (a checkpoint cut short by
+            # a full disk or a kill): the connection of inspect_file() reads both and decides
+            return 0
         raise ProjectUnreadable(f"{path}: cannot read the file ({exc})") from None
 
 
