@@ -102,7 +102,8 @@ class Store:
             with contextlib.suppress(Exception):
                 self.conn.execute("PRAGMA optimize")
         try:
-            if self.identity is not None:  # what this process reported as stored is still in the file
+            # what this process wrote is still in the file (not restored over since it opened it)
+            if self.identity is not None and self.conn.total_changes:
                 with contextlib.suppress(sqlite3.Error):
                     check_identity(self.conn, self.identity, self.path)
         finally:
