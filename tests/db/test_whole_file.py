@@ -146,3 +146,23 @@ def test_grade_refuses_an_empty_file_and_leaves_it_empty(tmp_path):
     assert "an empty file (0 bytes), not a gradeapp project" in done.stderr
     assert path.stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.gradeapp"]
+
+
+FIRST_USE = """
+import sys
+from pathlib import Path
+from gradeapp.services.demo import ensure_default_project
+ensure_default_project(Path(sys.argv[1]))
+"""
+
+
+def test_the_default_project_appears_only_whole_to_a_second_process(tmp_path):
+    path = tmp_path / "default.gradeapp"
+    maker = subprocess.Popen([sys.executable, "-c", FIRST_USE, str(path)], stderr=subprocess.PIPE, text=True)
+    while not path.exists():  # the first use, in another process, is making it
+        assert maker.poll() is None or path.exists(), maker.communicate()
+    # a second command starting now finds the file and uses it: it must be the whole demo already
+    assert count(path, "SELECT COUNT(*) FROM generations") == 163
+    assert maker.wait(timeout=300) == 0, maker.communicate()
+    assert count(path, "SELECT COUNT(*) FROM generations") == 163
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["default.gradeapp"]
