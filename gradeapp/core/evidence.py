@@ -141,7 +141,9 @@ def _exact_span(cleaned: str, norm_text: str) -> tuple[int, int] | None:
 
 
 # -- quotes out of a judge's reply ---------------------------------------------------------------
-_QUOTED = re.compile(r'"([^"\n]{3,})"|\u201c([^\u201d\n]{3,})\u201d|(?<![\w])\u2018([^\u2019\n]{3,})\u2019(?![\w])')
+_QUOTED = re.compile(
+    r'"([^"\n]{3,})"|\u201c([^\u201d\n]{3,})\u201d|(?<![\w])\u2018([^\u2019\n]{3,})\u2019(?![\w])'
+)
 _EARNED = re.compile(r"points?\s+earned[^\n]*", re.I)
 _LETTER = re.compile(r"[^\W\d_]")
 _HEADING_MARK = re.compile(r"^\s*(?:\*\*|#+|\d+[.)]|[-*\u2022])\s*")
@@ -226,7 +228,9 @@ def _explanations(raw: str, matcher: CriterionMatcher) -> list[tuple[str, str]]:
         if "|" in paragraph:
             continue
         unquoted = _QUOTED.sub(" ", paragraph)
-        crit = matcher.match(unquoted) or matcher.match(re.split(r"(?<=[.!?])\s", unquoted.strip(), 1)[0])
+        crit = matcher.match(unquoted) or matcher.match(
+            re.split(r"(?<=[.!?])\s", unquoted.strip(), maxsplit=1)[0]
+        )
         if crit:
             pairs.append((crit, paragraph))
     return pairs
@@ -243,7 +247,9 @@ def _segment_criterion(segment: str, matcher: CriterionMatcher) -> str | None:
     return None
 
 
-def reply_quotes(raw: str, skills: Sequence[str], topic: str, criteria: Sequence[str]) -> dict[str, list[str]]:
+def reply_quotes(
+    raw: str, skills: Sequence[str], topic: str, criteria: Sequence[str]
+) -> dict[str, list[str]]:
     """Return per criterion the judge's quotes: the JSON `quotes` field, else the explanation's quotes."""
     quotes = json_quotes(raw, criteria)
     return quotes if quotes is not None else free_text_quotes(raw, skills, topic)

@@ -24,11 +24,19 @@ TEXT = "The  Bees,\nthey say, \u201cnever sting twice\u201d \u2014 so Anna\u2019
 def test_normalise_maps_every_character_back_to_the_original():
     norm, index = normalise("  A\u00a0\u201cB\u201d\n\nc ")
     assert norm == 'a "b" c'
-    assert [("  A\u00a0\u201cB\u201d\n\nc "[i]) for i in index] == ["A", "\u00a0", "\u201c", "B", "\u201d", "\n", "c"]
+    assert [("  A\u00a0\u201cB\u201d\n\nc "[i]) for i in index] == [
+        "A",
+        "\u00a0",
+        "\u201c",
+        "B",
+        "\u201d",
+        "\n",
+        "c",
+    ]
 
 
 def test_quote_differing_in_case_space_and_quote_marks_is_grounded_with_its_original_span():
-    found = ground_quote("the bees, they say, \"Never sting twice\"", TEXT)
+    found = ground_quote('the bees, they say, "Never sting twice"', TEXT)
     assert found.grounding == GROUNDED
     # The quote's edge punctuation and marks are dropped, so the span ends at its last word.
     assert TEXT[found.start : found.end] == "The  Bees,\nthey say, \u201cnever sting twice"
@@ -55,20 +63,25 @@ def test_paraphrase_and_short_misses_are_not_found():
 
 
 def test_quoted_passages_reads_straight_and_curly_quotes_but_not_apostrophes():
-    text = "It says \"one thing\" and \u201canother thing\u201d; the student's \u2018third one\u2019 too."
+    text = 'It says "one thing" and \u201canother thing\u201d; the student\'s \u2018third one\u2019 too.'
     assert quoted_passages(text) == ["one thing", "another thing", "third one"]
 
 
 def test_json_quotes_reads_quotes_lists_and_a_single_quote():
-    raw = json.dumps({"topic": {"pass": 1, "reason": "r", "quotes": ["hive"]}, "makes_sense": {"quote": "x y"}})
-    assert json_quotes(raw, ["topic", "makes_sense", "sentence_limit"]) == {"topic": ["hive"], "makes_sense": ["x y"]}
+    raw = json.dumps(
+        {"topic": {"pass": 1, "reason": "r", "quotes": ["hive"]}, "makes_sense": {"quote": "x y"}}
+    )
+    assert json_quotes(raw, ["topic", "makes_sense", "sentence_limit"]) == {
+        "topic": ["hive"],
+        "makes_sense": ["x y"],
+    }
     assert json_quotes("| a | b |", ["topic"]) is None
 
 
 def test_points_format_quotes_go_to_the_criterion_of_their_heading():
     raw = (
-        "1. Correctly illustrates metaphor:\nThe phrase \"a sea of thread\" is a metaphor.\nPoint earned: 1\n\n"
-        "2. Pertains to Sewing:\nIt speaks of \"Sewing\" and \"the needle\".\nPoint earned: 1\n"
+        '1. Correctly illustrates metaphor:\nThe phrase "a sea of thread" is a metaphor.\nPoint earned: 1\n\n'
+        '2. Pertains to Sewing:\nIt speaks of "Sewing" and "the needle".\nPoint earned: 1\n'
     )
     quotes = free_text_quotes(raw, ["metaphor"], "Sewing")
     assert quotes == {"skill:metaphor": ["a sea of thread"], "topic": ["the needle"]}
@@ -77,7 +90,7 @@ def test_points_format_quotes_go_to_the_criterion_of_their_heading():
 def test_table_explained_below_gives_each_paragraph_to_the_criterion_it_names():
     raw = (
         "| Criteria | Points |\n|---|---|\n| Correctly illustrates metaphor | 1 |\n| Text makes sense | 1 |\n\n"
-        "Explanation:\n\nThe metaphor is met as \"a sea of thread\" compares.\n\n"
+        'Explanation:\n\nThe metaphor is met as "a sea of thread" compares.\n\n'
         "It meets the 'At most two sentences' criterion."
     )
     assert free_text_quotes(raw, ["metaphor"], "Sewing") == {"skill:metaphor": ["a sea of thread"]}
@@ -91,5 +104,7 @@ def test_ground_reply_classifies_every_quote_of_a_reply():
             "topic": {"pass": 1, "reason": "", "quotes": ["covered the tables"]},
         }
     )
-    got = [(c, g.grounding) for c, g in ground_reply(raw, text, ["metaphor"], "Sewing", criteria(["metaphor"]))]
+    got = [
+        (c, g.grounding) for c, g in ground_reply(raw, text, ["metaphor"], "Sewing", criteria(["metaphor"]))
+    ]
     assert got == [("skill:metaphor", GROUNDED), ("skill:metaphor", NOT_FOUND), ("topic", NEAR)]
