@@ -1,0 +1,141 @@
+"""SQL of evidence: append-only marks and quotes, the current ones, and the tables the statistics read.
+
+A mark is current when it is an 'add' row that no 'remove' row names. Nothing is updated or deleted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gradeapp.db.connection import now_iso
+from gradeapp.db.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EVIDENCE_COLUMNS = (
+    "grader_id",
+    "generation_id",
+    "criterion",
+    "run",
+    "action",
+    "removes_id",
+    "start_char",
+    "end_char",
+    "quote",
+    "grounding",
+    "score",
+    "reply_id",
+    "merged_from",
+    "created",
+)
+_CURRENT = (
+    "SELECT e.* FROM evidence e WHERE e.action = 'add' "
+    "AND NOT EXISTS (SELECT 1 FROM evidence r WHERE r.removes_id = e.id)"
+)
+
+
+def insert_evidence(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> list[int]:
+    """Append evidence rows (dicts with EVIDENCE_COLUMNS keys; missing ones default); return their ids.
+
+    Runs on the caller's connection, inside the caller's transaction (a judge's reply and its quotes,
+    a person's verdict and the mark, are written together).
+    """
+    stamp = now_iso()
+    ids = []
+    sql = f"INSERT INTO evidence({', '.join(EVIDENCE_COLUMNS)}) VALUES ({', '.join('?' * len(EVIDENCE_COLUMNS))})"
+    for row in rows:
+        values = {
+            "run": 1,
+            "action": "add",
+            "created": stamp,
+            **{k: v for k, v in row.items() if v is not None},
+        }
+        ids.append(conn.execute(sql, [values.get(c) for c in EVIDENCE_COLUMNS]).lastrowid)
+    return ids
+
+
+def add_evidence(store: Store, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Append evidence rows in one transaction; return their ids."""
+    with store.atomic():
+        return insert_evidence(store.conn, rows)
+
+
+def evidence_row(store: Store, evidence_id: int) -> dict[str, Any] | None:
+    """Return one evidence row, or None (read-only)."""
+    cur = store.execute("SELECT * FROM evidence WHERE id = ?", [evidence_id])
+    row = cur.fetchone()
+    return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+
+
+def is_current(store: Store, evidence_id: int) -> bool:
+    """Tell whether this 'add' row is still current (no 'remove' row names it) (read-only)."""
+    row = store.execute(
+        "SELECT action = 'add' AND NOT EXISTS (SELECT 1 FROM evidence r WHERE r.removes_id = e.id) "
+        "FROM evidence e WHERE e.id = ?",
+        [evidence_id],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def current_evidence(
+    store: Store, generation_id: int, grader_ids: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    """Return the current evidence of a generation (of some graders), oldest first (read-only)."""
+    sql = f"SELECT * FROM ({_CURRENT}) WHERE generation_id = ?"
+    params: list[Any] = [generation_id]
+    if grader_ids is not None:
+        sql += f" AND grader_id IN ({', '.join('?' * len(grader_ids)) or 'NULL'})"
+        params.extend(grader_ids)
+    cur = store.execute(sql + " ORDER BY id", params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur]
+
+
+def current_evidence_df(store: Store) -> pd.DataFrame:
+    """Return every current mark and quote with its grader's key and kind and the generation's k."""
+    import pandas as pd  # deferred: pandas costs the desk's start
+
+    return pd.read_sql_query(
+        "SELECT e.id, e.grader_id, gr.key AS grader, gr.kind, e.generation_id, e.criterion, e.run, "
+        'e.start_char AS start, e.end_char AS "end", e.quote, e.grounding, e.score, e.created, c.k '
+        f"FROM ({_CURRENT}) e JOIN graders gr ON gr.id = e.grader_id "
+        "JOIN generations g ON g.id = e.generation_id JOIN combinations c ON c.id = g.combination_id "
+        "ORDER BY e.id",
+        store.conn,
+    )
+
+
+def all_evidence_rows(store: Store) -> list[dict[str, Any]]:
+    """Return every evidence row, adds and removes, in insertion order (read-only; exports and packages)."""
+    cur = store.execute("SELECT * FROM evidence ORDER BY id")
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur]
+
+
+def verdict_points_df(store: Store) -> pd.DataFrame:
+    """Return every current verdict with a value: grader key, kind, generation, criterion, run, k, value."""
+    import pandas as pd  # deferred: pandas costs the desk's start
+
+    return pd.read_sql_query(
+        "SELECT gr.key AS grader, gr.kind, v.generation_id, v.criterion, v.run, c.k, v.value "
+        "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id "
+        "JOIN generations g ON g.id = v.generation_id JOIN combinations c ON c.id = g.combination_id "
+        "WHERE v.value IS NOT NULL",
+        store.conn,
+    )
+
+
+def generation_texts(store: Store, generation_ids: Iterable[int]) -> dict[int, str]:
+    """Return the text of each of these generations (read-only)."""
+    ids = sorted(set(generation_ids))
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        cur = store.execute(
+            f"SELECT id, text FROM generations WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        )
+        out.update(dict(cur.fetchall()))
+    return out
