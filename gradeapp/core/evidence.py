@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from gradeapp.core.parsing import CriterionMatcher
-from gradeapp.core.rubric import skill_stem
+from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC, skill_stem
 
 GROUNDED = "grounded"
 NEAR = "near"
@@ -144,7 +144,7 @@ def _exact_span(cleaned: str, norm_text: str) -> tuple[int, int] | None:
 _QUOTED = re.compile(
     r'"([^"\n]{3,})"|\u201c([^\u201d\n]{3,})\u201d|(?<![\w])\u2018([^\u2019\n]{3,})\u2019(?![\w])'
 )
-_EARNED = re.compile(r"points?\s+earned[^\n]*", re.I)
+_EARNED = re.compile(r"points?\s+earned(?:\s+for\s+[^:\n]+?)?\s*[:=][^\n]*", re.I)
 _LETTER = re.compile(r"[^\W\d_]")
 _HEADING_MARK = re.compile(r"^\s*(?:\*\*|#+|\d+[.)]|[-*\u2022])\s*")
 
@@ -263,4 +263,23 @@ def ground_reply(
         (crit, ground_quote(quote, text))
         for crit, quotes in reply_quotes(raw, skills, topic, criteria).items()
         for quote in quotes
+    ]
+
+
+def quote_rows(raw: str, text: str, skills: Sequence[str], topic: str) -> list[dict]:
+    """Return the evidence rows of a judge's reply: criterion, offsets, quote, grounding and score.
+
+    What the judge's save path stores beside the verdicts (db/evidence_store.py's columns).
+    """
+    crits = [SKILL_PREFIX + s for s in skills] + [TOPIC, MAKES_SENSE, SENTENCE_LIMIT]
+    return [
+        {
+            "criterion": crit,
+            "start_char": found.start,
+            "end_char": found.end,
+            "quote": found.quote,
+            "grounding": found.grounding,
+            "score": found.score,
+        }
+        for crit, found in ground_reply(raw, text, skills, topic, crits)
     ]

@@ -57,6 +57,30 @@ def insert_evidence(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) ->
     return ids
 
 
+def replace_reply_evidence(
+    conn: sqlite3.Connection, reply_id: int, rows: Iterable[dict[str, Any]], stamp: str | None = None
+) -> int:
+    """Store a judge reply's quotes, first removing (by new rows) those of the reply it replaces; return the count.
+
+    On the caller's connection and in its transaction: the judge's save path writes a reply, its
+    verdicts and its quotes together.
+    """
+    stamp = stamp or now_iso()
+    old = conn.execute(f"SELECT * FROM ({_CURRENT}) WHERE reply_id = ?", [reply_id])
+    cols = [c[0] for c in old.description]
+    removals = [
+        {
+            **{c: r[c] for c in cols if c in EVIDENCE_COLUMNS},
+            "action": "remove",
+            "removes_id": r["id"],
+            "created": stamp,
+        }
+        for r in (dict(zip(cols, row, strict=True)) for row in old.fetchall())
+    ]
+    insert_evidence(conn, removals)
+    return len(insert_evidence(conn, ({**r, "reply_id": reply_id, "created": stamp} for r in rows)))
+
+
 def add_evidence(store: Store, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Append evidence rows in one transaction; return their ids."""
     with store.atomic():

@@ -15,10 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gradeapp.core.evidence import quote_rows
 from gradeapp.core.parsing import MATCH_METHODS, extract_answer, parse_judge_reply
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.core.rubric import criteria as rubric_criteria
-from gradeapp.db import Store
+from gradeapp.db import Store, evidence_store
 from gradeapp.db.audit_store import active_draw_generations, decided_criteria, is_submitted
 from gradeapp.db.connection import now_iso
 from gradeapp.db.judge_store import generation_contents
@@ -785,6 +786,15 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
             }
             for crit, p in parsed.points.items()
         )
+        _store_reference_quotes(store, grader_id, gid, run, reply_id, raw, skills, topic)
+
+
+def _store_reference_quotes(store, grader_id, gid, run, reply_id, raw, skills, topic) -> None:
+    """Store the quoted passages of a reference reply's explanations, each checked against the text."""
+    text = evidence_store.generation_texts(store, [gid]).get(gid, "")
+    base = {"grader_id": grader_id, "generation_id": gid, "run": run}
+    quotes = ({**base, **q} for q in quote_rows(raw, text, skills, topic))
+    evidence_store.replace_reply_evidence(store.conn, reply_id, quotes)
 
 
 def import_reference(store: Store, root: Path) -> dict[str, int]:

@@ -89,7 +89,8 @@ def test_points_format_quotes_go_to_the_criterion_of_their_heading():
 
 def test_table_explained_below_gives_each_paragraph_to_the_criterion_it_names():
     raw = (
-        "| Criteria | Points |\n|---|---|\n| Correctly illustrates metaphor | 1 |\n| Text makes sense | 1 |\n\n"
+        "| Criteria | Points Earned |\n|---|---|\n| Correctly illustrates metaphor | 1 |\n| Text makes sense | 1 |\n"
+        "| Total Points Earned | 2 |\n\n"
         'Explanation:\n\nThe metaphor is met as "a sea of thread" compares.\n\n'
         "It meets the 'At most two sentences' criterion."
     )

@@ -85,3 +85,21 @@ def test_statistics_count_a_persons_and_a_judges_marks(store, person):
     assert (row["credited"], row["grounded"]) == (1, 1.0)
     spans = tables["span_agreement"].set_index("pair")
     assert spans.loc["person-judge", "f1"] == 1.0
+
+
+def test_a_replaced_reply_removes_the_quotes_of_the_reply_it_replaces(store):
+    gid, text = _first_generation(store)
+    judge = store.grader_id("judge", "fake-judge", model="fake")
+    with store.atomic():
+        reply = store.add_reply(judge, gid, 1, "{}", "ok")
+        base = {
+            "grader_id": judge,
+            "generation_id": gid,
+            "criterion": TOPIC,
+            "quote": "x",
+            "grounding": "not_found",
+        }
+        evidence_store.replace_reply_evidence(store.conn, reply, [base])
+        evidence_store.replace_reply_evidence(store.conn, reply, [{**base, "quote": "y"}])
+    assert [r["quote"] for r in evidence.generation_evidence(store, gid, [judge])] == ["y"]
+    assert [r["action"] for r in evidence_store.all_evidence_rows(store)] == ["add", "remove", "add"]
