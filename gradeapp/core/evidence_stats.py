@@ -67,6 +67,22 @@ def newcombe_difference(
     )
 
 
+_AGREEMENT_COLUMNS = [
+    "judge",
+    "n_grounded",
+    "agree_grounded",
+    "agree_grounded_low",
+    "agree_grounded_high",
+    "n_ungrounded",
+    "agree_ungrounded",
+    "agree_ungrounded_low",
+    "agree_ungrounded_high",
+    "difference",
+    "difference_low",
+    "difference_high",
+]
+
+
 # -- grounding of credited points ----------------------------------------------------------------
 def best_grounding(quotes: pd.DataFrame) -> pd.DataFrame:
     """Return per judge point (grader, generation_id, criterion, run) the best class of its quotes."""
@@ -111,7 +127,8 @@ def grounding_table(verdicts: pd.DataFrame, quotes: pd.DataFrame, confidence: fl
                 **{name: counts.get(name, 0) / n for name in (NEAR, NOT_FOUND, NO_QUOTE)},
             }
         )
-    return pd.DataFrame(rows)
+    columns = ["judge", "criterion", "k", "credited", "grounded", "grounded_low", "grounded_high"]
+    return pd.DataFrame(rows, columns=[*columns, NEAR, NOT_FOUND, NO_QUOTE])
 
 
 def grounded_agreement(
@@ -148,7 +165,7 @@ def grounded_agreement(
                 "difference_high": d_high,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=_AGREEMENT_COLUMNS)
 
 
 # -- span agreement -------------------------------------------------------------------------------

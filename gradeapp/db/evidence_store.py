@@ -87,6 +87,11 @@ def add_evidence(store: Store, rows: Sequence[dict[str, Any]]) -> list[int]:
         return insert_evidence(store.conn, rows)
 
 
+def has_evidence(store: Store) -> bool:
+    """Tell whether the project holds any evidence row (read-only)."""
+    return store.execute("SELECT EXISTS (SELECT 1 FROM evidence)").fetchone()[0] == 1
+
+
 def evidence_row(store: Store, evidence_id: int) -> dict[str, Any] | None:
     """Return one evidence row, or None (read-only)."""
     cur = store.execute("SELECT * FROM evidence WHERE id = ?", [evidence_id])

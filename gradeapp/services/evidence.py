@@ -8,6 +8,7 @@ without it is complete. Judge quotes are stored with their verdicts by the judge
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradeapp.core import evidence_stats
@@ -15,6 +16,7 @@ from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import evidence_store
 from gradeapp.db.store import Store
 from gradeapp.errors import GradeappError
+from gradeapp.io.tables import write_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,3 +150,35 @@ def evidence_statistics(
             spans, graded, texts, kinds, bootstrap=bootstrap, seed=seed, confidence=confidence
         ),
     }
+
+
+EVIDENCE_FILES = {
+    "evidence": "evidence.csv",
+    "grounding": "evidence_grounding.csv",
+    "grounded_agreement": "evidence_agreement.csv",
+    "span_agreement": "evidence_spans.csv",
+}
+
+
+def has_evidence(store: Store) -> bool:
+    """Tell whether the project holds any evidence row (read-only)."""
+    return evidence_store.has_evidence(store)
+
+
+def evidence_frame(store: Store) -> pd.DataFrame:
+    """Return every current mark and quote: grader, kind, generation, criterion, run, offsets, quote, grounding."""
+    marks = evidence_store.current_evidence_df(store)
+    return marks.drop(columns=["grader_id"]).rename(columns={"id": "evidence_id"})
+
+
+def write_evidence_csvs(store: Store, out: Path, *, bootstrap: int = 200, seed: int = 0) -> dict[str, Path]:
+    """Write evidence.csv and the three statistics tables into out when the project has evidence; return paths.
+
+    A project without evidence gets none of these files (evidence is optional).
+    """
+    if not has_evidence(store):
+        return {}
+    out = Path(out)
+    tables = {"evidence": evidence_frame(store), **evidence_statistics(store, bootstrap=bootstrap, seed=seed)}
+    return {f"evidence_{name}" if name != "evidence" else name: write_csv(tables[name], out / file)
+            for name, file in EVIDENCE_FILES.items()}  # fmt: skip

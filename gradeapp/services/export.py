@@ -28,6 +28,7 @@ from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
+from gradeapp.services.evidence import write_evidence_csvs
 from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_from_data, load_data
@@ -346,6 +347,7 @@ def _write_results(store, out: Path, stats: AuditStats, freed: threading.Event) 
     pa.default_memory_pool().release_unused()
     freed.set()
     annotators = write_annotators_csv(store, out / "annotators.csv")
+    paths.update(write_evidence_csvs(store, out))  # only when the project holds evidence
     # Drawn here, while the verdict thread streams (SQLite and Arrow work in the readers and without the
     # GIL): a child process of their own cost a second start of pandas and matplotlib.
     paths.update(write_figures(figures, out, judges))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gradeapp.core.rubric import TOPIC
 from gradeapp.db import evidence_store, open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import evidence
+from gradeapp.services.export import export_project
 
 
 @pytest.fixture
@@ -103,3 +105,17 @@ def test_a_replaced_reply_removes_the_quotes_of_the_reply_it_replaces(store):
         evidence_store.replace_reply_evidence(store.conn, reply, [{**base, "quote": "y"}])
     assert [r["quote"] for r in evidence.generation_evidence(store, gid, [judge])] == ["y"]
     assert [r["action"] for r in evidence_store.all_evidence_rows(store)] == ["add", "remove", "add"]
+
+
+@pytest.mark.slow
+def test_export_writes_the_evidence_tables_only_when_there_is_evidence(store, person, tmp_path):
+    assert evidence.write_evidence_csvs(store, tmp_path) == {}
+    gid, text = _first_generation(store)
+    evidence.mark_evidence(store, person, gid, TOPIC, 0, 4)
+    paths = export_project(store, tmp_path / "out")
+    marks = pd.read_csv(paths["evidence"])
+    assert marks[["generation_id", "criterion", "start", "end", "quote"]].values.tolist() == [
+        [gid, TOPIC, 0, 4, text[:4]]
+    ]
+    for name in ("evidence_grounding", "evidence_grounded_agreement", "evidence_span_agreement"):
+        assert paths[name].exists()
