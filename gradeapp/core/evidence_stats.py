@@ -107,9 +107,13 @@ def credited_points(verdicts: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFram
     return out.assign(grounding=out["grounding"].fillna(NO_QUOTE))
 
 
-def grounding_table(verdicts: pd.DataFrame, quotes: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Return per judge, criterion and k the credited points and the shares of each grounding class."""
+def grounding_table(
+    verdicts: pd.DataFrame, quotes: pd.DataFrame, confidence: float = 0.95, *, by_criterion: bool = True
+) -> pd.DataFrame:
+    """Return per judge, criterion (or all criteria: '*') and k the credited points and each class's share."""
     points = credited_points(verdicts, quotes)
+    if not by_criterion:
+        points = points.assign(criterion="*")
     rows = []
     for (grader, criterion, k), group in points.groupby(["grader", "criterion", "k"], sort=True):
         n = len(group)

@@ -31,6 +31,10 @@ EVIDENCE_COLUMNS = (
     "merged_from",
     "created",
 )
+# A grader's display name (its key only where two graders share a name: two configurations of one model).
+_GRADER_NAME = (
+    "CASE WHEN (SELECT COUNT(*) FROM graders same WHERE same.name = gr.name) > 1 THEN gr.key ELSE gr.name END"
+)
 _CURRENT = (
     "SELECT e.* FROM evidence e WHERE e.action = 'add' "
     "AND NOT EXISTS (SELECT 1 FROM evidence r WHERE r.removes_id = e.id)"
@@ -128,7 +132,7 @@ def current_evidence_df(store: Store) -> pd.DataFrame:
     import pandas as pd  # deferred: pandas costs the desk's start
 
     return pd.read_sql_query(
-        "SELECT e.id, e.grader_id, gr.key AS grader, gr.kind, e.generation_id, e.criterion, e.run, "
+        f"SELECT e.id, e.grader_id, {_GRADER_NAME} AS grader, gr.kind, e.generation_id, e.criterion, e.run, "
         'e.start_char AS start, e.end_char AS "end", e.quote, e.grounding, e.score, e.created, c.k '
         f"FROM ({_CURRENT}) e JOIN graders gr ON gr.id = e.grader_id "
         "JOIN generations g ON g.id = e.generation_id JOIN combinations c ON c.id = g.combination_id "
@@ -149,7 +153,7 @@ def verdict_points_df(store: Store) -> pd.DataFrame:
     import pandas as pd  # deferred: pandas costs the desk's start
 
     return pd.read_sql_query(
-        "SELECT gr.key AS grader, gr.kind, v.generation_id, v.criterion, v.run, c.k, v.value "
+        f"SELECT {_GRADER_NAME} AS grader, gr.kind, v.generation_id, v.criterion, v.run, c.k, v.value "
         "FROM current_verdicts v JOIN graders gr ON gr.id = v.grader_id "
         "JOIN generations g ON g.id = v.generation_id JOIN combinations c ON c.id = g.combination_id "
         "WHERE v.value IS NOT NULL",

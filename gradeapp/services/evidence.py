@@ -128,7 +128,8 @@ def generation_evidence(
 def evidence_statistics(
     store: Store, *, bootstrap: int = 200, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, pd.DataFrame]:
-    """Return the grounding, grounded-agreement and span-agreement tables of a project (read-only)."""
+    """Return the grounding (per criterion, and per k over all criteria), grounded-agreement and span-agreement
+    tables of a project (read-only)."""
     marks = evidence_store.current_evidence_df(store)
     points = evidence_store.verdict_points_df(store)
     judge_points = points[points["kind"] == "judge"]
@@ -145,6 +146,9 @@ def evidence_statistics(
     texts = evidence_store.generation_texts(store, spans["generation_id"].unique().tolist())
     return {
         "grounding": evidence_stats.grounding_table(judge_points, quotes, confidence),
+        "grounding_by_k": evidence_stats.grounding_table(
+            judge_points, quotes, confidence, by_criterion=False
+        ),
         "grounded_agreement": evidence_stats.grounded_agreement(judge_points, quotes, human, confidence),
         "span_agreement": evidence_stats.span_agreement(
             spans, graded, texts, kinds, bootstrap=bootstrap, seed=seed, confidence=confidence
@@ -155,6 +159,7 @@ def evidence_statistics(
 EVIDENCE_FILES = {
     "evidence": "evidence.csv",
     "grounding": "evidence_grounding.csv",
+    "grounding_by_k": "evidence_grounding_by_k.csv",
     "grounded_agreement": "evidence_agreement.csv",
     "span_agreement": "evidence_spans.csv",
 }
