@@ -16,6 +16,7 @@ from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import evidence_store
 from gradeapp.db.store import Store
 from gradeapp.errors import GradeappError
+from gradeapp.io.evidence_report import evidence_section
 from gradeapp.io.tables import write_csv
 
 if TYPE_CHECKING:
@@ -176,14 +177,20 @@ def evidence_frame(store: Store) -> pd.DataFrame:
     return marks.drop(columns=["grader_id"]).rename(columns={"id": "evidence_id"})
 
 
-def write_evidence_csvs(store: Store, out: Path, *, bootstrap: int = 200, seed: int = 0) -> dict[str, Path]:
-    """Write evidence.csv and the three statistics tables into out when the project has evidence; return paths.
+def export_evidence(
+    store: Store, out: Path, *, bootstrap: int = 200, seed: int = 0
+) -> tuple[dict[str, Path], str]:
+    """Write evidence.csv and the statistics tables into out; return their paths and the report's section.
 
-    A project without evidence gets none of these files (evidence is optional).
+    A project without evidence gets none of these files and no section (evidence is optional).
     """
     if not has_evidence(store):
-        return {}
+        return {}, ""
     out = Path(out)
-    tables = {"evidence": evidence_frame(store), **evidence_statistics(store, bootstrap=bootstrap, seed=seed)}
-    return {f"evidence_{name}" if name != "evidence" else name: write_csv(tables[name], out / file)
-            for name, file in EVIDENCE_FILES.items()}  # fmt: skip
+    stats = evidence_statistics(store, bootstrap=bootstrap, seed=seed)
+    tables = {"evidence": evidence_frame(store), **stats}
+    paths = {
+        name if name == "evidence" else f"evidence_{name}": write_csv(tables[name], out / file)
+        for name, file in EVIDENCE_FILES.items()
+    }
+    return paths, evidence_section(stats)

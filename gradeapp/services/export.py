@@ -28,7 +28,7 @@ from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
-from gradeapp.services.evidence import write_evidence_csvs
+from gradeapp.services.evidence import export_evidence
 from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_from_data, load_data
@@ -347,10 +347,11 @@ def _write_results(store, out: Path, stats: AuditStats, freed: threading.Event) 
     pa.default_memory_pool().release_unused()
     freed.set()
     annotators = write_annotators_csv(store, out / "annotators.csv")
-    paths.update(write_evidence_csvs(store, out))  # only when the project holds evidence
+    evidence_paths, evidence_html = export_evidence(store, out)  # nothing when the project has no evidence
+    paths.update(evidence_paths)
     # Drawn here, while the verdict thread streams (SQLite and Arrow work in the readers and without the
     # GIL): a child process of their own cost a second start of pandas and matplotlib.
-    paths.update(write_figures(figures, out, judges))
+    paths.update(write_figures(figures, out, judges, [evidence_html] if evidence_html else ()))
     paths["annotators"] = annotators
     if judges is not None:
         paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
@@ -378,8 +379,8 @@ def figure_stats(stats: AuditStats) -> AuditStats:
     return dataclasses.replace(stats, data=data)
 
 
-def write_figures(stats: AuditStats, out: Path, judges=None) -> dict[str, Path]:
-    """Write report.html and the paper outputs into out; return their paths."""
-    paths = {"report": write_report(stats, out / "report.html", judges=judges)}
+def write_figures(stats: AuditStats, out: Path, judges=None, extra_sections=()) -> dict[str, Path]:
+    """Write report.html (with any extra HTML sections) and the paper outputs into out; return their paths."""
+    paths = {"report": write_report(stats, out / "report.html", judges=judges, extra_sections=extra_sections)}
     paths.update(write_paper_outputs(stats, out))
     return paths

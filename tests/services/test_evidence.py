@@ -109,7 +109,7 @@ def test_a_replaced_reply_removes_the_quotes_of_the_reply_it_replaces(store):
 
 @pytest.mark.slow
 def test_export_writes_the_evidence_tables_only_when_there_is_evidence(store, person, tmp_path):
-    assert evidence.write_evidence_csvs(store, tmp_path) == {}
+    assert evidence.export_evidence(store, tmp_path) == ({}, "")
     gid, text = _first_generation(store)
     evidence.mark_evidence(store, person, gid, TOPIC, 0, 4)
     paths = export_project(store, tmp_path / "out")
@@ -119,3 +119,4 @@ def test_export_writes_the_evidence_tables_only_when_there_is_evidence(store, pe
     ]
     for name in ("evidence_grounding", "evidence_grounded_agreement", "evidence_span_agreement"):
         assert paths[name].exists()
+    assert "Evidence: the words behind the verdicts" in paths["report"].read_text(encoding="utf-8")
