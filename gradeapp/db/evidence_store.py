@@ -85,6 +85,25 @@ def replace_reply_evidence(
     return len(insert_evidence(conn, ({**r, "reply_id": reply_id, "created": stamp} for r in rows)))
 
 
+def insert_new_evidence(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
+    """Append the marks that are not already current (same grader, item, criterion, run, span and words).
+
+    An import or merge run twice adds nothing the second time. Returns how many were added.
+    """
+    added = 0
+    for row in rows:
+        known = conn.execute(
+            f"SELECT 1 FROM ({_CURRENT}) WHERE grader_id = ? AND generation_id = ? AND criterion = ? AND run = ? "
+            "AND start_char IS ? AND end_char IS ? AND quote = ?",
+            [row["grader_id"], row["generation_id"], row["criterion"], row.get("run", 1), row.get("start_char"),
+             row.get("end_char"), row["quote"]],
+        ).fetchone()  # fmt: skip
+        if known is None:
+            insert_evidence(conn, [row])
+            added += 1
+    return added
+
+
 def add_evidence(store: Store, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Append evidence rows in one transaction; return their ids."""
     with store.atomic():
@@ -139,6 +158,20 @@ def current_evidence_df(store: Store) -> pd.DataFrame:
         "ORDER BY e.id",
         store.conn,
     )
+
+
+def grader_marks(store: Store, grader_id: int, first: int, last: int) -> dict[tuple, list[dict[str, Any]]]:
+    """Return one grader's current marks on generations first..last, per (generation, criterion, run)."""
+    cur = store.execute(
+        f"SELECT generation_id, criterion, run, start_char, end_char, quote, grounding FROM ({_CURRENT}) "
+        "WHERE grader_id = ? AND generation_id BETWEEN ? AND ? ORDER BY id",
+        [grader_id, first, last],
+    )
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for gid, criterion, run, start, end, quote, grounding in cur:
+        mark = {"start": start, "end": end, "quote": quote, "grounding": grounding}
+        out.setdefault((gid, criterion, run), []).append(mark)
+    return out
 
 
 def all_evidence_rows(store: Store) -> list[dict[str, Any]]:

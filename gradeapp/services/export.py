@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import Store, audit_store, open_project
+from gradeapp.db import Store, audit_store, evidence_store, open_project
 from gradeapp.errors import GradeappError
+from gradeapp.io.evidence_fields import evidence_cell
 from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
@@ -40,7 +41,7 @@ PASS_RATES_COLUMNS = [
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method", "evidence",
 ]  # fmt: skip
 
 
@@ -106,6 +107,7 @@ def verdict_batches(
     if large and before_large_read is not None:
         before_large_read()
     by_id = {int(g.id): g for g in graders}
+    with_evidence = evidence_store.has_evidence(store)
     submitted: dict[int, set[int] | None] = {}
     batches = audit_store.dump_verdict_rows(store, jobs, readers=READERS)
     for (grader_id, _lo, _hi), rows in zip(jobs, batches, strict=True):
@@ -116,12 +118,27 @@ def verdict_batches(
             submitted[grader_id] = (
                 audit_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
             )
-        table = _current_table(store, rows, grader, submitted[grader_id], gen_ids, uids, schema)
+        table = _current_table(
+            store, rows, grader, submitted[grader_id], gen_ids, uids, schema, with_evidence
+        )
         if table.num_rows:
             yield table
 
 
-def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
+def _evidence_column(store, grader, gens, crits, runs, with_evidence: bool):
+    """Return each verdict's evidence field (JSON text, null without marks); all null in a project without."""
+    import pyarrow as pa
+
+    if not with_evidence or not len(gens):
+        return pa.nulls(len(gens), pa.large_string())
+    marks = evidence_store.grader_marks(store, int(grader.id), int(gens.min()), int(gens.max()))
+    if not marks:
+        return pa.nulls(len(gens), pa.large_string())
+    keys = zip(gens.tolist(), crits.to_pylist(), runs.tolist(), strict=True)
+    return pa.array([evidence_cell(marks.get(key, [])) for key in keys], pa.large_string())
+
+
+def _current_table(store, rows, grader, submitted, gen_ids, uids, schema, with_evidence=False):
     """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -199,6 +216,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         "submitted": sub,
         "raw": raw,
         "match_method": col("match_method", pa.large_string()),
+        "evidence": _evidence_column(store, grader, g, crit.take(take), run[idx], with_evidence),
     }
     return pa.Table.from_arrays(
         [arrays[c].cast(schema.field(c).type) for c in VERDICT_EXPORT_COLUMNS], schema=schema
