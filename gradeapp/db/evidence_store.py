@@ -205,3 +205,39 @@ def generation_texts(store: Store, generation_ids: Iterable[int]) -> dict[int, s
         )
         out.update(dict(cur.fetchall()))
     return out
+
+
+def package_marks(conn: sqlite3.Connection, person: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return a package's (current marks, removed marks) of one person, each with its generation uid.
+
+    Read on a package's own read-only connection (services/team.py's merge); a package made before
+    migration 050 has no evidence table and gives none.
+    """
+    if (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'evidence'").fetchone()
+        is None
+    ):
+        return [], []
+    select = (
+        "SELECT g.uid, e.criterion, e.run, e.start_char, e.end_char, e.quote, e.created, "
+        "EXISTS (SELECT 1 FROM evidence r WHERE r.removes_id = e.id) AS removed FROM evidence e "
+        "JOIN graders gr ON gr.id = e.grader_id JOIN generations g ON g.id = e.generation_id "
+        "WHERE e.action = 'add' AND gr.kind = 'human' AND gr.name = ? ORDER BY e.id"
+    )
+    cur = conn.execute(select, [person])
+    cols = [c[0] for c in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur]
+    return [r for r in rows if not r["removed"]], [r for r in rows if r["removed"]]
+
+
+def remove_matching(conn: sqlite3.Connection, row: dict[str, Any], stamp: str) -> int:
+    """Append a 'remove' row for each current mark equal to row (grader, item, criterion, run, span, words)."""
+    cur = conn.execute(
+        f"SELECT id FROM ({_CURRENT}) WHERE grader_id = ? AND generation_id = ? AND criterion = ? AND run = ? "
+        "AND start_char IS ? AND end_char IS ? AND quote = ?",
+        [row["grader_id"], row["generation_id"], row["criterion"], row["run"], row["start_char"],
+         row["end_char"], row["quote"]],
+    )  # fmt: skip
+    ids = [r[0] for r in cur.fetchall()]
+    insert_evidence(conn, [{**row, "action": "remove", "removes_id": i, "created": stamp} for i in ids])
+    return len(ids)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from gradeapp.core import evidence_stats
 from gradeapp.core.rubric import criteria as rubric_criteria
-from gradeapp.db import evidence_store
+from gradeapp.db import evidence_store, team_store
+from gradeapp.db.connection import now_iso
 from gradeapp.db.store import Store
 from gradeapp.errors import GradeappError
 from gradeapp.io.evidence_report import evidence_section
@@ -194,3 +195,26 @@ def export_evidence(
         for name, file in EVIDENCE_FILES.items()
     }
     return paths, evidence_section(stats)
+
+
+def merge_package_evidence(
+    store: Store, package: Path, grader_id: int, person: str, uid_ids: dict[str, int], issued: str
+) -> int:
+    """Bring a package's evidence of its person into the project (inside the merge's transaction).
+
+    Exact and idempotent: a mark current in the package and not in the project is added; a mark the
+    package removed is removed here too when it is current. Returns how many rows were appended.
+    """
+    conn = team_store.open_readonly(Path(package))
+    try:
+        current, removed = evidence_store.package_marks(conn, person)
+    finally:
+        conn.close()
+
+    def row(mark: dict) -> dict:
+        keys = ("criterion", "run", "start_char", "end_char", "quote", "created")
+        return {**{k: mark[k] for k in keys}, "grader_id": grader_id, "generation_id": uid_ids[mark["uid"]],
+                "merged_from": issued}  # fmt: skip
+
+    added = evidence_store.insert_new_evidence(store.conn, [row(m) for m in current])
+    return added + sum(evidence_store.remove_matching(store.conn, row(m), now_iso()) for m in removed)
