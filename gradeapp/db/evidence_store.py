@@ -146,6 +146,18 @@ def current_evidence(
     return [dict(zip(cols, r, strict=True)) for r in cur]
 
 
+def cell_marks(store: Store, generation_id: int, criterion: str) -> list[dict[str, Any]]:
+    """Return the current marks of every grader on one generation x criterion, with the grader's name and kind."""
+    cur = store.execute(
+        f"SELECT {_GRADER_NAME} AS grader, gr.kind, e.run, e.start_char, e.end_char, e.quote, e.grounding "
+        f"FROM ({_CURRENT}) e JOIN graders gr ON gr.id = e.grader_id "
+        "WHERE e.generation_id = ? AND e.criterion = ? ORDER BY gr.kind DESC, gr.name, e.id",
+        [generation_id, criterion],
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur]
+
+
 def current_evidence_df(store: Store) -> pd.DataFrame:
     """Return every current mark and quote with its grader's key and kind and the generation's k."""
     import pandas as pd  # deferred: pandas costs the desk's start

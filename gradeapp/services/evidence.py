@@ -127,6 +127,15 @@ def generation_evidence(
     return evidence_store.current_evidence(store, generation_id, grader_ids)
 
 
+def cell_evidence(store: Store, generation_id: int, criterion: str) -> dict[str, list[dict[str, Any]]]:
+    """Return per grader (people first, then judges) its current marks on one generation x criterion."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for mark in evidence_store.cell_marks(store, generation_id, criterion):
+        name = mark["grader"] if mark["kind"] != "judge" else f"judge {mark['grader']} (run {mark['run']})"
+        out.setdefault(name, []).append(mark)
+    return out
+
+
 def evidence_statistics(
     store: Store, *, bootstrap: int = 200, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, pd.DataFrame]:

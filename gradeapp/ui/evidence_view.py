@@ -10,6 +10,7 @@ Ctrl+Alt form of a criterion's key, and a verdict without evidence is complete.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,6 +103,34 @@ def criterion_colour(item: Item, criterion: str) -> QColor:
         index = shortcuts.MAX_SKILL_KEYS + [TOPIC, MAKES_SENSE, SENTENCE_LIMIT].index(criterion)
     red, green, blue = _COLOURS[index % len(_COLOURS)]
     return QColor(red, green, blue, 150)
+
+
+def side_by_side_html(text: str, marks_by_grader: dict[str, list[dict]]) -> str:
+    """Return an HTML table: one column per grader, the text with that grader's marked words highlighted.
+
+    A judge quote that was not found in the text is listed under the column, struck through.
+    """
+    if not marks_by_grader:
+        return "<p><i>No evidence marked for this criterion.</i></p>"
+    cells, heads = [], []
+    for name, marks in marks_by_grader.items():
+        spans = sorted((m["start_char"], m["end_char"]) for m in marks if m["start_char"] is not None)
+        parts, at = [], 0
+        for start, end in spans:
+            start = max(start, at)
+            if end <= start:
+                continue
+            parts += [
+                html.escape(text[at:start]),
+                f"<span style='background:#ffd54f'>{html.escape(text[start:end])}</span>",
+            ]
+            at = end
+        parts.append(html.escape(text[at:]))
+        missing = [m["quote"] for m in marks if m["start_char"] is None]
+        parts += [f"<br><s>{html.escape(q)}</s> (not in the text)" for q in missing]
+        heads.append(f"<th>{html.escape(name)}</th>")
+        cells.append(f"<td valign='top'>{''.join(parts)}</td>")
+    return f"<h4>Evidence</h4><table border='1' cellpadding='4'><tr>{''.join(heads)}</tr><tr>{''.join(cells)}</tr></table>"
 
 
 class MarkCommand(_DoneOnPush):

@@ -9,7 +9,10 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QTextCursor
 
 from gradeapp.core.rubric import TOPIC
+from gradeapp.db import open_project
+from gradeapp.services import adjudication, evidence
 from gradeapp.services.grading import Item
+from gradeapp.ui.adjudication_view import open_adjudication_view
 from gradeapp.ui.evidence_view import DisplayMap
 from tests.ui.test_main_window import current, keys
 
@@ -96,3 +99,23 @@ def test_mouse_selection_marks_evidence_for_a_skill(qtbot, open_desk, demo_path)
     [(criterion, start, _end, quote)] = marks(demo_path)
     assert criterion.startswith("skill:") and start == 0
     assert quote.split()[:2] == window.item.text.split()[:2]
+
+
+def test_adjudication_shows_the_two_peoples_evidence_side_by_side(qtbot, demo_path):
+    with open_project(demo_path) as store:
+        cell = adjudication.disagreements(store)[0]
+        gid, criterion = cell["generation_id"], cell["criterion"]
+        text = store.execute("SELECT text FROM generations WHERE id = ?", [gid]).fetchone()[0]
+        names = [p["name"] for p in cell["people"]][:2] or ["ann", "ben"]
+        first_word, second_word = text.split()[0], text.split()[1]
+        for name, word in zip(names, (first_word, second_word), strict=False):
+            grader = store.grader_id("human", name)
+            start = text.index(word)
+            evidence.mark_evidence(store, grader, gid, criterion, start, start + len(word))
+    view = open_adjudication_view(None, demo_path)
+    qtbot.addWidget(view)
+    page = view.detail.toHtml()
+    assert "Evidence" in view.detail.toPlainText()
+    for name in names:
+        assert name in view.detail.toPlainText()
+    assert page.count("#ffd54f") == len(names)
