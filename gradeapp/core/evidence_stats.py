@@ -172,6 +172,40 @@ def grounded_agreement(
     return pd.DataFrame(rows, columns=_AGREEMENT_COLUMNS)
 
 
+# -- grounding as a signal of the judge's doubt (the active audit design) --------------------------
+GROUNDING_WEIGHT = 0.5
+
+
+def ungrounded_share(verdicts: pd.DataFrame, quotes: pd.DataFrame) -> pd.Series:
+    """Return per generation the share of the judge's credited points (every run) without a grounded quote.
+
+    Only judges that quote at all count (a judge whose prompt never asks for quotes says nothing here);
+    a generation without credited points of such a judge is absent.
+    """
+    quoting = set(quotes["grader"]) if not quotes.empty else set()
+    points = credited_points(verdicts[verdicts["grader"].isin(quoting)], quotes)
+    if points.empty:
+        return pd.Series(dtype=float)
+    return (
+        points.assign(ungrounded=points["grounding"].ne(GROUNDED).astype(float))
+        .groupby("generation_id")["ungrounded"]
+        .mean()
+    )
+
+
+def grounded_uncertainty(
+    uncertainty: np.ndarray, ungrounded: np.ndarray, weight: float = GROUNDING_WEIGHT
+) -> np.ndarray:
+    """Return the judge's uncertainty raised where its credited points lack grounded quotes: min(1, u + w g).
+
+    u is the split of the judge's runs (0 when they agree), g the share of credited points without a
+    grounded quote: a judge whose runs agree but whose quotes are not in the text is doubted all the same.
+    """
+    u = np.nan_to_num(np.asarray(uncertainty, dtype=float), nan=1.0)
+    g = np.nan_to_num(np.asarray(ungrounded, dtype=float), nan=0.0)
+    return np.clip(u + weight * g, 0.0, 1.0)
+
+
 # -- span agreement -------------------------------------------------------------------------------
 def word_tokens(text: str) -> list[tuple[int, int]]:
     """Return the [start, end) of every word of a text."""

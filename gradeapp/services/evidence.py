@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from gradeapp.core import evidence_stats
 from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import evidence_store, team_store
@@ -21,7 +23,7 @@ from gradeapp.io.evidence_report import evidence_section
 from gradeapp.io.tables import write_csv
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,22 @@ def cell_evidence(store: Store, generation_id: int, criterion: str) -> dict[str,
         name = mark["grader"] if mark["kind"] != "judge" else f"judge {mark['grader']} (run {mark['run']})"
         out.setdefault(name, []).append(mark)
     return out
+
+
+def generation_ungrounded(store: Store) -> pd.Series:
+    """Return per generation the share of the judges' credited points without a grounded quote (read-only)."""
+    marks = evidence_store.current_evidence_df(store)
+    quotes = marks[(marks["kind"] == "judge") & marks["grounding"].notna()]
+    if quotes.empty:
+        return pd.Series(dtype=float)
+    points = evidence_store.verdict_points_df(store)
+    return evidence_stats.ungrounded_share(points[points["kind"] == "judge"], quotes)
+
+
+def grounding_aware_uncertainty(store: Store, pool: pd.DataFrame) -> np.ndarray:
+    """Return the pool's uncertainty raised by each generation's share of ungrounded credited points."""
+    ungrounded = generation_ungrounded(store).reindex(pool["generation_id"]).fillna(0.0)
+    return evidence_stats.grounded_uncertainty(pool["uncertainty"].to_numpy(), ungrounded.to_numpy())
 
 
 def evidence_statistics(
