@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import K_VALUE, ROW_LIMIT, SECONDS, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
 from gradeapp.services.grading import (
@@ -101,11 +101,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("queue", parents=[common], help="list an annotator's queue and progress")
     p.add_argument("--annotator", help="person's name (default: $GRADEAPP_ANNOTATOR or your login)")
     p.add_argument("--status", choices=["all", "ungraded", "graded", "flagged"])
-    p.add_argument("--k", type=int)
+    p.add_argument("--k", type=K_VALUE)
     p.add_argument("--topic")
     p.add_argument("--student")
     p.add_argument("--draw", help="audit draw name")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=ROW_LIMIT, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_queue)
 
@@ -120,6 +120,6 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--unsubmit", action="store_true", help="take back a submission")
     p.add_argument("--flag", action=argparse.BooleanOptionalAction, default=None, help="flag or --no-flag")
     p.add_argument("--note", help="store a note on the item")
-    p.add_argument("--seconds", type=float, help="time spent, stored with the submit")
+    p.add_argument("--seconds", type=SECONDS, help="time spent, stored with the submit")
     p.add_argument("--no-blind", action="store_true", help="the person saw the judge (post-reveal)")
     p.set_defaults(func=cmd_grade)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import open_store, whole
 from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
 from gradeapp.services.adjudication import agreement_by_guideline_version
@@ -20,7 +20,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = g.add_parser("init", parents=[common], help="install the default guidelines as version 1 (if none)")
     p.set_defaults(func=cmd_guidelines_init)
     p = g.add_parser("show", parents=[common], help="print a guideline version (default: the latest)")
-    p.add_argument("--version", type=int, dest="guideline_version", help="version number")
+    p.add_argument("--version", type=whole(1, 2**63 - 1), dest="guideline_version", help="version number")
     p.set_defaults(func=cmd_guidelines_show)
     p = g.add_parser("edit", parents=[common], help="store the text of a file as a new version")
     p.add_argument("--file", required=True, metavar="F", help="UTF-8 text file with the whole new text")
