@@ -20,6 +20,8 @@ from gradeapp.services.grading import (
     unsubmit,
 )
 
+NOBODY = 0  # a grader id no row has (SQLite assigns rowids from 1): an empty queue history
+
 
 def _annotator(args) -> str:
     import getpass
@@ -45,7 +47,9 @@ def _filters(args) -> dict[str, Any]:
 def cmd_queue(args: argparse.Namespace) -> int:
     """List the queue of an annotator with each item's status, then the progress line."""
     with open_store(args, write=False) as store:
-        grader = store.grader_id("human", _annotator(args))
+        # a reading command: a person who has graded nothing yet has no grader row, and none is made
+        grader = store.find_grader_id("human", _annotator(args))
+        grader = NOBODY if grader is None else grader
         rows = queue_page(store, grader, _filters(args), 0, args.limit)
         prog = progress(store, grader, _filters(args))
     if args.json:

@@ -10,7 +10,7 @@ from pathlib import Path
 from gradeapp.cli.options import COMBINATIONS, K_VALUE, ROW_LIMIT, RUNS, SEED, number, open_store, whole
 from gradeapp.core.prompts import generation_prompts, grading_prompts
 from gradeapp.core.sampling import MAX_DRAW
-from gradeapp.errors import GradeappError, InputError
+from gradeapp.errors import EnvironmentFailure, GradeappError, InputError
 from gradeapp.llm.batch import ingest_file, poll_batches, submit_batch, write_batch
 from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint, PoolStats
 from gradeapp.llm.generate import run_generate
@@ -141,7 +141,8 @@ def _run(coro_factory, unit: str) -> int:
     bar.close()
     print(report.summary())
     if report.fatal:
-        raise GradeappError(f"stopped: {report.fatal}")
+        failure = EnvironmentFailure if report.fatal_environment else GradeappError
+        raise failure(f"stopped: {report.fatal}")
     if report.failed:
         print(
             f"gradeapp: {report.failed} {unit}s failed; re-run the same command to retry them",

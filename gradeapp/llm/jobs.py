@@ -34,6 +34,7 @@ class RunReport:
     seconds: float = 0.0
     interrupted: bool = False
     fatal: str | None = None
+    fatal_environment: bool = False  # refused, unreachable, timed out: the machine's side
     parse_counts: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
@@ -118,6 +119,7 @@ def finish_job(store: Store, report: RunReport, stats: PoolStats, endpoint: Endp
     report.failed = stats.failed
     report.errors = stats.errors
     report.fatal = stats.fatal
+    report.fatal_environment = stats.fatal_environment
     report.interrupted = report.interrupted or stats.interrupted
     status = "interrupted" if report.interrupted else "failed" if stats.fatal else "done"
     if status == "done" and stats.failed:
