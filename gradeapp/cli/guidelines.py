@@ -43,6 +43,10 @@ def cmd_guidelines_init(args: argparse.Namespace) -> int:
     return 0
 
 
+# a guideline is read by people on every item; a megabyte is some 300 pages
+MAX_GUIDELINE_BYTES = 1_000_000
+
+
 def cmd_guidelines_show(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         row = show(store, args.guideline_version)
@@ -54,9 +58,16 @@ def cmd_guidelines_show(args: argparse.Namespace) -> int:
 def cmd_guidelines_edit(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_GUIDELINE_BYTES + 1)  # never more: the file may be anything
+    except OSError as exc:
         raise InputError(f"cannot read the guideline text ({exc})", file=path) from exc
+    if len(raw) > MAX_GUIDELINE_BYTES:
+        raise InputError(f"over {MAX_GUIDELINE_BYTES:,} bytes: a guideline is a page of text", file=path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
     with open_store(args) as store:
         result = edit(store, text)
     if result["changed"]:

@@ -45,3 +45,11 @@ def test_the_grading_service_refuses_a_time_that_is_not_a_duration(demo_path, se
             with pytest.raises(InputError, match="field 'seconds'"):
                 action()
         assert dump(store) == before
+
+
+def test_a_guideline_file_over_a_megabyte_is_refused_without_reading_it_all(demo_path, tmp_path, capsys):
+    huge = tmp_path / "guide.txt"
+    with huge.open("wb") as handle:
+        handle.truncate(10**10)  # a sparse 10 GB file: reading it whole would exhaust memory
+    assert main(["guidelines", "edit", "--file", str(huge), "--project", str(demo_path)]) == 2
+    assert "over 1,000,000 bytes" in capsys.readouterr().err
