@@ -10,6 +10,7 @@ from collections.abc import Callable
 from gradeapp.core.sampling import MAX_DRAW
 from gradeapp.db import Store
 from gradeapp.db.connection import ProjectReadOnly
+from gradeapp.llm.jobs import settle_dead_jobs
 from gradeapp.services.backup import rolling, snapshot
 from gradeapp.services.project import open_existing
 
@@ -128,6 +129,7 @@ def open_store(
                 snapshot(store, backup)
             else:
                 rolling(store)
+            settle_dead_jobs(store)
         except BaseException:
             store.close()
             raise

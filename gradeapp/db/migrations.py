@@ -343,6 +343,13 @@ def covering_index_by_insertion_order(db: Database) -> None:
     )
 
 
+# The process that runs a judge or generation job ("host|pid|start time"), so that a job whose process
+# died (a kill, a crash, a power cut) is marked interrupted when the project is next opened for writing.
+@migration("045_job_owner")
+def job_owner(db: Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
+
+
 def latest_migration() -> str:
     """Return the name of the newest migration this code knows."""
     return _REGISTRY[-1][0]
