@@ -81,7 +81,23 @@ def _endpoint_args(p: argparse.ArgumentParser, *, temperature: float, concurrenc
     )
 
 
+def _check_open_files(concurrency: int) -> None:
+    """Refuse more calls in flight than the process may open sockets (each holds one; keep 64 spare)."""
+    try:
+        import resource  # POSIX only; elsewhere the operating system has no such per-process limit
+    except ImportError:
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and concurrency > soft - 64:
+        raise InputError(
+            f"{concurrency} calls in flight need as many open files; this process may open {soft} "
+            f"(ulimit -n): use at most {max(1, soft - 64)}",
+            field="--concurrency",
+        )
+
+
 def _endpoint(args: argparse.Namespace) -> Endpoint:
+    _check_open_files(args.concurrency)
     return Endpoint(
         model=args.model,
         base_url=args.base_url,

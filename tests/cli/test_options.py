@@ -103,3 +103,18 @@ def test_whole_accepts_python_spellings_of_a_number(text):
 def test_number_with_open_ends_refuses_its_ends_and_non_finite_values(text):
     with pytest.raises(argparse.ArgumentTypeError):
         number(0.0, 1.0, above=True, below=True)(text)
+
+
+def test_judge_refuses_more_calls_in_flight_than_the_process_may_open_files(tmp_path, capsys):
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+    try:
+        code = main(
+            ["judge", "--model", "m", "--concurrency", "500", "--project", str(tmp_path / "none.gradeapp")]
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "field '--concurrency'" in err and "ulimit -n" in err and "at most 136" in err
