@@ -9,8 +9,8 @@ from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
 from gradeapp.core.sampling import novelty_bound
 from gradeapp.errors import GradeappError
-from gradeapp.io.importers import import_sources
 from gradeapp.services.catalog import import_catalog, set_common
+from gradeapp.services.imports import import_sources
 from gradeapp.services.project import create_project, project_path
 from gradeapp.services.sampling import sample_into
 
@@ -117,7 +117,8 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    with open_store(args, long_job=True, backup="import") as store:
+    # no backup here: import_sources takes the strict one itself, for the desk and the command alike
+    with open_store(args, long_job=True, backup=None) as store:
         report = import_sources(
             store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
         )

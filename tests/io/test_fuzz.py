@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from gradeapp.db import open_project
 from gradeapp.db.team_store import uid_ids
 from gradeapp.errors import GradeappError
-from gradeapp.io.importers import import_sources
 from gradeapp.llm.batch import ingest_lines
 from gradeapp.services.catalog import import_catalog
+from gradeapp.services.imports import import_sources
 from gradeapp.services.team import _merge_one, assign, read_package
 from tests.helpers import dump
 

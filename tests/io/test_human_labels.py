@@ -14,8 +14,8 @@ import pytest
 from gradeapp.core.results import StatsOptions
 from gradeapp.db import audit_store, open_project
 from gradeapp.errors import InputError
-from gradeapp.io.importers import import_sources
 from gradeapp.services.audit import draw_audit
+from gradeapp.services.imports import import_sources
 from gradeapp.services.stats import compute_stats
 from tests.helpers import dump
 from tests.simulate import simulate_project

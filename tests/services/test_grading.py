@@ -325,7 +325,7 @@ def test_the_core_of_the_desk_does_not_import_qt():
 
 
 def test_every_human_verdict_records_a_guideline_version_even_without_one_yet(tmp_path):
-    from gradeapp.io.importers import import_sources
+    from gradeapp.services.imports import import_sources
 
     with open_project(tmp_path / "p.gradeapp") as s:
         s.upsert_skills([{"name": "irony"}])
