@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from gradeapp.db import verdict_dump
-from gradeapp.db.connection import now_iso, on_readonly_medium
+from gradeapp.db.connection import is_busy, now_iso, on_readonly_medium
 from gradeapp.errors import GradeappError
 
 
@@ -231,19 +232,32 @@ def read_cells(
 
 def write_cells(
     store, grader_id: int, rows: Iterable[tuple[int, bytes]], max_id: int, rule: str, *, rebuild: bool
-) -> None:
-    """Store a judge's packed cells (generation_id, cells) and the state they are valid for, in one transaction."""
-    with store.atomic():
-        if rebuild:
-            store.conn.execute("DELETE FROM judge_cells WHERE grader_id = ?", [grader_id])
-        store.conn.executemany(
-            "INSERT OR REPLACE INTO judge_cells(grader_id, generation_id, cells) VALUES (?, ?, ?)",
-            ((grader_id, int(g), c) for g, c in rows),
-        )
-        store.conn.execute(
-            "INSERT OR REPLACE INTO judge_cells_state(grader_id, max_verdict_id, rule) VALUES (?, ?, ?)",
-            [grader_id, max_id, rule],
-        )
+) -> bool:
+    """Store a judge's packed cells (generation_id, cells) and the state they are valid for, in one transaction.
+
+    Return whether they were kept. A read-only project keeps nothing, nor does one whose write lock
+    another program held past the limit ("database is locked"): the cells are a cache, the next load
+    writes them. Any other failure (a full disk, an I/O error, a file made read-only under us) is raised.
+    """
+    if store.readonly:
+        return False
+    try:
+        with store.atomic():
+            if rebuild:
+                store.conn.execute("DELETE FROM judge_cells WHERE grader_id = ?", [grader_id])
+            store.conn.executemany(
+                "INSERT OR REPLACE INTO judge_cells(grader_id, generation_id, cells) VALUES (?, ?, ?)",
+                ((grader_id, int(g), c) for g, c in rows),
+            )
+            store.conn.execute(
+                "INSERT OR REPLACE INTO judge_cells_state(grader_id, max_verdict_id, rule) VALUES (?, ?, ?)",
+                [grader_id, max_id, rule],
+            )
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            return False
+        raise
+    return True
 
 
 def generations_frame(store) -> pd.DataFrame:

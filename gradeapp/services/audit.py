@@ -10,7 +10,6 @@ estimates; human verdicts anywhere else count for agreement only.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -371,13 +370,10 @@ def judge_cells(
             fresh.update({int(g): blobs.get(int(g), b"") for g in part})
     cached_ids: list[int] = []
     cached: list[bytes] = []
-    if rebuild or top > (state[0] if state else -1):
-        try:
-            audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild)
-        except sqlite3.OperationalError:  # a read-only project: use this load's cells without keeping them
-            pass
-        else:
-            fresh = {}
+    stale = rebuild or top > (state[0] if state else -1)
+    # not kept (read-only, or locked past the limit): this load uses its cells without keeping them
+    if stale and audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild):
+        fresh = {}
     progress(0.8, "judge cells")
     if not rebuild or not fresh:
         cached_ids, cached = audit_store.read_cells(store, grader_id, generation_ids)
