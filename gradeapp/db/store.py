@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradeapp.db.connection import begin_immediate, now_iso
+from gradeapp.db.migrations import canonical_names
 
 if TYPE_CHECKING:  # pandas and sqlite-utils load on use: the desk starts without them
     import pandas as pd
@@ -172,7 +173,8 @@ class Store:
 
     def applied_migrations(self) -> list[str]:
         """Return the names of the schema migrations applied to this file (read-only)."""
-        return [r[0] for r in self.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+        rows = self.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")
+        return canonical_names([r[0] for r in rows])
 
     # -- catalog ---------------------------------------------------------------------------------
     def upsert_skills(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
