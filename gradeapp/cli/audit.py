@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
@@ -11,8 +10,8 @@ from gradeapp.cli.output import print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.calibration import plan_audit
 from gradeapp.core.summary import audit_status, headline_lines, omitted
-from gradeapp.db import audit_store
 from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
+from gradeapp.services.draw_listing import list_draws
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
@@ -60,24 +59,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
-        draws = audit_store.audit_draws_df(store)
-        if args.name:
-            draws = draws[draws["name"] == args.name]
-        items = audit_store.audit_items_df(store)
-    out = []
-    for _, d in draws.iterrows():
-        it = items[items["draw_id"] == d["id"]]
-        out.append(
-            {
-                "name": d["name"],
-                "design": d["design"],
-                "seed": None if d["seed"] is None or d["seed"] != d["seed"] else int(d["seed"]),
-                "params": json.loads(d["params"] or "{}"),
-                "created": d["created"],
-                "generations": it["uid"].tolist(),
-                "items": it[["uid", "stratum", "inclusion_prob"]].to_dict("records"),
-            }
-        )
+        out = list_draws(store, args.name)
     if args.json:
         print_json(out)
         return 0

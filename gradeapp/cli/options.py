@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gradeapp.db import Store
-from gradeapp.db.connection import ProjectReadOnly
 from gradeapp.services.backup import rolling, snapshot
-from gradeapp.services.project import open_existing
+from gradeapp.services.project import ProjectReadOnly, Store, open_existing
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,9 +165,3 @@ def set_common(store: Store, names: list[str], common: bool = True) -> int:
     with store.atomic():
         store.set_skills_common(names, common)
     return len(names)
-
-
-def dumps_skill(skill: dict) -> str:
-    """Return a skill as one JSONL line of the generic catalog format."""
-    keys = ("name", "category", "definition", "example", "common", "frequency", "status")
-    return json.dumps({k: skill.get(k) for k in keys if skill.get(k) not in (None, "")}, ensure_ascii=False)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import Store, audit_store, open_project
+from gradeapp.db import Store, export_store, open_project
 from gradeapp.errors import GradeappError
 from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
@@ -90,30 +90,30 @@ def verdict_batches(
 
     In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
     depends on the chunk, not on the project. The rows are read by READERS child processes
-    (audit_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
+    (export_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
     before_large_read returns (the export waits there until its statistics are freed: at a million
     generations they and the readers would take more than 1.5 GB together).
     """
     schema = verdict_schema()
-    gen_ids, uids = audit_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
-    graders = list(audit_store.export_graders(store).itertuples(index=False))
+    gen_ids, uids = export_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
+    graders = list(export_store.export_graders(store).itertuples(index=False))
     jobs = []
     for grader in graders:
-        lo, hi = audit_store.grader_generation_range(store, grader.id)
+        lo, hi = export_store.grader_generation_range(store, grader.id)
         jobs += [(int(grader.id), s, s + generation_chunk - 1) for s in range(lo, hi + 1, generation_chunk)]
     large = len(gen_ids) > LARGE_PROJECT
     if large and before_large_read is not None:
         before_large_read()
     by_id = {int(g.id): g for g in graders}
     submitted: dict[int, set[int] | None] = {}
-    batches = audit_store.dump_verdict_rows(store, jobs, readers=READERS)
+    batches = export_store.dump_verdict_rows(store, jobs, readers=READERS)
     for (grader_id, _lo, _hi), rows in zip(jobs, batches, strict=True):
         if not rows.num_rows:
             continue
         grader = by_id[grader_id]
         if grader_id not in submitted:
             submitted[grader_id] = (
-                audit_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
+                export_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
             )
         table = _current_table(store, rows, grader, submitted[grader_id], gen_ids, uids, schema)
         if table.num_rows:
@@ -150,7 +150,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         first[np.flatnonzero(has)[pos]] = True
     if first.any():
         firsts = np.flatnonzero(first)
-        texts = audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
+        texts = export_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
         found = pa.array([texts.get(int(r)) for r in reply_np[firsts]], pa.large_string())
         # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
         at = np.zeros(m, np.int64)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gradeapp.db import Store
-from gradeapp.db.audit_store import active_draw_generations, decided_criteria, is_submitted
+from gradeapp.db.item_store import active_draw_generations, decided_criteria, is_submitted
 from gradeapp.io.importers import ImportedItems, import_source
 from gradeapp.services.backup import snapshot
 
