@@ -154,8 +154,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info, indent=None)
         return 0
-    demo = " (demo)" if project.get("demo") == "1" else ""
-    print(f"project {project.get('name')}{demo}  {path}")
+    name = project.get("name") or ""
+    # the demo's own name already says so
+    demo = " (demo)" if project.get("demo") == "1" and not name.endswith("(demo)") else ""
+    print(f"project {name}{demo}  {path}")
     print(f"uuid {project.get('uuid')}")
     for key in ("skills", "topics", "combinations", "generations", "graders"):
         print(f"{key:>13}: {info[key]}")
