@@ -151,35 +151,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the audit commands to the gradeapp CLI."""
     audit = subparsers.add_parser("audit", help="draw and list audit samples for people to grade")
     asub = audit.add_subparsers(dest="audit_command", required=True)
-    p = asub.add_parser(
-        "draw", parents=[common], help="draw generations for people to grade (a known design)"
-    )
-    p.add_argument("--size", type=int, required=True, help="generations to draw (per cell with --per-cell)")
-    p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
-    p.add_argument(
-        "--design",
-        choices=["uniform", "stratified", "active"],
-        default="uniform",
-        help="active: Poisson sampling, more likely where the judge's runs disagree (--size is the expected size)",
-    )
-    p.add_argument(
-        "--floor",
-        type=float,
-        default=ACTIVE_FLOOR,
-        help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
-    )
-    p.add_argument(
-        "--by-verdict",
-        action="store_true",
-        help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
-    )
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--name", help="name of the draw (default audit-<n>)")
-    p.add_argument(
-        "--include-common", action="store_true", help="draw also from combinations with common skills"
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_audit_draw)
+    _register_draw(asub, common)
     p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
     p.add_argument("--name", help="only this draw")
     p.add_argument("--json", action="store_true")
@@ -213,3 +185,36 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
     _stat_args(p)
     p.set_defaults(func=cmd_export)
+
+
+def _register_draw(asub, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp audit draw`."""
+    p = asub.add_parser(
+        "draw", parents=[common], help="draw generations for people to grade (a known design)"
+    )
+    p.add_argument("--size", type=int, required=True, help="generations to draw (per cell with --per-cell)")
+    p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
+    p.add_argument(
+        "--design",
+        choices=["uniform", "stratified", "active"],
+        default="uniform",
+        help="active: Poisson sampling, more likely where the judge's runs disagree (--size is the expected size)",
+    )
+    p.add_argument(
+        "--floor",
+        type=float,
+        default=ACTIVE_FLOOR,
+        help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
+    )
+    p.add_argument(
+        "--by-verdict",
+        action="store_true",
+        help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
+    )
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--name", help="name of the draw (default audit-<n>)")
+    p.add_argument(
+        "--include-common", action="store_true", help="draw also from combinations with common skills"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_draw)

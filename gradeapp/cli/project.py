@@ -22,25 +22,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="project name (default: the file name)")
     p.set_defaults(func=cmd_init)
 
-    cat = subparsers.add_parser("catalog", help="skills and topics").add_subparsers(
-        dest="catalog_command", required=True
-    )
-    p = cat.add_parser(
-        "import",
-        parents=[common],
-        help="import skills and topics (reference skills.csv + topics.txt, a folder, or JSONL/CSV)",
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.set_defaults(func=cmd_catalog_import)
-    p = cat.add_parser(
-        "common", parents=[common], help="flag skills as common (excluded from reported scores)"
-    )
-    p.add_argument("skills", nargs="+", metavar="SKILL")
-    p.add_argument("--off", action="store_true", help="clear the flag instead")
-    p.set_defaults(func=cmd_catalog_common)
-    p = cat.add_parser("list", parents=[common], help="list skills and topics")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_catalog_list)
+    _register_catalog(subparsers, common)
 
     p = subparsers.add_parser(
         "import",
@@ -79,6 +61,29 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "desk", parents=[common], help="open the grading desk (the default without a command)"
     )
     p.set_defaults(func=cmd_desk)
+
+
+def _register_catalog(subparsers, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp catalog import|common|list`."""
+    cat = subparsers.add_parser("catalog", help="skills and topics").add_subparsers(
+        dest="catalog_command", required=True
+    )
+    p = cat.add_parser(
+        "import",
+        parents=[common],
+        help="import skills and topics (reference skills.csv + topics.txt, a folder, or JSONL/CSV)",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_catalog_import)
+    p = cat.add_parser(
+        "common", parents=[common], help="flag skills as common (excluded from reported scores)"
+    )
+    p.add_argument("skills", nargs="+", metavar="SKILL")
+    p.add_argument("--off", action="store_true", help="clear the flag instead")
+    p.set_defaults(func=cmd_catalog_common)
+    p = cat.add_parser("list", parents=[common], help="list skills and topics")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_catalog_list)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
