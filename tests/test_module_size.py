@@ -27,9 +27,6 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "gradeapp/core/judge_compare.py:compare_judges": "issue 20 dedupes its McNemar; split with it",
     "gradeapp/services/audit.py:load_audit_data": "issue 20 (services/audit.py)",
     "gradeapp/services/audit.py:plan_draw": "issue 20 (services/audit.py)",
-    "gradeapp/services/audit_queue.py:audit_progress": "not split this session",
-    "gradeapp/services/export.py:_current_table": "not split this session",
-    "gradeapp/services/judges.py:compare_project_judges": "not split this session",
 }
 
 

@@ -120,44 +120,60 @@ def verdict_batches(
             yield table
 
 
+def _current_positions(rows) -> np.ndarray:
+    """Return the positions of the current rows (identity + rule order in, export order out).
+
+    The last row of each identity counts; a retracted current row hides it.
+    """
+    import pyarrow.compute as pc
+
+    count = rows.num_rows
+    verdict_ids = rows.column("id").to_numpy()
+    gen = rows.column("generation_id").to_numpy()
+    run = rows.column("run").to_numpy()
+    crit = rows.column("criterion")
+    same_next = np.zeros(count, bool)
+    if count > 1:
+        same_crit = pc.equal(crit.slice(1), crit.slice(0, count - 1)).to_numpy(zero_copy_only=False)
+        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
+    keep = ~same_next & ~pc.equal(rows.column("status"), "retracted").to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(keep)
+    return positions[np.lexsort((verdict_ids[positions], run[positions], gen[positions]))]
+
+
+def _reply_texts_once(store, reply_ids: np.ndarray):
+    """Return the raw reply text on the first row of each reply and null elsewhere (an Arrow array)."""
+    import pyarrow as pa
+
+    count = len(reply_ids)
+    has = ~np.isnan(reply_ids.astype(np.float64))
+    first = np.zeros(count, bool)
+    if has.any():
+        _, pos = np.unique(reply_ids[has], return_index=True)
+        first[np.flatnonzero(has)[pos]] = True
+    if not first.any():
+        return pa.nulls(count, pa.large_string())
+    firsts = np.flatnonzero(first)
+    texts = export_store.reply_texts(store, np.unique(reply_ids[first]).astype(np.int64).tolist())
+    found = pa.array([texts.get(int(r)) for r in reply_ids[firsts]], pa.large_string())
+    # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
+    at = np.zeros(count, np.int64)
+    at[firsts] = np.arange(len(firsts))
+    return found.take(pa.array(at, mask=~first))
+
+
 def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
     """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    n = rows.num_rows
-    vid = rows.column("id").to_numpy()
     gen = rows.column("generation_id").to_numpy()
     run = rows.column("run").to_numpy()
     crit = rows.column("criterion")
     status = rows.column("status")
-    # The last row of each identity counts; a retracted current row hides it.
-    same_next = np.zeros(n, bool)
-    if n > 1:
-        same_crit = pc.equal(crit.slice(1), crit.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
-    keep = ~same_next & ~pc.equal(status, "retracted").to_numpy(zero_copy_only=False)
-    idx = np.flatnonzero(keep)
-    idx = idx[np.lexsort((vid[idx], run[idx], gen[idx]))]
+    idx = _current_positions(rows)
     take = pa.array(idx)
     m = len(idx)
-    reply = rows.column("reply_id").take(take)
-    reply_np = reply.to_numpy(zero_copy_only=False)
-    has = ~np.isnan(reply_np.astype(np.float64))
-    first = np.zeros(m, bool)
-    if has.any():
-        _, pos = np.unique(reply_np[has], return_index=True)
-        first[np.flatnonzero(has)[pos]] = True
-    if first.any():
-        firsts = np.flatnonzero(first)
-        texts = export_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
-        found = pa.array([texts.get(int(r)) for r in reply_np[firsts]], pa.large_string())
-        # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
-        at = np.zeros(m, np.int64)
-        at[firsts] = np.arange(len(firsts))
-        raw = found.take(pa.array(at, mask=~first))
-    else:
-        raw = pa.nulls(m, pa.large_string())
+    raw = _reply_texts_once(store, rows.column("reply_id").take(take).to_numpy(zero_copy_only=False))
     g = gen[idx]
     if submitted is None:
         sub = pa.nulls(m, pa.int64())
