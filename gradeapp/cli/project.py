@@ -123,7 +123,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     # no backup here: import_sources takes the strict one itself, for the desk and the command alike
-    with open_store(args, long_job=True, backup=None) as store:
+    with open_store(args, long_job=True, rolling_backup=False) as store:
         report = import_sources(
             store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
         )
