@@ -27,6 +27,7 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "gradeapp/core/judge_compare.py:compare_judges": "issue 20 dedupes its McNemar; split with it",
     "gradeapp/services/audit.py:load_audit_data": "issue 20 (services/audit.py)",
     "gradeapp/services/audit.py:plan_draw": "issue 20 (services/audit.py)",
+    "gradeapp/services/audit.py:draw_audit": "issue 20 (services/audit.py); 65 lines since the grounding design",
 }
 
 

@@ -6,8 +6,9 @@ import json
 import re
 from pathlib import Path
 
+from gradeapp.core.evidence import quote_rows
 from gradeapp.core.parsing import extract_answer, parse_judge_reply
-from gradeapp.db import Store
+from gradeapp.db import Store, evidence_store
 from gradeapp.db.connection import now_iso
 from gradeapp.errors import InputError
 from gradeapp.io.importers.combinations import CombinationResolver
@@ -177,6 +178,15 @@ def _import_graded(
             }
             for criterion, point in parsed.points.items()
         )
+        _store_reference_quotes(store, grader_id, gid, run, reply_id, raw, skills, topic)
+
+
+def _store_reference_quotes(store, grader_id, gid, run, reply_id, raw, skills, topic) -> None:
+    """Store the quoted passages of a reference reply's explanations, each checked against the text."""
+    text = evidence_store.generation_texts(store, [gid]).get(gid, "")
+    base = {"grader_id": grader_id, "generation_id": gid, "run": run}
+    quotes = ({**base, **quote} for quote in quote_rows(raw, text, skills, topic))
+    evidence_store.replace_reply_evidence(store.conn, reply_id, quotes)
 
 
 def import_reference(store: Store, root: Path) -> dict[str, int]:

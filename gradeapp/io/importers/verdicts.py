@@ -14,8 +14,10 @@ from typing import Any
 from gradeapp.core.parsing import MATCH_METHODS
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.core.rubric import criteria as rubric_criteria
-from gradeapp.db import Store
+from gradeapp.db import Store, evidence_store
 from gradeapp.errors import InputError
+from gradeapp.io.evidence_fields import FIELD as EVIDENCE_FIELD
+from gradeapp.io.evidence_fields import parse_evidence
 from gradeapp.io.importers.fields import (
     FALSE_WORDS,
     TRUE_WORDS,
@@ -99,6 +101,7 @@ class _VerdictImport:
         self.items = ImportedItems()
         self.pending: list[dict] = []
         self.pending_keys: dict[tuple, tuple] = {}
+        self.pending_evidence: list[dict] = []
         self.read = self.added = self.skipped = 0
 
     def generation(self, record: dict, line: int) -> int:
@@ -171,10 +174,20 @@ class _VerdictImport:
         identity = (grader_id, gid, criterion, run)
         if self._unchanged(identity, value, status):
             self.skipped += 1
-            return
-        self.pending.append(self._verdict_row(record, kind, identity, value, status, seconds))
+        else:
+            self.pending.append(self._verdict_row(record, kind, identity, value, status, seconds))
+        self._queue_evidence(record, line, identity)
         if len(self.pending) >= BATCH:
             self.flush()
+
+    def _queue_evidence(self, record: dict, line: int, identity: tuple) -> None:
+        """Queue the record's evidence marks (written after the verdicts; a known mark is not repeated)."""
+        if record.get(EVIDENCE_FIELD) in (None, "", []):
+            return
+        text = evidence_store.generation_texts(self.store, [identity[1]]).get(identity[1], "")
+        keys = ("grader_id", "generation_id", "criterion", "run")
+        for mark in parse_evidence(record[EVIDENCE_FIELD], text, self.path, line):
+            self.pending_evidence.append({**dict(zip(keys, identity, strict=True)), **mark})
 
     def _unchanged(self, identity: tuple, value: int | None, status: str) -> bool:
         """Tell whether a verdict equals the current one of its identity (and remember it as current)."""
@@ -223,6 +236,8 @@ class _VerdictImport:
         """Write the queued verdicts."""
         self.added += self.store.add_verdicts(self.pending)
         self.pending = []
+        evidence_store.insert_new_evidence(self.store.conn, self.pending_evidence)
+        self.pending_evidence = []
 
 
 def is_wide(record: dict) -> bool:
