@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gradeapp.cli.options import BOOTSTRAP, CONFIDENCE, FRACTION, HALF_WIDTH, SEED, open_store, whole
@@ -11,8 +10,8 @@ from gradeapp.cli.output import print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.calibration import plan_audit
 from gradeapp.core.summary import audit_status, headline_lines, omitted
-from gradeapp.db import audit_store
 from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
+from gradeapp.services.draw_listing import list_draws
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
@@ -44,6 +43,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
             name=args.name,
             exclude_common=not args.include_common,
             floor=args.floor,
+            grounding=args.grounding,
         )
     if args.json:
         print_json(report)
@@ -60,24 +60,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
-        draws = audit_store.audit_draws_df(store)
-        if args.name:
-            draws = draws[draws["name"] == args.name]
-        items = audit_store.audit_items_df(store)
-    out = []
-    for _, d in draws.iterrows():
-        it = items[items["draw_id"] == d["id"]]
-        out.append(
-            {
-                "name": d["name"],
-                "design": d["design"],
-                "seed": None if d["seed"] is None or d["seed"] != d["seed"] else int(d["seed"]),
-                "params": json.loads(d["params"] or "{}"),
-                "created": d["created"],
-                "generations": it["uid"].tolist(),
-                "items": it[["uid", "stratum", "inclusion_prob"]].to_dict("records"),
-            }
-        )
+        out = list_draws(store, args.name)
     if args.json:
         print_json(out)
         return 0
@@ -171,40 +154,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the audit commands to the gradeapp CLI."""
     audit = subparsers.add_parser("audit", help="draw and list audit samples for people to grade")
     asub = audit.add_subparsers(dest="audit_command", required=True)
-    p = asub.add_parser(
-        "draw", parents=[common], help="draw generations for people to grade (a known design)"
-    )
-    p.add_argument(
-        "--size",
-        type=whole(1, 10_000_000),
-        required=True,
-        help="generations to draw (per cell with --per-cell)",
-    )
-    p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
-    p.add_argument(
-        "--design",
-        choices=["uniform", "stratified", "active"],
-        default="uniform",
-        help="active: Poisson sampling, more likely where the judge's runs disagree (--size is the expected size)",
-    )
-    p.add_argument(
-        "--floor",
-        type=FRACTION,
-        default=ACTIVE_FLOOR,
-        help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
-    )
-    p.add_argument(
-        "--by-verdict",
-        action="store_true",
-        help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
-    )
-    p.add_argument("--seed", type=SEED, required=True)
-    p.add_argument("--name", help="name of the draw (default audit-<n>)")
-    p.add_argument(
-        "--include-common", action="store_true", help="draw also from combinations with common skills"
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_audit_draw)
+    _register_draw(asub, common)
     p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
     p.add_argument("--name", help="only this draw")
     p.add_argument("--json", action="store_true")
@@ -238,3 +188,46 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
     _stat_args(p)
     p.set_defaults(func=cmd_export)
+
+
+def _register_draw(asub, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp audit draw`."""
+    p = asub.add_parser(
+        "draw", parents=[common], help="draw generations for people to grade (a known design)"
+    )
+    p.add_argument(
+        "--size",
+        type=whole(1, 10_000_000),
+        required=True,
+        help="generations to draw (per cell with --per-cell)",
+    )
+    p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
+    p.add_argument(
+        "--design",
+        choices=["uniform", "stratified", "active"],
+        default="uniform",
+        help="active: Poisson sampling, more likely where the judge's runs disagree (--size is the expected size)",
+    )
+    p.add_argument(
+        "--floor",
+        type=FRACTION,
+        default=ACTIVE_FLOOR,
+        help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
+    )
+    p.add_argument(
+        "--grounding",
+        action="store_true",
+        help="active only: also more likely where the judge's credited points lack a grounded quote (docs/evidence.md)",
+    )
+    p.add_argument(
+        "--by-verdict",
+        action="store_true",
+        help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
+    )
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--name", help="name of the draw (default audit-<n>)")
+    p.add_argument(
+        "--include-common", action="store_true", help="draw also from combinations with common skills"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_draw)

@@ -8,11 +8,9 @@ import sys
 from collections.abc import Callable
 
 from gradeapp.core.sampling import MAX_DRAW
-from gradeapp.db import Store
-from gradeapp.db.connection import ProjectReadOnly
 from gradeapp.llm.jobs import settle_dead_jobs
 from gradeapp.services.backup import rolling, snapshot
-from gradeapp.services.project import open_existing
+from gradeapp.services.project import ProjectReadOnly, Store, open_existing
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -79,6 +77,7 @@ CONFIDENCE = number(0.0, 1.0, above=True, below=True)
 BOOTSTRAP = whole(0, 100_000)
 HALF_WIDTH = number(0.0, 1.0, above=True)
 SECONDS = number(0.0, 7 * 24 * 3600.0)
+ROW_ID = whole(1, 2**63 - 1)
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -107,13 +106,20 @@ def _notice(message: str) -> None:
 
 
 def open_store(
-    args: argparse.Namespace, *, write: bool = True, long_job: bool = False, backup: str | None = None
+    args: argparse.Namespace,
+    *,
+    write: bool = True,
+    long_job: bool = False,
+    backup: str | None = None,
+    rolling_backup: bool = True,
 ) -> Store:
     """Open the project named by --project (or the per-user default).
 
     write=False: a reading command; a project on a read-only medium (or without write permission)
     opens read-only. write=True: a rolling backup at most once an hour, or always a backup named
-    `backup` (before a merge or an import). long_job: wait for a busy project as long as it takes.
+    `backup` (before a merge or an import). rolling_backup=False: no rolling backup, for a command whose
+    service takes its own strict backup first (the import). long_job: wait for a busy project as long as
+    it takes.
     """
     store = open_existing(args.project)
     store.on_wait = _notice
@@ -127,7 +133,7 @@ def open_store(
                 )
             if backup:
                 snapshot(store, backup)
-            else:
+            elif rolling_backup:
                 rolling(store)
             settle_dead_jobs(store)
         except BaseException:

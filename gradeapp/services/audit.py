@@ -10,13 +10,13 @@ estimates; human verdicts anywhere else count for agreement only.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.evidence_stats import GROUNDING_WEIGHT
 from gradeapp.core.judge_cells import (
     CELL,
     FIXED_CODES,
@@ -33,11 +33,11 @@ from gradeapp.core.results import AuditData
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.services import evidence
 from gradeapp.services.scores import ensure_checks
 
 DESIGNS = ("uniform", "stratified", "active")
 ACTIVE_FLOOR = 0.65  # share of the active draw's expected size spread uniformly over the pool
-RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -300,9 +300,11 @@ def _people(store, gens, n_sentences, named, naming_penalty: bool, program_sente
         human_gen["n_people"] = hv.groupby("generation_id")["grader"].nunique().reindex(human_gen.index)
     by_grader = pd.DataFrame()
     if not hv.empty:
-        # One unit per person x generation, scored like a generation.
+        # One unit per person x generation, scored like a generation: generation_id * people + person
+        # code, unique for any number of people (a fixed 1,024 slots folded person 1,024 into person 0)
         codes, names = pd.factorize(hv["grader"])
-        gp = hv.assign(generation_id=hv["generation_id"] * RUN_SLOTS + codes, gid=hv["generation_id"])
+        people = len(names)
+        gp = hv.assign(generation_id=hv["generation_id"] * people + codes, gid=hv["generation_id"])
         gp["k"] = gp["gid"].map(kmap)
         gchecks = None
         if not checks.empty:
@@ -311,8 +313,8 @@ def _people(store, gens, n_sentences, named, naming_penalty: bool, program_sente
             gchecks = gchecks.drop(columns=["gid", "generation_id_c"])
         gp = _deterministic(gp[["generation_id", "criterion", "value", "k"]], gchecks, **rules)
         by_grader = _scores(gp).reset_index()
-        by_grader["grader"] = names[by_grader["generation_id"] % RUN_SLOTS]
-        by_grader["generation_id"] = by_grader["generation_id"] // RUN_SLOTS
+        by_grader["grader"] = names[by_grader["generation_id"] % people]
+        by_grader["generation_id"] = by_grader["generation_id"] // people
     return _People(hv, hmaj, hpts, human_gen, by_grader, notes)
 
 
@@ -370,13 +372,10 @@ def judge_cells(
             fresh.update({int(g): blobs.get(int(g), b"") for g in part})
     cached_ids: list[int] = []
     cached: list[bytes] = []
-    if rebuild or top > (state[0] if state else -1):
-        try:
-            audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild)
-        except sqlite3.OperationalError:  # a read-only project: use this load's cells without keeping them
-            pass
-        else:
-            fresh = {}
+    stale = rebuild or top > (state[0] if state else -1)
+    # not kept (read-only, or locked past the limit): this load uses its cells without keeping them
+    if stale and audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild):
+        fresh = {}
     progress(0.8, "judge cells")
     if not rebuild or not fresh:
         cached_ids, cached = audit_store.read_cells(store, grader_id, generation_ids)
@@ -724,11 +723,20 @@ def draw_audit(
     name: str | None = None,
     exclude_common: bool = True,
     floor: float = ACTIVE_FLOOR,
+    grounding: bool = False,
 ) -> dict:
-    """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata)."""
+    """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata).
+
+    grounding (active only): the judge's uncertainty is raised where its credited points lack a grounded
+    quote (services/evidence.py, grounding_aware_uncertainty).
+    """
     if by_verdict and design != "stratified":
         raise GradeappError("--by-verdict needs --design stratified")
+    if grounding and design != "active":
+        raise GradeappError("--grounding needs --design active")
     pool = draw_pool(store, exclude_common=exclude_common, with_verdict=by_verdict or design == "active")
+    if grounding and not pool.empty:
+        pool["uncertainty"] = evidence.grounding_aware_uncertainty(store, pool)
     items = plan_draw(
         pool, size, design=design, per_cell=per_cell, by_verdict=by_verdict, seed=seed, floor=floor
     )
@@ -745,6 +753,10 @@ def draw_audit(
         params.update(
             floor=floor, sampling="poisson", uncertainty="2*sqrt(s(1-s)), s = full_marks soft score"
         )
+        if grounding:
+            params["uncertainty"] += (
+                f" + {GROUNDING_WEIGHT} x share of credited points without a grounded quote"
+            )
     draw_id = audit_store.add_audit_draw(
         store,
         name,

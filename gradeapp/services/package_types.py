@@ -18,6 +18,10 @@ from gradeapp.errors import ProjectError
 MAX_TEXT = 100_000  # characters of a note, reason or raw reply value; a person types far less
 MAX_SECONDS = 7 * 24 * 3600.0  # time spent on one item, as `gradeapp grade --seconds` allows
 MAX_RUN = 2**31 - 1
+# A package holds one person's share of a draw: megabytes. The bounds stop a crafted one from
+# filling memory (every row is read before anything is written) or reading forever.
+MAX_PACKAGE_BYTES = 1 << 30
+PACKAGE_READ_SECONDS = 60.0
 
 
 class PackageRefused(ProjectError):
