@@ -23,7 +23,7 @@ from gradeapp.db.connection import (
     set_file_identity,
 )
 from gradeapp.db.integrity import ALWAYS_CHECK_BYTES, check_structure, quick_check
-from gradeapp.db.migrations import known_migrations, migration_set
+from gradeapp.db.migrations import apply_migrations, known_migrations
 from gradeapp.db.store import Store
 from gradeapp.errors import ProjectError
 
@@ -114,7 +114,7 @@ def _upgrade(store: Store, path: Path, info: FileInfo) -> None:
             # one transaction under the write lock: another process opening the file at the same moment
             # waits, then finds every migration applied (sqlite-utils reads what is pending inside it)
             with store.atomic():
-                migration_set().apply(store.db)
+                apply_migrations(store.db)
         except sqlite3.OperationalError as exc:
             raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
     if store.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:

@@ -69,7 +69,7 @@ def test_looking_at_an_open_project_keeps_this_process_locks(tmp_path, look):
 # a live project, its -wal or its -shm (or, for the backup files, only files no connection has open).
 REVIEWED = {
     # input files (JSONL, CSV, reference folders, prompt lists, the guidelines text) read by name
-    ("gradeapp/io/importers.py", "_sha256"),
+    ("gradeapp/io/importers/sources.py", "file_digest"),
     ("gradeapp/io/text.py", "open_text"),
     ("gradeapp/io/text.py", "read_jsonl"),
     ("gradeapp/core/prompts.py", "_load_list"),
