@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
+from gradeapp.core.two_by_two import kappa_row
 from gradeapp.db import Store, audit_store, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.adjudication import default_judge, human_judge_pairs, human_labels, human_pairs
-from gradeapp.services.audit import missing_notes
+from gradeapp.services.audit_data import missing_notes
 from gradeapp.services.scores import ensure_checks
 
 RUN_SLOTS = 1024
@@ -378,7 +378,11 @@ def load_audit_data(
         judge_name=judge_name,
         judge_points=jpts,
         judge_own_points=maj,
-        judge_runs=judge_runs,
+        judge_run_tally=judge_runs.dropna(subset=["value"])
+        .groupby(["generation_id", "criterion"], sort=True)["value"]
+        .agg(n="count", passes="sum")
+        .reset_index(),
+        judge_run_numbers=judge_runs.dropna(subset=["value"])[["criterion", "run"]].drop_duplicates(),
         judge_gen=judge_gen,
         human_points=hv,
         human_consensus=hpts,

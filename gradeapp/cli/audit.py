@@ -9,16 +9,20 @@ from pathlib import Path
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
-from gradeapp.core.calibration import plan_audit
+from gradeapp.core.audit_draw import ACTIVE_FLOOR, DrawSettingError
+from gradeapp.core.audit_plan import plan_audit
+from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from gradeapp.core.summary import audit_status, headline_lines, omitted
 from gradeapp.db import audit_store
-from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
+from gradeapp.errors import GradeappError
+from gradeapp.services.audit import draw_audit
+from gradeapp.services.audit_data import load_audit_data
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
 
-def _stats_options(args: argparse.Namespace):
-
+def _stats_options(args: argparse.Namespace) -> StatsOptions:
+    """Return the statistics options the flags ask for."""
     return StatsOptions(
         judge=args.judge,
         draw=args.draw,
@@ -29,22 +33,36 @@ def _stats_options(args: argparse.Namespace):
         bootstrap=args.bootstrap,
         seed=args.seed,
         target_half_width=getattr(args, "target", 0.05),
+        rogan_gladen=args.rogan_gladen,
     )
+
+
+# The draw's settings as the command line spells them (DrawSettingError names the setting).
+DRAW_FLAGS = {
+    "design": "--design",
+    "size": "--size",
+    "by_verdict": "--by-verdict",
+    "floor": "--floor",
+    "per_cell": "--per-cell",
+}
 
 
 def cmd_audit_draw(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        report = draw_audit(
-            store,
-            args.size,
-            design=args.design,
-            per_cell=args.per_cell,
-            by_verdict=args.by_verdict,
-            seed=args.seed,
-            name=args.name,
-            exclude_common=not args.include_common,
-            floor=args.floor,
-        )
+        try:
+            report = draw_audit(
+                store,
+                args.size,
+                design=args.design,
+                per_cell=args.per_cell,
+                by_verdict=args.by_verdict,
+                seed=args.seed,
+                name=args.name,
+                exclude_common=not args.include_common,
+                floor=args.floor,
+            )
+        except DrawSettingError as exc:
+            raise GradeappError(f"{DRAW_FLAGS[exc.setting]}: {exc}") from None
     if args.json:
         print_json(report)
         return 0
@@ -93,7 +111,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 def cmd_audit_plan(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         data = load_audit_data(
-            store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
+            store, StatsOptions(judge=args.judge, draw=args.draw, exclude_common=not args.include_common)
         )
     plan = plan_audit(data, args.target, confidence=args.confidence, metric=args.metric)
     if args.json:
@@ -160,9 +178,19 @@ def _stat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--threshold", type=float, default=0.5, help="skill-fraction pass threshold (default 0.5)")
     p.add_argument(
-        "--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for none (default 1000)"
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        help=f"bootstrap resamples, 0 for none (default {BOOTSTRAP_RESAMPLES})",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})"
+    )
+    p.add_argument(
+        "--rogan-gladen",
+        action="store_true",
+        help="also the Rogan-Gladen correction (biased in the coverage study: see docs/audit.md)",
+    )
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

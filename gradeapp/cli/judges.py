@@ -6,6 +6,7 @@ import argparse
 
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
+from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, StatsOptions
 from gradeapp.services.judges import compare_project_judges
 
 
@@ -13,9 +14,7 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     """Rank the project's judges against people on the same audited generations."""
     wanted = [j.strip() for j in args.judges.split(",") if j.strip()] if args.judges else None
     with open_store(args) as store:
-        cmp = compare_project_judges(
-            store,
-            wanted,
+        options = StatsOptions(
             draw=args.draw,
             exclude_common=not args.include_common,
             threshold=args.threshold,
@@ -23,6 +22,7 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
             confidence=args.confidence,
         )
+        cmp = compare_project_judges(store, wanted, options)
     if args.json:
         print_json(cmp.summary())
         return 0
@@ -54,7 +54,14 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--include-common", action="store_true", help="keep combinations with common skills")
     p.add_argument("--threshold", type=float, default=0.5, help="skill-fraction pass threshold (default 0.5)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        help=f"paired bootstrap resamples (default {BOOTSTRAP_RESAMPLES})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_judges_compare)

@@ -10,6 +10,8 @@ import math
 
 import pandas as pd
 
+from gradeapp.core.metrics import aggregate
+
 HEADLINE_COLUMNS = [
     "student", "k", "judge", "calibrated", "ci_low", "ci_high", "people", "n_audited", "n_judged",
     "bias_points", "note",
@@ -218,3 +220,30 @@ def omitted(rates: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     reasons = rates[blank].groupby(["estimator", "note"], sort=True).size()
     lines = [f"{n} {est} estimate(s) left out: {note}" for (est, note), n in reasons.items()]
     return rates[~blank], lines
+
+
+def skillmix_table(data) -> pd.DataFrame:
+    """Return full marks, all skills and skill fraction per student x k from the judge and from people.
+
+    Parameters
+    ----------
+    data : AuditData.
+
+    Returns
+    -------
+    pandas.DataFrame : student, k, metric, source (judge | people), rounds (best_of: per combination;
+    single: per generation), mean, se, n.
+    """
+
+    out = []
+    for source, frame in (("judge", data.judge_gen), ("people", data.human_gen)):
+        if frame is None or frame.empty:
+            continue
+        scores = frame.join(data.gens[["student", "combination_id", "round"]], how="inner")
+        for best in (True, False):
+            agg = aggregate(scores, best_of_rounds=best)
+            out.append(agg.assign(source=source, rounds="best_of" if best else "single"))
+    if not out:
+        return pd.DataFrame(columns=["student", "k", "metric", "source", "rounds", "mean", "se", "n"])
+    table = pd.concat(out, ignore_index=True)
+    return table[["student", "k", "metric", "source", "rounds", "mean", "se", "n"]]

@@ -14,7 +14,7 @@ import numpy as np
 
 from gradeapp.core.results import AuditStats
 from gradeapp.core.summary import headline_table
-from gradeapp.io.report import _figure, _integer_locator, plot_forest
+from gradeapp.io.figures import integer_locator, new_figure, plot_forest
 
 COLUMN_WIDTH_IN = 3.3
 FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "path", "font.size": 7}
@@ -91,7 +91,7 @@ def headline_markdown(stats: AuditStats, metric: str = "full_marks") -> str:
 
 def paper_k_curve(stats: AuditStats, metric: str = "full_marks"):
     """Draw one column-wide k-curve: calibrated (solid, with interval) and the judge alone (dashed)."""
-    fig = _figure(COLUMN_WIDTH_IN, 2.3, dpi=150)
+    fig = new_figure(COLUMN_WIDTH_IN, 2.3, dpi=150)
     ax = fig.subplots()
     r = (
         stats.pass_rates[stats.pass_rates["metric"] == metric]
@@ -114,7 +114,7 @@ def paper_k_curve(stats: AuditStats, metric: str = "full_marks"):
     ax.plot([], [], color="gray", ls="--", lw=0.8, label="judge alone (dashed)")
     ax.set_xlabel("$k$ (skills per text)")
     ax.set_ylabel(f"{METRIC_TITLES[metric]} rate")
-    ax.xaxis.set_major_locator(_integer_locator())
+    ax.xaxis.set_major_locator(integer_locator())
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3, lw=0.4)
     ax.legend(fontsize=5.5, frameon=False)
@@ -128,7 +128,7 @@ def paper_agreement(stats: AuditStats):
         if not stats.agreement.empty
         else 1
     )
-    fig = _figure(COLUMN_WIDTH_IN, max(1.6, 0.12 * n + 0.55), dpi=150)
+    fig = new_figure(COLUMN_WIDTH_IN, max(1.6, 0.12 * n + 0.55), dpi=150)
     return plot_forest(stats, fig, fontsize=5.5)
 
 

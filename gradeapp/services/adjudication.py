@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import majority_vote
 from gradeapp.core.rubric import criteria, is_skill_criterion
+from gradeapp.core.two_by_two import kappa_row
 from gradeapp.db import Store, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.guidelines import current_version

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
-from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
-from gradeapp.core.calibration import calibrate, plan_audit
+from gradeapp.core.agreement import agreement_table, human_human
+from gradeapp.core.audit_plan import plan_audit
+from gradeapp.core.calibration import calibrate
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
-from gradeapp.core.summary import fill_notes
+from gradeapp.core.self_consistency import judge_self_consistency
+from gradeapp.core.summary import fill_notes, skillmix_table
 from gradeapp.db import Store
-from gradeapp.services.audit import Progress, load_audit_data
+from gradeapp.services.audit_data import load_audit_data
+from gradeapp.services.judge_run_cache import Progress
 
 
 class Cancelled(Exception):
@@ -37,15 +40,7 @@ def compute_stats(
 
 def load_data(store: Store, options: StatsOptions, progress: Progress | None = None) -> AuditData:
     """Load the snapshot a statistics run with these options computes from (see load_audit_data)."""
-    return load_audit_data(
-        store,
-        judge=options.judge,
-        draw=options.draw,
-        exclude_common=options.exclude_common,
-        naming_penalty=options.naming_penalty,
-        program_sentence_limit=options.program_sentence_limit,
-        progress=progress,
-    )
+    return load_audit_data(store, options, progress=progress)
 
 
 def compute_from_data(
@@ -59,7 +54,7 @@ def compute_from_data(
     timings = dict(timings or {})
     step(0.0, "calibration")
     t = time.perf_counter()
-    rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
+    rates = calibrate(data, confidence=o.confidence, threshold=o.threshold, rogan_gladen=o.rogan_gladen)
     rates = fill_notes(rates, data)  # a missing estimate says why (reasons of the design stay calibration's)
     plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
     timings["calibration"] = time.perf_counter() - t

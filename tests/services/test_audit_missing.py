@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradeapp.core.agreement import _rater_ratings, agreement_table, judge_human_pairs, skillmix_table
+from gradeapp.core.agreement import _rater_ratings, agreement_table, judge_human_pairs
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC
+from gradeapp.core.summary import skillmix_table
 from gradeapp.db import open_project
-from gradeapp.services.audit import load_audit_data
+from gradeapp.services.audit_data import load_audit_data
 from tests.simulate import simulate_project
 
 LATE = "2027-01-02T00:00:00.000000+00:00"
