@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
-from gradeapp.cli.output import print_json
+from gradeapp.cli.output import TABLE_FORMAT, UNDEFINED_LEGEND, print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.audit_draw import ACTIVE_FLOOR, DrawSettingError
 from gradeapp.core.audit_plan import plan_audit
@@ -117,7 +117,8 @@ def cmd_audit_plan(args: argparse.Namespace) -> int:
     if args.json:
         print_json(plan.to_dict("records"))
         return 0
-    print(plan.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(plan.to_string(**TABLE_FORMAT))
+    print(UNDEFINED_LEGEND)
     return 0
 
 
@@ -127,7 +128,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats.summary())
         return 0
-    fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
+    fmt = TABLE_FORMAT
     d = stats.data
     print(
         f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
@@ -156,6 +157,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(stats.self_consistency.to_string(**fmt) if not stats.self_consistency.empty else "no judge runs")
     print("\n== Skill-Mix table ==")
     print(stats.skillmix.to_string(**fmt) if not stats.skillmix.empty else "no scores")
+    print(f"\n{UNDEFINED_LEGEND}")
     print("\n== excluded ==")
     for e in d.exclusions or [{"what": "nothing", "n": 0, "why": ""}]:
         print(f"{e['n']:>7} {e['what']}: {e['why']}")

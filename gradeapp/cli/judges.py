@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gradeapp.cli.options import open_store
-from gradeapp.cli.output import print_json
+from gradeapp.cli.output import TABLE_FORMAT, UNDEFINED_LEGEND, print_json
 from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, StatsOptions
 from gradeapp.services.judges import compare_project_judges
 
@@ -26,7 +26,7 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(cmp.summary())
         return 0
-    fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
+    fmt = TABLE_FORMAT
     print(f"{len(cmp.judges)} judges on {cmp.n_generations} generations graded by people and every judge")
     print(cmp.sentence)
     print("\n== each judge against people ==")
@@ -37,6 +37,7 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     print(cmp.pairs.to_string(**fmt) if not cmp.pairs.empty else "no shared points")
     print("\n== cost (job records) ==")
     print(cmp.costs.to_string(**fmt))
+    print(f"\n{UNDEFINED_LEGEND}")
     return 0
 
 

@@ -43,8 +43,9 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame : generation_id, scope (criterion | composite), item, h, j (NaN where the judge has
-    no parsed point or its composite is undecided), student, k, topic, category.
+    pandas.DataFrame : generation_id, scope (criterion | composite), item, h (NaN where the people tied
+    and no adjudicator decided, or their composite is undecided), j (NaN where the judge has no parsed
+    point or its composite is undecided), student, k, topic, category.
     """
     gens = data.gens
     parts = []
@@ -57,7 +58,8 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
             on=["generation_id", "criterion"],
             suffixes=("_j", "_h"),
         )
-        crit = crit.dropna(subset=["value_h"])  # an unparsed judge point stays NaN: missing, never a fail
+        # an unparsed judge point stays NaN, and so does a people's tie no adjudicator decided: missing,
+        # never a fail (counted in n_judge_missing and n_people_undecided)
         crit = crit.assign(scope="criterion", item=crit["criterion"], j=crit["value_j"], h=crit["value_h"])
         parts.append(crit[["generation_id", "scope", "item", "h", "j"]])
     jg, hg = data.judge_gen, data.human_gen
@@ -92,7 +94,7 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
             columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"]
         )
     pairs = pd.concat(parts, ignore_index=True)
-    pairs = pairs[pairs["h"].notna()].reset_index(drop=True)  # an undecided human composite is not a pair
+    pairs = pairs.reset_index(drop=True)
     pairs["student"] = pairs["generation_id"].map(gens["student"])
     pairs["k"] = pairs["generation_id"].map(gens["k"])
     pairs["topic"] = pairs["generation_id"].map(gens["topic"])
@@ -203,15 +205,30 @@ def agreement_table(
 
 
 def _counts(rows: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Return the 2x2 counts and n_judge_missing per group, and each row's group code."""
-    missing = rows["j"].isna()
+    """Return the 2x2 counts, n_judge_missing and n_people_undecided per group, and each row's group code.
+
+    A pair is counted only where both sides are decided; a missing judge point, and a people's point or
+    composite left undecided (a tie no adjudicator decided), is counted beside n, never as a fail.
+    """
+    people_open = rows["h"].isna()
+    missing = rows["j"].isna() & ~people_open
+    ok = ~missing & ~people_open
     h, j = rows["h"] > 0.5, rows["j"] > 0.5
     rows = rows.assign(
-        ia=h & j & ~missing, ib=h & ~j & ~missing, ic=~h & j & ~missing, id=~h & ~j & ~missing, im=missing
+        ia=h & j & ok, ib=h & ~j & ok, ic=~h & j & ok, id=~h & ~j & ok, im=missing, iu=people_open
     )
     grouped = rows.groupby(keys, sort=True, dropna=False)
-    t = grouped[["ia", "ib", "ic", "id", "im"]].sum()
-    t = t.rename(columns={"ia": "a", "ib": "b", "ic": "c", "id": "d", "im": "n_judge_missing"})
+    t = grouped[["ia", "ib", "ic", "id", "im", "iu"]].sum()
+    t = t.rename(
+        columns={
+            "ia": "a",
+            "ib": "b",
+            "ic": "c",
+            "id": "d",
+            "im": "n_judge_missing",
+            "iu": "n_people_undecided",
+        }
+    )
     return t.reset_index(), grouped.ngroup().to_numpy()
 
 
@@ -270,13 +287,14 @@ def _tidy(out: pd.DataFrame) -> pd.DataFrame:
         if col not in out:
             out[col] = np.nan
     out["n"] = out["n"].astype(int)
-    for col in ("n_judge_missing", "a", "b", "c", "d"):
+    for col in ("n_judge_missing", "n_people_undecided", "a", "b", "c", "d"):
         out[col] = out[col].astype(int)
     return out.reindex(columns=AGREEMENT_COLUMNS)
 
 
 AGREEMENT_COLUMNS = [
-    "scope", "breakdown", "student", "k", "group", "criterion", "n", "n_judge_missing", "a", "b", "c", "d",
+    "scope", "breakdown", "student", "k", "group", "criterion", "n", "n_judge_missing", "n_people_undecided",
+    "a", "b", "c", "d",
     "p_human", "p_judge", "bias", "bias_ci_low", "bias_ci_high",
     "agreement", "agreement_ci_low", "agreement_ci_high",
     "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "ac1_ci_low", "ac1_ci_high",
@@ -291,7 +309,7 @@ AGREEMENT_COLUMNS = [
 # What the overall agreement table shows where people read it (stats, the desk, report.html): n with the
 # judge's missing points beside it, the confusion counts, and the main statistics without their bounds.
 AGREEMENT_SUMMARY_COLUMNS = [
-    "scope", "criterion", "n", "n_judge_missing", "a", "b", "c", "d", "p_human", "p_judge", "bias",
+    "scope", "criterion", "n", "n_judge_missing", "n_people_undecided", "a", "b", "c", "d", "p_human", "p_judge", "bias",
     "agreement", "kappa", "kappa_ci_low", "kappa_ci_high", "ac1", "pabak", "alpha", "alpha_note",
     "sensitivity", "specificity", "precision", "npv", "mcnemar_p", "small_n",
 ]  # fmt: skip

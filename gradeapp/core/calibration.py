@@ -301,7 +301,10 @@ def _cell_rows(
         estimates.append(_rogan_gladen(c, confidence))
     rows = [_fpc_note(_withhold({**base, **e}, key), c) for e in estimates]
     if c.n_undecided:
-        extra = f"{c.n_undecided} audited generations undecided on this metric left out (missing at random)"
+        extra = (
+            f"{c.n_undecided} audited generations undecided on this metric left out (the people tied on a "
+            "point no adjudicator decided, or a point is missing: never a fail)"
+        )
         rows = [{**r, "note": f"{r['note']}; {extra}" if r["note"] else extra} for r in rows]
     return rows
 

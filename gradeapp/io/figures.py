@@ -166,7 +166,7 @@ def _headline(a: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_bias(stats: AuditStats, fig=None):
-    """Draw judge - human bias per criterion and composite (overall) with its interval."""
+    """Draw the judge's bias (judge minus people) per criterion and composite (overall) with its interval."""
     a = _headline(stats.agreement)
     fig = fig or new_figure(7.5, max(2.5, 0.22 * len(a) + 1))
     ax = fig.subplots()
@@ -186,7 +186,7 @@ def plot_bias(stats: AuditStats, fig=None):
     ax.errorbar(a["bias"], y, xerr=err, fmt="o", capsize=2, markersize=3)
     ax.axvline(0, color="gray", lw=1)
     ax.set_yticks(y, [f"{c} (n={n})" for c, n in zip(a["criterion"], a["n"], strict=True)], fontsize=6)
-    ax.set_xlabel("bias: judge pass rate - human pass rate")
+    ax.set_xlabel("bias: judge minus people (pass rate on the items both graded)")
     ax.grid(alpha=0.3)
     return fig
 

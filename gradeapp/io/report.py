@@ -18,9 +18,13 @@ from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.judge_compare import JudgeComparison
 from gradeapp.core.results import AuditStats
 from gradeapp.core.summary import (
+    SMALL_AUDIT,
     agreement_forest,
     audit_status,
+    bias_direction_known,
+    bias_words,
     headline_table,
+    kappa_label,
     pct,
     student_sentences,
 )
@@ -44,8 +48,10 @@ def _table(df: pd.DataFrame, digits: int = 3, limit: int | None = None) -> str:
         return "<p class='empty'>nothing to show</p>"
     if limit and len(df) > limit:
         df = df.head(limit)
+    # a header may wrap after an underscore (a zero-width space there), never inside a word
+    df = df.rename(columns=lambda name: str(name).replace("_", "_\u200b"))
     return df.to_html(
-        index=False, na_rep="", float_format=lambda x: f"{x:.{digits}f}", border=0, classes="t", escape=True
+        index=False, na_rep="–", float_format=lambda x: f"{x:.{digits}f}", border=0, classes="t", escape=True
     )
 
 
@@ -69,11 +75,12 @@ table.t td,table.t th{border:1px solid #ddd;padding:2px 5px;text-align:right}
 table.t th{background:#f4f4f4}img{max-width:100%}.empty{color:#888}.note{color:#555;font-size:.9em}
 details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
 @media (max-width:980px){.first{grid-template-columns:1fr}}
-@page{size:A4;margin:12mm}
+@page{margin:12mm}
 @media print{
   body{max-width:none;margin:0;padding:0;font-size:10.5pt}.first{grid-template-columns:1fr}
-  h2{break-after:avoid}table,img,figure,.trust{break-inside:avoid}tr{break-inside:avoid}
-  table.t{font-size:6.5pt;width:100%;table-layout:auto}table.t th{word-break:break-all}table.t td{word-break:normal}
+  h1,h2,h3,summary,.note{break-after:avoid;page-break-after:avoid}.keep,table.h,img,figure,.trust{break-inside:avoid}
+  tr{break-inside:avoid}
+  table.t{font-size:6pt;width:100%;table-layout:auto}table.t th,table.t td{word-break:normal;overflow-wrap:normal}
   details{display:block}details>summary{list-style:none}
   details::details-content{content-visibility:visible;display:contents}
   details:not([open])>*:not(summary){display:block}
@@ -96,12 +103,17 @@ def _cell(row: dict, show_why: bool = True) -> str:
         why = html.escape(row["note"] or "no audited texts")
         return f"<div class='cal'>–</div>{sub}" + (f"<div class='why'>{why}</div>" if show_why else "")
     b = row["bias_points"]
-    cls = "over" if b >= 1 else "under" if b <= -1 else ""
-    tip = "over-credits" if b >= 1 else "under-credits" if b <= -1 else "is within a point"
+    known = bias_direction_known(row)
+    cls = ("over" if b > 0 else "under") if known else ""
+    tip = (
+        ("the judge over-credits" if b > 0 else "the judge under-credits")
+        if known
+        else ("the interval of the judge's bias includes 0: its direction cannot be told")
+    )
+    small = f" (n = {row['n_audited']})" if row["n_audited"] < SMALL_AUDIT else ""
     bias = (
-        f"<div class='sub'><span class='{cls}' title='the judge {tip}'>judge {b:+.0f} pt</span></div>"
-        if cls
-        else "<div class='sub'>judge ±0 pt</div>"
+        f"<div class='sub'><span class='{cls}' title=\"{html.escape(tip)}\">"
+        f"bias {html.escape(bias_words(row))}{small}</span></div>"
     )
     ci = f"<span class='ci'>[{pct(row['ci_low'])[:-1]}, {pct(row['ci_high'])[:-1]}]</span>"
     return f"<div class='cal'>{pct(cal)}</div>{ci}{sub}{bias}"
@@ -139,11 +151,11 @@ def trust_sentence(stats: AuditStats) -> str:
         c = comp.iloc[0]
         lo, hi = c["kappa_ci_low"], c["kappa_ci_high"]
         ci = f" [{lo:.2f}, {hi:.2f}]" if not (np.isnan(lo) or np.isnan(hi)) else ""
-        level = "poor" if c["kappa"] < 0.4 else "moderate" if c["kappa"] < 0.6 else "good"
+        level = kappa_label(c["kappa"])  # Landis and Koch's scale
         parts.append(
             f"On full marks the judge agrees with people {c['agreement']:.0%} of the time, "
-            f"kappa {c['kappa']:.2f}{ci} ({level}, n = {int(c['n'])}); it passes {c['p_judge']:.0%} where people "
-            f"pass {c['p_human']:.0%}."
+            f"kappa {c['kappa']:.2f}{ci} ({level} on Landis and Koch's scale, n = {int(c['n'])}); it passes "
+            f"{c['p_judge']:.0%} where people pass {c['p_human']:.0%}."
         )
     crit = a[(a["scope"] == "criterion") & ~a["criterion"].str.startswith("skill:*") & (a["n"] >= 10)]
     worst = crit.head(3)
@@ -181,7 +193,8 @@ def section_answer(stats: AuditStats) -> str:
         "<div><h2 style='margin-top:.3em'>What is each model's true pass rate? (full marks)</h2>"
         f"<p class='note'>Big number: the calibrated rate (PPI++: the judge's verdicts corrected by the texts people "
         f"graded) with its {conf} interval. Below: the judge's own rate, the people-only rate, texts audited / "
-        "judged, and the judge's bias: its rate minus the calibrated one, in points (+ over-credits).</p>"
+        "judged, and the judge's bias: judge minus people (their calibrated rate), in points with its interval "
+        "(+ over-credits); where that interval includes 0 its sign cannot be told.</p>"
         + headline_html(stats, "full_marks")
         + f"<ul class='sent'>{items}</ul></div>"
     )
@@ -211,21 +224,24 @@ def section_other_metrics(stats: AuditStats) -> str:
 def section_trust_detail(stats: AuditStats) -> str:
     """Every criterion's agreement with its interval (the full forest plot)."""
     return (
-        "<h2>Agreement per criterion, worst first</h2>"
+        "<div class='keep'><h2>Agreement per criterion, worst first</h2>"
         "<p class='note'>Diamonds are the composites; red below kappa 0.4, amber below 0.6.</p>"
         + _img(plot_forest(stats), "Cohen's kappa per criterion, worst first")
+        + "</div>"
     )
 
 
 def section_curves(stats: AuditStats) -> str:
     """The k-curves, the judge's beside the calibrated; emergence against size; the novelty bound."""
+    # each heading travels with its figure, so that no heading is left alone at the bottom of a page
     return (
-        "<h2>k-curves: the judge alone and calibrated</h2>"
+        "<div class='keep'><h2>k-curves: the judge alone and calibrated</h2>"
         + _img(plot_k_compare(stats), "k-curves, judge alone beside calibrated")
-        + "<h2>Emergence: largest k against model size</h2>"
+        + "</div><div class='keep'><h2>Emergence: largest k against model size</h2>"
         + _img(plot_scale(stats), "largest k reaching full marks 0.25 against parameters")
-        + "<h2>Novelty bound per k</h2>"
+        + "</div><div class='keep'><h2>Novelty bound per k</h2>"
         + _img(plot_novelty(stats), "novelty bound per k")
+        + "</div>"
     )
 
 
@@ -241,12 +257,14 @@ def section_tables(stats: AuditStats) -> str:
         if not stats.agreement.empty
         else stats.agreement
     )
-    cols = AGREEMENT_SUMMARY_COLUMNS
+    # small_n is said once in the note instead (a column of its own would push the table off the page)
+    cols = [c for c in AGREEMENT_SUMMARY_COLUMNS if c != "small_n"]
     excl = pd.DataFrame(d.exclusions) if d.exclusions else pd.DataFrame(columns=["what", "n", "why"])
     settings = (
         f"<p class='note'>Confidence {o.confidence:.0%}; bootstrap {o.bootstrap} resamples (seed {o.seed}); "
         f"common skills {'excluded' if d.settings.get('exclude_common') else 'included'}; naming penalty "
-        f"{'on' if d.settings.get('naming_penalty') else 'off'}; skill fraction threshold {o.threshold:g}.</p>"
+        f"{'on' if d.settings.get('naming_penalty') else 'off'}; skill fraction threshold {o.threshold:g}. "
+        "A dash (–) marks a figure not defined for its row; the note or alpha_note column says why.</p>"
     )
     return "".join(
         [
@@ -260,7 +278,9 @@ def section_tables(stats: AuditStats) -> str:
                 + _table(stats.pass_rates.drop(columns=["design", "confidence"], errors="ignore")),
             ),
             _details(
-                "Agreement (overall)", _table(overall.reindex(columns=cols) if not overall.empty else overall)
+                "Agreement (overall)",
+                f"<p class='note'>n below {SMALL_AUDIT} is small: read its interval, not its point. Bias: judge "
+                "minus people.</p>" + _table(overall.reindex(columns=cols) if not overall.empty else overall),
             ),
             _details("Bias per criterion", _img(plot_bias(stats), "bias per criterion")),
             _details("Confusion matrices", _img(plot_confusion(stats), "confusion matrices")),

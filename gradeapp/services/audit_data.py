@@ -18,6 +18,7 @@ from gradeapp.core.results import AuditData, StatsOptions
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.services.adjudication import decisions
 from gradeapp.services.judge_run_cache import Progress, _no_progress, packed_judge_runs
 from gradeapp.services.scores import ensure_checks
 
@@ -233,14 +234,43 @@ def _people(store, gens: pd.DataFrame, checks: _Checks, options: StatsOptions) -
     """Return the people's eligible points, their majority, per-generation scores (also per person)."""
     points, notes = _eligible_human_points(store, gens)
     checks_frame = _checks_frame(checks.n_sentences, checks.named, points["generation_id"].unique())
-    own_consensus = majority_vote(points)
+    own_consensus, tie_notes = _people_consensus(store, points)
     own_consensus["k"] = own_consensus["generation_id"].map(gens["k"])
     consensus = _deterministic(own_consensus, checks_frame, options)
     human_gen = _scores(consensus) if not consensus.empty else pd.DataFrame()
     if not human_gen.empty:
         human_gen["n_people"] = points.groupby("generation_id")["grader"].nunique().reindex(human_gen.index)
     by_grader = _scores_by_grader(points, gens["k"], checks_frame, options)
-    return _People(points, own_consensus, consensus, human_gen, by_grader, notes)
+    return _People(points, own_consensus, consensus, human_gen, by_grader, notes + tie_notes)
+
+
+def _people_consensus(store, points: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Return the people's value per point and the note on their ties.
+
+    The rule (docs/audit.md): the strict majority of the people's labels; where they tie, the adjudicator's
+    decision when there is one, otherwise the point is missing until adjudicated: never a fail, and a
+    composite it could change is undecided (left out of every estimator and table, and counted there).
+    """
+    consensus = majority_vote(points)
+    if consensus.empty:
+        return consensus, []
+    share = points.groupby(["generation_id", "criterion"], sort=False)["value"].mean()
+    tied = share[share == 0.5].index  # an even split: no strict majority
+    if not len(tied):
+        return consensus, []
+    decided = decisions(audit_store.people_cell_verdicts(store)).set_index(["generation_id", "criterion"])
+    key = pd.MultiIndex.from_frame(consensus[["generation_id", "criterion"]])
+    is_tied = key.isin(tied)
+    adjudicated = decided["value"].reindex(key).to_numpy(dtype=float)
+    consensus["value"] = np.where(is_tied, adjudicated, consensus["value"].to_numpy(dtype=float))
+    n_open = int((is_tied & np.isnan(adjudicated)).sum())
+    notes = [{"what": "people's points", "n": int(is_tied.sum()) - n_open,
+              "why": "the people tied: the adjudicator's decision is used"}]  # fmt: skip
+    notes.append(
+        {"what": "people's points", "n": n_open,
+         "why": "the people tied and no adjudicator decided: missing until adjudicated, never a fail"}
+    )  # fmt: skip
+    return consensus, [n for n in notes if n["n"]]
 
 
 def _eligible_human_points(store, gens: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:

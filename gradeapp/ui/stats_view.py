@@ -388,7 +388,7 @@ class StatsView(QWidget):
             f"<p>{html.escape(audit_status(stats.data, stats.pass_rates))}</p>"
             "<h3>What is each model's true pass rate? (full marks)</h3>"
             "<p class='note'>Big number: calibrated rate (PPI++) and its interval; below: the judge's own rate, "
-            "people only, texts audited of judged, the judge's bias in points.</p>"
+            "people only, texts audited of judged, the judge's bias (judge minus people) in points.</p>"
             f"{table}<ul>{items}</ul>"
         )
         self.trust_text.setText(trust_sentence(stats))
