@@ -147,8 +147,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if a.empty:
         print("no generation graded by both the judge and a person")
     else:
-        o = a[a["breakdown"] == "overall"]
-        print(o.reindex(columns=AGREEMENT_SUMMARY_COLUMNS).to_string(**fmt))
+        overall = a[a["breakdown"] == "overall"]
+        print(overall.reindex(columns=AGREEMENT_SUMMARY_COLUMNS).to_string(**fmt))
     print("\n== people with people ==")
     print(
         stats.human_human.to_string(**fmt) if not stats.human_human.empty else "no item graded by two people"

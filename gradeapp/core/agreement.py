@@ -62,33 +62,7 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
         # never a fail (counted in n_judge_missing and n_people_undecided)
         crit = crit.assign(scope="criterion", item=crit["criterion"], j=crit["value_j"], h=crit["value_h"])
         parts.append(crit[["generation_id", "scope", "item", "h", "j"]])
-    jg, hg = data.judge_gen, data.human_gen
-    if not jg.empty and not hg.empty:
-        common = jg.index.intersection(hg.index)
-        for m in COMPOSITES:
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "generation_id": common,
-                        "scope": "composite",
-                        "item": m,
-                        "h": hg.loc[common, m].to_numpy(),
-                        "j": jg.loc[common, m].to_numpy(),
-                    }
-                )
-            )
-        name = f"skill_fraction>={threshold:g}"
-        parts.append(
-            pd.DataFrame(
-                {
-                    "generation_id": common,
-                    "scope": "composite",
-                    "item": name,
-                    "h": _at_least(hg.loc[common, "skill_fraction"], threshold),
-                    "j": _at_least(jg.loc[common, "skill_fraction"], threshold),
-                }
-            )
-        )
+    parts.extend(_composite_pairs(data.judge_gen, data.human_gen, threshold))
     if not parts:
         return pd.DataFrame(
             columns=["generation_id", "scope", "item", "h", "j", "student", "k", "topic", "category"]
@@ -100,6 +74,26 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
     pairs["topic"] = pairs["generation_id"].map(gens["topic"])
     pairs["category"] = pairs["item"].map(data.categories)
     return pairs
+
+
+def _composite_pairs(
+    judge_gen: pd.DataFrame, human_gen: pd.DataFrame, threshold: float
+) -> list[pd.DataFrame]:
+    """Return the composites' pairs (full marks, all skills, skill fraction at least threshold) per generation."""
+    if judge_gen.empty or human_gen.empty:
+        return []
+    common = judge_gen.index.intersection(human_gen.index)
+    items = {
+        m: (human_gen.loc[common, m].to_numpy(), judge_gen.loc[common, m].to_numpy()) for m in COMPOSITES
+    }
+    items[f"skill_fraction>={threshold:g}"] = (
+        _at_least(human_gen.loc[common, "skill_fraction"], threshold),
+        _at_least(judge_gen.loc[common, "skill_fraction"], threshold),
+    )
+    return [
+        pd.DataFrame({"generation_id": common, "scope": "composite", "item": item, "h": h, "j": j})
+        for item, (h, j) in items.items()
+    ]
 
 
 def _at_least(values: pd.Series, threshold: float) -> np.ndarray:
@@ -363,6 +357,12 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
     return ratings[ratings["generation_id"].isin(graded)].reset_index(drop=True)
 
 
+HUMAN_HUMAN_COLUMNS = [
+    "criterion", "n_pairs", "n_items", "agreement", "agreement_ci_low", "agreement_ci_high", "kappa", "alpha",
+    "alpha_note", "small_n",
+]  # fmt: skip
+
+
 def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
     """Return agreement between people on items two or more of them graded: per criterion and pooled.
 
@@ -376,18 +376,7 @@ def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
     pandas.DataFrame : criterion, n_pairs, n_items, agreement (+ CI), kappa, alpha, alpha_note, small_n.
     """
     hp = data.human_points
-    cols = [
-        "criterion",
-        "n_pairs",
-        "n_items",
-        "agreement",
-        "agreement_ci_low",
-        "agreement_ci_high",
-        "kappa",
-        "alpha",
-        "alpha_note",
-        "small_n",
-    ]
+    cols = HUMAN_HUMAN_COLUMNS
     if hp.empty:
         return pd.DataFrame(columns=cols)
     pairs = hp.merge(hp, on=["generation_id", "criterion"], suffixes=("_1", "_2"))
@@ -415,16 +404,19 @@ def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
         }
     )
     out["agreement_ci_low"], out["agreement_ci_high"] = wilson(t["ia"] + t["id"], st["n"], confidence)[1:]
-    alphas = []
-    for crit in out["criterion"]:
-        rows = (
-            hp[hp["criterion"].str.startswith(SKILL_PREFIX)]
-            if crit.startswith("skill:*")
-            else hp[hp["criterion"] == crit]
-        )
-        unit = rows["generation_id"].astype(str) + "|" + rows["criterion"]
-        alphas.append(alpha_nominal(_matrix(rows["grader"], unit, rows["value"])))
+    alphas = [_people_alpha(hp, crit) for crit in out["criterion"]]
     out["alpha"] = [a for a, _ in alphas]
     out["alpha_note"] = [n for _, n in alphas]
     out["small_n"] = out["n_items"] < SMALL_N
     return out.reindex(columns=cols).reset_index(drop=True)
+
+
+def _people_alpha(points: pd.DataFrame, criterion: str) -> tuple[float, str]:
+    """Return the people's Krippendorff alpha on one criterion (the skills pooled for skill:*)."""
+    rows = (
+        points[points["criterion"].str.startswith(SKILL_PREFIX)]
+        if criterion.startswith("skill:*")
+        else points[points["criterion"] == criterion]
+    )
+    unit = rows["generation_id"].astype(str) + "|" + rows["criterion"]
+    return alpha_nominal(_matrix(rows["grader"], unit, rows["value"]))

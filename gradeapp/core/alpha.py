@@ -67,11 +67,11 @@ def nominal_alpha_from_counts(counts: np.ndarray, weights: np.ndarray | None = N
     m = counts.sum(axis=1)
     keep = m >= 2  # a unit rated once is not pairable
     counts, scale = counts[keep], w[keep] / (m[keep] - 1)
-    # o[v, k] = sum over units of n_uv (n_uk - [v == k]) / (m_u - 1), weighted
-    o = (counts * scale[:, None]).T @ counts - np.diag(scale @ counts)
-    n_v = o.sum(axis=1)
+    # coincidences[v, k] = sum over units of n_uv (n_uk - [v == k]) / (m_u - 1), weighted
+    coincidences = (counts * scale[:, None]).T @ counts - np.diag(scale @ counts)
+    n_v = coincidences.sum(axis=1)
     n = n_v.sum()
-    observed = n - np.trace(o)
+    observed = n - np.trace(coincidences)
     expected = (n * n - (n_v**2).sum()) / (n - 1)
     return float(1 - observed / expected) if expected > 0 else math.nan
 
@@ -86,7 +86,8 @@ def _matrix(rater, unit, value) -> np.ndarray:
 
 
 def _alphas(t: pd.DataFrame, rows: pd.DataFrame, keys: list[str], ratings: pd.DataFrame):
-    """Return Krippendorff's alpha across all raters and its note for each group of t (one call per group)."""
+    """Return Krippendorff's alpha across all raters and its note for each group of t, every group at once
+    from its value counts (_grouped_alphas; the package is the tests' oracle)."""
     extra = [k for k in keys if k not in ("scope", "item")]
     src = rows if "orig" in rows else rows.assign(orig=rows["item"])
     units = src[["generation_id", "orig", "item", *extra]].drop_duplicates()

@@ -34,52 +34,42 @@ def plan_audit(
     target_half_width, n_needed, extra.
     """
     frame = calibration_inputs(data)
-    cols = [
-        "student",
-        "k",
-        "metric",
-        "n_audited",
-        "n_judged",
-        "rho",
-        "sd_human",
-        "half_width_now",
-        "target_half_width",
-        "n_needed",
-        "extra",
-    ]
     if frame.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=PLAN_COLUMNS)
     z = z_value(confidence)
     out = []
     for (student, k), cell in frame.groupby(["student", "k"], sort=True):
-        a = cell[cell["audited"]]
-        y = a[f"{metric}_human"].to_numpy(dtype=float)
-        yh = a[f"{metric}_soft"].to_numpy(dtype=float)
-        n = len(y)
-        sd = float(np.std(y, ddof=1)) if n >= 2 else math.nan
-        rho = float(np.corrcoef(y, yh)[0, 1]) if n >= 2 and np.std(y) > 0 and np.std(yh) > 0 else math.nan
-        sd_plan = sd if n >= 2 and sd > 0 else 0.5
-        rho_plan = 0.0 if math.isnan(rho) else rho
-        big_m = len(cell)
-        # Finite population: Var(theta) = V (1 - n/M) / n with V = Var(Y)(1 - rho^2) -> n = V / (h^2 + V/M).
-        v = sd_plan**2 * (1 - rho_plan**2)
-        h2 = (target_half_width / z) ** 2
-        need = math.ceil(v / (h2 + v / big_m)) if v > 0 else 2
-        need = max(2, min(need, big_m))
-        now = z * math.sqrt(v * max(0.0, 1 - n / big_m) / n) if n else math.nan
-        out.append(
-            {
-                "student": str(student),
-                "k": int(k),
-                "metric": metric,
-                "n_audited": n,
-                "n_judged": len(cell),
-                "rho": rho,
-                "sd_human": sd,
-                "half_width_now": now,
-                "target_half_width": target_half_width,
-                "n_needed": need,
-                "extra": max(0, need - n),
-            }
+        audited = cell[cell["audited"] & cell[f"{metric}_human"].notna()]
+        row = _plan_cell(
+            audited[f"{metric}_human"].to_numpy(dtype=float),
+            audited[f"{metric}_soft"].to_numpy(dtype=float),
+            len(cell),
+            target_half_width,
+            z,
         )
-    return pd.DataFrame(out, columns=cols)
+        out.append({"student": str(student), "k": int(k), "metric": metric, **row,
+                    "target_half_width": target_half_width})  # fmt: skip
+    return pd.DataFrame(out, columns=PLAN_COLUMNS)
+
+
+PLAN_COLUMNS = [
+    "student", "k", "metric", "n_audited", "n_judged", "rho", "sd_human", "half_width_now",
+    "target_half_width", "n_needed", "extra",
+]  # fmt: skip
+
+
+def _plan_cell(y: np.ndarray, soft: np.ndarray, pool: int, target: float, z: float) -> dict:
+    """Return one cell's plan from its audited values, the judge's soft scores, the pool's size, the target
+    half-width and the interval's quantile z."""
+    n = len(y)
+    sd = float(np.std(y, ddof=1)) if n >= 2 else math.nan
+    rho = float(np.corrcoef(y, soft)[0, 1]) if n >= 2 and np.std(y) > 0 and np.std(soft) > 0 else math.nan
+    sd_plan = sd if n >= 2 and sd > 0 else 0.5
+    rho_plan = 0.0 if math.isnan(rho) else rho
+    # Finite population: Var(theta) = V (1 - n/M) / n with V = Var(Y)(1 - rho^2) -> n = V / (h^2 + V/M).
+    variance = sd_plan**2 * (1 - rho_plan**2)
+    need = math.ceil(variance / ((target / z) ** 2 + variance / pool)) if variance > 0 else 2
+    need = max(2, min(need, pool))
+    now = z * math.sqrt(variance * max(0.0, 1 - n / pool) / n) if n else math.nan
+    return {"n_audited": n, "n_judged": pool, "rho": rho, "sd_human": sd, "half_width_now": now,
+            "n_needed": need, "extra": max(0, need - n)}  # fmt: skip

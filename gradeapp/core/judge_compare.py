@@ -85,43 +85,44 @@ def compare_judges(
             j = part[name].to_numpy(dtype=float)
             stats[name] = two_by_two(*_counts(h, j, unit, n_units, None))
             boots[name] = two_by_two(*_counts(h, j, unit, n_units, weights)) if weights is not None else None
-            row = {"judge": name, "criterion": item, "scope": scope}
-            for key in (
-                "n",
-                "agreement",
-                "kappa",
-                "sensitivity",
-                "specificity",
-                "bias",
-                "p_judge",
-                "p_human",
-            ):
-                row[key] = float(stats[name][key])
-            row["n"] = int(row["n"])
-            for key in ("agreement", "kappa", "bias"):
-                lo, hi = _interval(boots[name][key], confidence) if weights is not None else (math.nan,) * 2
-                row[f"{key}_low"], row[f"{key}_high"] = lo, hi
-            rows.append(row)
+            rows.append(_judge_row(name, item, scope, stats[name], boots[name], confidence))
         for a, b in combinations(judges, 2):
-            ja, jb = part[a].to_numpy(dtype=float), part[b].to_numpy(dtype=float)
-            right_a, right_b = ja == h, jb == h
-            only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
-            row = {"judge_a": a, "judge_b": b, "criterion": item, "scope": scope, "n": len(part)}
-            for key in ("agreement", "kappa"):
-                row[f"d_{key}"] = float(stats[b][key] - stats[a][key])
-                if weights is not None:
-                    lo, hi = _interval(boots[b][key] - boots[a][key], confidence)
-                else:
-                    lo, hi = math.nan, math.nan
-                row[f"d_{key}_low"], row[f"d_{key}_high"] = lo, hi
-            row.update(
-                only_a_right=only_a, only_b_right=only_b, mcnemar_p=float(mcnemar_exact(only_a, only_b))
-            )
-            pair_rows.append(row)
+            pair_rows.append(_pair_row(part, h, (a, b), (item, scope), stats, boots, confidence))
     return (
         pd.DataFrame(rows, columns=PER_JUDGE_COLUMNS),
         pd.DataFrame(pair_rows, columns=PAIR_COLUMNS),
     )
+
+
+def _judge_row(name: str, item: str, scope: str, stats: dict, boots: dict | None, confidence: float) -> dict:
+    """Return one judge's statistics on one item, with percentile intervals when resampled."""
+    row = {"judge": name, "criterion": item, "scope": scope}
+    for key in ("n", "agreement", "kappa", "sensitivity", "specificity", "bias", "p_judge", "p_human"):
+        row[key] = float(stats[key])
+    row["n"] = int(row["n"])
+    for key in ("agreement", "kappa", "bias"):
+        low, high = _interval(boots[key], confidence) if boots is not None else (math.nan, math.nan)
+        row[f"{key}_low"], row[f"{key}_high"] = low, high
+    return row
+
+
+def _pair_row(
+    part, h, pair: tuple[str, str], where: tuple[str, str], stats, boots, confidence: float
+) -> dict:
+    """Return the paired differences (b - a) of two judges on one item, with the exact McNemar test."""
+    a, b = pair
+    right_a, right_b = part[a].to_numpy(dtype=float) == h, part[b].to_numpy(dtype=float) == h
+    only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    row = {"judge_a": a, "judge_b": b, "criterion": where[0], "scope": where[1], "n": len(part)}
+    for key in ("agreement", "kappa"):
+        row[f"d_{key}"] = float(stats[b][key] - stats[a][key])
+        resampled = boots[a] is not None
+        low, high = (
+            _interval(boots[b][key] - boots[a][key], confidence) if resampled else (math.nan, math.nan)
+        )
+        row[f"d_{key}_low"], row[f"d_{key}_high"] = low, high
+    row.update(only_a_right=only_a, only_b_right=only_b, mcnemar_p=float(mcnemar_exact(only_a, only_b)))
+    return row
 
 
 def _item_label(item: str) -> str:

@@ -251,7 +251,7 @@ def _details(title: str, body: str) -> str:
 
 def section_tables(stats: AuditStats) -> str:
     """Every full table and the remaining plots, folded."""
-    d, o = stats.data, stats.options
+    d, options = stats.data, stats.options
     overall = (
         stats.agreement[stats.agreement["breakdown"] == "overall"]
         if not stats.agreement.empty
@@ -261,9 +261,9 @@ def section_tables(stats: AuditStats) -> str:
     cols = [c for c in AGREEMENT_SUMMARY_COLUMNS if c != "small_n"]
     excl = pd.DataFrame(d.exclusions) if d.exclusions else pd.DataFrame(columns=["what", "n", "why"])
     settings = (
-        f"<p class='note'>Confidence {o.confidence:.0%}; bootstrap {o.bootstrap} resamples (seed {o.seed}); "
+        f"<p class='note'>Confidence {options.confidence:.0%}; bootstrap {options.bootstrap} resamples (seed {options.seed}); "
         f"common skills {'excluded' if d.settings.get('exclude_common') else 'included'}; naming penalty "
-        f"{'on' if d.settings.get('naming_penalty') else 'off'}; skill fraction threshold {o.threshold:g}. "
+        f"{'on' if d.settings.get('naming_penalty') else 'off'}; skill fraction threshold {options.threshold:g}. "
         "A dash (–) marks a figure not defined for its row; the note or alpha_note column says why.</p>"
     )
     return "".join(
@@ -298,7 +298,7 @@ def section_tables(stats: AuditStats) -> str:
             _details(
                 "Audit planner",
                 f"<p class='note'>More generations to grade per cell for a PPI++ half-width of "
-                f"{o.target_half_width:g}.</p>" + _table(stats.plan),
+                f"{options.target_half_width:g}.</p>" + _table(stats.plan),
             ),
             _details("What was excluded and why", _table(excl)),
         ]
