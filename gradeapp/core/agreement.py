@@ -51,10 +51,10 @@ def judge_human_pairs(data, threshold: float = 0.5) -> pd.DataFrame:
     parts = []
     # Per criterion: what the judge and people themselves said (before the program's sentence count and the
     # naming penalty, which would make both sides agree by construction); composites: after the rules.
-    jp, hp = data.judge_own_points, data.human_own_consensus
-    if not jp.empty and not hp.empty:
-        crit = jp[["generation_id", "criterion", "value"]].merge(
-            hp[["generation_id", "criterion", "value"]],
+    judge_points, people_points = data.judge_own_points, data.human_own_consensus
+    if not judge_points.empty and not people_points.empty:
+        crit = judge_points[["generation_id", "criterion", "value"]].merge(
+            people_points[["generation_id", "criterion", "value"]],
             on=["generation_id", "criterion"],
             suffixes=("_j", "_h"),
         )
@@ -313,22 +313,24 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
     """Return every rating of every rater (the judge's majority and each person): generation_id, item, rater, value."""
     parts = []
     if not data.judge_own_points.empty:
-        jp = data.judge_own_points[["generation_id", "criterion", "value"]].dropna()
-        parts.append(jp.rename(columns={"criterion": "item"}).assign(rater="judge"))
-    hp = data.human_points
-    if not hp.empty:
+        judge_points = data.judge_own_points[["generation_id", "criterion", "value"]].dropna()
+        parts.append(judge_points.rename(columns={"criterion": "item"}).assign(rater="judge"))
+    people_points = data.human_points
+    if not people_points.empty:
         parts.append(
-            hp.rename(columns={"criterion": "item", "grader": "rater"})[
+            people_points.rename(columns={"criterion": "item", "grader": "rater"})[
                 ["generation_id", "item", "rater", "value"]
             ]
         )
-    bg = data.human_gen_by_grader
-    graded = data.human_points["generation_id"].unique() if not hp.empty else []
-    jg = data.judge_gen
-    jg = jg[jg.index.isin(graded)] if not jg.empty else jg  # only units people rated can pair (kept below)
+    by_grader = data.human_gen_by_grader
+    graded = data.human_points["generation_id"].unique() if not people_points.empty else []
+    judge_gen = data.judge_gen
+    judge_gen = (
+        judge_gen[judge_gen.index.isin(graded)] if not judge_gen.empty else judge_gen
+    )  # only units people rated can pair (kept below)
     for source, frame in (
-        ("judge", jg.reset_index() if not jg.empty else pd.DataFrame()),
-        ("people", bg),
+        ("judge", judge_gen.reset_index() if not judge_gen.empty else pd.DataFrame()),
+        ("people", by_grader),
     ):
         if frame.empty:
             continue
@@ -353,7 +355,7 @@ def _rater_ratings(data, threshold: float) -> pd.DataFrame:
         return pd.DataFrame(columns=["generation_id", "item", "rater", "value"])
     ratings = pd.concat(parts, ignore_index=True)
     # A unit only the judge rated is not pairable and does not change alpha: keep people's generations.
-    graded = data.human_points["generation_id"].unique() if not hp.empty else []
+    graded = data.human_points["generation_id"].unique() if not people_points.empty else []
     return ratings[ratings["generation_id"].isin(graded)].reset_index(drop=True)
 
 
@@ -375,11 +377,11 @@ def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
     -------
     pandas.DataFrame : criterion, n_pairs, n_items, agreement (+ CI), kappa, alpha, alpha_note, small_n.
     """
-    hp = data.human_points
+    points = data.human_points
     cols = HUMAN_HUMAN_COLUMNS
-    if hp.empty:
+    if points.empty:
         return pd.DataFrame(columns=cols)
-    pairs = hp.merge(hp, on=["generation_id", "criterion"], suffixes=("_1", "_2"))
+    pairs = points.merge(points, on=["generation_id", "criterion"], suffixes=("_1", "_2"))
     pairs = pairs[pairs["grader_1"] < pairs["grader_2"]]
     if pairs.empty:
         return pd.DataFrame(columns=cols)
@@ -393,18 +395,18 @@ def human_human(data, confidence: float = 0.95) -> pd.DataFrame:
     pairs = pairs.assign(ia=h & j, ib=h & ~j, ic=~h & j, id=~h & ~j)
     g = pairs.groupby("criterion")
     t = g[["ia", "ib", "ic", "id"]].sum()
-    st = two_by_two(t["ia"], t["ib"], t["ic"], t["id"])
+    stats = two_by_two(t["ia"], t["ib"], t["ic"], t["id"])
     out = pd.DataFrame(
         {
             "criterion": t.index,
-            "n_pairs": st["n"].astype(int),
+            "n_pairs": stats["n"].astype(int),
             "n_items": g["generation_id"].nunique().to_numpy(),
-            "agreement": st["agreement"],
-            "kappa": st["kappa"],
+            "agreement": stats["agreement"],
+            "kappa": stats["kappa"],
         }
     )
-    out["agreement_ci_low"], out["agreement_ci_high"] = wilson(t["ia"] + t["id"], st["n"], confidence)[1:]
-    alphas = [_people_alpha(hp, crit) for crit in out["criterion"]]
+    out["agreement_ci_low"], out["agreement_ci_high"] = wilson(t["ia"] + t["id"], stats["n"], confidence)[1:]
+    alphas = [_people_alpha(points, crit) for crit in out["criterion"]]
     out["alpha"] = [a for a, _ in alphas]
     out["alpha_note"] = [n for _, n in alphas]
     out["small_n"] = out["n_items"] < SMALL_N

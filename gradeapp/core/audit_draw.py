@@ -65,9 +65,9 @@ def generation_uncertainty(data: AuditData, metric: str = "full_marks") -> pd.Se
 
     One uncertain point makes every composite of the generation uncertain, hence the maximum.
     """
-    jg = data.judge_gen
-    soft = f"{metric}_soft" if f"{metric}_soft" in jg else metric
-    unc = pd.Series(judge_uncertainty(jg[soft].to_numpy(dtype=float)), index=jg.index)
+    judge_gen = data.judge_gen
+    soft = f"{metric}_soft" if f"{metric}_soft" in judge_gen else metric
+    uncertainty = pd.Series(judge_uncertainty(judge_gen[soft].to_numpy(dtype=float)), index=judge_gen.index)
     tally = getattr(data, "judge_run_tally", None)  # every generation's points: parsed runs and passes
     if tally is not None and not tally.empty:
         gid = tally["generation_id"].to_numpy()
@@ -76,9 +76,9 @@ def generation_uncertainty(data: AuditData, metric: str = "full_marks") -> pd.Se
         gid = data.judge_points["generation_id"].to_numpy()
         share = data.judge_points["soft"].to_numpy(dtype=float)
     else:
-        return unc
+        return uncertainty
     point_max = pd.Series(judge_uncertainty(share)).groupby(gid).max()
-    return np.maximum(unc, point_max.reindex(unc.index).fillna(0.0))
+    return np.maximum(uncertainty, point_max.reindex(uncertainty.index).fillna(0.0))
 
 
 def _draw_active_design(pool: pd.DataFrame, size: int, per_cell: bool, floor: float, rng) -> pd.DataFrame:

@@ -144,11 +144,11 @@ def _cell(metric: str, pool: pd.DataFrame, audited: pd.DataFrame) -> Cell:
 
 def _judge_only(c: Cell, confidence: float) -> dict:
     """The judge's rate over the pool's decided items (its interval ignores the judge's errors)."""
-    jh = c.pool_hard[~np.isnan(c.pool_hard)]
-    j = wilson(jh.sum(), len(jh), confidence) if c.binary else mean_ci(jh, confidence)
+    decided = c.pool_hard[~np.isnan(c.pool_hard)]
+    j = wilson(decided.sum(), len(decided), confidence) if c.binary else mean_ci(decided, confidence)
     note = "uncorrected: the interval ignores the judge's errors"
-    if len(jh) < len(c.pool_hard):
-        note += f"; {len(c.pool_hard) - len(jh)} generations without a judge verdict left out"
+    if len(decided) < len(c.pool_hard):
+        note += f"; {len(c.pool_hard) - len(decided)} generations without a judge verdict left out"
     return {"estimator": "judge_only", "estimate": j[0], "ci_low": j[1], "ci_high": j[2], "note": note}
 
 
@@ -322,22 +322,22 @@ def calibration_inputs(data) -> pd.DataFrame:
     (the active draw's inclusion probability and design stratum, NaN when not drawn), <metric>_human
     (NaN when undecided or not graded) and audited (drawn and graded).
     """
-    jg = data.judge_gen
-    if jg is None or jg.empty:
+    judge_gen = data.judge_gen
+    if judge_gen is None or judge_gen.empty:
         return pd.DataFrame()
-    frame = data.gens.loc[jg.index, ["student", "k"]].copy()
+    frame = data.gens.loc[judge_gen.index, ["student", "k"]].copy()
     for m in METRICS:
-        frame[f"{m}_judge"] = jg[m]
-        frame[f"{m}_soft"] = jg[f"{m}_soft"] if f"{m}_soft" in jg else jg[m]
+        frame[f"{m}_judge"] = judge_gen[m]
+        frame[f"{m}_soft"] = judge_gen[f"{m}_soft"] if f"{m}_soft" in judge_gen else judge_gen[m]
     items = data.audit_items.set_index("generation_id")
     frame["prob"] = items["inclusion_prob"].reindex(frame.index)
     if "stratum" in items:
         frame["stratum"] = items["stratum"].reindex(frame.index)
     else:
         frame["stratum"] = "all"
-    hg = data.human_gen
+    human_gen = data.human_gen
     for m in METRICS:
-        frame[f"{m}_human"] = hg[m].reindex(frame.index) if not hg.empty else np.nan
+        frame[f"{m}_human"] = human_gen[m].reindex(frame.index) if not human_gen.empty else np.nan
     graded = frame[[f"{m}_human" for m in METRICS]].notna().any(axis=1)
     frame["audited"] = frame["prob"].notna() & graded
     return frame
