@@ -7,6 +7,7 @@ import argparse
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import TABLE_FORMAT, UNDEFINED_LEGEND, print_json
 from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, StatsOptions
+from gradeapp.services.evidence import evidence_statistics
 from gradeapp.services.judges import compare_project_judges
 
 
@@ -23,8 +24,9 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
             confidence=args.confidence,
         )
         cmp = compare_project_judges(store, wanted, options)
+        tables = evidence_statistics(store, bootstrap=min(args.bootstrap, 200), seed=args.seed)
     if args.json:
-        print_json(cmp.summary())
+        print_json({**cmp.summary(), "evidence": {name: t.to_dict("records") for name, t in tables.items()}})
         return 0
     fmt = TABLE_FORMAT
     print(f"{len(cmp.judges)} judges on {cmp.n_generations} generations graded by people and every judge")
@@ -37,8 +39,21 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     print(cmp.pairs.to_string(**fmt) if not cmp.pairs.empty else "no shared points")
     print("\n== cost (job records) ==")
     print(cmp.costs.to_string(**fmt))
+    print_evidence(tables, fmt)
     print(f"\n{UNDEFINED_LEGEND}")
     return 0
+
+
+def print_evidence(tables: dict, fmt: dict) -> None:
+    """Print the judges' quote grounding, agreement split by it, and span agreement."""
+    print("\n== evidence: credited points with a grounded quote (Wilson interval) ==")
+    grounding = tables["grounding_by_k"]
+    print(grounding.to_string(**fmt) if not grounding.empty else "no credited judge points")
+    print("\n== evidence: people credit the judge's credited points, grounded quote vs not (Newcombe) ==")
+    split = tables["grounded_agreement"]
+    print(split.to_string(**fmt) if not split.empty else "no point graded by people and credited by a judge")
+    print("\n== evidence: span agreement (token F1, Krippendorff alpha over tokens; bootstrap) ==")
+    print(tables["span_agreement"].to_string(**fmt))
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gradeapp.core.audit_draw import ACTIVE_FLOOR, check_draw_settings, generation_uncertainty, plan_draw
+from gradeapp.core.audit_draw import (
+    ACTIVE_FLOOR,
+    DrawSettingError,
+    check_draw_settings,
+    generation_uncertainty,
+    plan_draw,
+)
+from gradeapp.core.evidence_stats import GROUNDING_WEIGHT
 from gradeapp.core.results import StatsOptions
 from gradeapp.db import Store, audit_store
+from gradeapp.services import evidence
 from gradeapp.services.audit_data import load_audit_data
 
 
@@ -44,26 +52,27 @@ def draw_audit(
     name: str | None = None,
     exclude_common: bool = True,
     floor: float = ACTIVE_FLOOR,
+    grounding: bool = False,
 ) -> dict:
-    """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata)."""
+    """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata).
+
+    grounding (active only): the judge's uncertainty is raised where its credited points lack a grounded
+    quote (services/evidence.py, grounding_aware_uncertainty).
+    """
     check_draw_settings(design, size, by_verdict, floor, per_cell)
+    if grounding and design != "active":
+        raise DrawSettingError(
+            "grounding", "weighing the judge's doubt by its grounding needs the active design"
+        )
     pool = draw_pool(store, exclude_common=exclude_common, with_verdict=by_verdict or design == "active")
+    if grounding and not pool.empty:
+        pool["uncertainty"] = evidence.grounding_aware_uncertainty(store, pool)
     items = plan_draw(
         pool, size, design=design, per_cell=per_cell, by_verdict=by_verdict, seed=seed, floor=floor
     )
-    n_draws = len(audit_store.audit_draws_df(store))
-    name = name or f"audit-{n_draws + 1}"
-    params = {
-        "size": size,
-        "per_cell": per_cell,
-        "by_verdict": by_verdict,
-        "exclude_common": exclude_common,
-        "pool": len(pool),
-    }
-    if design == "active":
-        params.update(
-            floor=floor, sampling="poisson", uncertainty="2*sqrt(s(1-s)), s = full_marks soft score"
-        )
+    name = name or f"audit-{len(audit_store.audit_draws_df(store)) + 1}"
+    params = {"size": size, "per_cell": per_cell, "by_verdict": by_verdict, "exclude_common": exclude_common,
+              "pool": len(pool), **(_active_params(floor, grounding) if design == "active" else {})}  # fmt: skip
     draw_id = audit_store.add_audit_draw(
         store,
         name,
@@ -84,3 +93,11 @@ def draw_audit(
         "n": len(items),
         "strata": strata.reset_index().to_dict("records"),
     }
+
+
+def _active_params(floor: float, grounding: bool) -> dict:
+    """Return what an active draw records beside its size: the floor, the sampling and the uncertainty."""
+    uncertainty = "2*sqrt(s(1-s)), s = full_marks soft score"
+    if grounding:
+        uncertainty += f" + {GROUNDING_WEIGHT} x share of credited points without a grounded quote"
+    return {"floor": floor, "sampling": "poisson", "uncertainty": uncertainty}

@@ -22,8 +22,6 @@ from gradeapp.services.adjudication import decisions
 from gradeapp.services.judge_run_cache import Progress, _no_progress, packed_judge_runs
 from gradeapp.services.scores import ensure_checks
 
-RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
-
 
 def load_audit_data(
     store: Store, options: StatsOptions | None = None, progress: Progress | None = None
@@ -296,10 +294,11 @@ def _scores_by_grader(
     """Return each person's own scores per generation: one unit per person x generation, scored like one."""
     if points.empty:
         return pd.DataFrame()
+    # one unit per person x generation: generation_id * people + person code, unique for any number of
+    # people (a fixed 1,024 slots folded person 1,024 into person 0)
     codes, names = pd.factorize(points["grader"])
-    units = points.assign(
-        generation_id=points["generation_id"] * RUN_SLOTS + codes, gid=points["generation_id"]
-    )
+    people = len(names)
+    units = points.assign(generation_id=points["generation_id"] * people + codes, gid=points["generation_id"])
     units["k"] = units["gid"].map(k_of)
     unit_checks = None
     if not checks_frame.empty:
@@ -308,8 +307,8 @@ def _scores_by_grader(
         unit_checks = unit_checks.drop(columns=["gid", "generation_id_c"])
     units = _deterministic(units[["generation_id", "criterion", "value", "k"]], unit_checks, options)
     by_grader = _scores(units).reset_index()
-    by_grader["grader"] = names[by_grader["generation_id"] % RUN_SLOTS]
-    by_grader["generation_id"] = by_grader["generation_id"] // RUN_SLOTS
+    by_grader["grader"] = names[by_grader["generation_id"] % people]
+    by_grader["generation_id"] = by_grader["generation_id"] // people
     return by_grader
 
 

@@ -22,12 +22,14 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import Store, audit_store, open_project
+from gradeapp.db import Store, evidence_store, export_store, open_project
 from gradeapp.errors import GradeappError
+from gradeapp.io.evidence_fields import evidence_cell
 from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
+from gradeapp.services.evidence import export_evidence
 from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_from_data, load_data
@@ -39,7 +41,7 @@ PASS_RATES_COLUMNS = [
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method", "evidence",
 ]  # fmt: skip
 
 
@@ -90,74 +92,106 @@ def verdict_batches(
 
     In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
     depends on the chunk, not on the project. The rows are read by READERS child processes
-    (audit_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
+    (export_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
     before_large_read returns (the export waits there until its statistics are freed: at a million
     generations they and the readers would take more than 1.5 GB together).
     """
     schema = verdict_schema()
-    gen_ids, uids = audit_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
-    graders = list(audit_store.export_graders(store).itertuples(index=False))
+    gen_ids, uids = export_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
+    graders = list(export_store.export_graders(store).itertuples(index=False))
     jobs = []
     for grader in graders:
-        lo, hi = audit_store.grader_generation_range(store, grader.id)
+        lo, hi = export_store.grader_generation_range(store, grader.id)
         jobs += [(int(grader.id), s, s + generation_chunk - 1) for s in range(lo, hi + 1, generation_chunk)]
     large = len(gen_ids) > LARGE_PROJECT
     if large and before_large_read is not None:
         before_large_read()
     by_id = {int(g.id): g for g in graders}
+    with_evidence = evidence_store.has_evidence(store)
     submitted: dict[int, set[int] | None] = {}
-    batches = audit_store.dump_verdict_rows(store, jobs, readers=READERS)
+    batches = export_store.dump_verdict_rows(store, jobs, readers=READERS)
     for (grader_id, _lo, _hi), rows in zip(jobs, batches, strict=True):
         if not rows.num_rows:
             continue
         grader = by_id[grader_id]
         if grader_id not in submitted:
             submitted[grader_id] = (
-                audit_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
+                export_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
             )
-        table = _current_table(store, rows, grader, submitted[grader_id], gen_ids, uids, schema)
+        table = _current_table(
+            store, rows, grader, submitted[grader_id], gen_ids, uids, schema, with_evidence
+        )
         if table.num_rows:
             yield table
 
 
-def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
-    """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
-    import pyarrow as pa
+def _current_positions(rows) -> np.ndarray:
+    """Return the positions of the current rows (identity + rule order in, export order out).
+
+    The last row of each identity counts; a retracted current row hides it.
+    """
     import pyarrow.compute as pc
 
-    n = rows.num_rows
-    vid = rows.column("id").to_numpy()
+    count = rows.num_rows
+    verdict_ids = rows.column("id").to_numpy()
+    gen = rows.column("generation_id").to_numpy()
+    run = rows.column("run").to_numpy()
+    crit = rows.column("criterion")
+    same_next = np.zeros(count, bool)
+    if count > 1:
+        same_crit = pc.equal(crit.slice(1), crit.slice(0, count - 1)).to_numpy(zero_copy_only=False)
+        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
+    keep = ~same_next & ~pc.equal(rows.column("status"), "retracted").to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(keep)
+    return positions[np.lexsort((verdict_ids[positions], run[positions], gen[positions]))]
+
+
+def _reply_texts_once(store, reply_ids: np.ndarray):
+    """Return the raw reply text on the first row of each reply and null elsewhere (an Arrow array)."""
+    import pyarrow as pa
+
+    count = len(reply_ids)
+    has = ~np.isnan(reply_ids.astype(np.float64))
+    first = np.zeros(count, bool)
+    if has.any():
+        _, pos = np.unique(reply_ids[has], return_index=True)
+        first[np.flatnonzero(has)[pos]] = True
+    if not first.any():
+        return pa.nulls(count, pa.large_string())
+    firsts = np.flatnonzero(first)
+    texts = export_store.reply_texts(store, np.unique(reply_ids[first]).astype(np.int64).tolist())
+    found = pa.array([texts.get(int(r)) for r in reply_ids[firsts]], pa.large_string())
+    # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
+    at = np.zeros(count, np.int64)
+    at[firsts] = np.arange(len(firsts))
+    return found.take(pa.array(at, mask=~first))
+
+
+def _evidence_column(store, grader, gens, crits, runs, with_evidence: bool):
+    """Return each verdict's evidence field (JSON text, null without marks); all null in a project without."""
+    import pyarrow as pa
+
+    if not with_evidence or not len(gens):
+        return pa.nulls(len(gens), pa.large_string())
+    marks = evidence_store.grader_marks(store, int(grader.id), int(gens.min()), int(gens.max()))
+    if not marks:
+        return pa.nulls(len(gens), pa.large_string())
+    keys = zip(gens.tolist(), crits.to_pylist(), runs.tolist(), strict=True)
+    return pa.array([evidence_cell(marks.get(key, [])) for key in keys], pa.large_string())
+
+
+def _current_table(store, rows, grader, submitted, gen_ids, uids, schema, with_evidence=False):
+    """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
+    import pyarrow as pa
+
     gen = rows.column("generation_id").to_numpy()
     run = rows.column("run").to_numpy()
     crit = rows.column("criterion")
     status = rows.column("status")
-    # The last row of each identity counts; a retracted current row hides it.
-    same_next = np.zeros(n, bool)
-    if n > 1:
-        same_crit = pc.equal(crit.slice(1), crit.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
-    keep = ~same_next & ~pc.equal(status, "retracted").to_numpy(zero_copy_only=False)
-    idx = np.flatnonzero(keep)
-    idx = idx[np.lexsort((vid[idx], run[idx], gen[idx]))]
+    idx = _current_positions(rows)
     take = pa.array(idx)
     m = len(idx)
-    reply = rows.column("reply_id").take(take)
-    reply_np = reply.to_numpy(zero_copy_only=False)
-    has = ~np.isnan(reply_np.astype(np.float64))
-    first = np.zeros(m, bool)
-    if has.any():
-        _, pos = np.unique(reply_np[has], return_index=True)
-        first[np.flatnonzero(has)[pos]] = True
-    if first.any():
-        firsts = np.flatnonzero(first)
-        texts = audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
-        found = pa.array([texts.get(int(r)) for r in reply_np[firsts]], pa.large_string())
-        # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
-        at = np.zeros(m, np.int64)
-        at[firsts] = np.arange(len(firsts))
-        raw = found.take(pa.array(at, mask=~first))
-    else:
-        raw = pa.nulls(m, pa.large_string())
+    raw = _reply_texts_once(store, rows.column("reply_id").take(take).to_numpy(zero_copy_only=False))
     g = gen[idx]
     if submitted is None:
         sub = pa.nulls(m, pa.int64())
@@ -198,6 +232,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         "submitted": sub,
         "raw": raw,
         "match_method": col("match_method", pa.large_string()),
+        "evidence": _evidence_column(store, grader, g, crit.take(take), run[idx], with_evidence),
     }
     return pa.Table.from_arrays(
         [arrays[c].cast(schema.field(c).type) for c in VERDICT_EXPORT_COLUMNS], schema=schema
@@ -346,9 +381,11 @@ def _write_results(store, out: Path, stats: AuditStats, freed: threading.Event) 
     pa.default_memory_pool().release_unused()
     freed.set()
     annotators = write_annotators_csv(store, out / "annotators.csv")
+    evidence_paths, evidence_html = export_evidence(store, out)  # nothing when the project has no evidence
+    paths.update(evidence_paths)
     # Drawn here, while the verdict thread streams (SQLite and Arrow work in the readers and without the
     # GIL): a child process of their own cost a second start of pandas and matplotlib.
-    paths.update(write_figures(figures, out, judges))
+    paths.update(write_figures(figures, out, judges, [evidence_html] if evidence_html else ()))
     paths["annotators"] = annotators
     if judges is not None:
         paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
@@ -375,8 +412,8 @@ def figure_stats(stats: AuditStats) -> AuditStats:
     return dataclasses.replace(stats, data=data)
 
 
-def write_figures(stats: AuditStats, out: Path, judges=None) -> dict[str, Path]:
-    """Write report.html and the paper outputs into out; return their paths."""
-    paths = {"report": write_report(stats, out / "report.html", judges=judges)}
+def write_figures(stats: AuditStats, out: Path, judges=None, extra_sections=()) -> dict[str, Path]:
+    """Write report.html (with any extra HTML sections) and the paper outputs into out; return their paths."""
+    paths = {"report": write_report(stats, out / "report.html", judges=judges, extra_sections=extra_sections)}
     paths.update(write_paper_outputs(stats, out))
     return paths

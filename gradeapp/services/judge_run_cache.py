@@ -7,7 +7,6 @@ A load of the audit reads only the generations whose verdicts changed since the 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -71,13 +70,10 @@ def packed_judge_runs(
             fresh.update({int(g): blobs.get(int(g), b"") for g in part})
     cached_ids: list[int] = []
     cached: list[bytes] = []
-    if rebuild or top > (state[0] if state else -1):
-        try:
-            audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild)
-        except sqlite3.OperationalError:  # a read-only project: use this load's cells without keeping them
-            pass
-        else:
-            fresh = {}
+    stale = rebuild or top > (state[0] if state else -1)
+    # not kept (read-only, or locked past the limit): this load uses its packed runs without keeping them
+    if stale and audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild):
+        fresh = {}
     progress(0.8, "judge cells")
     if not rebuild or not fresh:
         cached_ids, cached = audit_store.read_cells(store, grader_id, generation_ids)
