@@ -13,8 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from gradeapp.core.audit_order import confidence_sequence, items_until_signal, widest_first
-from gradeapp.core.calibration import calibrate, plan_audit, z_value
-from gradeapp.services.audit import load_audit_data
+from gradeapp.core.audit_plan import plan_audit
+from gradeapp.core.calibration import calibrate
+from gradeapp.core.estimators import z_value
+from gradeapp.core.results import StatsOptions
+from gradeapp.services.audit_data import load_audit_data
 
 CELL_COLUMNS = [
     "student", "k", "graded", "drawn", "estimate", "ci_low", "ci_high", "half_width",
@@ -46,7 +49,7 @@ def audit_progress(
     exclude_common: bool = True,
 ) -> AuditProgress:
     """Return the audit's progress per student x k cell and the widest-first order of the items left."""
-    data = load_audit_data(store, judge=judge, draw=draw, exclude_common=exclude_common)
+    data = load_audit_data(store, StatsOptions(judge=judge, draw=draw, exclude_common=exclude_common))
     if data.draw is None:
         return AuditProgress(None, metric, target, pd.DataFrame(columns=CELL_COLUMNS), [], False,
                              "No audit draw yet: draw one first (gradeapp audit draw).")  # fmt: skip

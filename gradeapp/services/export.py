@@ -446,7 +446,6 @@ def figure_stats(stats: AuditStats) -> AuditStats:
     data = dataclasses.replace(
         d,
         gens=gens[keep],
-        judge_runs=None,
         judge_gen=d.judge_gen.iloc[:0],
         judge_run_tally=None,
         judge_raw_tally=None,
