@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gradeapp.db import Store, open_project
@@ -11,22 +12,34 @@ from gradeapp.services.demo import build_demo, ensure_default_project
 
 
 def project_path(path: str | Path | None) -> Path:
-    """Return the project file to use: the given path, else the per-user default (a copy of the demo)."""
+    """Return the project file to use: the given path, else GRADEAPP_PROJECT, else the per-user default.
+
+    Only the per-user default is built from the demo on first use: a path the person named, by
+    --project or by GRADEAPP_PROJECT, is taken as it is, so a typo is refused rather than filled.
+    """
     if path:
         return Path(path)
+    named = os.environ.get("GRADEAPP_PROJECT")
+    if named:
+        return Path(named)
     default = default_project()
     ensure_default_project(default)
     return default
 
 
-def open_existing(path: str | Path | None) -> Store:
-    """Open the project at path (or the per-user default, created from the demo on first use)."""
+def existing_project_path(path: str | Path | None) -> Path:
+    """Return the project file to use (see project_path); refuse one that does not exist."""
     target = project_path(path)
     if not target.exists():
         raise ProjectError(
             f"{target}: no such project file (create it with 'gradeapp init --project {target}')"
         )
-    return open_project(target, create=False)
+    return target
+
+
+def open_existing(path: str | Path | None) -> Store:
+    """Open the project at path (or GRADEAPP_PROJECT, or the per-user default built from the demo)."""
+    return open_project(existing_project_path(path), create=False)
 
 
 def create_project(path: str | Path | None, *, demo: bool = False, name: str | None = None) -> Path:
