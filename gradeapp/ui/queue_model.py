@@ -6,11 +6,12 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from gradeapp.db.store import Store
 from gradeapp.services import grading
 
 COLUMNS = ("Item", "Student", "k", "Topic", "Status")
 PAGE_SIZE = 256
+# every status a row can show (gradeapp.db.desk_queries.row_status), so that the column fits them all
+STATUS_TEXTS = ("done", "draft", "skipped", "flagged", "done, flagged", "draft, flagged", "skipped, flagged")
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -18,9 +19,7 @@ _Index = QModelIndex | QPersistentModelIndex
 class QueueModel(QAbstractTableModel):
     """Rows (id, uid, student, k, topic, status), fetched a page at a time by keyset on the id."""
 
-    def __init__(
-        self, store: Store, grader_id: int, filters: dict[str, Any] | None = None, parent=None
-    ) -> None:
+    def __init__(self, store, grader_id: int, filters: dict[str, Any] | None = None, parent=None) -> None:
         super().__init__(parent)
         self.store, self.grader_id = store, grader_id
         self.filters: dict[str, Any] = dict(filters or {})
@@ -37,7 +36,7 @@ class QueueModel(QAbstractTableModel):
             start = self._served
             ids = self.order[start : start + PAGE_SIZE]
             self._served += len(ids)
-            page = grading.q.queue_rows(self.store, self.grader_id, ids)
+            page = grading.queue_rows(self.store, self.grader_id, ids)
             self._exhausted = self._served >= len(self.order)
         else:
             after = self._rows[-1][0] if self._rows else 0
@@ -84,7 +83,7 @@ class QueueModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return row[index.column() + 1]
         if role == Qt.ItemDataRole.UserRole:
             return row[0]
@@ -102,6 +101,12 @@ class QueueModel(QAbstractTableModel):
         return self._rows[row][0] if 0 <= row < len(self._rows) else None
 
     def row_of(self, generation_id: int) -> int | None:
+        return self._row_of.get(generation_id)
+
+    def load_until(self, generation_id: int) -> int | None:
+        """Page rows in until this generation is loaded; return its row (None when the queue lacks it)."""
+        while generation_id not in self._row_of and not self._exhausted:
+            self._load_page()
         return self._row_of.get(generation_id)
 
     def next_row(self, row: int) -> int | None:

@@ -54,6 +54,11 @@ class RubricView(QTableWidget):
         self._labels: tuple[str, ...] = ()
         self.setAccessibleName("Rubric")
 
+    def clear_item(self) -> None:
+        """Show no criteria (the queue is empty)."""
+        self.setRowCount(0)
+        self._labels = ()
+
     def show_item(self, item: Item) -> None:
         self._fill(item)
         labels = tuple(self.item(r, 1).text() + self.item(r, 2).text() for r in range(self.rowCount()))

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
+from gradeapp.services import backup
 from gradeapp.ui import shortcuts
 
 ANNOTATOR = "human:tess (test)"
@@ -265,10 +266,10 @@ def test_flag_and_skip_are_recorded(qtbot, open_desk, demo_path):
             for r in conn.execute("SELECT action FROM reviews WHERE note IS NULL OR note != '' ORDER BY id")
         ]
     assert actions[-2:] == ["flag", "skip"]
-    assert window.model.index(0, 4).data() == "flagged"
+    assert window.model.index(0, 4).data() == "skipped, flagged"  # every status shows, both at once
     keys(qtbot, window, "Ctrl+Z")  # undo the flag: an 'unflag' review, and the item is shown again
     assert window.item.uid == "demo-001" and not window.item.flagged
-    assert window.model.index(0, 4).data() == ""
+    assert window.model.index(0, 4).data() == "skipped"
     keys(qtbot, window, "Ctrl+Shift+Z")
     assert window.item.flagged
     window.filters["status"].setCurrentIndex(window.filters["status"].findData("flagged"))
@@ -302,19 +303,6 @@ def test_cheat_sheet_lists_every_shortcut(qtbot, open_desk, demo_path):
     # the menus show the same shortcuts
     grade_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Grade")
     assert any(a.shortcut().toString() == "A" for a in grade_menu.actions())
-
-
-def test_missing_optional_view_gives_a_message(qtbot, open_desk, demo_path, monkeypatch):
-    from gradeapp.ui import main_window
-
-    window = open_desk(demo_path)
-    messages = []
-    window.inform = lambda title, text: messages.append(text)
-    monkeypatch.setitem(
-        main_window.OPTIONAL_VIEWS, "stats", ("gradeapp.ui.no_such_view", "open_x", "Statistics")
-    )
-    window.actions_by_id["stats"].trigger()
-    assert messages == ["Statistics is not part of this build yet."]
 
 
 def test_two_projects_in_two_windows(qtbot, demo_path, demo_master, tmp_path, settings):
@@ -358,9 +346,9 @@ def test_time_and_annotator_are_stored_with_verdicts(qtbot, open_desk, demo_path
     qtbot.waitUntil(lambda: "median 150 s/item" in window.progress_label.text(), timeout=30_000)
 
 
-def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_path, tmp_path, monkeypatch):
-    from gradeapp.ui import main_window
-
+def test_import_from_the_file_menu_takes_the_strict_backup_and_adds_to_the_queue(
+    qtbot, open_desk, demo_path, tmp_path
+):
     src = tmp_path / "more.jsonl"
     src.write_text(
         json.dumps(
@@ -378,10 +366,17 @@ def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_path
     window = open_desk(demo_path)
     messages = []
     window.inform = lambda title, text: messages.append(text)
-    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(src)], ""))
+    window.file_actions.choose_import_files = lambda: [src]
+    keys(qtbot, window, "T")  # a change since the backup taken at open: the import needs a new one
+    before = {b.name for b in backup.backups(demo_path)}
     window.actions_by_id["import"].trigger()
     assert messages and "more.jsonl" in messages[0]
     assert "/ 164" in window.progress_label.text()  # the demo's 163 and the imported one
+    # the import went through the import service, which takes the strict backup first (README)
+    taken = [b for b in backup.backups(demo_path) if b.name not in before]
+    assert [b.reason for b in taken] == ["import"] and taken[0].name in messages[0]
+    with sqlite3.connect(taken[0].path) as conn:  # the backup is the project as it was before the import
+        assert conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 163
     while window.model.canFetchMore():
         window.model.fetchMore()
     assert window.model.index(window.model.rowCount() - 1, 0).data() == "extra-001"
