@@ -214,12 +214,12 @@ def person_decisions(store: Store, grader_id: int, generation_id: int) -> dict[s
 
 
 def review_state(store: Store, grader_id: int, generation_id: int) -> dict[str, Any]:
-    """Return submitted, ever_submitted, flagged and the latest note of this person on one item (read-only)."""
+    """Return submitted, ever_submitted, flagged, skipped and the latest note of one person's item (read-only)."""
     rows = store.execute(
         "SELECT action, note FROM reviews WHERE grader_id = ? AND generation_id = ? ORDER BY id",
         [grader_id, generation_id],
     ).fetchall()
-    state = {"submitted": False, "ever_submitted": False, "flagged": False, "note": ""}
+    state = {"submitted": False, "ever_submitted": False, "flagged": False, "skipped": False, "note": ""}
     for action, note in rows:
         if action in ("submit", "unsubmit"):
             state["submitted"] = action == "submit"
@@ -228,6 +228,8 @@ def review_state(store: Store, grader_id: int, generation_id: int) -> dict[str, 
             state["flagged"] = action == "flag"
         elif action == "note":
             state["note"] = note or ""
+        elif action == "skip":
+            state["skipped"] = True
     return state
 
 

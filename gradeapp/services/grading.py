@@ -252,7 +252,11 @@ def set_decisions(
             store.add_review(grader_id, generation_id, "submit", seconds=None, note="revised")
             change.review = "submit"
             change.submitted = True
-        change.status = q.item_status(store, grader_id, generation_id)
+        # the row's status from what this transaction read and wrote: no query of its own
+        has_verdict = bool(before) or bool(values)  # any row, as the queue's rule counts them
+        submitted = state["submitted"]
+        flag = "flag" if state["flagged"] else None
+        change.status = q.row_status("submit" if submitted else None, flag, has_verdict, state["skipped"])
     return change
 
 

@@ -16,6 +16,7 @@ COLUMNS = ("Key", "Criterion", "Check suggests", "You", "Judge")
 PASS = QColor(46, 160, 67, 90)
 FAIL = QColor(218, 54, 51, 90)
 DISAGREE = QColor(255, 140, 0, 150)
+SHARES = (0.5, 0.28)  # of the width left after Key and You: criterion, check; the judge takes the rest
 
 
 def criterion_key(criterion: str, position: int) -> str:
@@ -38,12 +39,11 @@ class RubricView(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.verticalHeader().hide()
-        # fixed widths: sizing columns to their contents re-measures every cell on each change
+        # widths set from the table's own width (_fit_columns), never from the contents: sizing to contents
+        # re-measures every cell on each key; the criterion takes the largest share and every text column wraps
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 36), (2, 190), (3, 46), (4, 130)):
-            self.setColumnWidth(col, width)
+        header.setStretchLastSection(True)
         # skill names are shown in full: wrapped, never elided; rows are re-measured only when the item's
         # labels change or the columns are resized (a key press changes values, not the labels)
         self.setWordWrap(True)
@@ -53,6 +53,25 @@ class RubricView(QTableWidget):
         header.sectionResized.connect(self._remeasure)
         self._labels: tuple[str, ...] = ()
         self.setAccessibleName("Rubric")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Give Key and You what their words need and share the rest: criterion first, then check, judge."""
+        metrics = self.fontMetrics()
+        pad = 16
+        key = max(metrics.horizontalAdvance(t) for t in ("Key", "W")) + pad
+        you = max(metrics.horizontalAdvance(t) for t in ("You", "pass", "fail")) + pad
+        rest = max(self.viewport().width() - key - you, 240)
+        widths = (key, round(rest * SHARES[0]), round(rest * SHARES[1]), you)
+        header = self.horizontalHeader()
+        header.blockSignals(True)  # one re-measure of the rows below, not one per column
+        for column, width in enumerate(widths):
+            self.setColumnWidth(column, width)
+        header.blockSignals(False)
+        self._remeasure()
 
     def clear_item(self) -> None:
         """Show no criteria (the queue is empty)."""
