@@ -135,8 +135,8 @@ class StatsView(QWidget):
         layout.addWidget(self.tabs, 1)
 
         # a window of its own: Esc and Ctrl+W close it, as they close other windows
-        for keys in (QKeySequence(Qt.Key.Key_Escape), QKeySequence(QKeySequence.StandardKey.Close)):
-            QShortcut(keys, self, self.close, context=Qt.ShortcutContext.WindowShortcut)
+        for keys in ("Esc", "Ctrl+W"):
+            QShortcut(QKeySequence(keys), self, self.close, context=Qt.ShortcutContext.WindowShortcut)
 
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
