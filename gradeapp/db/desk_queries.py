@@ -129,9 +129,10 @@ def first_unsubmitted(store: Store, grader_id: int, filters: dict[str, Any], *, 
 
     skipped=False also passes over the items the grader skipped.
     """
-    joins, where, params = _queue_where({**filters, "status": "ungraded"})
+    joins, where, params = _queue_where(filters)
     params["grader"] = grader_id
-    if not skipped:
+    where = " AND ".join(filter(None, [where, f"IFNULL({_SUBMIT_STATE}, '') != 'submit'"]))
+    if not skipped and filters.get("status") != "skipped":
         where += f" AND NOT {_SKIPPED}"
     row = store.execute(
         f"SELECT g.id FROM generations g {joins} WHERE {where} ORDER BY g.id LIMIT 1", params
