@@ -74,47 +74,13 @@ def audit_progress(
     ppi = rates[rates["estimator"] == "ppi++"].set_index(["student", "k"])
     z = z_value(confidence)
     rows = []
-    for p in plan.itertuples():
-        key = (str(p.student), int(p.k))
+    for plan_row in plan.itertuples():
+        key = (str(plan_row.student), int(plan_row.k))
         if key not in drawn.index:
             continue
-        r = ppi.loc[key] if key in ppi.index else None
-        est = float(r["estimate"]) if r is not None else math.nan
-        lo = float(r["ci_low"]) if r is not None else math.nan
-        hi = float(r["ci_high"]) if r is not None else math.nan
-        # the wider side: clipping at 0 or 1 shortens one side only
-        half = max(est - lo, hi - est) if not math.isnan(est) else math.nan
-        cs = confidence_sequence(est, half / z, int(p.n_audited), int(drawn[key]), confidence)
-        reached = bool(cs[2] <= target) if not math.isnan(cs[2]) else False
         left = int((todo["student"].astype(str).eq(key[0]) & todo["k"].eq(key[1])).sum())
-        n = int(p.n_audited)
-        sd = p.sd_human if p.sd_human == p.sd_human and p.sd_human > 0 else 0.5
-        rho = p.rho if p.rho == p.rho else 0.0
-        sigma = half / z * math.sqrt(n) if n >= 2 and half == half else sd * math.sqrt(1 - rho * rho)
-        extra = (
-            0
-            if reached
-            else items_until_signal(sigma, n, int(drawn[key]), int(p.n_judged), target, confidence)
-        )
-        rows.append(
-            {
-                "student": key[0],
-                "k": key[1],
-                "graded": int(p.n_audited),
-                "drawn": int(drawn[key]),
-                "estimate": est,
-                "ci_low": lo,
-                "ci_high": hi,
-                "half_width": half,
-                "cs_low": max(0.0, cs[0]) if not math.isnan(cs[0]) else math.nan,
-                "cs_high": min(1.0, cs[1]) if not math.isnan(cs[1]) else math.nan,
-                "cs_half_width": cs[2],
-                "left": left,
-                "extra": extra,
-                "extra_planner": int(p.extra),
-                "reached": reached,
-            }
-        )
+        rate = ppi.loc[key] if key in ppi.index else None
+        rows.append(_cell_row(plan_row, key, rate, int(drawn[key]), left, z, target, confidence))
     cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
     open_cells = cells.loc[~cells["reached"], ["student", "k"]]
     todo_open = todo.merge(open_cells.assign(student=open_cells["student"].astype(str)), on=["student", "k"])
@@ -218,3 +184,43 @@ def _extended_items(
                 )
             )
     return pd.concat(parts, ignore_index=True)[["generation_id", "stratum", "inclusion_prob"]]
+
+
+def _cell_row(
+    plan_row, key: tuple[str, int], rate, drawn: int, left: int, z: float, target: float, confidence: float
+) -> dict:
+    """Return one cell's row of CELL_COLUMNS from its planner row and its PPI++ rate row (None: no rate)."""
+    estimate = float(rate["estimate"]) if rate is not None else math.nan
+    low = float(rate["ci_low"]) if rate is not None else math.nan
+    high = float(rate["ci_high"]) if rate is not None else math.nan
+    # the wider side: clipping at 0 or 1 shortens one side only
+    half = max(estimate - low, high - estimate) if not math.isnan(estimate) else math.nan
+    graded = int(plan_row.n_audited)
+    seq_low, seq_high, seq_half = confidence_sequence(estimate, half / z, graded, drawn, confidence)
+    reached = bool(seq_half <= target) if not math.isnan(seq_half) else False
+    sd_human = plan_row.sd_human if plan_row.sd_human == plan_row.sd_human and plan_row.sd_human > 0 else 0.5
+    rho = plan_row.rho if plan_row.rho == plan_row.rho else 0.0
+    if graded >= 2 and half == half:
+        sigma = half / z * math.sqrt(graded)
+    else:
+        sigma = sd_human * math.sqrt(1 - rho * rho)
+    extra = (
+        0 if reached else items_until_signal(sigma, graded, drawn, int(plan_row.n_judged), target, confidence)
+    )
+    return {
+        "student": key[0],
+        "k": key[1],
+        "graded": graded,
+        "drawn": drawn,
+        "estimate": estimate,
+        "ci_low": low,
+        "ci_high": high,
+        "half_width": half,
+        "cs_low": max(0.0, seq_low) if not math.isnan(seq_low) else math.nan,
+        "cs_high": min(1.0, seq_high) if not math.isnan(seq_high) else math.nan,
+        "cs_half_width": seq_half,
+        "left": left,
+        "extra": extra,
+        "extra_planner": int(plan_row.extra),
+        "reached": reached,
+    }

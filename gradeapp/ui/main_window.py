@@ -13,20 +13,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QApplication, QInputDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QUndoStack
+from PySide6.QtWidgets import QInputDialog, QMainWindow, QMessageBox, QWidget
 
 from gradeapp.errors import GradeappError
 from gradeapp.services import backup, grading, guidelines, team
 from gradeapp.services.desk import DeskSession
 from gradeapp.services.grading import Change, Item, ItemTimer
 from gradeapp.services.project import open_existing
-from gradeapp.ui import shortcuts
 from gradeapp.ui.audit_mode import AuditMode
+from gradeapp.ui.desk_actions import build_actions, build_menus
 from gradeapp.ui.desk_layout import DeskLayout
 from gradeapp.ui.file_actions import FileActions, remember_recent
-from gradeapp.ui.optional_views import OptionalViews, show_about, show_cheat_sheet
+from gradeapp.ui.optional_views import OptionalViews
 from gradeapp.ui.undo import DecisionsCommand, FlagCommand, SubmitCommand
 
 T = TypeVar("T")
@@ -103,8 +103,8 @@ class MainWindow(QMainWindow, DeskLayout):
         self.views = OptionalViews(self)
         self.build_layout()  # DeskLayout: the widgets, in gradeapp.ui.desk_layout
         self.audit_mode = AuditMode(self)
-        self._build_actions()
-        self._build_menus()
+        build_actions(self)
+        build_menus(self)
         remember_recent(settings, self.store_path)
         package = f" — package for {self.package_for}" if self.package_for else ""
         package += " — read-only" if self.readonly else ""
@@ -137,72 +137,6 @@ class MainWindow(QMainWindow, DeskLayout):
     @property
     def audit_dock(self):
         return self.audit_mode.dock
-
-    # -- actions and menus --------------------------------------------------------------------------
-    def _handlers(self) -> dict[str, Callable[[], None]]:
-        handlers: dict[str, Callable[[], None]] = {
-            "topic": lambda: self.press("topic"),
-            "makes_sense": lambda: self.press("makes_sense"),
-            "sentence_limit": lambda: self.press("sentence_limit"),
-            "accept": self.accept_rest,
-            "submit": self.submit,
-            "reopen": self.reopen_last,
-            "flag": self.toggle_flag,
-            "skip": self.skip,
-            "note": self.note_box.setFocus,
-            "dismiss": self.escape,
-            "next": lambda: self.move(+1),
-            "previous": lambda: self.move(-1),
-            "undo": self.undo_stack.undo,
-            "redo": self.undo_stack.redo,
-            "blind": self.toggle_blind,
-            "filters": lambda: self.filters["status"].setFocus(),
-            "queue": self.queue_view.setFocus,
-            "new": self.file_actions.new_project,
-            "open": self.file_actions.open_project,
-            "import": self.file_actions.import_files,
-            "export": self.file_actions.export,
-            "close": self.close,
-            "quit": QApplication.closeAllWindows,
-            "cheatsheet": lambda: show_cheat_sheet(self),
-            "about": lambda: show_about(self),
-        }
-        for key in ("stats", "adjudication", "run", "annotators", "guidelines"):
-            handlers[key] = lambda key=key: self.views.open(key)
-        for n in range(1, shortcuts.MAX_SKILL_KEYS + 1):
-            handlers[shortcuts.skill_action(n)] = lambda n=n: self.press_skill(n)
-        return handlers
-
-    def _build_actions(self) -> None:
-        self.actions_by_id: dict[str, QAction] = {}
-        handlers = self._handlers()
-        for sc in shortcuts.ALL:
-            action = QAction(sc.label, self)
-            action.setShortcuts([QKeySequence(k) for k in sc.keys])
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            # triggered(bool) would pass 'checked' into the handler: call it without arguments
-            action.triggered.connect(lambda _checked=False, h=handlers[sc.action]: h())
-            self.addAction(action)
-            self.actions_by_id[sc.action] = action
-        self.actions_by_id["audit_mode"] = self.audit_mode.action
-        blind = self.actions_by_id["blind"]
-        blind.setCheckable(True)
-        blind.setChecked(self.blind)
-        self.undo_stack.canUndoChanged.connect(self.actions_by_id["undo"].setEnabled)
-        self.undo_stack.canRedoChanged.connect(self.actions_by_id["redo"].setEnabled)
-        self.actions_by_id["undo"].setEnabled(False)
-        self.actions_by_id["redo"].setEnabled(False)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        menus = {name: bar.addMenu(f"&{name}") for name in ("File", "Edit", "View", "Grade", "Help")}
-        for sc in shortcuts.ALL:
-            menus[sc.menu].addAction(self.actions_by_id[sc.action])
-            if sc.action == "open":
-                recent = menus["File"].addMenu("Open &recent")
-                recent.aboutToShow.connect(lambda menu=recent: self.file_actions.fill_recent(menu))
-        menus["View"].addSeparator()
-        menus["View"].addAction(self.audit_mode.action)
 
     # -- writing ------------------------------------------------------------------------------------
     def run_write(self, what: Callable[[], T]) -> T | None:

@@ -95,31 +95,9 @@ class StatsView(QWidget):
         self._poll_store = open_existing(self.store_path)
         self.setWindowTitle(f"Statistics: {self.store_path.name}")
 
-        self.status = QLabel("computing…")
-        self.refresh_button = QPushButton("&Refresh")
-        self.export_button = QPushButton("&Export…")
-        self.export_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumWidth(160)
-        self.cancel_button = QPushButton("&Cancel")
-        self.cancel_button.setEnabled(False)
-        self._set_computing(False)
         self._job: Job | None = None
         self._jobs: list[Job] = []
-        self.exporter = ExportRunner(self.store_path, self)
-        self.exporter.finished.connect(self._on_export_done)
-        self.exporter.failed.connect(self._on_export_failed)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.export_button.clicked.connect(self._on_export_clicked)
-        self.cancel_button.clicked.connect(self.cancel)
-        bar = QHBoxLayout()
-        bar.addWidget(self.status, 1)
-        bar.addWidget(self.progress)
-        bar.addWidget(self.cancel_button)
-        bar.addWidget(self.refresh_button)
-        bar.addWidget(self.export_button)
+        bar = self._build_bar()
 
         self.tabs = QTabWidget()
         self.models: dict[str, FrameModel] = {}
@@ -145,6 +123,33 @@ class StatsView(QWidget):
         self.refresh()
 
     # -- construction -----------------------------------------------------------------------------
+    def _build_bar(self) -> QHBoxLayout:
+        """Return the top bar: status, progress and Cancel (shown only while computing), Refresh, Export."""
+        self.status = QLabel("computing…")
+        self.refresh_button = QPushButton("&Refresh")
+        self.export_button = QPushButton("&Export…")
+        self.export_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(160)
+        self.cancel_button = QPushButton("&Cancel")
+        self.cancel_button.setEnabled(False)
+        self._set_computing(False)
+        self.exporter = ExportRunner(self.store_path, self)
+        self.exporter.finished.connect(self._on_export_done)
+        self.exporter.failed.connect(self._on_export_failed)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self.cancel_button.clicked.connect(self.cancel)
+        bar = QHBoxLayout()
+        bar.addWidget(self.status, 1)
+        bar.addWidget(self.progress)
+        bar.addWidget(self.cancel_button)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.export_button)
+        return bar
+
     TABLE_TABS = (
         ("pass_rates", "Pass rates"),
         ("agreement", "Agreement"),
