@@ -38,7 +38,7 @@ STATUS_CHOICES = [
     ("skipped", "Skipped"),
 ]
 FILTERS = (("status", "Status"), ("student", "Student"), ("k", "k"), ("topic", "Topic"), ("draw", "Draw"))
-SPLIT = (0.30, 0.45, 0.25)  # queue, centre, right: shares of the window's width on first start
+SPLIT = (0.27, 0.46, 0.27)  # queue, centre, right: shares of the window's width on first start
 
 
 class _NoteFocus(QObject):
@@ -64,7 +64,8 @@ class DeskLayout:
         self.splitter.addWidget(self._build_queue_panel())
         self.splitter.addWidget(self._build_center())
         self.splitter.addWidget(self._build_right())
-        self.splitter.setSizes([round(1400 * share) for share in SPLIT])
+        for index, share in enumerate(SPLIT):
+            self.splitter.setStretchFactor(index, round(100 * share))
         self.setCentralWidget(self.splitter)
         self._build_status_bar()
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from gradeapp.services.desk import Feedback
 
 DISAGREE_STYLE = "background-color: rgba(255, 140, 0, 150); font-weight: bold;"
 
 
-class FeedbackStrip(QFrame):
-    """The judge's verdicts on the previous item, disagreements marked; hidden by the next decision or Esc."""
+class FeedbackStrip(QScrollArea):
+    """The judge's verdicts on the previous item, disagreements marked; hidden by the next decision or Esc.
+
+    A scroll area: on a short screen its lines scroll instead of being squeezed over each other.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("feedback_strip")
         self.setAccessibleName("The judge on the item just submitted")
@@ -25,11 +30,14 @@ class FeedbackStrip(QFrame):
         self.lines: list[QLabel] = []
         self.hint = QLabel("Esc or your next decision hides this; U reopens that item.")
         self.hint.setEnabled(False)
-        self.layout_ = QVBoxLayout(self)
+        content = QWidget()
+        self.layout_ = QVBoxLayout(content)
         self.layout_.setContentsMargins(6, 4, 6, 4)
         self.layout_.setSpacing(1)
         self.layout_.addWidget(self.headline)
         self.layout_.addWidget(self.hint)
+        self.layout_.addStretch(1)
+        self.setWidget(content)
         self.hide()
 
     def show_feedback(self, feedback: Feedback) -> None:

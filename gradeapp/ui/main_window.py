@@ -24,7 +24,7 @@ from gradeapp.services.grading import Change, Item, ItemTimer
 from gradeapp.services.project import open_existing
 from gradeapp.ui.audit_mode import AuditMode
 from gradeapp.ui.desk_actions import build_actions, build_menus
-from gradeapp.ui.desk_layout import DeskLayout
+from gradeapp.ui.desk_layout import SPLIT, DeskLayout
 from gradeapp.ui.file_actions import FileActions, remember_recent
 from gradeapp.ui.optional_views import OptionalViews
 from gradeapp.ui.undo import DecisionsCommand, FlagCommand, SubmitCommand
@@ -428,8 +428,8 @@ class MainWindow(QMainWindow, DeskLayout):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(*first_size(self.screen().availableGeometry() if self.screen() else None))
         state = self.settings.value("splitter")
-        if state is not None:
-            self.splitter.restoreState(state)
+        if state is None or not self.splitter.restoreState(state):
+            self.splitter.setSizes([round(self.width() * share) for share in SPLIT])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self._closed:

@@ -12,11 +12,18 @@ from gradeapp.core.rubric import criterion_label, is_skill_criterion
 from gradeapp.services.grading import Item
 from gradeapp.ui.shortcuts import BY_ACTION, skill_action
 
-COLUMNS = ("Key", "Criterion", "Check suggests", "You", "Judge")
+COLUMNS = ("Key", "Criterion", "Check", "You", "Judge")
+HEADER_TIPS = (
+    "The key that decides it",
+    "",
+    "What the deterministic checks suggest",
+    "Your decision",
+    "The judge's majority over its runs",
+)
 PASS = QColor(46, 160, 67, 90)
 FAIL = QColor(218, 54, 51, 90)
 DISAGREE = QColor(255, 140, 0, 150)
-SHARES = (0.5, 0.28)  # of the width left after Key and You: criterion, check; the judge takes the rest
+CAPS = {2: 0.22, 4: 0.22}  # most of the rubric's width the check and the judge may take (they wrap)
 
 
 def criterion_key(criterion: str, position: int) -> str:
@@ -35,6 +42,9 @@ class RubricView(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in enumerate(HEADER_TIPS):
+            self.horizontalHeaderItem(column).setToolTip(tip)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -59,19 +69,34 @@ class RubricView(QTableWidget):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Give Key and You what their words need and share the rest: criterion first, then check, judge."""
+        """Give each column but the criterion its longest word (capped), and the criterion the rest.
+
+        Text wraps at spaces only: a column narrower than its longest word would cut that word, so the
+        other columns give way down to their longest word and the criterion, wrapped, takes what is left.
+        """
         metrics = self.fontMetrics()
-        pad = 16
-        key = max(metrics.horizontalAdvance(t) for t in ("Key", "W")) + pad
-        you = max(metrics.horizontalAdvance(t) for t in ("You", "pass", "fail")) + pad
-        rest = max(self.viewport().width() - key - you, 240)
-        widths = (key, round(rest * SHARES[0]), round(rest * SHARES[1]), you)
+        pad = 14
+        width = self.viewport().width()
+        widths = {}
+        for column in (0, 2, 3, 4):
+            words = [*COLUMNS[column].split(), *self._words(column)]
+            longest = max(metrics.horizontalAdvance(word) for word in words) + pad
+            widths[column] = min(longest, round(width * CAPS[column])) if column in CAPS else longest
+        widths[1] = max(width - sum(widths.values()), round(width * 0.3))
         header = self.horizontalHeader()
         header.blockSignals(True)  # one re-measure of the rows below, not one per column
-        for column, width in enumerate(widths):
-            self.setColumnWidth(column, width)
+        for column in range(len(COLUMNS) - 1):  # the last column stretches to the edge
+            self.setColumnWidth(column, widths[column])
         header.blockSignals(False)
         self._remeasure()
+
+    def _words(self, column: str | int) -> list[str]:
+        return [
+            word
+            for row in range(self.rowCount())
+            if self.item(row, column)
+            for word in self.item(row, column).text().split()
+        ]
 
     def clear_item(self) -> None:
         """Show no criteria (the queue is empty)."""
@@ -80,10 +105,13 @@ class RubricView(QTableWidget):
 
     def show_item(self, item: Item) -> None:
         self._fill(item)
-        labels = tuple(self.item(r, 1).text() + self.item(r, 2).text() for r in range(self.rowCount()))
+        labels = tuple(
+            self.item(r, 1).text() + self.item(r, 2).text() + self.item(r, 4).text()
+            for r in range(self.rowCount())
+        )
         if labels != self._labels:
             self._labels = labels
-            self._remeasure()
+            self._fit_columns()
 
     def _remeasure(self, *_args) -> None:
         """Fit every row's height to its wrapped text (at least the default height)."""
@@ -104,7 +132,7 @@ class RubricView(QTableWidget):
             sugg = item.suggestions.get(crit)
             value = item.decisions.get(crit)
             judge = item.judge.get(crit)
-            judge_text = (judge.label() if judge else "n/a") if item.revealed else "hidden until submit"
+            judge_text = (judge.label() if judge else "n/a") if item.revealed else "hidden until you submit"
             cells = [
                 criterion_key(crit, skill_no),
                 criterion_label(crit, item.topic, item.k),

@@ -60,6 +60,15 @@ def _compute(store_path: Path, options, progress=None):
         return marker, compute_stats(store, options, progress=progress)
 
 
+def _note_early(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame with its `note` right after the estimate's interval, where a reader looks for it."""
+    if "note" not in frame.columns or "ci_high" not in frame.columns:
+        return frame
+    columns = [c for c in frame.columns if c != "note"]
+    at = columns.index("ci_high") + 1
+    return frame[[*columns[:at], "note", *columns[at:]]]
+
+
 # why a raw table can be empty, said in its tab instead of an empty grid
 EMPTY_REASONS = {
     "pass_rates": "No pass rates yet: the judge has not graded any generation of this project.",
@@ -312,7 +321,7 @@ class StatsView(QWidget):
         agreement = stats.agreement
         overall = agreement[agreement["breakdown"] == "overall"] if not agreement.empty else agreement
         self._render_summary(stats)
-        self._show_table("pass_rates", stats.pass_rates)
+        self._show_table("pass_rates", _note_early(stats.pass_rates))
         self._show_table("agreement", overall.reindex(columns=AGREEMENT_SUMMARY_COLUMNS))
         self._show_table("skillmix", stats.skillmix)
         self._show_table("human_human", stats.human_human)

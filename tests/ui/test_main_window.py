@@ -129,7 +129,7 @@ def test_saved_shows_only_after_commit_and_busy_file_is_reported(qtbot, open_des
 def test_blind_mode_hides_the_judge_until_submit(qtbot, open_desk, demo_path, settings):
     window = open_desk(demo_path)
     rubric = window.rubric_view
-    assert all(rubric.cell_text(r, "Judge") == "hidden until submit" for r in range(rubric.rowCount()))
+    assert all(rubric.cell_text(r, "Judge") == "hidden until you submit" for r in range(rubric.rowCount()))
     keys(qtbot, window, "A", "Return", "[")
     assert window.item.uid == "demo-001" and window.item.revealed
     judged = [rubric.cell_text(r, "Judge") for r in range(rubric.rowCount())]
@@ -156,7 +156,7 @@ def test_blind_mode_hides_the_judge_until_submit(qtbot, open_desk, demo_path, se
     assert settings.value("blind", type=bool) is False
     go_to(qtbot, window, "demo-010")
     assert not window.item.submitted
-    assert rubric.cell_text(0, "Judge") != "hidden until submit"
+    assert rubric.cell_text(0, "Judge") != "hidden until you submit"
 
 
 def test_markup_in_a_generation_is_shown_literally(qtbot, open_desk, demo_path):
@@ -196,7 +196,7 @@ def test_named_skills_are_highlighted(qtbot, open_desk, demo_path):
         block = block.next()
     assert layouts, "the named skill is not highlighted"
     row = window.item.criteria.index(f"skill:{window.item.named[0]}")
-    assert "naming penalty" in window.rubric_view.cell_text(row, "Check suggests")
+    assert "naming penalty" in window.rubric_view.cell_text(row, "Check")
 
 
 @pytest.mark.parametrize("pattern", ["all_default", "all_opposite", "mixed"])
