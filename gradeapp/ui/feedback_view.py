@@ -30,6 +30,7 @@ class FeedbackStrip(QScrollArea):
         self.lines: list[QLabel] = []
         self.hint = QLabel("Esc or your next decision hides this; U reopens that item.")
         self.hint.setEnabled(False)
+        self.hint.setWordWrap(True)
         content = QWidget()
         self.layout_ = QVBoxLayout(content)
         self.layout_.setContentsMargins(6, 4, 6, 4)

@@ -23,7 +23,8 @@ HEADER_TIPS = (
 PASS = QColor(46, 160, 67, 90)
 FAIL = QColor(218, 54, 51, 90)
 DISAGREE = QColor(255, 140, 0, 150)
-CAPS = {2: 0.22, 4: 0.22}  # most of the rubric's width the check and the judge may take (they wrap)
+CAP = 0.24  # most of the rubric's width the check and the judge may each take (past it they wrap)
+CRITERION_SHARE = 0.4  # the check and the judge give way (down to their longest word) to keep this
 
 
 def criterion_key(criterion: str, position: int) -> str:
@@ -53,7 +54,7 @@ class RubricView(QTableWidget):
         # re-measures every cell on each key; the criterion takes the largest share and every text column wraps
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
         # skill names are shown in full: wrapped, never elided; rows are re-measured only when the item's
         # labels change or the columns are resized (a key press changes values, not the labels)
         self.setWordWrap(True)
@@ -69,34 +70,39 @@ class RubricView(QTableWidget):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Give each column but the criterion its longest word (capped), and the criterion the rest.
+        """Size the columns from the table's width: Key and You fit, Check and Judge give way, Criterion the rest.
 
-        Text wraps at spaces only: a column narrower than its longest word would cut that word, so the
-        other columns give way down to their longest word and the criterion, wrapped, takes what is left.
+        Text wraps at spaces only, so a column is never made narrower than its longest word (that would cut
+        the word); Check and Judge take their whole text up to CAP of the width, and give way down to their
+        longest word so that the criterion keeps at least CRITERION_SHARE of the width.
         """
-        metrics = self.fontMetrics()
-        pad = 14
         width = self.viewport().width()
-        widths = {}
-        for column in (0, 2, 3, 4):
-            words = [*COLUMNS[column].split(), *self._words(column)]
-            longest = max(metrics.horizontalAdvance(word) for word in words) + pad
-            widths[column] = min(longest, round(width * CAPS[column])) if column in CAPS else longest
-        widths[1] = max(width - sum(widths.values()), round(width * 0.3))
+        natural = {c: self._text_width(c, whole=True) for c in range(len(COLUMNS))}
+        word = {c: self._text_width(c, whole=False) for c in range(len(COLUMNS))}
+        widths = {0: natural[0], 3: natural[3]}
+        for column in (2, 4):
+            widths[column] = min(natural[column], max(word[column], round(width * CAP)))
+        for column in (2, 4):  # give way while the criterion has less than its share
+            short = round(width * CRITERION_SHARE) - (width - sum(widths.values()))
+            if short > 0:
+                widths[column] = max(word[column], widths[column] - short)
+        widths[1] = max(width - sum(widths.values()), word[1])
         header = self.horizontalHeader()
         header.blockSignals(True)  # one re-measure of the rows below, not one per column
-        for column in range(len(COLUMNS) - 1):  # the last column stretches to the edge
-            self.setColumnWidth(column, widths[column])
+        for column, size in widths.items():
+            self.setColumnWidth(column, size)
         header.blockSignals(False)
         self._remeasure()
 
-    def _words(self, column: str | int) -> list[str]:
-        return [
-            word
-            for row in range(self.rowCount())
-            if self.item(row, column)
-            for word in self.item(row, column).text().split()
+    def _text_width(self, column: int, *, whole: bool) -> int:
+        """Return the width a column needs for its widest text (whole) or its longest word, with padding."""
+        metrics = self.fontMetrics()
+        texts = [
+            COLUMNS[column],
+            *(self.item(r, column).text() for r in range(self.rowCount()) if self.item(r, column)),
         ]
+        parts = texts if whole else [w for t in texts for w in t.split()]
+        return max(metrics.horizontalAdvance(t) for t in parts if t) + 14
 
     def clear_item(self) -> None:
         """Show no criteria (the queue is empty)."""

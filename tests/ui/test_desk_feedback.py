@@ -109,6 +109,12 @@ def test_nothing_is_cut_at_1024_by_640(qtbot, open_desk, demo_path):
             )
             assert rubric.rowHeight(r) >= needed.height(), cell.text()
         assert rubric.columnWidth(1) > rubric.columnWidth(2)  # the criterion has the largest share
+        widths = [rubric.columnWidth(c) for c in range(rubric.columnCount())]
+        assert sum(widths) <= rubric.viewport().width()  # every column inside the table, none cut at the edge
+        for r in range(rubric.rowCount()):
+            for c in range(rubric.columnCount()):  # text wraps at spaces: each word must fit its column
+                words = rubric.item(r, c).text().split() or [""]
+                assert max(rubric.fontMetrics().horizontalAdvance(w) for w in words) < widths[c], (r, c)
 
 
 def test_the_skipped_filter_lists_the_skipped_items(qtbot, open_desk, demo_path):
