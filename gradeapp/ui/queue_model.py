@@ -8,7 +8,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from gradeapp.services import grading
 
-COLUMNS = ("Item", "Student", "k", "Topic", "Status")
+COLUMNS = ("Item", "Status", "k", "Student", "Topic")  # the status beside the item: never scrolled away
+STATUS = COLUMNS.index("Status")
+_FIELD = (1, 5, 3, 2, 4)  # each column's place in a queue row (id, uid, student, k, topic, status)
 PAGE_SIZE = 256
 # every status a row can show (gradeapp.db.desk_queries.row_status), so that the column fits them all
 STATUS_TEXTS = ("done", "draft", "skipped", "flagged", "done, flagged", "draft, flagged", "skipped, flagged")
@@ -84,7 +86,7 @@ class QueueModel(QAbstractTableModel):
             return None
         row = self._rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return row[index.column() + 1]
+            return row[_FIELD[index.column()]]
         if role == Qt.ItemDataRole.UserRole:
             return row[0]
         return None
@@ -122,5 +124,5 @@ class QueueModel(QAbstractTableModel):
             return
         r = self._rows[row]
         self._rows[row] = (*r[:5], status)
-        idx = self.index(row, len(COLUMNS) - 1)
+        idx = self.index(row, STATUS)
         self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
 
-from gradeapp.ui.queue_model import COLUMNS, STATUS_TEXTS
+from gradeapp.ui.queue_model import COLUMNS, STATUS, STATUS_TEXTS
 from tests.ui.test_main_window import keys
 
 
@@ -54,7 +54,7 @@ def test_the_desk_reopens_where_the_annotator_left_off(qtbot, open_desk, demo_pa
     window.close()
     again = open_desk(demo_path)
     assert again.item.uid == "demo-004"  # not item 1, and not the skipped one
-    assert [again.model.index(r, 4).data() for r in range(3)] == ["done", "done", "skipped"]
+    assert [again.model.index(r, STATUS).data() for r in range(3)] == ["done", "done", "skipped"]
     # in another filter the desk opens on that queue's first unsubmitted item
     again.filters["status"].setCurrentIndex(again.filters["status"].findData("skipped"))
     assert again.model.rowCount() == 1 and again.item.uid == "demo-003"
@@ -78,7 +78,7 @@ def test_one_key_press_runs_only_the_statements_its_change_needs(qtbot, open_des
     assert all(not s.startswith("SELECT") for s in statements[:begin])  # no read outside the transaction
     assert len(statements) <= 10, statements  # 18 before the desk applied the Change it is given
     assert window.rubric_view.cell_text(window.item.criteria.index("topic"), "You") == "fail"
-    assert window.model.index(0, 4).data() == "draft"
+    assert window.model.index(0, STATUS).data() == "draft"
 
 
 def test_nothing_is_cut_at_1024_by_640(qtbot, open_desk, demo_path):
@@ -128,4 +128,4 @@ def test_the_skipped_filter_lists_the_skipped_items(qtbot, open_desk, demo_path)
     keys(
         qtbot, window, "A", "Return"
     )  # submitted: no longer skipped, but its row stays until the queue reloads
-    assert window.model.index(0, 4).data() == "done"
+    assert window.model.index(0, STATUS).data() == "done"

@@ -13,6 +13,7 @@ from PySide6.QtGui import QKeySequence
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
 from gradeapp.services import backup
 from gradeapp.ui import shortcuts
+from gradeapp.ui.queue_model import COLUMNS, STATUS
 
 ANNOTATOR = "human:tess (test)"
 
@@ -99,7 +100,7 @@ def test_grade_three_items_by_keyboard_undo_redo_and_reopen(qtbot, open_desk, de
     go_to(qtbot, again, "demo-002")
     assert again.item.submitted
     assert again.item.decisions["skill:hyperbole"] == 0
-    statuses = [again.model.index(r, 4).data() for r in range(3)]
+    statuses = [again.model.index(r, STATUS).data() for r in range(3)]
     assert statuses == ["done", "done", "done"]
 
 
@@ -266,10 +267,10 @@ def test_flag_and_skip_are_recorded(qtbot, open_desk, demo_path):
             for r in conn.execute("SELECT action FROM reviews WHERE note IS NULL OR note != '' ORDER BY id")
         ]
     assert actions[-2:] == ["flag", "skip"]
-    assert window.model.index(0, 4).data() == "skipped, flagged"  # every status shows, both at once
+    assert window.model.index(0, STATUS).data() == "skipped, flagged"  # every status shows, both at once
     keys(qtbot, window, "Ctrl+Z")  # undo the flag: an 'unflag' review, and the item is shown again
     assert window.item.uid == "demo-001" and not window.item.flagged
-    assert window.model.index(0, 4).data() == "skipped"
+    assert window.model.index(0, STATUS).data() == "skipped"
     keys(qtbot, window, "Ctrl+Shift+Z")
     assert window.item.flagged
     window.filters["status"].setCurrentIndex(window.filters["status"].findData("flagged"))
@@ -280,7 +281,7 @@ def test_queue_filters_page_from_the_database(qtbot, open_desk, demo_path):
     window = open_desk(demo_path)
     combo = window.filters["k"]
     combo.setCurrentIndex(combo.findData(3))
-    ks = {window.model.index(r, 2).data() for r in range(window.model.rowCount())}
+    ks = {window.model.index(r, COLUMNS.index("k")).data() for r in range(window.model.rowCount())}
     assert ks == {3}
     assert window.item.k == 3
     assert window.progress_label.text().startswith("done 0 / ")
