@@ -96,10 +96,11 @@ def press(env: dict[str, str], desk: Desk, key: str) -> dict:
     return desk.wait("key")
 
 
-def screenshot(env: dict[str, str], desk: Desk, path: Path) -> Path:
-    """Save the whole X screen once every window has painted."""
-    desk.ask("settle", "settled")
-    subprocess.run(["import", "-window", "root", str(path)], env=env, check=True)
+def screenshot(env: dict[str, str], desk: Desk, path: Path, *, window_only: bool = False) -> Path:
+    """Save the X screen (or only the active window) once every window has painted."""
+    box = desk.ask("settle", "settled")["box"]
+    crop = ["-crop", "{2}x{3}+{0}+{1}".format(*box), "+repage"] if window_only else []
+    subprocess.run(["import", "-window", "root", *crop, str(path)], env=env, check=True)
     return path
 
 
@@ -159,7 +160,12 @@ def open_views(env, desk: Desk, shots: Path, window: str) -> list[Path]:
             for index in range(count):
                 title = desk.ask(f"tab {index}", "tab")["title"]
                 taken.append(
-                    screenshot(env, desk, shots / f"stats-{index}-{title.lower().replace(' ', '-')}.png")
+                    screenshot(
+                        env,
+                        desk,
+                        shots / f"stats-{index}-{title.lower().replace(' ', '-')}.png",
+                        window_only=True,
+                    )
                 )
             stats = subprocess.run(
                 ["xdotool", "search", "--name", "^Statistics"], env=env, capture_output=True, text=True
@@ -168,7 +174,7 @@ def open_views(env, desk: Desk, shots: Path, window: str) -> list[Path]:
             press(env, desk, "Escape")  # Esc closes the Statistics window
             desk.wait("window_closed")
         else:
-            taken.append(screenshot(env, desk, shots / f"view-{name}.png"))
+            taken.append(screenshot(env, desk, shots / f"view-{name}.png", window_only=True))
             desk.ask("close", "window_closed")
     return taken
 

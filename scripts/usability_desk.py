@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 
 from gradeapp.ui.app import desk_settings, open_window  # noqa: E402
 
-
 MODIFIERS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta}
 
 
@@ -101,7 +100,10 @@ def command(window, line: str) -> None:
             if widget.isVisible():
                 widget.repaint()
         app.processEvents()
-        say("settled")
+        active = QApplication.activeWindow() or window
+        ratio = active.devicePixelRatio()
+        box = active.frameGeometry()
+        say("settled", box=[round(v * ratio) for v in (box.x(), box.y(), box.width(), box.height())])
     elif parts[0] == "close":
         active = QApplication.activeWindow()
         others = [
