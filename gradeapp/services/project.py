@@ -8,7 +8,6 @@ from pathlib import Path
 from gradeapp.db import Store, open_project
 from gradeapp.errors import ProjectError
 from gradeapp.paths import default_project
-from gradeapp.services.demo import build_demo, ensure_default_project
 
 
 def project_path(path: str | Path | None) -> Path:
@@ -22,6 +21,9 @@ def project_path(path: str | Path | None) -> Path:
     named = os.environ.get("GRADEAPP_PROJECT")
     if named:
         return Path(named)
+    # deferred: the demo builder loads pandas, which opening a project for the desk does not need
+    from gradeapp.services.demo import ensure_default_project
+
     default = default_project()
     ensure_default_project(default)
     return default
@@ -48,6 +50,8 @@ def create_project(path: str | Path | None, *, demo: bool = False, name: str | N
     if target.exists():
         raise ProjectError(f"{target}: already exists (choose another --project)")
     if demo:
+        from gradeapp.services.demo import build_demo  # deferred: it loads pandas
+
         build_demo(target)
     else:
         open_project(target, create=True, name=name).close()

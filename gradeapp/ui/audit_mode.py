@@ -7,12 +7,15 @@ than their draw holds, or leave the mode when every cell has reached its target.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
-from gradeapp.services.audit_queue import AuditProgress, draw_more
-from gradeapp.ui.audit_panel import AuditPanel
+if TYPE_CHECKING:
+    from gradeapp.services.audit_queue import AuditProgress
+    from gradeapp.ui.audit_panel import AuditPanel
 
 
 def empty_reason(progress: AuditProgress) -> tuple[str, str | None]:
@@ -53,6 +56,8 @@ class AuditMode(QObject):
         return self.action.isChecked()
 
     def _build(self) -> None:
+        from gradeapp.ui.audit_panel import AuditPanel  # deferred: the audit's statistics load pandas
+
         window = self.window
         self.panel = AuditPanel(window.store_path, window)
         self.panel.progress_ready.connect(self._on_progress)
@@ -98,6 +103,8 @@ class AuditMode(QObject):
         if progress is None or label.startswith("Leave"):
             self.action.setChecked(False)
             return
+        from gradeapp.services.audit_queue import draw_more  # deferred: it loads pandas
+
         report = self.window.run_write(lambda: draw_more(self.window.store, progress))
         if report is None:
             return

@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, QSettings, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QWidget
 
 from gradeapp.errors import GradeappError
-from gradeapp.services.export import export_project
 from gradeapp.services.imports import import_files
 from gradeapp.services.project import create_project, open_existing
 from gradeapp.ui.jobs import Job, start_job
@@ -21,6 +20,8 @@ MAX_RECENT = 8
 
 
 def _export(store_path: Path, out: Path, stats) -> dict:
+    from gradeapp.services.export import export_project  # deferred: it loads pandas and pyarrow
+
     with open_existing(store_path) as store:
         return export_project(store, out, stats=stats)
 

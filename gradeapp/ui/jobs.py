@@ -7,8 +7,6 @@ import traceback
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from gradeapp.services.stats import Cancelled
-
 
 class JobSignals(QObject):
     finished = Signal(object)
@@ -37,13 +35,13 @@ class Job(QRunnable):
 
     def _progress(self, fraction: float, what: str) -> None:
         if self._cancel.is_set():
-            raise Cancelled
+            raise _cancelled()
         self.signals.progress.emit(fraction, what)
 
     def run(self) -> None:
         try:
             result = self.fn(self._progress)
-        except Cancelled:
+        except _cancelled():
             self.signals.cancelled.emit()
             return
         except Exception as exc:  # reported to the view; the worker thread must not die silently
@@ -58,3 +56,11 @@ def start_job(pool: QThreadPool, jobs: list[Job], job: Job) -> None:
         jobs.clear()  # every earlier job has returned from run(): free them here, on this thread
     jobs.append(job)
     pool.start(job)
+
+
+def _cancelled() -> type[Exception]:
+    """Return the exception that stops a computation at its next step (services.stats.Cancelled)."""
+    # deferred: the statistics service loads pandas, which the desk's first item does not need
+    from gradeapp.services.stats import Cancelled
+
+    return Cancelled
