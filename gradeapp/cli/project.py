@@ -9,8 +9,8 @@ from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
 from gradeapp.core.sampling import novelty_bound
 from gradeapp.errors import GradeappError
-from gradeapp.io.importers import import_sources
 from gradeapp.services.catalog import import_catalog, set_common
+from gradeapp.services.imports import import_files
 from gradeapp.services.project import create_project, existing_project_path
 from gradeapp.services.sampling import sample_into
 
@@ -117,8 +117,10 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    # the import service takes the strict backup itself, as for the desk's File → Import; asking open_store
+    # for it too names the copy 'import' rather than a rolling 'open' one (an unchanged file is copied once)
     with open_store(args, long_job=True, backup="import") as store:
-        report = import_sources(
+        report, _backup = import_files(
             store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
         )
     for src, counts in report.items():
