@@ -25,6 +25,7 @@ from gradeapp.services.project import open_existing
 from gradeapp.ui.audit_mode import AuditMode
 from gradeapp.ui.desk_actions import build_actions, build_menus
 from gradeapp.ui.desk_layout import SPLIT, DeskLayout
+from gradeapp.ui.evidence_view import EvidenceController
 from gradeapp.ui.file_actions import FileActions, remember_recent
 from gradeapp.ui.optional_views import OptionalViews
 from gradeapp.ui.undo import DecisionsCommand, FlagCommand, SubmitCommand
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow, DeskLayout):
         self.audit_mode = AuditMode(self)
         build_actions(self)
         build_menus(self)
+        self.evidence = EvidenceController(self)  # evidence: its own actions, menu and highlights
         remember_recent(settings, self.store_path)
         package = f" — package for {self.package_for}" if self.package_for else ""
         package += " — read-only" if self.readonly else ""

@@ -42,6 +42,7 @@ from gradeapp.services.judges import compare_with_options
 from gradeapp.services.polling import change_marker, judge_count
 from gradeapp.services.project import open_existing
 from gradeapp.services.stats import StatsOptions, compute_stats
+from gradeapp.ui.evidence_stats_view import EvidenceTab
 from gradeapp.ui.file_actions import ExportRunner
 from gradeapp.ui.frame_model import FrameModel, fit_columns
 from gradeapp.ui.jobs import Job, start_job
@@ -116,6 +117,9 @@ class StatsView(QWidget):
         self.judges_tab = JudgesTab(self.store_path, self._start, self.options, self)
         self.tabs.addTab(self.judges_tab, "Judges")
         self.stats_refreshed.connect(self.judges_tab.refresh)
+        self.evidence_tab = EvidenceTab(self.store_path, self._start, Job, self)
+        self.tabs.addTab(self.evidence_tab, "Evidence")
+        self.stats_refreshed.connect(self.evidence_tab.refresh)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
