@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gradeapp.cli.options import open_store
@@ -11,8 +10,8 @@ from gradeapp.cli.output import print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.calibration import plan_audit
 from gradeapp.core.summary import audit_status, headline_lines, omitted
-from gradeapp.db import audit_store
 from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
+from gradeapp.services.draw_listing import list_draws
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
@@ -61,24 +60,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
-        draws = audit_store.audit_draws_df(store)
-        if args.name:
-            draws = draws[draws["name"] == args.name]
-        items = audit_store.audit_items_df(store)
-    out = []
-    for _, d in draws.iterrows():
-        it = items[items["draw_id"] == d["id"]]
-        out.append(
-            {
-                "name": d["name"],
-                "design": d["design"],
-                "seed": None if d["seed"] is None or d["seed"] != d["seed"] else int(d["seed"]),
-                "params": json.loads(d["params"] or "{}"),
-                "created": d["created"],
-                "generations": it["uid"].tolist(),
-                "items": it[["uid", "stratum", "inclusion_prob"]].to_dict("records"),
-            }
-        )
+        out = list_draws(store, args.name)
     if args.json:
         print_json(out)
         return 0
@@ -170,6 +152,44 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the audit commands to the gradeapp CLI."""
     audit = subparsers.add_parser("audit", help="draw and list audit samples for people to grade")
     asub = audit.add_subparsers(dest="audit_command", required=True)
+    _register_draw(asub, common)
+    p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
+    p.add_argument("--name", help="only this draw")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_list)
+    p = asub.add_parser(
+        "plan", parents=[common], help="how many more generations to grade for a CI half-width"
+    )
+    p.add_argument("--target", type=float, default=0.05, help="target half-width (default 0.05)")
+    p.add_argument("--metric", choices=["full_marks", "all_skills", "skill_fraction"], default="full_marks")
+    p.add_argument("--judge")
+    p.add_argument("--draw")
+    p.add_argument("--include-common", action="store_true")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_plan)
+
+    p = subparsers.add_parser(
+        "stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates"
+    )
+    _stat_args(p)
+    p.add_argument("--target", type=float, default=0.05, help="planner target half-width (default 0.05)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = subparsers.add_parser(
+        "export",
+        parents=[common],
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html, "
+        "headline.tex/.md, k_curve.svg/.pdf, agreement.svg/.pdf",
+    )
+    p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
+    _stat_args(p)
+    p.set_defaults(func=cmd_export)
+
+
+def _register_draw(asub, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp audit draw`."""
     p = asub.add_parser(
         "draw", parents=[common], help="draw generations for people to grade (a known design)"
     )
@@ -204,36 +224,3 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit_draw)
-    p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
-    p.add_argument("--name", help="only this draw")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_audit_list)
-    p = asub.add_parser(
-        "plan", parents=[common], help="how many more generations to grade for a CI half-width"
-    )
-    p.add_argument("--target", type=float, default=0.05, help="target half-width (default 0.05)")
-    p.add_argument("--metric", choices=["full_marks", "all_skills", "skill_fraction"], default="full_marks")
-    p.add_argument("--judge")
-    p.add_argument("--draw")
-    p.add_argument("--include-common", action="store_true")
-    p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_audit_plan)
-
-    p = subparsers.add_parser(
-        "stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates"
-    )
-    _stat_args(p)
-    p.add_argument("--target", type=float, default=0.05, help="planner target half-width (default 0.05)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_stats)
-
-    p = subparsers.add_parser(
-        "export",
-        parents=[common],
-        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html, "
-        "headline.tex/.md, k_curve.svg/.pdf, agreement.svg/.pdf",
-    )
-    p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
-    _stat_args(p)
-    p.set_defaults(func=cmd_export)

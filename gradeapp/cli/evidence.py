@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from gradeapp.db.store import Store
 from gradeapp.errors import InputError
 from gradeapp.services import evidence
+from gradeapp.services.project import Store
 
 
 def add_evidence_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gradeapp.db import Store
-from gradeapp.db.connection import ProjectReadOnly
 from gradeapp.services.backup import rolling, snapshot
-from gradeapp.services.project import open_existing
+from gradeapp.services.project import ProjectReadOnly, Store, open_existing
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -37,13 +35,20 @@ def _notice(message: str) -> None:
 
 
 def open_store(
-    args: argparse.Namespace, *, write: bool = True, long_job: bool = False, backup: str | None = None
+    args: argparse.Namespace,
+    *,
+    write: bool = True,
+    long_job: bool = False,
+    backup: str | None = None,
+    rolling_backup: bool = True,
 ) -> Store:
     """Open the project named by --project (or the per-user default).
 
     write=False: a reading command; a project on a read-only medium (or without write permission)
     opens read-only. write=True: a rolling backup at most once an hour, or always a backup named
-    `backup` (before a merge or an import). long_job: wait for a busy project as long as it takes.
+    `backup` (before a merge or an import). rolling_backup=False: no rolling backup, for a command whose
+    service takes its own strict backup first (the import). long_job: wait for a busy project as long as
+    it takes.
     """
     store = open_existing(args.project)
     store.on_wait = _notice
@@ -57,7 +62,7 @@ def open_store(
                 )
             if backup:
                 snapshot(store, backup)
-            else:
+            elif rolling_backup:
                 rolling(store)
         except BaseException:
             store.close()

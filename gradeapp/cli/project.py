@@ -10,8 +10,8 @@ from gradeapp.cli.output import print_json
 from gradeapp.core.sampling import novelty_bound
 from gradeapp.errors import GradeappError
 from gradeapp.services.catalog import import_catalog, set_common
-from gradeapp.services.imports import import_files
-from gradeapp.services.project import create_project, existing_project_path
+from gradeapp.services.imports import import_sources
+from gradeapp.services.project import create_project, project_path
 from gradeapp.services.sampling import sample_into
 
 
@@ -22,25 +22,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="project name (default: the file name)")
     p.set_defaults(func=cmd_init)
 
-    cat = subparsers.add_parser("catalog", help="skills and topics").add_subparsers(
-        dest="catalog_command", required=True
-    )
-    p = cat.add_parser(
-        "import",
-        parents=[common],
-        help="import skills and topics (reference skills.csv + topics.txt, a folder, or JSONL/CSV)",
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.set_defaults(func=cmd_catalog_import)
-    p = cat.add_parser(
-        "common", parents=[common], help="flag skills as common (excluded from reported scores)"
-    )
-    p.add_argument("skills", nargs="+", metavar="SKILL")
-    p.add_argument("--off", action="store_true", help="clear the flag instead")
-    p.set_defaults(func=cmd_catalog_common)
-    p = cat.add_parser("list", parents=[common], help="list skills and topics")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_catalog_list)
+    _register_catalog(subparsers, common)
 
     p = subparsers.add_parser(
         "import",
@@ -81,6 +63,29 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_desk)
 
 
+def _register_catalog(subparsers, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp catalog import|common|list`."""
+    cat = subparsers.add_parser("catalog", help="skills and topics").add_subparsers(
+        dest="catalog_command", required=True
+    )
+    p = cat.add_parser(
+        "import",
+        parents=[common],
+        help="import skills and topics (reference skills.csv + topics.txt, a folder, or JSONL/CSV)",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_catalog_import)
+    p = cat.add_parser(
+        "common", parents=[common], help="flag skills as common (excluded from reported scores)"
+    )
+    p.add_argument("skills", nargs="+", metavar="SKILL")
+    p.add_argument("--off", action="store_true", help="clear the flag instead")
+    p.set_defaults(func=cmd_catalog_common)
+    p = cat.add_parser("list", parents=[common], help="list skills and topics")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_catalog_list)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path = create_project(args.project, demo=args.demo, name=args.name)
     print(f"created {'the demo project' if args.demo else 'an empty project'} at {path}")
@@ -117,10 +122,9 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    # the import service takes the strict backup itself, as for the desk's File → Import; asking open_store
-    # for it too names the copy 'import' rather than a rolling 'open' one (an unchanged file is copied once)
-    with open_store(args, long_job=True, backup="import") as store:
-        report, _backup = import_files(
+    # no backup here: import_sources takes the strict one itself, for the desk and the command alike
+    with open_store(args, long_job=True, rolling_backup=False) as store:
+        report = import_sources(
             store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
         )
     for src, counts in report.items():
@@ -155,8 +159,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info, indent=None)
         return 0
-    demo = " (demo)" if project.get("demo") == "1" else ""
-    print(f"project {project.get('name')}{demo}  {path}")
+    name = project.get("name") or ""
+    # the demo's own name already says so
+    demo = " (demo)" if project.get("demo") == "1" and not name.endswith("(demo)") else ""
+    print(f"project {name}{demo}  {path}")
     print(f"uuid {project.get('uuid')}")
     for key in ("skills", "topics", "combinations", "generations", "graders"):
         print(f"{key:>13}: {info[key]}")
@@ -172,4 +178,4 @@ def cmd_desk(args: argparse.Namespace) -> int:
         from gradeapp.ui.app import run_desk  # Qt loads only when the desk opens
     except ImportError as exc:  # a headless install without Qt's system libraries
         raise GradeappError(f"the desk cannot start: {exc}") from exc
-    return run_desk(existing_project_path(args.project))
+    return run_desk(project_path(args.project))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradeapp.db import connection
 from gradeapp.db.connection import now_iso
+from gradeapp.db.migrations import canonical_names
 from gradeapp.db.store import VERDICT_COLUMNS, Store
 
 if TYPE_CHECKING:  # pandas loads where a table is built: opening the desk does not need it
@@ -177,9 +178,8 @@ def table_names(conn: sqlite3.Connection) -> set[str]:
 
 def package_migrations(conn: sqlite3.Connection) -> list[str]:
     """Return the gradeapp migrations applied to a file (read-only)."""
-    return [
-        r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'gradeapp'")
-    ]
+    rows = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'gradeapp'")
+    return canonical_names([r[0] for r in rows])
 
 
 def package_project(conn: sqlite3.Connection) -> dict[str, str]:

@@ -23,6 +23,7 @@ import json
 import random
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,20 +155,8 @@ def assign(
     annotators = [a.strip() for a in annotators if a.strip()]
     ids, source = _select_generations(store, draw, use_all)
     plan = plan_assignment(ids, annotators, overlap, copies, seed)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise GradeappError(f"{out_dir}: is a file; --out must be a folder for the package files")
-    # file names stay far below the 255 bytes file systems allow, however long the names are
     stem = file_slug(store.project.get("name") or store.path.stem, "annotator", 80)
-    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator', 80)}{PACKAGE_SUFFIX}" for a in annotators}
-    if len(set(paths.values())) != len(paths):
-        raise GradeappError(
-            "two annotator names give the same file name; choose names that differ in letters"
-        )
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing:
-        raise GradeappError(f"{existing[0]}: already exists (choose another --out folder)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = _package_paths(Path(out_dir), stem, annotators)
     ensure_guidelines(store)
     hashes = _hashes(store.conn, ids)
     uid_of = {gid: uid for uid, gid in team_store.uid_ids(store).items()}
@@ -176,20 +165,10 @@ def assign(
     records: dict[str, dict[str, Any]] = {}
     try:
         for person in annotators:
-            package_id = str(uuid.uuid4())
             uids = [uid_of[g] for g in plan[person]]
-            package = open_project(paths[person], name=f"{store.project.get('name', stem)}: {person}")
             written.append(paths[person])
-            try:
-                team_store.copy_into_package(store, package, plan[person])
-                with package.atomic():
-                    package.set_project_value("parent_uuid", store.uuid)
-                    package.set_project_value("package_for", person)
-                    package.set_project_value("package_id", package_id)
-                    package.set_project_value("package_created", now_iso())
-                    package.grader_id("human", person)
-            finally:
-                package.close()
+            name = f"{store.project.get('name', stem)}: {person}"
+            package_id = _write_package(store, paths[person], name, person, plan[person])
             records[package_id] = {
                 "annotator": person,
                 "file": paths[person].name,
@@ -197,14 +176,8 @@ def assign(
                 "source": source,
                 "generations": {u: hashes[u] for u in uids},
             }
-            report["packages"].append(
-                {
-                    "annotator": person,
-                    "path": str(paths[person]),
-                    "package_id": package_id,
-                    "generations": len(uids),
-                }
-            )
+            entry = {"annotator": person, "path": str(paths[person]), "package_id": package_id}
+            report["packages"].append({**entry, "generations": len(uids)})
         # The project learns of the packages only once every file is complete.
         with store.atomic():
             for package_id, record in records.items():
@@ -214,13 +187,44 @@ def assign(
             for suffix in ("", "-wal", "-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
         raise
-    holders = [set(v) for v in plan.values()]
-    counts: dict[int, int] = {}
-    for gid in ids:
-        n = sum(gid in held for held in holders)
-        counts[n] = counts.get(n, 0) + 1
-    report["copies"] = {str(k): v for k, v in sorted(counts.items())}
+    holders = [set(held) for held in plan.values()]
+    copies_of = Counter(sum(gid in held for held in holders) for gid in ids)
+    report["copies"] = {str(n): count for n, count in sorted(copies_of.items())}
     return report
+
+
+def _package_paths(out_dir: Path, stem: str, annotators: Sequence[str]) -> dict[str, Path]:
+    """Return each annotator's package path in out_dir (created); refuse clashes and existing files."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GradeappError(f"{out_dir}: is a file; --out must be a folder for the package files")
+    # file names stay far below the 255 bytes file systems allow, however long the names are
+    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator', 80)}{PACKAGE_SUFFIX}" for a in annotators}
+    if len(set(paths.values())) != len(paths):
+        raise GradeappError(
+            "two annotator names give the same file name; choose names that differ in letters"
+        )
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        raise GradeappError(f"{existing[0]}: already exists (choose another --out folder)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _write_package(store: Store, path: Path, name: str, person: str, generation_ids: list[int]) -> str:
+    """Write one person's package file (their generations, the catalog, the guidelines); return its id."""
+    package_id = str(uuid.uuid4())
+    package = open_project(path, name=name)
+    try:
+        team_store.copy_into_package(store, package, generation_ids)
+        with package.atomic():
+            package.set_project_value("parent_uuid", store.uuid)
+            package.set_project_value("package_for", person)
+            package.set_project_value("package_id", package_id)
+            package.set_project_value("package_created", now_iso())
+            package.grader_id("human", person)
+    finally:
+        package.close()
+    return package_id
 
 
 # -- merge ------------------------------------------------------------------------------------------

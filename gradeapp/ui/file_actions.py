@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, QSettings, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QWidget
 
 from gradeapp.errors import GradeappError
-from gradeapp.services.imports import import_files
 from gradeapp.services.project import create_project, open_existing
 from gradeapp.ui.jobs import Job, start_job
 
@@ -104,16 +103,19 @@ class FileActions(QObject):
         paths = self.choose_import_files()
         if not paths:
             return
-        result = self.window.run_write(lambda: import_files(self.window.store, paths))
-        if result is None:
+        # deferred: the importers load pandas, which the desk does not need until a person imports
+        from gradeapp.services.imports import import_sources
+
+        report = self.window.run_write(lambda: import_sources(self.window.store, paths))
+        if report is None:
             return
-        report, backup = result
         self.window.queue_changed()
         lines = [
             f"{src}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items())
             for src, c in report.items()
         ]
-        self.window.inform("Import", "\n".join([*lines, f"Backup taken first: {backup.name}"]))
+        backups = "A backup was taken first: 'gradeapp backup list' shows it, 'gradeapp backup restore' puts it back."
+        self.window.inform("Import", "\n".join([*lines, backups]))
 
     def choose_export_dir(self, parent: QWidget | None = None) -> Path | None:
         """Ask for the folder to export into (tests replace this)."""

@@ -177,7 +177,7 @@ def test_markup_in_a_generation_is_shown_literally(qtbot, open_desk, demo_path):
             it += 1
         block = block.next()
     assert all(not f.isImageFormat() for f in doc.allFormats())
-    assert "<b>" in window.header.text() or window.header.textFormat() == Qt.TextFormat.PlainText
+    assert window.header.textFormat() == Qt.TextFormat.PlainText  # a topic's markup shows as typed
 
 
 def test_named_skills_are_highlighted(qtbot, open_desk, demo_path):
@@ -186,8 +186,7 @@ def test_named_skills_are_highlighted(qtbot, open_desk, demo_path):
         uid = conn.execute(
             "SELECT g.uid FROM checks c JOIN generations g ON g.id = c.generation_id WHERE c.named_skills != '[]' LIMIT 1"
         ).fetchone()
-    if uid is None:
-        pytest.skip("the demo has no text that names a skill")
+    assert uid is not None  # our own demo has texts that name a skill (scripts/make_demo_texts.py)
     go_to(qtbot, window, uid[0])
     assert window.item.named
     layouts = []
@@ -375,7 +374,7 @@ def test_import_from_the_file_menu_takes_the_strict_backup_and_adds_to_the_queue
     assert "/ 164" in window.progress_label.text()  # the demo's 163 and the imported one
     # the import went through the import service, which takes the strict backup first (README)
     taken = [b for b in backup.backups(demo_path) if b.name not in before]
-    assert [b.reason for b in taken] == ["import"] and taken[0].name in messages[0]
+    assert [b.reason for b in taken] == ["import"] and "backup was taken first" in messages[0]
     with sqlite3.connect(taken[0].path) as conn:  # the backup is the project as it was before the import
         assert conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 163
     while window.model.canFetchMore():
