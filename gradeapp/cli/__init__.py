@@ -14,7 +14,7 @@ import sys
 from gradeapp import __version__
 from gradeapp.cli import adjudication, audit, backup, grading, guidelines, judges, llm, project, quality, team
 from gradeapp.cli.failures import describe_failure, visible, visible_controls
-from gradeapp.cli.options import common_options
+from gradeapp.cli.options import OneLineParser, common_options
 from gradeapp.cli.project import cmd_desk
 
 # The command groups, in the order `gradeapp --help` lists them.
@@ -24,7 +24,7 @@ COMMAND_MODULES = (project, grading, llm, team, guidelines, adjudication, qualit
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command."""
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="gradeapp",
         description="Skill-Mix grading desk. Without a command it opens the desk; commands run headless.",
         parents=[common],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import COMBINATIONS, FRACTION, K_VALUE, SEED, number, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.core.sampling import novelty_bound
 from gradeapp.errors import GradeappError
@@ -41,14 +41,21 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_import)
 
     p = subparsers.add_parser("sample", parents=[common], help="draw combinations of k skills and a topic")
-    p.add_argument("--k", type=int, nargs="+", default=[2, 3, 4, 5], help="values of k (default 2 3 4 5)")
-    p.add_argument("--combinations", type=int, default=100, help="combinations per k (default 100)")
-    p.add_argument("--seed", type=int, default=10, help="random seed (default 10, as the reference)")
+    p.add_argument("--k", type=K_VALUE, nargs="+", default=[2, 3, 4, 5], help="values of k (default 2 3 4 5)")
+    p.add_argument("--combinations", type=COMBINATIONS, default=100, help="combinations per k (default 100)")
+    p.add_argument("--seed", type=SEED, default=10, help="random seed (default 10, as the reference)")
     p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
-    p.add_argument("--p-skill", type=float, default=0.0144, help="p_s for the novelty bound (paper: 0.0144)")
-    p.add_argument("--p-topic", type=float, default=0.0022, help="p_t for the novelty bound (paper: 0.0022)")
     p.add_argument(
-        "--corpus", type=float, default=5e10, help="L, training texts, for the bound (paper: 5e10)"
+        "--p-skill", type=FRACTION, default=0.0144, help="p_s for the novelty bound (paper: 0.0144)"
+    )
+    p.add_argument(
+        "--p-topic", type=FRACTION, default=0.0022, help="p_t for the novelty bound (paper: 0.0022)"
+    )
+    p.add_argument(
+        "--corpus",
+        type=number(0.0, 1e18, above=True),
+        default=5e10,
+        help="L, training texts, for the bound (paper: 5e10)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sample)

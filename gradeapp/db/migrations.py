@@ -348,6 +348,13 @@ def covering_index_by_insertion_order(db: Database) -> None:
     )
 
 
+# The process that runs a judge or generation job ("host|pid|start time"), so that a job whose process
+# died (a kill, a crash, a power cut) is marked interrupted when the project is next opened for writing.
+@migration("045_job_owner")
+def job_owner(db: Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
+
+
 # Evidence: the words of a text that show a criterion, marked by a person or quoted by a judge
 # (gradeapp.core.evidence). Append-only like verdicts: removing a mark is a new row with action
 # 'remove' naming the row it removes (removes_id); undoing a removal adds the mark again as a new row.

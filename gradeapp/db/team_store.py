@@ -6,9 +6,11 @@ store.atomic() around multi-step writes; callers decide the outer transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +171,48 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     name stays part of it, and a package on a read-only medium opens too.
     """
     return connection.open_readonly(path)
+
+
+@contextlib.contextmanager
+def time_bound(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Stop any statement on conn once `seconds` have passed (SQLite's progress handler): TimeoutError.
+
+    A crafted file can make a read endless (a view over an unbounded recursive query); the handler
+    runs every few thousand virtual-machine steps, so even one endless statement is stopped.
+    """
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc) and time.monotonic() > deadline:
+            raise TimeoutError(f"reading took longer than {seconds:g} s") from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def schema_problem(conn: sqlite3.Connection, tables: Iterable[str]) -> str | None:
+    """Return why a file's schema cannot be read as plain data, or None (read-only).
+
+    Each of `tables` that exists must be an ordinary table without computed columns (a view or a
+    virtual table runs code of the file's author on every read); the file holds no trigger.
+    """
+    kinds = {
+        name: (kind, sql or "")
+        for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")
+    }
+    for table in tables:
+        kind, sql = kinds.get(table, ("table", ""))
+        if kind != "table" or sql.upper().startswith("CREATE VIRTUAL"):
+            return f"'{table}' is a {'virtual table' if kind == 'table' else kind}, not a table"
+        computed = [r[1] for r in conn.execute(f'PRAGMA table_xinfo("{table}")') if r[6] != 0]
+        if computed:
+            return f"table '{table}' has a computed column '{computed[0]}'"
+    triggers = sorted(name for name, (kind, _) in kinds.items() if kind == "trigger")
+    if triggers:
+        return f"holds a trigger ('{triggers[0]}'), which gradeapp never makes"
+    return None
 
 
 def table_names(conn: sqlite3.Connection) -> set[str]:
