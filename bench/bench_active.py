@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from gradeapp.services.audit import ACTIVE_FLOOR  # noqa: E402
+from gradeapp.core.audit_draw import ACTIVE_FLOOR  # noqa: E402
 from tests.active_study import build_pool, run_study, summarise  # noqa: E402
 
 

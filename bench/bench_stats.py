@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gradeapp.db import open_project  # noqa: E402
-from gradeapp.services.audit import load_audit_data  # noqa: E402
+from gradeapp.services.audit_data import load_audit_data  # noqa: E402
 from gradeapp.services.stats import StatsOptions, compute_from_data  # noqa: E402
 from tests.simulate import simulate_project  # noqa: E402
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.audit_draw import ACTIVE_FLOOR, generation_uncertainty, plan_draw
 from gradeapp.core.calibration import METRICS, calibrate
 from gradeapp.db import open_project
-from gradeapp.services.audit import ACTIVE_FLOOR, generation_uncertainty, load_audit_data, plan_draw
+from gradeapp.services.audit_data import load_audit_data
 from tests.coverage import scored
 from tests.simulate import simulate_project
 

@@ -20,13 +20,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import apply_deterministic, majority_vote, score_generations
 from gradeapp.core.results import AuditData
+from gradeapp.core.two_by_two import kappa_row
 from gradeapp.db import Store, audit_store, team_store
+from gradeapp.db.audit_store import people_cell_verdicts
 from gradeapp.errors import GradeappError
-from gradeapp.services.adjudication import default_judge, human_judge_pairs, human_labels, human_pairs
-from gradeapp.services.audit import missing_notes
+from gradeapp.services.adjudication import (
+    decisions,
+    default_judge,
+    human_judge_pairs,
+    human_labels,
+    human_pairs,
+)
+from gradeapp.services.audit_data import missing_notes
 from gradeapp.services.scores import ensure_checks
 
 RUN_SLOTS = 1024
@@ -291,6 +298,21 @@ def load_audit_data(
     hv = hv[["grader", "generation_id", "criterion", "value"]].reset_index(drop=True)
 
     hmaj = majority_vote(hv)
+    # issue 20: people who tie are missing until adjudicated (the adjudicator's decision where there is one)
+    share = hv.groupby(["generation_id", "criterion"], sort=False)["value"].mean()
+    tied = pd.MultiIndex.from_frame(hmaj[["generation_id", "criterion"]]).isin(share[share == 0.5].index)
+    if tied.any():
+        decided = decisions(people_cell_verdicts(store)).set_index(["generation_id", "criterion"])["value"]
+        key = pd.MultiIndex.from_frame(hmaj[["generation_id", "criterion"]])
+        adjudicated = decided.reindex(key).to_numpy(dtype=float)
+        hmaj["value"] = np.where(tied, adjudicated, hmaj["value"])
+        n_open = int((tied & np.isnan(adjudicated)).sum())
+        for n, why in (
+            (int(tied.sum()) - n_open, "the people tied: the adjudicator's decision is used"),
+            (n_open, "the people tied and no adjudicator decided: missing until adjudicated, never a fail"),
+        ):
+            if n:
+                exclusions.append({"what": "people's points", "n": n, "why": why})
     hmaj["k"] = hmaj["generation_id"].map(kmap)
     hpts = _deterministic(
         hmaj, checks, naming_penalty=naming_penalty, program_sentence_limit=program_sentence_limit
@@ -378,7 +400,11 @@ def load_audit_data(
         judge_name=judge_name,
         judge_points=jpts,
         judge_own_points=maj,
-        judge_runs=judge_runs,
+        judge_run_tally=judge_runs.dropna(subset=["value"])
+        .groupby(["generation_id", "criterion"], sort=True)["value"]
+        .agg(n="count", passes="sum")
+        .reset_index(),
+        judge_run_numbers=judge_runs.dropna(subset=["value"])[["criterion", "run"]].drop_duplicates(),
         judge_gen=judge_gen,
         human_points=hv,
         human_consensus=hpts,

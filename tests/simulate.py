@@ -26,7 +26,7 @@ class Simulation:
     """What was built: the project path and the true per-generation scores (the people's verdicts)."""
 
     path: Path
-    truth: pd.DataFrame  # generation_id, student, k, full_marks, all_skills, skill_fraction (from the truth)
+    truth: pd.DataFrame  # generation_id, student, k, A, B (points passed), the metrics (from the truth)
     draw: dict | None
 
 
@@ -236,7 +236,9 @@ def simulate_project(
                     bulk_sql.bulk_insert_reviews(store, ((pid, int(g), "submit", stamp) for g in which))
         return Simulation(
             path=Path(path),
-            truth=scores[["generation_id", "student", "k", "full_marks", "all_skills", "skill_fraction"]],
+            truth=scores[
+                ["generation_id", "student", "k", "A", "B", "full_marks", "all_skills", "skill_fraction"]
+            ],
             draw=draw,
         )
     finally:

@@ -6,18 +6,22 @@ import argparse
 from pathlib import Path
 
 from gradeapp.cli.options import BOOTSTRAP, CONFIDENCE, FRACTION, HALF_WIDTH, SEED, open_store, whole
-from gradeapp.cli.output import print_json
+from gradeapp.cli.output import TABLE_FORMAT, UNDEFINED_LEGEND, print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
-from gradeapp.core.calibration import plan_audit
+from gradeapp.core.audit_draw import ACTIVE_FLOOR, DrawSettingError
+from gradeapp.core.audit_plan import plan_audit
+from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from gradeapp.core.summary import audit_status, headline_lines, omitted
-from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
+from gradeapp.errors import GradeappError
+from gradeapp.services.audit import draw_audit
+from gradeapp.services.audit_data import load_audit_data
 from gradeapp.services.draw_listing import list_draws
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
 
-def _stats_options(args: argparse.Namespace):
-
+def _stats_options(args: argparse.Namespace) -> StatsOptions:
+    """Return the statistics options the flags ask for."""
     return StatsOptions(
         judge=args.judge,
         draw=args.draw,
@@ -28,23 +32,38 @@ def _stats_options(args: argparse.Namespace):
         bootstrap=args.bootstrap,
         seed=args.seed,
         target_half_width=getattr(args, "target", 0.05),
+        rogan_gladen=args.rogan_gladen,
     )
+
+
+# The draw's settings as the command line spells them (DrawSettingError names the setting).
+DRAW_FLAGS = {
+    "design": "--design",
+    "size": "--size",
+    "by_verdict": "--by-verdict",
+    "floor": "--floor",
+    "per_cell": "--per-cell",
+    "grounding": "--grounding",
+}
 
 
 def cmd_audit_draw(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        report = draw_audit(
-            store,
-            args.size,
-            design=args.design,
-            per_cell=args.per_cell,
-            by_verdict=args.by_verdict,
-            seed=args.seed,
-            name=args.name,
-            exclude_common=not args.include_common,
-            floor=args.floor,
-            grounding=args.grounding,
-        )
+        try:
+            report = draw_audit(
+                store,
+                args.size,
+                design=args.design,
+                per_cell=args.per_cell,
+                by_verdict=args.by_verdict,
+                seed=args.seed,
+                name=args.name,
+                exclude_common=not args.include_common,
+                floor=args.floor,
+                grounding=args.grounding,
+            )
+        except DrawSettingError as exc:
+            raise GradeappError(f"{DRAW_FLAGS[exc.setting]}: {exc}") from None
     if args.json:
         print_json(report)
         return 0
@@ -76,13 +95,14 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 def cmd_audit_plan(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         data = load_audit_data(
-            store, judge=args.judge, draw=args.draw, exclude_common=not args.include_common
+            store, StatsOptions(judge=args.judge, draw=args.draw, exclude_common=not args.include_common)
         )
     plan = plan_audit(data, args.target, confidence=args.confidence, metric=args.metric)
     if args.json:
         print_json(plan.to_dict("records"))
         return 0
-    print(plan.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(plan.to_string(**TABLE_FORMAT))
+    print(UNDEFINED_LEGEND)
     return 0
 
 
@@ -92,7 +112,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats.summary())
         return 0
-    fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
+    fmt = TABLE_FORMAT
     d = stats.data
     print(
         f"judge: {d.judge_name}; audit draw: {d.draw['name'] if d.draw else 'none'}; "
@@ -111,8 +131,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if a.empty:
         print("no generation graded by both the judge and a person")
     else:
-        o = a[a["breakdown"] == "overall"]
-        print(o.reindex(columns=AGREEMENT_SUMMARY_COLUMNS).to_string(**fmt))
+        overall = a[a["breakdown"] == "overall"]
+        print(overall.reindex(columns=AGREEMENT_SUMMARY_COLUMNS).to_string(**fmt))
     print("\n== people with people ==")
     print(
         stats.human_human.to_string(**fmt) if not stats.human_human.empty else "no item graded by two people"
@@ -121,6 +141,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(stats.self_consistency.to_string(**fmt) if not stats.self_consistency.empty else "no judge runs")
     print("\n== Skill-Mix table ==")
     print(stats.skillmix.to_string(**fmt) if not stats.skillmix.empty else "no scores")
+    print(f"\n{UNDEFINED_LEGEND}")
     print("\n== excluded ==")
     for e in d.exclusions or [{"what": "nothing", "n": 0, "why": ""}]:
         print(f"{e['n']:>7} {e['what']}: {e['why']}")
@@ -145,9 +166,19 @@ def _stat_args(p: argparse.ArgumentParser) -> None:
         "--threshold", type=FRACTION, default=0.5, help="skill-fraction pass threshold (default 0.5)"
     )
     p.add_argument(
-        "--bootstrap", type=BOOTSTRAP, default=1000, help="bootstrap resamples, 0 for none (default 1000)"
+        "--bootstrap",
+        type=BOOTSTRAP,
+        default=BOOTSTRAP_RESAMPLES,
+        help=f"bootstrap resamples, 0 for none (default {BOOTSTRAP_RESAMPLES})",
     )
-    p.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--seed", type=SEED, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})"
+    )
+    p.add_argument(
+        "--rogan-gladen",
+        action="store_true",
+        help="also the Rogan-Gladen correction (biased in the coverage study: see docs/audit.md)",
+    )
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

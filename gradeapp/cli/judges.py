@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from gradeapp.cli.options import BOOTSTRAP, CONFIDENCE, FRACTION, SEED, open_store
-from gradeapp.cli.output import print_json
+from gradeapp.cli.output import TABLE_FORMAT, UNDEFINED_LEGEND, print_json
+from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, StatsOptions
 from gradeapp.services.evidence import evidence_statistics
 from gradeapp.services.judges import compare_project_judges
 
@@ -14,9 +15,7 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     """Rank the project's judges against people on the same audited generations."""
     wanted = [j.strip() for j in args.judges.split(",") if j.strip()] if args.judges else None
     with open_store(args) as store:
-        cmp = compare_project_judges(
-            store,
-            wanted,
+        options = StatsOptions(
             draw=args.draw,
             exclude_common=not args.include_common,
             threshold=args.threshold,
@@ -24,11 +23,12 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
             confidence=args.confidence,
         )
+        cmp = compare_project_judges(store, wanted, options)
         tables = evidence_statistics(store, bootstrap=min(args.bootstrap, 200), seed=args.seed)
     if args.json:
         print_json({**cmp.summary(), "evidence": {name: t.to_dict("records") for name, t in tables.items()}})
         return 0
-    fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
+    fmt = TABLE_FORMAT
     print(f"{len(cmp.judges)} judges on {cmp.n_generations} generations graded by people and every judge")
     print(cmp.sentence)
     print("\n== each judge against people ==")
@@ -40,6 +40,7 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     print("\n== cost (job records) ==")
     print(cmp.costs.to_string(**fmt))
     print_evidence(tables, fmt)
+    print(f"\n{UNDEFINED_LEGEND}")
     return 0
 
 
@@ -72,8 +73,13 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--confidence", type=CONFIDENCE, default=0.95, help="confidence level (default 0.95)")
     p.add_argument(
-        "--bootstrap", type=BOOTSTRAP, default=1000, help="paired bootstrap resamples (default 1000)"
+        "--bootstrap",
+        type=BOOTSTRAP,
+        default=BOOTSTRAP_RESAMPLES,
+        help=f"paired bootstrap resamples (default {BOOTSTRAP_RESAMPLES})",
     )
-    p.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--seed", type=SEED, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_judges_compare)

@@ -123,6 +123,8 @@ def open_store(
     """
     store = open_existing(args.project)
     store.on_wait = _notice
+    if store.notice:
+        _notice(store.notice)
     store.patient = long_job
     if write:
         try:

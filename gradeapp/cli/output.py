@@ -26,3 +26,11 @@ def print_json(obj: Any, *, indent: int | None = 2) -> None:
     `indent=None` prints one compact line (`gradeapp info --json`, which scripts read line by line).
     """
     print(json.dumps(json_ready(obj), indent=indent, ensure_ascii=False, default=str))
+
+
+# How every table is printed: no raw NaN where a person reads, a dash with the reason beside the table.
+TABLE_FORMAT = {"float_format": lambda x: f"{x:.3f}", "index": False, "na_rep": "–"}
+UNDEFINED_LEGEND = (
+    "– = not defined for that row (no data, no variation, or not this estimator's figure: "
+    "the note, alpha_note or the lines below the table say why; --json gives null)"
+)

@@ -23,7 +23,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-from gradeapp.core.calibration import z_value
+from gradeapp.core.estimators import z_value
 
 
 def cs_margin(n: float, rho2: float, alpha: float) -> float:

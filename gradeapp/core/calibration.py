@@ -10,7 +10,7 @@ audit design whose audited items carry their inclusion probability pi and design
   power tuning, soft judge scores over the whole pool;
 - ``stratified``: post-stratified on the judge's verdict with 1/pi-weighted post-stratum means (the design's
   strata under a by-verdict design);
-- ``rogan_gladen``: (p + q0 - 1)/(q0 + q1 - 1) with 1/pi-weighted sensitivity q1 and specificity q0; under
+- ``rogan_gladen`` (opt-in, biased in the coverage study): (p + q0 - 1)/(q0 + q1 - 1) with 1/pi-weighted sensitivity q1 and specificity q0; under
   equal probabilities the interval of Lee et al. (arXiv:2511.21140), otherwise the delta method.
 
 Variances are design variances of linearised values over the design's strata, with the finite-population
@@ -25,11 +25,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri, stdtrit  # not scipy.stats: its import alone takes 1-3 s of every command
+
+from gradeapp.core.estimators import (
+    Design,
+    design_quantile,
+    hajek_mean,
+    mean_ci,
+    poststratified_mean,
+    ppi_ipw,
+    rogan_gladen,
+    rogan_gladen_weighted,
+    wilson,
+)
 
 METRICS = ("full_marks", "all_skills", "skill_fraction")
+
+
 BINARY = {"full_marks": True, "all_skills": True, "skill_fraction": False}
+
+
 ESTIMATORS = ("judge_only", "human_only", "ppi++", "stratified", "rogan_gladen")
+
+
 RESULT_COLUMNS = [
     "student",
     "k",
@@ -49,481 +66,15 @@ RESULT_COLUMNS = [
 ]
 
 
-def z_value(confidence: float) -> float:
-    """Return the two-sided normal quantile for a confidence level (0.95 -> 1.96).
-
-    Parameters
-    ----------
-    confidence : the interval's level, in (0, 1).
-
-    Returns
-    -------
-    float : z such that P(|Z| <= z) = confidence.
-    """
-    return float(ndtri(1 - (1 - confidence) / 2))
-
-
-def design_quantile(confidence: float, design: Design, extra: int = 0) -> float:
-    """Return the two-sided Student t quantile with n - H - extra degrees of freedom (H = design strata).
-
-    The design-based intervals use t rather than the normal quantile, as survey practice does, so that
-    a small audit's estimated variance (and a tuned lambda: extra = 1) widens the interval a little.
-    """
-    df = len(design.prob) - len(np.unique(design.stratum)) - extra
-    if df < 1:
-        return z_value(confidence)
-    return float(stdtrit(df, 1 - (1 - confidence) / 2))
-
-
-# -- the estimators on plain arrays ---------------------------------------------------------------
-def wilson(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Return (rate, low, high) of the Wilson score interval; NaNs when n = 0.
-
-    Parameters
-    ----------
-    successes : number of passes (may be fractional for an effective sample size).
-    n : number of trials.
-    confidence : the interval's level.
-    """
-    if n <= 0:
-        return (math.nan, math.nan, math.nan)
-    z = z_value(confidence)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (p, max(0.0, centre - half), min(1.0, centre + half))
-
-
-def mean_ci(
-    y: np.ndarray, confidence: float = 0.95, w: np.ndarray | None = None
-) -> tuple[float, float, float]:
-    """Return (mean, low, high) of a normal interval for a (weighted, Hajek) mean of values in [0, 1].
-
-    Parameters
-    ----------
-    y : the values.
-    confidence : the interval's level.
-    w : optional weights (an unstratified with-replacement variance; see hajek_mean for a design's).
-    """
-    y = np.asarray(y, dtype=float)
-    n = len(y)
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    w = np.ones(n) if w is None else np.asarray(w, dtype=float) / np.mean(w)
-    m = float(np.mean(w * y))
-    se = float(np.std(w * (y - m), ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    z = z_value(confidence)
-    return (m, max(0.0, m - z * se), min(1.0, m + z * se))
-
-
-@dataclass
-class PPIResult:
-    """A PPI++ estimate: estimate, interval (ci_low, ci_high), lambda and standard error."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    lam: float
-    se: float
-
-
-def ppi_mean(
-    y: np.ndarray,
-    yhat: np.ndarray,
-    yhat_unlabeled: np.ndarray,
-    confidence: float = 0.95,
-    lam: float | None = None,
-    w: np.ndarray | None = None,
-    w_unlabeled: np.ndarray | None = None,
-) -> PPIResult:
-    """Return the PPI++ mean with its interval (power-tuned lambda clipped to [0, 1] unless given).
-
-    Follows ppi_py's ppi_mean_ci (an i.i.d. labeled sample and an i.i.d. unlabeled one): lambda =
-    Cov(Y, Yhat)_lab / ((1 + n/N) Var(Yhat_all)) with the gradients centred at the lambda = 1 estimate
-    (which matters only with weights), and SE^2 = Var(lambda Yhat_unlab)/N + Var(Y - lambda Yhat)_lab/n
-    (population variances). The product's calibration uses ppi_ipw, the design-based form.
-
-    Parameters
-    ----------
-    y, yhat : the people's and the judge's values on the labeled items.
-    yhat_unlabeled : the judge's values on the unlabeled items.
-    confidence : the interval's level.
-    lam : a fixed lambda instead of the power-tuned one.
-    w, w_unlabeled : optional weights of the labeled and unlabeled items (normalised to mean 1).
-
-    Returns
-    -------
-    PPIResult : estimate, interval, lambda and standard error (NaN with fewer than 2 labeled items).
-    """
-    y = np.asarray(y, dtype=float)
-    yhat = np.asarray(yhat, dtype=float)
-    yu = np.asarray(yhat_unlabeled, dtype=float)
-    n, big_n = len(y), len(yu)
-    if n < 2 or big_n < 1:
-        return PPIResult(math.nan, math.nan, math.nan, math.nan, math.nan)
-    w = np.ones(n) if w is None else np.asarray(w, dtype=float) / np.sum(w) * n
-    wu = (
-        np.ones(big_n)
-        if w_unlabeled is None
-        else np.asarray(w_unlabeled, dtype=float) / np.sum(w_unlabeled) * big_n
-    )
-    if lam is None:
-        theta1 = float(np.mean(wu * yu) + np.mean(w * (y - yhat)))
-        g = w * (y - theta1)
-        gh = w * (yhat - theta1)
-        ghu = wu * (yu - theta1)
-        cov = np.mean((g - g.mean()) * (gh - gh.mean()))
-        var_all = np.var(np.concatenate([gh, ghu]), ddof=1)
-        lam = 0.0 if var_all == 0 else float(np.clip(cov / ((1 + n / big_n) * var_all), 0.0, 1.0))
-    est = float(np.mean(wu * lam * yu) + np.mean(w * (y - lam * yhat)))
-    se = math.sqrt(np.var(wu * lam * yu) / big_n + np.var(w * (y - lam * yhat)) / n)
-    z = z_value(confidence)
-    return PPIResult(est, est - z * se, est + z * se, float(lam), se)
-
-
-def stratified_mean(
-    y: np.ndarray,
-    strata_lab: np.ndarray,
-    strata_pool: np.ndarray,
-    confidence: float = 0.95,
-    binary: bool = True,
-) -> tuple[float, float, float]:
-    """Return (estimate, low, high) of sum_h W_h ybar_h: W_h = pool share of stratum h, ybar_h its audit mean.
-
-    Variance sum_h W_h^2 s_h^2 / n_h; for 0/1 outcomes s_h^2 uses the (x+1)/(n+2) rate so that a stratum
-    whose audit is all pass or all fail still carries uncertainty. NaN when a stratum of the pool has
-    fewer than two audited items. For a simple random audit only; poststratified_mean serves any design.
-
-    Parameters
-    ----------
-    y : the people's values on the audited items.
-    strata_lab, strata_pool : stratum labels of the audited items and of every pool item.
-    confidence : the interval's level.
-    binary : whether y is 0/1.
-    """
-    y = np.asarray(y, dtype=float)
-    strata_lab = np.asarray(strata_lab)
-    strata_pool = np.asarray(strata_pool)
-    levels, counts = np.unique(strata_pool, return_counts=True)
-    weights = counts / counts.sum()
-    est = var = 0.0
-    for h, wh in zip(levels, weights, strict=True):
-        yh = y[strata_lab == h]
-        if len(yh) < 2:
-            return (math.nan, math.nan, math.nan)
-        m = float(yh.mean())
-        if binary:
-            p = (yh.sum() + 1) / (len(yh) + 2)
-            s2 = p * (1 - p) * len(yh) / (len(yh) - 1)
-        else:
-            s2 = float(np.var(yh, ddof=1))
-        est += wh * m
-        var += wh * wh * s2 / len(yh)
-    z = z_value(confidence)
-    half = z * math.sqrt(var)
-    return (est, max(0.0, est - half), min(1.0, est + half))
-
-
-def rogan_gladen(
-    p: float, n: int, q0: float, m0: int, q1: float, m1: int, confidence: float = 0.95
-) -> tuple[float, float, float]:
-    """Return (estimate, low, high): Rogan-Gladen correction with the interval of Lee et al. (arXiv:2511.21140).
-
-    NaN when the judge is no better than chance (q0 + q1 <= 1) or m0/m1 = 0.
-
-    Parameters
-    ----------
-    p, n : the judge's pass rate on n test items.
-    q0, m0 : specificity, from m0 items people failed.
-    q1, m1 : sensitivity, from m1 items people passed.
-    confidence : the interval's level.
-    """
-    if n <= 0 or m0 <= 0 or m1 <= 0 or q0 + q1 <= 1:
-        return (math.nan, math.nan, math.nan)
-    est = min(1.0, max(0.0, (p + q0 - 1) / (q0 + q1 - 1)))
-    z = z_value(confidence)
-    z2 = z * z
-    ps = (n * p + z2 / 2) / (n + z2)
-    q0s = (m0 * q0 + 1) / (m0 + 2)
-    q1s = (m1 * q1 + 1) / (m1 + 2)
-    ns, m0s, m1s = n + z2, m0 + 2, m1 + 2
-    th = (ps + q0s - 1) / (q0s + q1s - 1)
-    shift = 2 * z2 * (-(1 - th) * q0s * (1 - q0s) / m0s + th * q1s * (1 - q1s) / m1s)
-    se = math.sqrt(
-        ps * (1 - ps) / ns + (1 - th) ** 2 * q0s * (1 - q0s) / m0s + th**2 * q1s * (1 - q1s) / m1s
-    ) / (q0s + q1s - 1)
-    lo = min(1.0, max(0.0, th + shift - z * se))
-    hi = min(1.0, max(0.0, th + shift + z * se))
-    return (est, lo, hi)
-
-
-# -- design-based estimators: any design whose audited items carry an inclusion probability --------
-FPC_SHARE = 0.05  # the finite-population correction is applied where the audit is above 5% of a stratum
-
-
-@dataclass
-class Design:
-    """The audited items of one cell as the design drew them.
-
-    Parameters
-    ----------
-    prob : inclusion probability pi_i recorded with each audited item (weights w_i = 1/pi_i).
-    stratum : the design stratum recorded with each item (the variance is computed within strata).
-    """
-
-    prob: np.ndarray
-    stratum: np.ndarray
-
-    @property
-    def w(self) -> np.ndarray:
-        """Return the inverse-probability weights 1/pi."""
-        return 1.0 / self.prob
-
-    @property
-    def equal(self) -> bool:
-        """Return whether every item has the same inclusion probability."""
-        return len(self.prob) == 0 or bool(np.allclose(self.prob, self.prob[0]))
-
-    @property
-    def fpc(self) -> bool:
-        """Return whether the finite-population correction applies (some stratum sampled above 5%)."""
-        return self.fraction > FPC_SHARE
-
-    @property
-    def fraction(self) -> float:
-        """Return the largest sampling fraction of a stratum (its items' mean inclusion probability)."""
-        if len(self.prob) == 0:
-            return 0.0
-        _, codes, n_h = np.unique(self.stratum, return_inverse=True, return_counts=True)
-        return float(np.max(np.bincount(codes, self.prob) / n_h))
-
-    def subset(self, keep: np.ndarray) -> Design:
-        """Return the design of the items selected by a boolean mask."""
-        return Design(self.prob[keep], self.stratum[keep])
-
-
-def design_covariance(u: np.ndarray, v: np.ndarray, design: Design) -> float:
-    """Return the design covariance of two linearised totals sum(u) and sum(v) over the audited items.
-
-    Stratified with-replacement estimator n_h/(n_h - 1) sum_i (1 - pi_i)(u_i - ubar_h)(v_i - vbar_h) per
-    stratum, where the factor 1 - pi_i (the finite-population correction, 1 - f_h when a stratum's items
-    share one probability) applies only in strata whose mean pi is above 5%. Strata with a single
-    audited item are pooled (collapsed strata). NaN with fewer than two items.
-
-    Parameters
-    ----------
-    u, v : per-item linearised contributions (same order as the design's items).
-    design : the items' inclusion probabilities and strata.
-
-    Returns
-    -------
-    float : the estimated covariance (a variance when u is v).
-    """
-    n = len(u)
-    if n < 2:
-        return math.nan
-    _, codes, sizes = np.unique(design.stratum, return_inverse=True, return_counts=True)
-    single = sizes[codes] == 1
-    if single.any():  # collapse strata with one item into one stratum
-        codes = np.where(single, -1, codes)
-        _, codes, sizes = np.unique(codes, return_inverse=True, return_counts=True)
-        if (sizes == 1).any():
-            return math.nan
-    n_h = sizes.astype(float)
-    du = u - (np.bincount(codes, u) / n_h)[codes]
-    dv = v - (np.bincount(codes, v) / n_h)[codes]
-    share = np.bincount(codes, design.prob) / n_h
-    # each item's own factor 1 - pi_i: the stratum's 1 - f_h when its items share one probability, and the
-    # Poisson-sampling factor when they do not (the active design)
-    fpc = np.where(share[codes] > FPC_SHARE, 1.0 - np.minimum(design.prob, 1.0), 1.0)
-    per = np.bincount(codes, fpc * du * dv) * n_h / (n_h - 1)
-    return float(per.sum())
-
-
-def small_sample_floor(y: np.ndarray, design: Design) -> float:
-    """Return the variance the audited values of each design stratum carry at the very least.
-
-    A stratum whose audited values are all equal estimates a zero variance, and a stratum with few passes
-    (or fails) underestimates its variance together with the estimate, which makes Wald intervals too
-    short on the side of the truth (oversampling the judge's rarer verdict makes such strata common). As
-    the Agresti-Coull interval does for a rate, each stratum's variance is taken with two pseudo-values
-    added, a 0 and a 1: per stratum h this returns s_h^2 (1 - f_h) max(0, var_h' - var_h)/n_h, var_h' the
-    sample variance of its values with the two pseudo-values, var_h without (0 for one item), s_h its
-    share of sum(w) and (1 - f_h) as in design_covariance. It vanishes as n_h grows.
-
-    Parameters
-    ----------
-    y : the audited values in [0, 1].
-    design : their inclusion probabilities and strata.
-    """
-    if len(y) == 0:
-        return 0.0
-    _, codes, n_h = np.unique(design.stratum, return_inverse=True, return_counts=True)
-    x = np.bincount(codes, y)
-    mean = x / n_h
-    ss = np.bincount(codes, (y - mean[codes]) ** 2)
-    m2 = (x + 1) / (n_h + 2)  # the mean with the pseudo-values 0 and 1
-    ss2 = ss + n_h * (mean - m2) ** 2 + m2**2 + (1 - m2) ** 2
-    var_h = np.where(n_h > 1, ss / np.maximum(n_h - 1, 1), 0.0)
-    extra = np.maximum(ss2 / (n_h + 1) - var_h, 0.0)
-    share = np.bincount(codes, design.w) / np.sum(design.w)
-    prob = np.bincount(codes, design.prob) / n_h
-    fpc = np.where(prob > FPC_SHARE, 1.0 - np.minimum(prob, 1.0), 1.0)
-    return float(np.sum(share**2 * fpc * extra / n_h))
-
-
-def hajek_mean(y: np.ndarray, design: Design) -> tuple[float, float]:
-    """Return (estimate, variance) of the Hajek mean sum(w y)/sum(w) under the design (NaN if empty).
-
-    Parameters
-    ----------
-    y : the audited values (no NaN).
-    design : their inclusion probabilities and strata.
-    """
-    if len(y) == 0:
-        return (math.nan, math.nan)
-    w = design.w
-    est = float(np.sum(w * y) / np.sum(w))
-    u = w * (y - est) / np.sum(w)
-    return (est, design_covariance(u, u, design) + small_sample_floor(y, design))
-
-
-def ppi_ipw(
-    y: np.ndarray,
-    yhat: np.ndarray,
-    yhat_pool: np.ndarray,
-    design: Design,
-    confidence: float = 0.95,
-    lam: float | None = None,
-) -> PPIResult:
-    """Return PPI++ in inverse-probability-weighted form over a fully judged pool.
-
-    theta = mean_pool(lam * yhat) + sum_a w (y - lam * yhat) / sum_a w (Zrnic & Candes 2024, "Active
-    statistical inference", with Hajek weights w = 1/pi): the judge's scores are known for every item of
-    the pool, so only the audit's residual y - lam * yhat varies with the draw, and its variance is the
-    design variance of the Hajek mean (stratified, finite-population corrected above 5%). lam minimises
-    that variance (power tuning) and is clipped to [0, 1]; lam = 0 is the audit alone.
-
-    Parameters
-    ----------
-    y, yhat : the people's and the judge's (soft) values on the audited items.
-    yhat_pool : the judge's (soft) values on every item of the pool, audited ones included.
-    design : the audited items' inclusion probabilities and strata.
-    confidence : level of the two-sided normal interval.
-    lam : a fixed lambda instead of the power-tuned one.
-
-    Returns
-    -------
-    PPIResult : estimate, interval (not clipped), lambda and standard error.
-    """
-    n = len(y)
-    if n < 2 or len(yhat_pool) == 0:
-        return PPIResult(math.nan, math.nan, math.nan, math.nan, math.nan)
-    w = design.w
-    sw = np.sum(w)
-    uy = w * (y - np.sum(w * y) / sw) / sw
-    uh = w * (yhat - np.sum(w * yhat) / sw) / sw
-    vyy = design_covariance(uy, uy, design)
-    vhh = design_covariance(uh, uh, design)
-    vyh = design_covariance(uy, uh, design)
-    tuned = lam is None
-    if lam is None:
-        lam = 0.0 if not vhh > 0 else float(np.clip(vyh / vhh, 0.0, 1.0))
-    est = float(lam * np.mean(yhat_pool) + np.sum(w * (y - lam * yhat)) / sw)
-    se = math.sqrt(max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0) + small_sample_floor(y, design))
-    z = design_quantile(confidence, design, extra=1 if tuned else 0)
-    return PPIResult(est, est - z * se, est + z * se, float(lam), se)
-
-
-def poststratified_mean(
-    y: np.ndarray,
-    strata_lab: np.ndarray,
-    strata_pool: np.ndarray,
-    design: Design,
-    confidence: float = 0.95,
-    binary: bool = True,
-) -> tuple[float, float, float]:
-    """Return (estimate, low, high) of sum_h W_h ybar_h with design-weighted post-stratum means.
-
-    W_h = the pool share of post-stratum h (the judge's verdict, known for the whole pool); ybar_h = the
-    Hajek mean sum(w y)/sum(w) of its audited items, w = 1/pi. The variance is the design variance of the
-    linearised values W_h w_i (y_i - ybar_h)/sum_h(w), taken over the design's strata; for 0/1 outcomes a
-    post-stratum whose audit is all pass or all fail adds W_h^2 p(1-p)/n_h with p = (x+1)/(n+2), so that it
-    still carries uncertainty. NaN when a post-stratum of the pool has fewer than two audited items.
-
-    Parameters
-    ----------
-    y : the people's values on the audited items.
-    strata_lab, strata_pool : post-stratum labels of the audited items and of every item of the pool.
-    design : the audited items' inclusion probabilities and design strata.
-    """
-    levels, counts = np.unique(strata_pool, return_counts=True)
-    shares = counts / counts.sum()
-    pos = np.searchsorted(levels, strata_lab)
-    pos = np.clip(pos, 0, len(levels) - 1)
-    if len(y) == 0 or not np.all(levels[pos] == strata_lab):
-        return (math.nan, math.nan, math.nan)
-    n_h = np.bincount(pos, minlength=len(levels))
-    if (n_h < 2).any():
-        return (math.nan, math.nan, math.nan)
-    w = design.w
-    sw_h = np.bincount(pos, w, minlength=len(levels))
-    ybar = np.bincount(pos, w * y, minlength=len(levels)) / sw_h
-    est = float(np.sum(shares * ybar))
-    u = shares[pos] * w * (y - ybar[pos]) / sw_h[pos]
-    var = design_covariance(u, u, design) + small_sample_floor(y, design)
-    if binary:
-        x = np.bincount(pos, y, minlength=len(levels))
-        flat = (x == 0) | (x == n_h)
-        p = (x + 1) / (n_h + 2)
-        fpc = 1 - np.mean(design.prob) if design.fpc else 1.0
-        var += float(np.sum(np.where(flat, shares**2 * p * (1 - p) / n_h, 0.0))) * fpc
-    half = design_quantile(confidence, design, extra=len(levels) - 1) * math.sqrt(var)
-    return (est, max(0.0, est - half), min(1.0, est + half))
-
-
-def rogan_gladen_weighted(
-    y: np.ndarray, yhat: np.ndarray, p: float, design: Design, confidence: float = 0.95
-) -> tuple[float, float, float]:
-    """Return (estimate, low, high) of Rogan-Gladen with design-weighted sensitivity and specificity.
-
-    q1 = sum w y yhat / sum w y and q0 = sum w (1-y)(1-yhat) / sum w (1-y) (w = 1/pi) carry over to the
-    pool under any design; theta = (p + q0 - 1)/(q0 + q1 - 1) with p the judge's pool rate (a census).
-    The interval is the delta method: linearised values (-theta u_q1 + (1 - theta) u_q0)/(q0 + q1 - 1)
-    and their design variance; clipped to [0, 1]. NaN when the judge is no better than chance.
-
-    Parameters
-    ----------
-    y, yhat : the people's and the judge's 0/1 verdicts on the audited items.
-    p : the judge's pass rate over the pool.
-    design : the audited items' inclusion probabilities and strata.
-    """
-    w = design.w
-    t1, t0 = np.sum(w * y), np.sum(w * (1 - y))
-    if t1 <= 0 or t0 <= 0:
-        return (math.nan, math.nan, math.nan)
-    q1 = float(np.sum(w * y * yhat) / t1)
-    q0 = float(np.sum(w * (1 - y) * (1 - yhat)) / t0)
-    d = q0 + q1 - 1
-    if d <= 0:
-        return (math.nan, math.nan, math.nan)
-    theta = (p + q0 - 1) / d
-    u1 = w * y * (yhat - q1) / t1
-    u0 = w * (1 - y) * ((1 - yhat) - q0) / t0
-    u = (-theta * u1 + (1 - theta) * u0) / d
-    se = math.sqrt(max(design_covariance(u, u, design), 0.0) + small_sample_floor(y, design))
-    est = min(1.0, max(0.0, theta))
-    z = design_quantile(confidence, design, extra=1)
-    return (est, min(1.0, max(0.0, theta - z * se)), min(1.0, max(0.0, theta + z * se)))
-
-
-# -- per cell over a project ----------------------------------------------------------------------
 # Estimators the coverage study (bench/bench_coverage.py) showed to miss the target under a design:
 # (design key, estimator) or (design key, estimator, metric) -> the reason shown in the note column.
 WITHHELD: dict[tuple[str, ...], str] = {
     ("by-verdict", "rogan_gladen"): (
         "withheld under a by-verdict audit: in the coverage study its bias (-0.007 to -0.008) exceeded the "
+        "target (for full marks it equals the stratified estimate: use that)"
+    ),
+    ("by-verdict-per-cell", "rogan_gladen"): (
+        "withheld under a by-verdict audit: in the coverage study its bias (-0.01 to -0.08) exceeded the "
         "target (for full marks it equals the stratified estimate: use that)"
     ),
     ("active", "rogan_gladen"): (
@@ -593,11 +144,11 @@ def _cell(metric: str, pool: pd.DataFrame, audited: pd.DataFrame) -> Cell:
 
 def _judge_only(c: Cell, confidence: float) -> dict:
     """The judge's rate over the pool's decided items (its interval ignores the judge's errors)."""
-    jh = c.pool_hard[~np.isnan(c.pool_hard)]
-    j = wilson(jh.sum(), len(jh), confidence) if c.binary else mean_ci(jh, confidence)
+    decided = c.pool_hard[~np.isnan(c.pool_hard)]
+    j = wilson(decided.sum(), len(decided), confidence) if c.binary else mean_ci(decided, confidence)
     note = "uncorrected: the interval ignores the judge's errors"
-    if len(jh) < len(c.pool_hard):
-        note += f"; {len(c.pool_hard) - len(jh)} generations without a judge verdict left out"
+    if len(decided) < len(c.pool_hard):
+        note += f"; {len(c.pool_hard) - len(decided)} generations without a judge verdict left out"
     return {"estimator": "judge_only", "estimate": j[0], "ci_low": j[1], "ci_high": j[2], "note": note}
 
 
@@ -656,6 +207,10 @@ def _verdict_level(values: np.ndarray, cut: float) -> np.ndarray:
 def _rogan_gladen(c: Cell, confidence: float) -> dict:
     """Rogan-Gladen: Lee et al.'s interval under equal probabilities, the design-weighted form otherwise."""
     out = {"estimator": "rogan_gladen"}
+    if c.design.equal and len(c.y) and c.design.prob[0] >= 1:  # a census: the correction is the people's rate
+        rate = float(c.y.mean())
+        return {**out, "estimate": rate, "ci_low": rate, "ci_high": rate,
+                "note": "every generation of the cell audited (a census)"}  # fmt: skip
     if np.isnan(c.pool_hard).any():
         n_miss = int(np.isnan(c.pool_hard).sum())
         return {**out, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
@@ -721,6 +276,7 @@ def _cell_rows(
     confidence: float,
     threshold: float,
     key: str = "none",
+    rogan_gladen: bool = False,
 ) -> list[dict]:
     """Compute every estimator for one cell (threshold: kept for callers; the post-strata come in ``post``).
 
@@ -741,11 +297,14 @@ def _cell_rows(
     }
     estimates = [_judge_only(c, confidence), _human_only(c, confidence), _ppi(c, confidence),
                  _stratified(c, confidence)]  # fmt: skip
-    if c.binary:
+    if c.binary and rogan_gladen:
         estimates.append(_rogan_gladen(c, confidence))
     rows = [_fpc_note(_withhold({**base, **e}, key), c) for e in estimates]
     if c.n_undecided:
-        extra = f"{c.n_undecided} audited generations undecided on this metric left out (missing at random)"
+        extra = (
+            f"{c.n_undecided} audited generations undecided on this metric left out (the people tied on a "
+            "point no adjudicator decided, or a point is missing: never a fail)"
+        )
         rows = [{**r, "note": f"{r['note']}; {extra}" if r["note"] else extra} for r in rows]
     return rows
 
@@ -763,22 +322,22 @@ def calibration_inputs(data) -> pd.DataFrame:
     (the active draw's inclusion probability and design stratum, NaN when not drawn), <metric>_human
     (NaN when undecided or not graded) and audited (drawn and graded).
     """
-    jg = data.judge_gen
-    if jg is None or jg.empty:
+    judge_gen = data.judge_gen
+    if judge_gen is None or judge_gen.empty:
         return pd.DataFrame()
-    frame = data.gens.loc[jg.index, ["student", "k"]].copy()
+    frame = data.gens.loc[judge_gen.index, ["student", "k"]].copy()
     for m in METRICS:
-        frame[f"{m}_judge"] = jg[m]
-        frame[f"{m}_soft"] = jg[f"{m}_soft"] if f"{m}_soft" in jg else jg[m]
+        frame[f"{m}_judge"] = judge_gen[m]
+        frame[f"{m}_soft"] = judge_gen[f"{m}_soft"] if f"{m}_soft" in judge_gen else judge_gen[m]
     items = data.audit_items.set_index("generation_id")
     frame["prob"] = items["inclusion_prob"].reindex(frame.index)
     if "stratum" in items:
         frame["stratum"] = items["stratum"].reindex(frame.index)
     else:
         frame["stratum"] = "all"
-    hg = data.human_gen
+    human_gen = data.human_gen
     for m in METRICS:
-        frame[f"{m}_human"] = hg[m].reindex(frame.index) if not hg.empty else np.nan
+        frame[f"{m}_human"] = human_gen[m].reindex(frame.index) if not human_gen.empty else np.nan
     graded = frame[[f"{m}_human" for m in METRICS]].notna().any(axis=1)
     frame["audited"] = frame["prob"].notna() & graded
     return frame
@@ -800,7 +359,9 @@ def _post_strata(frame: pd.DataFrame, metric: str, key: str, threshold: float) -
     return pd.Series(_verdict_level(values.to_numpy(dtype=float), cut), index=frame.index)
 
 
-def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics=METRICS) -> pd.DataFrame:
+def calibrate(
+    data, *, confidence: float = 0.95, threshold: float = 0.5, metrics=METRICS, rogan_gladen: bool = False
+) -> pd.DataFrame:
     """Return every estimator per student x k x metric from an AuditData snapshot.
 
     Parameters
@@ -809,6 +370,8 @@ def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics
     confidence : level of every interval.
     threshold : the skill-fraction cut of the stratified estimator's judge strata.
     metrics : the metrics to estimate.
+    rogan_gladen : also the Rogan-Gladen correction (opt-in: biased by -0.01 to -0.08 in the coverage
+        study, see docs/audit.md; 0/1 metrics only).
 
     Returns
     -------
@@ -851,80 +414,7 @@ def calibrate(data, *, confidence: float = 0.95, threshold: float = 0.5, metrics
                     confidence=confidence,
                     threshold=threshold,
                     key=key,
+                    rogan_gladen=rogan_gladen,
                 )
             )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
-
-
-def plan_audit(
-    data, target_half_width: float = 0.05, *, confidence: float = 0.95, metric: str = "full_marks"
-) -> pd.DataFrame:
-    """Say how many more generations to grade per student x k for a target PPI half-width.
-
-    With the power-tuned lambda, the PPI++ variance over a fully judged pool of M is about
-    Var(Y) (1 - rho^2) (1 - n/M) / n for n audited (rho = corr(Y, soft judge score) on the audit, 1 - n/M
-    the finite-population correction). n_needed solves it for the target half-width (capped at M).
-    Without two audited items, or without variation, it plans conservatively with sd = 0.5 and rho = 0.
-
-    Parameters
-    ----------
-    data : AuditData.
-    target_half_width : the half-width wanted per cell.
-    confidence : the interval's level.
-    metric : the metric planned for.
-
-    Returns
-    -------
-    pandas.DataFrame : student, k, metric, n_audited, n_judged, rho, sd_human, half_width_now,
-    target_half_width, n_needed, extra.
-    """
-    frame = calibration_inputs(data)
-    cols = [
-        "student",
-        "k",
-        "metric",
-        "n_audited",
-        "n_judged",
-        "rho",
-        "sd_human",
-        "half_width_now",
-        "target_half_width",
-        "n_needed",
-        "extra",
-    ]
-    if frame.empty:
-        return pd.DataFrame(columns=cols)
-    z = z_value(confidence)
-    out = []
-    for (student, k), cell in frame.groupby(["student", "k"], sort=True):
-        a = cell[cell["audited"]]
-        y = a[f"{metric}_human"].to_numpy(dtype=float)
-        yh = a[f"{metric}_soft"].to_numpy(dtype=float)
-        n = len(y)
-        sd = float(np.std(y, ddof=1)) if n >= 2 else math.nan
-        rho = float(np.corrcoef(y, yh)[0, 1]) if n >= 2 and np.std(y) > 0 and np.std(yh) > 0 else math.nan
-        sd_plan = sd if n >= 2 and sd > 0 else 0.5
-        rho_plan = 0.0 if math.isnan(rho) else rho
-        big_m = len(cell)
-        # Finite population: Var(theta) = V (1 - n/M) / n with V = Var(Y)(1 - rho^2) -> n = V / (h^2 + V/M).
-        v = sd_plan**2 * (1 - rho_plan**2)
-        h2 = (target_half_width / z) ** 2
-        need = math.ceil(v / (h2 + v / big_m)) if v > 0 else 2
-        need = max(2, min(need, big_m))
-        now = z * math.sqrt(v * max(0.0, 1 - n / big_m) / n) if n else math.nan
-        out.append(
-            {
-                "student": str(student),
-                "k": int(k),
-                "metric": metric,
-                "n_audited": n,
-                "n_judged": len(cell),
-                "rho": rho,
-                "sd_human": sd,
-                "half_width_now": now,
-                "target_half_width": target_half_width,
-                "n_needed": need,
-                "extra": max(0, need - n),
-            }
-        )
-    return pd.DataFrame(out, columns=cols)

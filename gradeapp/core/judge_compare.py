@@ -13,13 +13,21 @@ the points where exactly one of the two judges agreed with the people.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from gradeapp.core.agreement import nan_quantiles, two_by_two
+from gradeapp.core.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from gradeapp.core.two_by_two import (
+    bootstrap_weights,
+    mcnemar_exact,
+    nan_quantiles,
+    percentile_levels,
+    two_by_two,
+)
 
 PER_JUDGE_COLUMNS = [
     "judge", "criterion", "scope", "n", "agreement", "agreement_low", "agreement_high",
@@ -32,19 +40,6 @@ PAIR_COLUMNS = [
 ]  # fmt: skip
 
 
-def resample_indices(n_units: int, resamples: int, seed: int) -> np.ndarray:
-    """Return the bootstrap draws: a (resamples x n_units) array of unit indices drawn with replacement."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n_units, size=(resamples, n_units))
-
-
-def _unit_weights(draws: np.ndarray, n_units: int) -> np.ndarray:
-    """Return how often each unit was drawn in each resample (resamples x n_units)."""
-    b = draws.shape[0]
-    flat = (draws + np.arange(b)[:, None] * n_units).ravel()
-    return np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(float)
-
-
 def _counts(h: np.ndarray, j: np.ndarray, unit: np.ndarray, n_units: int, weights: np.ndarray | None):
     """Return the 2x2 counts (a, b, c, d): totals, or one per resample when weights (B x units) are given."""
     cells = ((h == 1) & (j == 1), (h == 1) & (j == 0), (h == 0) & (j == 1), (h == 0) & (j == 0))
@@ -55,40 +50,33 @@ def _counts(h: np.ndarray, j: np.ndarray, unit: np.ndarray, n_units: int, weight
 
 
 def _interval(boot: np.ndarray, confidence: float) -> tuple[float, float]:
-    lo, hi = nan_quantiles(boot[:, None], ((1 - confidence) / 2, 1 - (1 - confidence) / 2))
+    lo, hi = nan_quantiles(boot[:, None], percentile_levels(confidence))
     return float(lo[0]), float(hi[0])
-
-
-def mcnemar_exact_p(only_a: int, only_b: int) -> float:
-    """Return the two-sided exact McNemar p-value: a binomial test of the discordant pairs at 1/2."""
-    from scipy.stats import binomtest  # deferred: importing scipy.stats costs every command 1-3 s
-
-    m = int(only_a) + int(only_b)
-    if m == 0:
-        return 1.0
-    return float(binomtest(int(only_b), m, 0.5).pvalue)
 
 
 def compare_judges(
     wide: pd.DataFrame,
     judges: list[str],
     *,
-    bootstrap: int = 1000,
-    seed: int = 0,
+    bootstrap: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
     confidence: float = 0.95,
+    units: Sequence[int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (per judge x item statistics, per pair x item paired differences) from a wide points table.
 
     wide: generation_id, criterion (the item), scope, h and one column per judge (0/1). Intervals are
     percentile intervals over `bootstrap` resamples of generations (the same draws for every judge, item and
-    pair: the bootstrap is paired); with bootstrap = 0 they are NaN.
+    pair: the bootstrap is paired); with bootstrap = 0 they are NaN. units: the generations resampled
+    (default: those of wide); the resamples are agreement_table's (bootstrap_weights, same seed), so that a
+    judge's interval here is the one `gradeapp stats` shows.
     """
     rows, pair_rows = [], []
-    gens = np.sort(wide["generation_id"].unique()) if len(wide) else np.array([], dtype=np.int64)
+    if units is None:
+        units = wide["generation_id"].unique() if len(wide) else []
+    gens = np.sort(np.asarray(units, dtype=np.int64))
     n_units = len(gens)
-    weights = (
-        _unit_weights(resample_indices(n_units, bootstrap, seed), n_units) if bootstrap and n_units else None
-    )
+    weights = bootstrap_weights(n_units, bootstrap, seed).T if bootstrap and n_units else None
     for (item, scope), part in wide.groupby(["criterion", "scope"], sort=True):
         unit = np.searchsorted(gens, part["generation_id"].to_numpy())
         h = part["h"].to_numpy(dtype=float)
@@ -97,41 +85,44 @@ def compare_judges(
             j = part[name].to_numpy(dtype=float)
             stats[name] = two_by_two(*_counts(h, j, unit, n_units, None))
             boots[name] = two_by_two(*_counts(h, j, unit, n_units, weights)) if weights is not None else None
-            row = {"judge": name, "criterion": item, "scope": scope}
-            for key in (
-                "n",
-                "agreement",
-                "kappa",
-                "sensitivity",
-                "specificity",
-                "bias",
-                "p_judge",
-                "p_human",
-            ):
-                row[key] = float(stats[name][key])
-            row["n"] = int(row["n"])
-            for key in ("agreement", "kappa", "bias"):
-                lo, hi = _interval(boots[name][key], confidence) if weights is not None else (math.nan,) * 2
-                row[f"{key}_low"], row[f"{key}_high"] = lo, hi
-            rows.append(row)
+            rows.append(_judge_row(name, item, scope, stats[name], boots[name], confidence))
         for a, b in combinations(judges, 2):
-            ja, jb = part[a].to_numpy(dtype=float), part[b].to_numpy(dtype=float)
-            right_a, right_b = ja == h, jb == h
-            only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
-            row = {"judge_a": a, "judge_b": b, "criterion": item, "scope": scope, "n": len(part)}
-            for key in ("agreement", "kappa"):
-                row[f"d_{key}"] = float(stats[b][key] - stats[a][key])
-                if weights is not None:
-                    lo, hi = _interval(boots[b][key] - boots[a][key], confidence)
-                else:
-                    lo, hi = math.nan, math.nan
-                row[f"d_{key}_low"], row[f"d_{key}_high"] = lo, hi
-            row.update(only_a_right=only_a, only_b_right=only_b, mcnemar_p=mcnemar_exact_p(only_a, only_b))
-            pair_rows.append(row)
+            pair_rows.append(_pair_row(part, h, (a, b), (item, scope), stats, boots, confidence))
     return (
         pd.DataFrame(rows, columns=PER_JUDGE_COLUMNS),
         pd.DataFrame(pair_rows, columns=PAIR_COLUMNS),
     )
+
+
+def _judge_row(name: str, item: str, scope: str, stats: dict, boots: dict | None, confidence: float) -> dict:
+    """Return one judge's statistics on one item, with percentile intervals when resampled."""
+    row = {"judge": name, "criterion": item, "scope": scope}
+    for key in ("n", "agreement", "kappa", "sensitivity", "specificity", "bias", "p_judge", "p_human"):
+        row[key] = float(stats[key])
+    row["n"] = int(row["n"])
+    for key in ("agreement", "kappa", "bias"):
+        low, high = _interval(boots[key], confidence) if boots is not None else (math.nan, math.nan)
+        row[f"{key}_low"], row[f"{key}_high"] = low, high
+    return row
+
+
+def _pair_row(
+    part, h, pair: tuple[str, str], where: tuple[str, str], stats, boots, confidence: float
+) -> dict:
+    """Return the paired differences (b - a) of two judges on one item, with the exact McNemar test."""
+    a, b = pair
+    right_a, right_b = part[a].to_numpy(dtype=float) == h, part[b].to_numpy(dtype=float) == h
+    only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    row = {"judge_a": a, "judge_b": b, "criterion": where[0], "scope": where[1], "n": len(part)}
+    for key in ("agreement", "kappa"):
+        row[f"d_{key}"] = float(stats[b][key] - stats[a][key])
+        resampled = boots[a] is not None
+        low, high = (
+            _interval(boots[b][key] - boots[a][key], confidence) if resampled else (math.nan, math.nan)
+        )
+        row[f"d_{key}_low"], row[f"d_{key}_high"] = low, high
+    row.update(only_a_right=only_a, only_b_right=only_b, mcnemar_p=float(mcnemar_exact(only_a, only_b)))
+    return row
 
 
 def _item_label(item: str) -> str:

@@ -17,8 +17,6 @@ class AuditData:
     # judge_points and judge_own_points hold the generations people graded (all the agreement compares).
     judge_points: pd.DataFrame  # generation_id, criterion, value (majority), soft (mean of runs), n_runs
     judge_own_points: pd.DataFrame  # generation_id, criterion, value: the judge's majority before the rules
-    # generation_id, criterion, run, value after the rules (None: see judge_run_tally)
-    judge_runs: pd.DataFrame | None
     # index generation_id: metric columns (majority; NaN where a missing point leaves it undecided),
     # <metric>_soft (mean over the runs that decide it) + n_runs
     judge_gen: pd.DataFrame
@@ -34,12 +32,18 @@ class AuditData:
     exclusions: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     # The judge's runs after the rules without a row per run: per generation x criterion the parsed runs
-    # (n) and their passes; and every (criterion, run) with a parsed point. Used when judge_runs is None.
+    # (n) and their passes; and every (criterion, run) with a parsed point.
     judge_run_tally: pd.DataFrame | None = None
     judge_run_numbers: pd.DataFrame | None = None
     # The same tally before the rules: each run's own parsed value (the judge's self-consistency).
     judge_raw_tally: pd.DataFrame | None = None
     judge_raw_numbers: pd.DataFrame | None = None
+
+
+# The one default bootstrap of every surface (stats, the desk, the export, judges compare): the same
+# resamples and seed give the same interval wherever a figure is read.
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
 
 
 @dataclass
@@ -53,9 +57,11 @@ class StatsOptions:
     program_sentence_limit: bool = True
     confidence: float = 0.95
     threshold: float = 0.5
-    bootstrap: int = 1000
-    seed: int = 0
+    bootstrap: int = BOOTSTRAP_RESAMPLES
+    seed: int = BOOTSTRAP_SEED
     target_half_width: float = 0.05
+    # Rogan-Gladen is opt-in: biased by -0.01 to -0.08 in the coverage study (docs/audit.md)
+    rogan_gladen: bool = False
 
 
 @dataclass

@@ -10,10 +10,21 @@ import math
 
 import pandas as pd
 
+from gradeapp.core.metrics import aggregate
+
 HEADLINE_COLUMNS = [
     "student", "k", "judge", "calibrated", "ci_low", "ci_high", "people", "n_audited", "n_judged",
-    "bias_points", "note",
+    "bias_points", "bias_low", "bias_high", "note",
 ]  # fmt: skip
+SMALL_AUDIT = 30  # below it a sentence names how many audited texts an estimate rests on
+# Landis & Koch (1977), "The measurement of observer agreement for categorical data", Biometrics 33:159-174.
+KAPPA_SCALE = (
+    (0.20, "slight"),
+    (0.40, "fair"),
+    (0.60, "moderate"),
+    (0.80, "substantial"),
+    (1.0, "almost perfect"),
+)
 DRAW_COMMAND = "gradeapp audit draw --size 6 --per-cell"
 MIN_STRATUM = 2
 
@@ -126,7 +137,11 @@ def headline_table(rates: pd.DataFrame, metric: str = "full_marks", data=None) -
                 "people": people.get("estimate", math.nan),
                 "n_audited": int(ppi.get("n_audited", judge.get("n_audited", 0)) or 0),
                 "n_judged": int(judge.get("n_judged", 0) or 0),
+                # the judge's bias, judge minus people (their rate, as calibrated); the judge's own rate is a
+                # census of the pool, so its interval is the calibrated interval turned around
                 "bias_points": 100 * (jr - est) if not (math.isnan(jr) or math.isnan(est)) else math.nan,
+                "bias_low": 100 * (jr - ppi.get("ci_high", math.nan)) if not math.isnan(est) else math.nan,
+                "bias_high": 100 * (jr - ppi.get("ci_low", math.nan)) if not math.isnan(est) else math.nan,
                 "note": ""
                 if not math.isnan(est)
                 else (data is not None and context_reason(ppi or judge, data, drawn, drafts))
@@ -147,6 +162,40 @@ def _interval(lo: float, hi: float) -> str:
     return f"[{pct(lo)[:-1]}, {pct(hi)[:-1]}]"
 
 
+def kappa_label(kappa: float) -> str:
+    """Return the Landis and Koch word for a kappa (below 0 "poor", 0.21-0.40 "fair"); "undefined" for NaN."""
+    if kappa is None or math.isnan(kappa):
+        return "undefined"
+    if kappa < 0:
+        return "poor"
+    return next((word for top, word in KAPPA_SCALE if kappa <= top), "almost perfect")
+
+
+def signed_points(x: float) -> str:
+    """Format points with a true minus sign (U+2212) or a plus sign; '–' when missing."""
+    if x is None or math.isnan(x):
+        return "–"
+    text = f"{x:+.0f}"
+    return "0" if text in ("+0", "-0") else text.replace("-", "\u2212")
+
+
+def bias_direction_known(row: dict) -> bool:
+    """Return whether the interval of the judge's bias excludes 0 (so that its sign can be told)."""
+    lo, hi = row.get("bias_low", math.nan), row.get("bias_high", math.nan)
+    return not (math.isnan(lo) or math.isnan(hi)) and (lo > 0 or hi < 0)
+
+
+def bias_words(row: dict) -> str:
+    """Return the judge's bias (judge minus people, points) with its interval, or that its sign is unknown."""
+    b = row.get("bias_points", math.nan)
+    if b is None or math.isnan(b):
+        return "–"
+    interval = f"[{signed_points(row['bias_low'])}, {signed_points(row['bias_high'])}]"
+    if not bias_direction_known(row):
+        return f"sign unknown {interval} pt"
+    return f"{signed_points(b)} pt {interval}"
+
+
 def student_sentences(head: pd.DataFrame) -> dict[str, str]:
     """Return one plain sentence per student, about its largest k with a calibrated rate (else its largest k)."""
     out = {}
@@ -163,16 +212,22 @@ def student_sentences(head: pd.DataFrame) -> dict[str, str]:
                 f"; calibrated by {int(row['n_audited'])} audited texts the rate is {pct(row['calibrated'])} "
                 f"{_interval(row['ci_low'], row['ci_high'])}"
             )
-            b = row["bias_points"]
-            points = f"{abs(b):.0f} point{'' if round(abs(b)) == 1 else 's'}"
-            if b >= 1:
-                text += f": the judge over-credits by {points}."
-            elif b <= -1:
-                text += f": the judge under-credits by {points}."
-            else:
-                text += ": the judge is within a point of it."
+            text += _bias_sentence(row)
         out[str(student)] = text
     return out
+
+
+def _bias_sentence(row) -> str:
+    """Say what the bias interval supports: a direction only when it excludes 0; n when it is small."""
+    b = row["bias_points"]
+    n = int(row["n_audited"])
+    small = f" (only {n} audited text{'' if n == 1 else 's'})" if n < SMALL_AUDIT else ""
+    interval = f"[{signed_points(row['bias_low'])}, {signed_points(row['bias_high'])}] points"
+    if not bias_direction_known(row):
+        return f": whether the judge over- or under-credits cannot be told{small}, its bias is {interval}."
+    points = f"{abs(b):.0f} point{'' if round(abs(b)) == 1 else 's'}"
+    verb = "over-credits" if b > 0 else "under-credits"
+    return f": the judge {verb} by {points} {interval}{small}."
 
 
 def agreement_forest(agreement: pd.DataFrame) -> pd.DataFrame:
@@ -191,7 +246,8 @@ def headline_lines(rates: pd.DataFrame, metric: str = "full_marks", data=None) -
     if head.empty:
         return ["no judged texts yet"]
     lines = [
-        f"{'student':<22} {'k':>2}  {'judge':>5}  {'calibrated [CI]':<18} {'people':>6}  {'audited':>9}  bias"
+        f"{'student':<22} {'k':>2}  {'judge':>5}  {'calibrated [CI]':<18} {'people':>6}  {'audited':>9}  "
+        "bias (judge minus people)"
     ]
     for r in head.to_dict("records"):
         cal = (
@@ -199,8 +255,7 @@ def headline_lines(rates: pd.DataFrame, metric: str = "full_marks", data=None) -
             if math.isnan(r["calibrated"])
             else f"{pct(r['calibrated'])} {_interval(r['ci_low'], r['ci_high'])}"
         )
-        b = r["bias_points"]
-        bias = "" if math.isnan(b) else "0 pt" if abs(b) < 0.5 else f"{b:+.0f} pt"
+        bias = bias_words(r) if not math.isnan(r["bias_points"]) else ""
         lines.append(
             f"{str(r['student'])[:22]:<22} {r['k']:>2}  {pct(r['judge']):>5}  {cal:<18} {pct(r['people']):>6}  "
             f"{r['n_audited']:>3} of {r['n_judged']:<3}  {bias}{('  (' + r['note'] + ')') if r['note'] else ''}"
@@ -218,3 +273,30 @@ def omitted(rates: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     reasons = rates[blank].groupby(["estimator", "note"], sort=True).size()
     lines = [f"{n} {est} estimate(s) left out: {note}" for (est, note), n in reasons.items()]
     return rates[~blank], lines
+
+
+def skillmix_table(data) -> pd.DataFrame:
+    """Return full marks, all skills and skill fraction per student x k from the judge and from people.
+
+    Parameters
+    ----------
+    data : AuditData.
+
+    Returns
+    -------
+    pandas.DataFrame : student, k, metric, source (judge | people), rounds (best_of: per combination;
+    single: per generation), mean, se, n.
+    """
+
+    out = []
+    for source, frame in (("judge", data.judge_gen), ("people", data.human_gen)):
+        if frame is None or frame.empty:
+            continue
+        scores = frame.join(data.gens[["student", "combination_id", "round"]], how="inner")
+        for best in (True, False):
+            agg = aggregate(scores, best_of_rounds=best)
+            out.append(agg.assign(source=source, rounds="best_of" if best else "single"))
+    if not out:
+        return pd.DataFrame(columns=["student", "k", "metric", "source", "rounds", "mean", "se", "n"])
+    table = pd.concat(out, ignore_index=True)
+    return table[["student", "k", "metric", "source", "rounds", "mean", "se", "n"]]

@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gradeapp.db.connection import (
+    LOCK_TIMEOUT_ENV,
+    ProjectDamaged,
+    ProjectInUse,
+    is_damaged,
+    lock_timeout,
+    open_readonly,
+    set_file_identity,
+)
 from gradeapp.errors import GradeappError
 from gradeapp.paths import data_dir, file_slug
 
@@ -99,16 +108,37 @@ def _fingerprint(project: str | Path) -> str:
     return "|".join(parts)
 
 
+class BackupDamaged(ProjectDamaged):
+    """The copy of a project failed quick_check: it was discarded (the project itself is likely damaged)."""
+
+
+def file_mode(project: str | Path) -> int:
+    """Return the permission bits a copy of the project gets: the project's own (0600 stays 0600)."""
+    try:
+        return Path(project).stat().st_mode & 0o666
+    except OSError:
+        return 0o600  # no file to follow: the safest
+
+
+def folder_mode(mode: int) -> int:
+    """Return the folder bits that match a file's: whoever may read a copy may enter (0600 -> 0700)."""
+    return mode | ((mode & 0o444) >> 2)
+
+
 def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> Backup:
     """Copy the database of conn (the project at `project`) into a new backup; prune old ones.
 
-    The copy is a consistent snapshot (SQLite's backup API), written to a temporary name and renamed,
-    so a backup that exists is complete. When the file has not changed since the newest backup (two
-    refused imports in a row), that backup is returned instead of a copy that would push older ones out.
+    The copy is a consistent snapshot (SQLite's backup API), written to a temporary name, checked with
+    quick_check and renamed, so a backup that exists is complete and sound; a damaged copy is discarded
+    (BackupDamaged). It keeps the project's permissions (a 0600 project: 0600 copies in a 0700 folder).
+    When the file has not changed since the newest backup (two refused imports in a row), that backup is
+    returned instead of a copy that would push older ones out.
     """
     keep_count(), budget_bytes()  # a mistyped setting is refused before anything is written
+    mode = file_mode(project)
     folder = backup_folder(project)
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(folder_mode(mode))  # the project's folder of backups: ours, as open as the project
     marker = folder / "last-source.txt"
     newest = list_backups(project)
     fingerprint = _fingerprint(project)
@@ -117,9 +147,17 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     _make_room(project, folder, newest)
     taken = datetime.now(UTC)
     dest = folder / f"{taken.strftime('%Y%m%dT%H%M%S%fZ')}-{file_slug(reason, 'backup', 20)}{SUFFIX}"
-    partial = dest.with_name(dest.name + ".partial")
+    remove_stale_copies(folder)
+    partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")
     try:
         copy_database(conn, partial, "DELETE")  # a backup is a single self-contained file: no -wal beside it
+        partial.chmod(mode)
+        result = check_copy(partial)
+        if result != "ok":
+            raise BackupDamaged(
+                f"{project}: its backup copy failed quick_check ({result}) and was discarded; the project "
+                f"itself is probably damaged: restore a backup (gradeapp backup list --project {project})"
+            )
         os.replace(partial, dest)
         marker.write_text(fingerprint, encoding="utf-8")
     except BaseException:
@@ -127,6 +165,48 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
         raise
     prune(project)
     return Backup(dest, taken, reason)
+
+
+def remove_stale_copies(folder: Path) -> list[Path]:
+    """Delete the temporary copies (`*.PID.partial`, `.restoring-PID-*`) of processes that are gone.
+
+    A backup or restore killed half-way leaves its temporary copy; one of a process still running stays.
+    """
+    removed = []
+    for path in [*folder.glob("*.partial"), *folder.glob(".restoring-*")]:
+        if path.name.endswith(".partial"):
+            pid_text = path.name.removesuffix(".partial").rpartition(".")[2]
+        else:
+            pid_text = path.name.removeprefix(".restoring-").partition("-")[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def check_copy(path: Path) -> str:
+    """Return what PRAGMA quick_check says of a copy of our own (no other connection has it open)."""
+    try:
+        conn = sqlite3.connect(str(path))
+        try:
+            result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if not is_damaged(exc):
+            raise
+        result = str(exc)
+    return " ".join(result.split())[:200]
 
 
 def copy_database(conn: sqlite3.Connection, dest: Path, journal_mode: str) -> None:
@@ -139,6 +219,70 @@ def copy_database(conn: sqlite3.Connection, dest: Path, journal_mode: str) -> No
         target.execute(f"PRAGMA journal_mode = {journal_mode}")
     finally:
         target.close()
+
+
+def stage_restore(backup: Path, staging: Path, mode: int) -> str:
+    """Copy a backup to staging with a new file identity; return what quick_check says of the copy."""
+    source = open_readonly(backup)
+    try:
+        copy_database(source, staging, "DELETE")
+    finally:
+        source.close()
+    staging.chmod(mode)
+    conn = sqlite3.connect(str(staging), isolation_level=None)
+    try:
+        set_file_identity(conn)  # open writers of the project find another file and stop
+    finally:
+        conn.close()
+    return check_copy(staging)
+
+
+def copy_into_live(staging: Path, project: Path) -> None:
+    """Write staging over the live project through SQLite's backup API, in one write transaction.
+
+    The project keeps its inode, permissions and WAL mode; every other connection sees the old content or
+    the new, never a mix, and a writer of the old one stops at its next commit (its file identity changed).
+    A writer holding the project is waited for up to GRADEAPP_LOCK_TIMEOUT, then the restore is refused.
+    """
+    timeout = lock_timeout()
+    source = sqlite3.connect(str(staging))
+    try:
+        live = sqlite3.connect(str(project), isolation_level=None, timeout=timeout)
+        try:
+            live.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+
+            def refuse_when_busy(status: int, _remaining: int, _total: int) -> None:
+                if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise ProjectInUse(
+                        f"{project}: the project is open in another process: close it and retry "
+                        f"(it stayed busy for {timeout:g} s; {LOCK_TIMEOUT_ENV} sets the limit); nothing was changed"
+                    )
+
+            source.backup(live, progress=refuse_when_busy)
+        finally:
+            live.close()
+    finally:
+        source.close()
+
+
+def copy_into_new(staging: Path, project: Path) -> None:
+    """Write staging to a project path where no file is (a restore of a deleted project), in WAL mode."""
+    source = sqlite3.connect(str(staging))
+    try:
+        copy_database(source, project, "WAL")
+    finally:
+        source.close()
+
+
+def replace_unreadable(staging: Path, project: Path) -> None:
+    """Put staging in place of a project file SQLite cannot read at all (its header is gone).
+
+    The one whole-file rename of a project: no connection can be using a file without a readable header,
+    so its -wal and -shm (which belong to the lost content) go with it.
+    """
+    for suffix in ("-wal", "-shm"):
+        Path(f"{project}{suffix}").unlink(missing_ok=True)
+    os.replace(staging, project)
 
 
 def _size(path: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,14 @@ class ProjectDamaged(ProjectError, EnvironmentFailure):
 
 class ProjectUnreadable(ProjectError, EnvironmentFailure):
     """The project file exists but cannot be read (permissions, an I/O error, a size limit)."""
+
+
+class ProjectReplaced(ProjectError, EnvironmentFailure):
+    """The project was restored from a backup (or replaced) by another process while this one had it open."""
+
+
+class ProjectInUse(ProjectError, EnvironmentFailure):
+    """A whole-file operation found the project open and busy in another process beyond the time limit."""
 
 
 class ProjectReadOnly(ProjectError, EnvironmentFailure):
@@ -91,12 +100,16 @@ def on_readonly_medium(path: str | Path) -> bool:
     return not os.access(target, os.W_OK)
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
+def peek(path: str | Path) -> sqlite3.Connection:
+    """Open the main file as it is on disk, read-only, creating nothing beside it (raises sqlite3.Error).
 
-
-def _header(path: str | Path) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(100)
+    `immutable=1`: no -wal is read and no -shm is made, so a foreign WAL file is left exactly as it was.
+    The file is opened by SQLite, never by open(): SQLite's connections in one process share their
+    POSIX locks and defer closing a descriptor while another connection holds a lock on the file, where
+    closing a descriptor of our own would drop every lock this process holds on it ("How To Corrupt An
+    SQLite Database File", section 2.2).
+    """
+    return sqlite3.connect(file_uri(path, mode="ro", immutable="1"), uri=True, check_same_thread=False)
 
 
 def open_readonly(path: str | Path, *, brief: bool = True) -> sqlite3.Connection:
@@ -105,15 +118,12 @@ def open_readonly(path: str | Path, *, brief: bool = True) -> sqlite3.Connection
     A WAL-mode file needs a -shm beside it, which a read-only connection would create (and leave).
     `immutable=1` reads the file as it is instead, when that is safe: on a read-only medium (nobody
     can write to it), or for a brief look (brief=True: checking a file, reading a package) when no
-    -wal exists (no connection has the file open, so nothing is pending). A long-lived read-only store
-    (brief=False) on a writable medium must see others' writes, so it never uses immutable.
+    -wal or -journal exists (no connection has the file open, so nothing is pending). A long-lived
+    read-only store (brief=False) on a writable medium must see others' writes, so it never uses immutable.
     """
     params = {"mode": "ro"}
-    try:
-        wal_mode = _header(path)[18:19] == b"\x02"
-    except OSError:
-        wal_mode = False
-    if on_readonly_medium(path) or (brief and wal_mode and not Path(f"{path}-wal").exists()):
+    idle = not any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    if on_readonly_medium(path) or (brief and idle):
         params["immutable"] = "1"
     conn = sqlite3.connect(file_uri(path, **params), uri=True, check_same_thread=False)
     try:
@@ -135,6 +145,29 @@ class FileInfo:
     unclean: bool = False  # a -wal left beside it: the last writer did not close (or is still open)
 
 
+def _header_application_id(path: Path) -> int:
+    """Return the application_id in the file's header through an immutable connection; refuse a non-SQLite file.
+
+    0 when the file alone cannot be read (it is checked again through the -wal by the caller).
+    """
+    try:
+        conn = peek(path)
+        try:
+            return conn.execute("PRAGMA application_id").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+            raise ProjectError(
+                f"{path}: not a gradeapp project file (not an SQLite database), left untouched"
+            ) from None
+        if is_damaged(exc):
+            # the file alone may be inconsistent while its -wal holds the rest (a checkpoint cut short by
+            # a full disk or a kill): the connection of inspect_file() reads both and decides
+            return 0
+        raise ProjectUnreadable(f"{path}: cannot read the file ({exc})") from None
+
+
 def inspect_file(path: str | Path) -> FileInfo:
     """Look at a project file read-only; refuse a file that is not SQLite or is another program's."""
     path = Path(path)
@@ -146,13 +179,7 @@ def inspect_file(path: str | Path) -> FileInfo:
         return FileInfo(exists=True)
     wal = Path(f"{path}-wal")
     unclean = wal.exists() and wal.stat().st_size > 0
-    try:
-        header = _header(path)
-    except OSError as exc:
-        raise ProjectUnreadable(f"{path}: cannot read the file ({exc.strerror})") from None
-    if not header.startswith(SQLITE_MAGIC):
-        raise ProjectError(f"{path}: not a gradeapp project file (not an SQLite database), left untouched")
-    header_id = int.from_bytes(header[68:72], "big")
+    header_id = _header_application_id(path)
     if header_id not in (0, APPLICATION_ID):
         raise ProjectError(
             f"{path}: an SQLite file of another program (application_id {header_id:#x}), left untouched"
@@ -244,6 +271,41 @@ def begin_immediate(conn: sqlite3.Connection, notify: Callable[[str], None] | No
                     raise
     finally:
         conn.execute(f"PRAGMA busy_timeout = {limit_ms}")
+
+
+IDENTITY_KEY = "file_identity"  # the project row a restore changes: the file's content is another one
+
+
+def file_identity(conn: sqlite3.Connection) -> str | None:
+    """Return the project's file identity (None for a file without a project table or the row)."""
+    try:
+        row = conn.execute("SELECT value FROM project WHERE key = ?", [IDENTITY_KEY]).fetchone()
+    except sqlite3.OperationalError:
+        return None  # no project table yet: a new file
+    return row[0] if row else None
+
+
+def check_identity(conn: sqlite3.Connection, expected: str, path: str | Path) -> None:
+    """Raise ProjectReplaced unless the file still has the identity it had when this process opened it.
+
+    Called inside every write transaction (the row cannot change before COMMIT) and when a store is
+    closed: a writer whose project was restored underneath it stops instead of reporting rows stored.
+    """
+    if file_identity(conn) != expected:
+        raise ProjectReplaced(
+            f"{path}: the project was restored from a backup by another process while this command ran; "
+            "what it wrote before the restore is not in the file: run the command again"
+        )
+
+
+def set_file_identity(conn: sqlite3.Connection) -> str:
+    """Give the file a new identity (a new project, or a restored copy): open writers of the old one stop."""
+    value = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO project(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [IDENTITY_KEY, value],
+    )
+    return value
 
 
 def table_names(conn: sqlite3.Connection) -> set[str]:

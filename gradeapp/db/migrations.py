@@ -404,7 +404,7 @@ def canonical_names(names: list[str]) -> list[str]:
 def apply_migrations(db: Database) -> None:
     """Apply the pending migrations, first recording renamed ones under their new name (writes)."""
     if "_sqlite_migrations" in db.table_names():
-        with db.conn:
+        with db.atomic():  # a savepoint inside the caller's transaction (`with db.conn` would commit it)
             for old, new in RENAMED.items():
                 db.execute(
                     "UPDATE _sqlite_migrations SET name = ? WHERE migration_set = ? AND name = ?",

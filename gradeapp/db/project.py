@@ -15,21 +15,17 @@ from gradeapp.db.backup import write_backup
 from gradeapp.db.connection import (
     APPLICATION_ID,
     FileInfo,
-    ProjectDamaged,
     connect,
+    file_identity,
     inspect_file,
-    is_damaged,
     now_iso,
     on_readonly_medium,
-    open_readonly,
+    set_file_identity,
 )
+from gradeapp.db.integrity import ALWAYS_CHECK_BYTES, check_structure, quick_check
 from gradeapp.db.migrations import apply_migrations, known_migrations
 from gradeapp.db.store import Store
 from gradeapp.errors import ProjectError
-
-# quick_check reads every page; below this size it costs well under a second, so a project opened for
-# writing is always checked; a larger one only after an unclean close (see docs/desk.md).
-ALWAYS_CHECK_BYTES = 64 * 1024 * 1024
 
 
 def _refuse_newer(path: Path, info: FileInfo) -> None:
@@ -37,31 +33,6 @@ def _refuse_newer(path: Path, info: FileInfo) -> None:
     if unknown:
         raise ProjectError(
             f"{path}: written by a newer gradeapp (schema {unknown[-1]}); upgrade gradeapp to open it"
-        )
-
-
-def quick_check_result(path: Path) -> str:
-    """Return what PRAGMA quick_check says of a file (read-only): 'ok' or the damage, on one line."""
-    try:
-        conn = open_readonly(path)
-        try:
-            result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        if not is_damaged(exc):
-            raise
-        result = str(exc)
-    return " ".join(result.split())[:200]  # quick_check reports over several lines
-
-
-def quick_check(path: Path) -> None:
-    """Run PRAGMA quick_check on a read-only connection; raise ProjectDamaged unless it says ok."""
-    result = quick_check_result(path)
-    if result != "ok":
-        raise ProjectDamaged(
-            f"{path}: the file is damaged ({result}); nothing was changed. Restore a backup: "
-            f"gradeapp backup list --project {path}"
         )
 
 
@@ -75,7 +46,12 @@ def open_project(path: str | Path, *, create: bool = True, name: str | None = No
     path = Path(path)
     if not path.exists() and not create:
         raise ProjectError(f"{path}: no such project file (create one with 'gradeapp init')")
+    if _has_pages(path) and not _wal_holds_commits(path):  # with commits in its -wal, the file is not all
+        check_structure(path)
     info = inspect_file(path)
+    if info.exists and not create and not info.migrations and _is_empty(path):
+        # an empty file given as a project (a typo, a failed copy) stays empty: 'init' makes projects
+        raise ProjectError(f"{path}: an empty file (0 bytes), not a gradeapp project; nothing was changed")
     _refuse_newer(path, info)
     if info.exists and (readonly or on_readonly_medium(path)):
         return _open_readonly(path, info)
@@ -86,15 +62,47 @@ def open_project(path: str | Path, *, create: bool = True, name: str | None = No
     store = Store(conn, path)
     try:
         _upgrade(store, path, info)
-        if conn.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
-            with store.atomic():
-                conn.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
-                conn.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
-                conn.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name or path.stem])
+        store.identity = file_identity(conn)
+        if store.identity is None:
+            _give_identity(store, name or path.stem)
     except BaseException:
         conn.close()
         raise
     return store
+
+
+def _give_identity(store: Store, name: str) -> None:
+    """Write a new project's uuid, name and file identity (or a file identity an older project lacks)."""
+    conn = store.conn
+    with store.atomic():  # read again under the write lock: two processes may be creating the file at once
+        if conn.execute("SELECT COUNT(*) FROM project WHERE key = 'uuid'").fetchone()[0] == 0:
+            conn.execute("INSERT INTO project(key, value) VALUES ('uuid', ?)", [str(uuid.uuid4())])
+            conn.execute("INSERT INTO project(key, value) VALUES ('created', ?)", [now_iso()])
+            conn.execute("INSERT INTO project(key, value) VALUES ('name', ?)", [name])
+        if file_identity(conn) is None:
+            set_file_identity(conn)
+        store.identity = file_identity(conn)
+
+
+def _has_pages(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _wal_holds_commits(path: Path) -> bool:
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def _upgrade(store: Store, path: Path, info: FileInfo) -> None:
@@ -103,7 +111,10 @@ def _upgrade(store: Store, path: Path, info: FileInfo) -> None:
         if info.migrations:  # an existing project: keep a copy of it as it was
             write_backup(store.conn, path, "migration")
         try:
-            apply_migrations(store.db)
+            # one transaction under the write lock: another process opening the file at the same moment
+            # waits, then finds every migration applied (sqlite-utils reads what is pending inside it)
+            with store.atomic():
+                apply_migrations(store.db)
         except sqlite3.OperationalError as exc:
             raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
     if store.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
@@ -122,4 +133,12 @@ def _open_readonly(path: Path, info: FileInfo) -> Store:
         conn = connect(path, readonly=True)
     except sqlite3.DatabaseError as exc:
         raise ProjectError(f"{path}: cannot open read-only ({exc})") from None
-    return Store(conn, path, readonly=True)
+    store = Store(conn, path, readonly=True)
+    store.identity = file_identity(conn)
+    if info.unclean and on_readonly_medium(path):
+        # nothing can write the -shm a reader of the -wal needs: the file is read as it is, without them
+        store.notice = (
+            f"gradeapp: {path}: read-only here and its -wal holds commits not yet in the file, so what is "
+            "shown may be incomplete; open it where it can be written to see everything"
+        )
+    return store

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradeapp.db.catalog_rows import CatalogRows
-from gradeapp.db.connection import begin_immediate, now_iso
+from gradeapp.db.connection import begin_immediate, check_identity, now_iso
 from gradeapp.db.generation_rows import GENERATION_COLUMNS, GenerationRows
 from gradeapp.db.migrations import canonical_names
 from gradeapp.db.verdict_rows import VERDICT_COLUMNS, VerdictRows, grader_key
@@ -39,6 +39,9 @@ class Store(CatalogRows, GenerationRows, VerdictRows):
         self._skill_ids: dict[str, int] | None = None
         self._topic_ids: dict[str, int] | None = None
         self._savepoints = itertools.count()
+        # the file identity when opened (db/project.py): a write finding another one was restored over
+        self.identity: str | None = None
+        self.notice: str | None = None  # what a person must know about what this store shows
 
     @functools.cached_property
     def db(self) -> Database:
@@ -55,7 +58,13 @@ class Store(CatalogRows, GenerationRows, VerdictRows):
         if not self.readonly and self.conn.total_changes:
             with contextlib.suppress(Exception):
                 self.conn.execute("PRAGMA optimize")
-        self.conn.close()
+        try:
+            # what this process wrote is still in the file (not restored over since it opened it)
+            if self.identity is not None and self.conn.total_changes:
+                with contextlib.suppress(sqlite3.Error):
+                    check_identity(self.conn, self.identity, self.path)
+        finally:
+            self.conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -92,6 +101,8 @@ class Store(CatalogRows, GenerationRows, VerdictRows):
                 else:
                     begin_immediate(conn, self.on_wait, self.patient)
                 try:
+                    if self.identity is not None:
+                        check_identity(conn, self.identity, self.path)
                     yield self
                     conn.execute("COMMIT")
                 except BaseException:

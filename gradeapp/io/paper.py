@@ -7,14 +7,16 @@ Figures are sized for one column (3.3 in wide). Fonts are embedded: PDF text is 
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from gradeapp.core.results import AuditStats
-from gradeapp.core.summary import headline_table
-from gradeapp.io.report import _figure, _integer_locator, plot_forest
+from gradeapp.core.summary import bias_direction_known, bias_words, headline_table
+from gradeapp.io.figures import integer_locator, new_figure, plot_forest
 
 COLUMN_WIDTH_IN = 3.3
 FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "path", "font.size": 7}
@@ -25,7 +27,8 @@ def _p(x: float) -> str:
     return "--" if x is None or math.isnan(x) else f"{abs(100 * x) if abs(x) < 0.005 else 100 * x:.0f}"
 
 
-def _rows(stats: AuditStats, metric: str) -> list[list[str]]:
+def _rows(stats: AuditStats, metric: str) -> list[dict]:
+    """Return the headline rows with their figures as text (pass rates in %, the bias in points)."""
     head = headline_table(stats.pass_rates, metric)
     rows = []
     for r in head.to_dict("records"):
@@ -34,64 +37,125 @@ def _rows(stats: AuditStats, metric: str) -> list[list[str]]:
             if math.isnan(r["calibrated"])
             else f"{_p(r['calibrated'])} [{_p(r['ci_low'])}, {_p(r['ci_high'])}]"
         )
-        b = r["bias_points"]
-        bias = "--" if math.isnan(b) else "0" if abs(b) < 0.5 else f"{b:+.0f}"
         rows.append(
-            [str(r["student"]), str(r["k"]), _p(r["judge"]), cal, _p(r["people"]),
-             f"{r['n_audited']}/{r['n_judged']}", bias]
+            {"student": str(r["student"]), "k": str(r["k"]), "judge": _p(r["judge"]), "calibrated": cal,
+             "people": _p(r["people"]), "n": f"{r['n_audited']}/{r['n_judged']}", "bias": r}
         )  # fmt: skip
     return rows
 
 
 HEADER = ["Student", "$k$", "Judge", "Calibrated [95\\% CI]", "People", "$n$ audited/judged", "Bias (pt)"]
+CAPTION = (
+    "Pass rate ({metric}, %) per student and k: the judge alone, calibrated by the audited texts (PPI++, "
+    "{conf} interval), people alone. Bias: judge minus people (their calibrated rate), in points with its "
+    "interval; where the interval includes 0 the sign of the bias cannot be told."
+)
+# Every character LaTeX treats specially in text, and what prints it (the T1/OT1 text commands for the
+# ones that have no escape by backslash, so that < > | do not come out as other glyphs in OT1).
+TEX_SPECIAL = {
+    "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{",
+    "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "<": "\\textless{}",
+    ">": "\\textgreater{}", "|": "\\textbar{}",
+}  # fmt: skip
+_TEX_SPECIAL = re.compile("|".join(re.escape(c) for c in TEX_SPECIAL))
 
 
-def _tex_escape(text: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"),
-                 ("$", "\\$"), ("{", "\\{"), ("}", "\\}"), ("~", "\\textasciitilde{}"), ("^", "\\^{}")):  # fmt: skip
-        text = text.replace(a, b)
-    return text
+def tex_escape(text: str) -> str:
+    """Return text with every LaTeX special character written so that it prints as itself (one pass)."""
+    return _TEX_SPECIAL.sub(lambda m: TEX_SPECIAL[m.group(0)], text)
+
+
+def _tex_number(text: str) -> str:
+    """Write a signed number in math mode, so that its minus sign is a true minus, not a hyphen."""
+    return text if text in ("0", "--") else f"${text}$"
+
+
+def _tex_bias(row: dict) -> str:
+    """Return the bias cell: points and interval, or that its sign cannot be told."""
+    if math.isnan(row["bias_points"]):
+        return "--"
+    interval = f"[{_tex_number(_signed(row['bias_low']))}, {_tex_number(_signed(row['bias_high']))}]"
+    if not bias_direction_known(row):
+        return f"sign unknown {interval}"
+    return f"{_tex_number(_signed(row['bias_points']))} {interval}"
+
+
+def _signed(x: float) -> str:
+    text = f"{x:+.0f}"
+    return "0" if text in ("+0", "-0") else text
 
 
 def headline_latex(stats: AuditStats, metric: str = "full_marks") -> str:
-    """Return the headline table as a LaTeX booktabs table (pass rates in %)."""
-    conf = f"{stats.options.confidence:.0%}".replace("%", "\\%")
+    """Return the headline table as a LaTeX booktabs table (pass rates in %), with a label to cite it by."""
+    conf = f"{stats.options.confidence:.0%}"
+    caption = tex_escape(CAPTION.format(metric=METRIC_TITLES[metric], conf=conf)).replace(" k:", " $k$:")
     lines = [
-        "% gradeapp headline table; needs \\usepackage{booktabs}",
+        "% gradeapp headline table. Needs in the preamble: \\usepackage{booktabs} (the rules).",
         "\\begin{table}[t]",
         "\\centering\\small",
-        f"\\caption{{Pass rate ({METRIC_TITLES[metric]}, \\%) per student and $k$: the judge alone, calibrated by "
-        f"the audited texts (PPI++, {conf} interval), people alone; bias is judge minus calibrated.}}",
-        "\\begin{tabular}{lrrlrrr}",
+        f"\\caption{{{caption}}}",
+        f"\\label{{tab:gradeapp-{metric.replace('_', '-')}}}",
+        "\\begin{tabular}{lrrlrrl}",
         "\\toprule",
         " & ".join(HEADER) + " \\\\",
         "\\midrule",
     ]
     previous = None
     for row in _rows(stats, metric):
-        student = _tex_escape(row[0]) if row[0] != previous else ""
-        previous = row[0]
-        lines.append(" & ".join([student, *row[1:]]) + " \\\\")
+        student = tex_escape(row["student"]) if row["student"] != previous else ""
+        previous = row["student"]
+        cells = [
+            student,
+            row["k"],
+            row["judge"],
+            row["calibrated"],
+            row["people"],
+            row["n"],
+            _tex_bias(row["bias"]),
+        ]
+        lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
     return "\n".join(lines)
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what starts emphasis, code, links or a cell
+
+
+def markdown_escape(text: str) -> str:
+    """Return text safe in a Markdown table cell: HTML escaped, Markdown's punctuation backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+
+
 def headline_markdown(stats: AuditStats, metric: str = "full_marks") -> str:
-    """Return the headline table as a Markdown (pipe) table."""
+    """Return the headline table as a Markdown (pipe) table; a name's HTML is escaped, never passed through."""
     header = [h.replace("$", "").replace("\\%", "%") for h in HEADER]
+    caption = CAPTION.format(metric=METRIC_TITLES[metric], conf=f"{stats.options.confidence:.0%}")
     lines = [
-        f"Pass rate ({METRIC_TITLES[metric]}, %) per student and k; calibrated = PPI++; bias = judge - calibrated.",
+        caption,
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
     ]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in _rows(stats, metric)]
+    for row in _rows(stats, metric):
+        bias = (
+            bias_words(row["bias"]).replace(" pt", "") if not math.isnan(row["bias"]["bias_points"]) else "--"
+        )
+        cells = [
+            markdown_escape(row["student"]),
+            row["k"],
+            row["judge"],
+            row["calibrated"],
+            row["people"],
+            row["n"],
+            bias,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def paper_k_curve(stats: AuditStats, metric: str = "full_marks"):
     """Draw one column-wide k-curve: calibrated (solid, with interval) and the judge alone (dashed)."""
-    fig = _figure(COLUMN_WIDTH_IN, 2.3, dpi=150)
+    fig = new_figure(COLUMN_WIDTH_IN, 2.3, dpi=150)
     ax = fig.subplots()
     r = (
         stats.pass_rates[stats.pass_rates["metric"] == metric]
@@ -114,7 +178,7 @@ def paper_k_curve(stats: AuditStats, metric: str = "full_marks"):
     ax.plot([], [], color="gray", ls="--", lw=0.8, label="judge alone (dashed)")
     ax.set_xlabel("$k$ (skills per text)")
     ax.set_ylabel(f"{METRIC_TITLES[metric]} rate")
-    ax.xaxis.set_major_locator(_integer_locator())
+    ax.xaxis.set_major_locator(integer_locator())
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3, lw=0.4)
     ax.legend(fontsize=5.5, frameon=False)
@@ -128,7 +192,7 @@ def paper_agreement(stats: AuditStats):
         if not stats.agreement.empty
         else 1
     )
-    fig = _figure(COLUMN_WIDTH_IN, max(1.6, 0.12 * n + 0.55), dpi=150)
+    fig = new_figure(COLUMN_WIDTH_IN, max(1.6, 0.12 * n + 0.55), dpi=150)
     return plot_forest(stats, fig, fontsize=5.5)
 
 

@@ -6,7 +6,7 @@ the disagreement rate of their criterion (disputed cells / comparable cells), th
 cell is. A decision is a verdict of a grader of kind 'adjudicator' whose `reason` is one tag of
 REASON_TAGS. `adjudicated_labels` gives the people's labels with decided cells replaced by the
 decision, so agreement can be compared before and after (`agreement_table`, with Cohen's kappa
-from gradeapp.core.agreement).
+from gradeapp.core.two_by_two).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from gradeapp.core.agreement import kappa_row
 from gradeapp.core.metrics import majority_vote
 from gradeapp.core.rubric import criteria, is_skill_criterion
+from gradeapp.core.two_by_two import kappa_row
 from gradeapp.db import Store, team_store
 from gradeapp.errors import GradeappError
 from gradeapp.services.guidelines import current_version

@@ -15,10 +15,14 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.audit_order import confidence_sequence, items_until_signal, widest_first
-from gradeapp.core.calibration import calibrate, plan_audit, z_value
+from gradeapp.core.audit_plan import plan_audit
+from gradeapp.core.calibration import calibrate
+from gradeapp.core.estimators import z_value
+from gradeapp.core.results import StatsOptions
 from gradeapp.db import audit_store
 from gradeapp.db.store import Store
-from gradeapp.services.audit import draw_audit, draw_pool, load_audit_data
+from gradeapp.services.audit import draw_audit, draw_pool
+from gradeapp.services.audit_data import load_audit_data
 
 FIRST_DRAW_PER_CELL = 20  # the first draw audit mode offers: enough for a first interval per cell
 
@@ -60,7 +64,7 @@ def audit_progress(
     exclude_common: bool = True,
 ) -> AuditProgress:
     """Return the audit's progress per student x k cell and the widest-first order of the items left."""
-    data = load_audit_data(store, judge=judge, draw=draw, exclude_common=exclude_common)
+    data = load_audit_data(store, StatsOptions(judge=judge, draw=draw, exclude_common=exclude_common))
     if data.draw is None:
         return AuditProgress(None, metric, target, pd.DataFrame(columns=CELL_COLUMNS), [], False,
                              "No audit draw yet: draw one first (gradeapp audit draw).")  # fmt: skip

@@ -15,9 +15,19 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gradeapp.db.backup import Backup, backup_folder, copy_database, list_backups, write_backup
-from gradeapp.db.connection import open_readonly
-from gradeapp.db.project import quick_check_result
+from gradeapp.db.backup import (
+    Backup,
+    backup_folder,
+    copy_into_live,
+    copy_into_new,
+    file_mode,
+    list_backups,
+    replace_unreadable,
+    stage_restore,
+    write_backup,
+)
+from gradeapp.db.connection import ProjectDamaged, inspect_file, open_readonly
+from gradeapp.db.integrity import quick_check_result
 from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
 # An hour of work is the most a damaged file can cost when the only copy is the rolling one; the
@@ -60,29 +70,41 @@ def rolling(store, now: datetime | None = None) -> Backup | None:
         return None
 
 
-def rolling_in_background(project: str | Path) -> threading.Thread:
-    """Take the rolling backup of rolling() on a thread of its own, reading through its own connection.
+class RollingBackup(threading.Thread):
+    """The desk's rolling backup on a thread of its own; `damage` holds why its copy was discarded, if it was."""
 
-    For the desk: a million-generation project is several GB, and its copy must not hold up the first
-    item. The copy is one step of SQLite's backup API on a read-only connection, a consistent snapshot
-    while the desk goes on writing (WAL); it is written under a temporary name, so a desk closed during
-    the copy leaves no partial backup behind as a backup. Return the started thread.
-    """
+    def __init__(self, project: str | Path) -> None:
+        super().__init__(name="gradeapp-rolling-backup", daemon=True)
+        self.project = project
+        self.damage: str | None = None
 
-    def take() -> None:
+    def run(self) -> None:
         try:
-            conn = open_readonly(project, brief=False)
+            conn = open_readonly(self.project, brief=False)
         except sqlite3.Error:
             return
         try:
-            if _rolling_due(project, datetime.now(UTC)):
-                write_backup(conn, project, "open")
+            if _rolling_due(self.project, datetime.now(UTC)):
+                write_backup(conn, self.project, "open")
+        except ProjectDamaged as exc:
+            self.damage = str(exc)  # the copy failed quick_check: the project itself is damaged
         except (OSError, sqlite3.Error):
             return  # a rolling copy must not keep a person from working
         finally:
             conn.close()
 
-    thread = threading.Thread(target=take, name="gradeapp-rolling-backup", daemon=True)
+
+def rolling_in_background(project: str | Path) -> RollingBackup:
+    """Take the rolling backup of rolling() on a thread of its own, reading through its own connection.
+
+    For the desk: a million-generation project is several GB, and its copy must not hold up the first
+    item. The copy is one step of SQLite's backup API on a read-only connection (never a descriptor of
+    our own: see docs/safety.md), a consistent snapshot while the desk goes on writing (WAL); it is
+    written under a temporary name and checked, so a desk closed during the copy leaves no partial
+    backup behind as a backup. A copy that fails quick_check is discarded and its reason kept in the
+    thread's `damage`. Return the started thread.
+    """
+    thread = RollingBackup(project)
     thread.start()
     return thread
 
@@ -106,40 +128,57 @@ def find_backup(project: str | Path, name: str) -> Backup:
 
 
 def restore(project: str | Path, name: str) -> tuple[Backup, Backup | None]:
-    """Replace the project file by one of its backups; return (restored, copy of the replaced file).
+    """Write one of its backups over the project file; return (restored, copy of the replaced file).
 
-    The current file is first backed up itself (when it can still be read), so a restore can be
-    undone. The backup is copied beside the project under a temporary name and renamed over it, so
-    the project is never half restored. Close the desk on this project first.
+    The current file is first backed up itself (when it can still be read), so a restore can be undone.
+    The chosen backup is staged (copied, given a new file identity, checked) and then written into the
+    live file by SQLite's backup API in one transaction: other processes see the old project or the
+    restored one, and a writer that had the old one open stops at its next write instead of reporting
+    rows stored. A project busy in another process past GRADEAPP_LOCK_TIMEOUT is left as it was.
     """
     project = Path(project)
     chosen = find_backup(project, name)
     check = quick_check_result(chosen.path)
     if check != "ok":
         raise ProjectError(f"{chosen.path}: this backup is damaged too ({check}); choose an older one")
-    previous = _save_current(project)
-    partial = project.with_name(project.name + ".restoring")
-    source = open_readonly(chosen.path)
+    staging = chosen.path.with_name(f".restoring-{os.getpid()}-{chosen.name}")
     try:
-        copy_database(source, partial, "WAL")
+        check = stage_restore(chosen.path, staging, file_mode(project))
+        if check != "ok":
+            raise ProjectError(f"{chosen.path}: its copy failed quick_check ({check}); nothing was changed")
+        previous = _save_current(project)
+        if not project.exists():
+            copy_into_new(staging, project)
+        elif _unreadable(project):
+            replace_unreadable(staging, project)
+        else:
+            copy_into_live(staging, project)
     finally:
-        source.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{project}{suffix}").unlink(missing_ok=True)
-    os.replace(partial, project)
+        staging.unlink(missing_ok=True)
     return chosen, previous
+
+
+def _unreadable(project: Path) -> bool:
+    """Return whether SQLite cannot read the project's header at all (a restore then replaces the file)."""
+    try:
+        inspect_file(project)
+    except ProjectDamaged:
+        return False  # damaged pages, a readable header: written over in place
+    except ProjectError:
+        return True
+    return False
 
 
 def _save_current(project: Path) -> Backup | None:
     if not project.exists():
         return None
     try:
-        conn = open_readonly(project)
+        conn = open_readonly(project, brief=False)
     except sqlite3.Error:
         return None  # the file cannot even be read: nothing worth keeping
     try:
         return write_backup(conn, project, "before-restore")
-    except sqlite3.Error:
-        return None  # a damaged file cannot be copied page by page; it is the one being replaced
+    except (sqlite3.Error, ProjectDamaged):
+        return None  # a damaged file cannot be copied whole; it is the one being replaced
     finally:
         conn.close()

@@ -10,7 +10,9 @@ calibrated rates with intervals, agreement on n >= 30, people with people.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 from pathlib import Path
 
@@ -46,10 +48,33 @@ SEED = 20231027
 
 
 def build_demo(path: Path) -> Path:
-    """Create the demo project at path (which must not exist yet); return the path."""
+    """Create the demo project at path (which must not exist yet); return the path.
+
+    Built under a temporary name and linked into place only if nothing is there by then (os.link does not
+    replace): two processes making the per-user project on first use at the same moment end with one
+    whole demo, never a half-built file that a second process opens and writes to.
+    """
     path = Path(path)
     if path.exists():
         raise FileExistsError(path)
+    building = path.with_name(f".{path.name}.{os.getpid()}.building")
+    try:
+        _fill_demo(building)
+        try:
+            os.link(building, path)  # FileExistsError when another process was first
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links (FAT, some network shares)
+            if path.exists():
+                raise FileExistsError(path) from None
+            os.replace(building, path)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+    return path
+
+
+def _fill_demo(path: Path) -> None:
     src = demo_data_dir()
     store = open_project(path, name=DEMO_NAME)
     try:
@@ -77,7 +102,6 @@ def build_demo(path: Path) -> Path:
         ensure_checks(store)
     finally:
         store.close()
-    return path
 
 
 def report_items(store, report: dict) -> list[int]:
@@ -144,5 +168,6 @@ def _person(store, rng: random.Random, grader: int, gen_id: int, truth: dict[str
 def ensure_default_project(path: Path) -> Path:
     """Return path, building a copy of the demo there first if no project exists yet."""
     if not Path(path).exists():
-        build_demo(path)
+        with contextlib.suppress(FileExistsError):  # another process made it first: it is whole
+            build_demo(path)
     return Path(path)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import secrets
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -312,28 +312,69 @@ def export_project(
     out = Path(out) if out else default_export_dir(store)
     if out.exists() and not out.is_dir():
         raise GradeappError(f"{out}: is a file; give a folder for the export")
-    # a folder that already holds files keeps them: the temporary folder goes inside it
-    staging_parent = out if out.is_dir() and any(out.iterdir()) else out.parent
+    # an existing folder keeps its files and its mode: the temporary folder goes inside it
+    staging_parent = out if out.is_dir() else out.parent
     try:
         staging_parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=staging_parent))
+        remove_leftover_staging(staging_parent)
+        staging = _new_staging(staging_parent)
     except OSError as exc:
         raise GradeappError(f"{out}: cannot create the export folder ({exc.strerror})") from None
     try:
         written = _write_exports(store, staging, options, stats)
         if staging_parent == out:
-            # out already holds files: replace ours one by one, each rename atomic
+            # out already exists: move ours in one by one, each rename atomic
             for path in written.values():
                 os.replace(path, out / path.relative_to(staging))
             staging.rmdir()
         else:
-            if out.is_dir():
-                out.rmdir()  # an empty folder given as target
             os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {name: out / path.relative_to(staging) for name, path in written.items()}
+
+
+STAGING_PREFIX = ".export-"
+
+
+def _new_staging(parent: Path) -> Path:
+    """Create the temporary folder of an export, named after this process, with the user's umask.
+
+    os.mkdir(0o777) leaves the umask to decide (tempfile.mkdtemp would make it 0700, and the export
+    folder renamed from it too).
+    """
+    while True:
+        staging = parent / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            staging.mkdir(0o777)
+            return staging
+        except FileExistsError:
+            continue
+
+
+def remove_leftover_staging(parent: Path) -> list[Path]:
+    """Remove the temporary folders that killed exports left in parent (their process is gone); return them.
+
+    A folder of a running export (its process id is alive) stays; so does anything not named like ours.
+    """
+    removed = []
+    for folder in parent.glob(f"{STAGING_PREFIX}*"):
+        pid_text = folder.name[len(STAGING_PREFIX) :].partition("-")[0]
+        if folder.is_dir() and pid_text.isdigit() and not _alive(int(pid_text)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _write_exports(
@@ -405,7 +446,6 @@ def figure_stats(stats: AuditStats) -> AuditStats:
     data = dataclasses.replace(
         d,
         gens=gens[keep],
-        judge_runs=None,
         judge_gen=d.judge_gen.iloc[:0],
         judge_run_tally=None,
         judge_raw_tally=None,

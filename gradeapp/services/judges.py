@@ -8,19 +8,21 @@ compared judge have a verdict enter the comparison, so the judges are ranked on 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime
 
 import pandas as pd
 
-from gradeapp.core.agreement import judge_human_pairs, judge_self_consistency
+from gradeapp.core.agreement import judge_human_pairs
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.judge_compare import JudgeComparison, compare_judges, verdict_sentence
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
 from gradeapp.core.rubric import SKILL_PREFIX
+from gradeapp.core.self_consistency import judge_self_consistency
 from gradeapp.db import Store, audit_store, judge_store
 from gradeapp.errors import GradeappError
 from gradeapp.io.tables import write_csv
-from gradeapp.services.audit import load_audit_data
+from gradeapp.services.audit_data import load_audit_data
 
 SKILLS_POOLED = "skill:* (all skills)"
 
@@ -77,11 +79,55 @@ def _cost_label(costs: pd.DataFrame) -> str:
     return "cost_usd" if len(money) and money.notna().all() and (money > 0).all() else "tokens"
 
 
-SELF_COLUMNS = ["judge", "criterion", "unanimous", "pairwise", "self_alpha"]
+def compare_project_judges(
+    store,
+    judges: list[str] | None = None,
+    options: StatsOptions | None = None,
+    *,
+    at_least: int = 2,
+    loaded: dict[str, AuditData] | None = None,
+    computed: dict[str, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+) -> JudgeComparison:
+    """Compare judges (default: every judge of the project) against people on their shared audited points.
+
+    options: the statistics' settings (draw, rules, threshold, bootstrap, seed, confidence; its judge is
+    ignored); at_least: how many judges the comparison needs (the export also tabulates a single judge);
+    loaded: judges already loaded with the same settings (the export passes the judge of its statistics,
+    read once); computed: per judge its self-consistency and calibrated rates already computed from that
+    snapshot with the same settings (the export's statistics), so that they are not computed twice.
+    """
+    options = options or StatsOptions()
+    ids = _judge_ids(store, judges, at_least)
+    wide, units = None, None
+    consistency, ppi = [], []
+    for name in ids:
+        data = (loaded or {}).get(name) or load_audit_data(store, replace(options, judge=name))
+        pairs = judge_human_pairs(data, options.threshold)
+        # the generations resampled are those agreement_table resamples, shared by every judge
+        graded = set(pairs["generation_id"].tolist())
+        units = graded if units is None else units & graded
+        pairs = pairs.dropna(subset=["h", "j"])
+        part = pairs.assign(criterion=_item(pairs["item"]))[
+            ["generation_id", "item", "criterion", "scope", "h", "j"]
+        ]
+        part = part.rename(columns={"j": name})
+        keys = ["generation_id", "item", "criterion", "scope"]
+        wide = part if wide is None else wide.merge(part.drop(columns="h"), on=keys, how="inner")
+        self_consistency, rates = (computed or {}).get(name) or (
+            judge_self_consistency(data),
+            calibrate(data, confidence=options.confidence, threshold=options.threshold),
+        )
+        if not self_consistency.empty:
+            columns = ["criterion", "unanimous", "pairwise", "self_alpha"]
+            consistency.append(
+                self_consistency.rename(columns={"alpha": "self_alpha"})[columns].assign(judge=name)
+            )
+        ppi.extend(_ppi_widths(name, rates))
+    return _comparison(store, ids, wide, sorted(units or ()), consistency, ppi, options)
 
 
 def _judge_ids(store, judges: list[str] | None, at_least: int) -> dict[str, int]:
-    """Return name -> grader id of the judges named (by name or key), else of every judge that judged."""
+    """Return name -> grader id of the judges asked for (default: every judge that has judged)."""
     graders = audit_store.judge_graders(store)
     if judges:
         ids = {}
@@ -100,83 +146,50 @@ def _judge_ids(store, judges: list[str] | None, at_least: int) -> dict[str, int]
     return ids
 
 
-def _judge_part(data: AuditData, threshold: float, name: str) -> pd.DataFrame:
-    """Return a judge's points paired with the people's, its column named after the judge."""
-    pairs = judge_human_pairs(data, threshold)
-    pairs = pairs.dropna(subset=["h", "j"])
-    pairs = pairs.assign(criterion=_item(pairs["item"]))
-    return pairs[["generation_id", "item", "criterion", "scope", "h", "j"]].rename(columns={"j": name})
+def _ppi_widths(name: str, rates: pd.DataFrame) -> list[dict]:
+    """Return the judge's mean PPI++ half-width per metric over the student x k cells."""
+    ppi = rates[rates["estimator"] == "ppi++"]
+    out = []
+    for metric, group in ppi.groupby("metric"):
+        half = ((group["ci_high"] - group["ci_low"]) / 2).dropna()
+        out.append(
+            {"judge": name, "metric": metric, "ppi_half_width": float(half.mean()) if len(half) else math.nan,
+             "cells": len(half)}
+        )  # fmt: skip
+    return out
 
 
-def _ppi_half_widths(name: str, rates: pd.DataFrame) -> list[dict]:
-    """Return per metric the mean PPI++ half-width over a judge's cells (what its calibration buys)."""
-    ppi_rows = rates[rates["estimator"] == "ppi++"]
-    ppi_rows = ppi_rows.assign(half_width=(ppi_rows["ci_high"] - ppi_rows["ci_low"]) / 2)
-    widths = []
-    for metric, cells in ppi_rows.groupby("metric"):
-        half_widths = cells["half_width"].dropna()
-        mean = float(half_widths.mean()) if len(half_widths) else math.nan
-        widths.append({"judge": name, "metric": metric, "ppi_half_width": mean, "cells": len(half_widths)})
-    return widths
-
-
-def compare_project_judges(
-    store,
-    judges: list[str] | None = None,
-    *,
-    draw: str | None = None,
-    exclude_common: bool = True,
-    threshold: float = 0.5,
-    bootstrap: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-    at_least: int = 2,
-    naming_penalty: bool = True,
-    loaded: dict[str, AuditData] | None = None,
-    computed: dict[str, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
-) -> JudgeComparison:
-    """Compare judges (default: every judge of the project) against people on their shared audited points.
-
-    at_least: how many judges the comparison needs (the export also tabulates a single judge); loaded: judges
-    already loaded with the same settings (the export passes the judge of its statistics, read once);
-    computed: per judge its self-consistency and calibrated rates already computed from that snapshot with the
-    same settings (the export's statistics), so that they are not computed twice.
-    """
-    names = list(ids := _judge_ids(store, judges, at_least))
-    wide, consistency, ppi = None, [], []
-    for name in names:
-        data = (loaded or {}).get(name) or load_audit_data(
-            store, judge=name, draw=draw, exclude_common=exclude_common, naming_penalty=naming_penalty
-        )
-        part = _judge_part(data, threshold, name)
-        # the points every judge has: one column per judge beside the people's (h)
-        keys = ["generation_id", "item", "criterion", "scope"]
-        wide = part if wide is None else wide.merge(part.drop(columns="h"), on=keys, how="inner")
-        sc, rates = (computed or {}).get(name) or (
-            judge_self_consistency(data),
-            calibrate(data, confidence=confidence, threshold=threshold),
-        )
-        if not sc.empty:
-            consistency.append(sc.rename(columns={"alpha": "self_alpha"}).assign(judge=name)[SELF_COLUMNS])
-        ppi += _ppi_half_widths(name, rates)
-    per_judge, pair_table = compare_judges(wide, names, bootstrap=bootstrap, seed=seed, confidence=confidence)
+def _comparison(store, ids, wide, units, consistency, ppi, options: StatsOptions) -> JudgeComparison:
+    """Return the comparison's record from the judges' shared points and their own tables."""
+    names = list(ids)
+    per_judge, pair_table = compare_judges(
+        wide,
+        names,
+        bootstrap=options.bootstrap,
+        seed=options.seed,
+        confidence=options.confidence,
+        units=units,
+    )
     costs = judge_costs(store, ids)
+    sc_cols = ["judge", "criterion", "unanimous", "pairwise", "self_alpha"]
     return JudgeComparison(
         judges=names,
         n_generations=int(wide["generation_id"].nunique()) if len(wide) else 0,
         per_judge=per_judge,
         pairs=pair_table,
-        self_consistency=pd.concat(consistency or [pd.DataFrame(columns=SELF_COLUMNS)], ignore_index=True),
+        self_consistency=pd.concat(consistency, ignore_index=True)[sc_cols]
+        if consistency
+        else pd.DataFrame(columns=sc_cols),
         costs=costs,
         ppi=pd.DataFrame(ppi, columns=["judge", "metric", "ppi_half_width", "cells"]),
         sentence=verdict_sentence(per_judge, pair_table, _cost_basis(costs)),
         settings={
-            "draw": draw,
-            "exclude_common": exclude_common,
-            "threshold": threshold,
-            "bootstrap": bootstrap,
-            "seed": seed,
-            "confidence": confidence,
+            "draw": options.draw,
+            "exclude_common": options.exclude_common,
+            "threshold": options.threshold,
+            "bootstrap": options.bootstrap,
+            "seed": options.seed,
+            "confidence": options.confidence,
             "cost_basis": _cost_label(costs),
         },
     )
@@ -202,21 +215,13 @@ def export_comparison(store, stats: AuditStats) -> JudgeComparison | None:
 
 def compare_with_options(store: Store, options: StatsOptions, **extra) -> JudgeComparison:
     """Compare the project's judges with the settings of a statistics run (extra: see compare_project_judges)."""
-    return compare_project_judges(
-        store,
-        draw=options.draw,
-        exclude_common=options.exclude_common,
-        threshold=options.threshold,
-        bootstrap=options.bootstrap,
-        seed=options.seed,
-        confidence=options.confidence,
-        naming_penalty=options.naming_penalty,
-        **extra,
-    )
+    return compare_project_judges(store, None, options, **extra)
 
 
-def write_judges_csv(store, path, comparison: JudgeComparison | None = None, **options):
+def write_judges_csv(
+    store, path, comparison: JudgeComparison | None = None, options: StatsOptions | None = None
+):
     """Write judges.csv (one row per judge x criterion or composite); return its path."""
     if comparison is None:
-        comparison = compare_project_judges(store, at_least=1, **options)
+        comparison = compare_project_judges(store, None, options, at_least=1)
     return write_csv(comparison.table(), path)

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradeapp.core.agreement import kappa_row
 from gradeapp.core.judge_cells import popcount
+from gradeapp.core.two_by_two import kappa_row
 from gradeapp.db import Store, audit_store, team_store
 from gradeapp.io.tables import write_csv
 from gradeapp.services.adjudication import human_labels, human_pairs
-from gradeapp.services.audit import judge_cells
+from gradeapp.services.judge_run_cache import packed_judge_runs
 
 FAST_SECONDS = 5.0  # a first read of a Skill-Mix text and its k + 3 criteria takes longer than this
 
@@ -81,7 +81,7 @@ def _judge_on_labels(store: Store, labels: pd.DataFrame, judge: str | None) -> p
     # with one candidate there is nothing to rank by verdicts: only the labelled generations' cells are read
     only = labelled if len({name for _jid, name in candidates}) == 1 else None
     for jid, name in candidates:
-        cell_gen, cells, names = judge_cells(store, jid, generation_ids=only)
+        cell_gen, cells, names = packed_judge_runs(store, jid, generation_ids=only)
         n = int(popcount(cells["present"]).sum())
         if n:
             counts[name] = counts.get(name, 0) + n

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
-from gradeapp.core.agreement import agreement_table, human_human, judge_self_consistency, skillmix_table
-from gradeapp.core.calibration import calibrate, plan_audit
+from gradeapp.core.agreement import agreement_table, human_human
+from gradeapp.core.audit_plan import plan_audit
+from gradeapp.core.calibration import calibrate
 from gradeapp.core.results import AuditData, AuditStats, StatsOptions
-from gradeapp.core.summary import fill_notes
+from gradeapp.core.self_consistency import judge_self_consistency
+from gradeapp.core.summary import fill_notes, skillmix_table
 from gradeapp.db import Store
-from gradeapp.services.audit import Progress, load_audit_data
+from gradeapp.services.audit_data import load_audit_data
+from gradeapp.services.judge_run_cache import Progress
 
 
 class Cancelled(Exception):
@@ -26,31 +29,23 @@ def compute_stats(
 
     progress(fraction, what) is called between steps; it may raise Cancelled to stop.
     """
-    o = options or StatsOptions()
+    options = options or StatsOptions()
     step = progress or (lambda _f, _w: None)
     t = time.perf_counter()
     if data is None:
-        data = load_data(store, o, progress=lambda f, w: step(0.6 * f, w))
+        data = load_data(store, options, progress=lambda f, w: step(0.6 * f, w))
     timings = {"load": time.perf_counter() - t}
-    return compute_from_data(data, o, timings, progress=lambda f, w: step(0.6 + 0.4 * f, w))
+    return compute_from_data(data, options, timings, progress=lambda f, w: step(0.6 + 0.4 * f, w))
 
 
 def load_data(store: Store, options: StatsOptions, progress: Progress | None = None) -> AuditData:
     """Load the snapshot a statistics run with these options computes from (see load_audit_data)."""
-    return load_audit_data(
-        store,
-        judge=options.judge,
-        draw=options.draw,
-        exclude_common=options.exclude_common,
-        naming_penalty=options.naming_penalty,
-        program_sentence_limit=options.program_sentence_limit,
-        progress=progress,
-    )
+    return load_audit_data(store, options, progress=progress)
 
 
 def compute_from_data(
     data: AuditData,
-    o: StatsOptions,
+    options: StatsOptions,
     timings: dict[str, float] | None = None,
     progress: Progress | None = None,
 ) -> AuditStats:
@@ -59,21 +54,27 @@ def compute_from_data(
     timings = dict(timings or {})
     step(0.0, "calibration")
     t = time.perf_counter()
-    rates = calibrate(data, confidence=o.confidence, threshold=o.threshold)
+    rates = calibrate(
+        data, confidence=options.confidence, threshold=options.threshold, rogan_gladen=options.rogan_gladen
+    )
     rates = fill_notes(rates, data)  # a missing estimate says why (reasons of the design stay calibration's)
-    plan = plan_audit(data, o.target_half_width, confidence=o.confidence)
+    plan = plan_audit(data, options.target_half_width, confidence=options.confidence)
     timings["calibration"] = time.perf_counter() - t
     step(0.2, "agreement")
     t = time.perf_counter()
     agree = agreement_table(
-        data, bootstrap=o.bootstrap, seed=o.seed, confidence=o.confidence, threshold=o.threshold
+        data,
+        bootstrap=options.bootstrap,
+        seed=options.seed,
+        confidence=options.confidence,
+        threshold=options.threshold,
     )
-    hh = human_human(data, o.confidence)
-    sc = judge_self_consistency(data)
+    people = human_human(data, options.confidence)
+    consistency = judge_self_consistency(data)
     timings["agreement"] = time.perf_counter() - t
     step(0.9, "Skill-Mix table")
     t = time.perf_counter()
-    sm = skillmix_table(data)
+    skillmix = skillmix_table(data)
     timings["skillmix"] = time.perf_counter() - t
     step(1.0, "done")
-    return AuditStats(data, o, rates, agree, hh, sc, sm, plan, timings)
+    return AuditStats(data, options, rates, agree, people, consistency, skillmix, plan, timings)

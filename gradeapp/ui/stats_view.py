@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
 
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.summary import audit_status, headline_table, student_sentences
-from gradeapp.io.report import headline_html, plot_bias, plot_forest, plot_k_compare, trust_sentence
+from gradeapp.io.figures import plot_bias, plot_forest, plot_k_compare
+from gradeapp.io.report import headline_html, trust_sentence
 from gradeapp.services.judges import compare_with_options
 from gradeapp.services.polling import change_marker, judge_count
 from gradeapp.services.project import open_existing
@@ -95,7 +96,7 @@ class StatsView(QWidget):
         super().__init__(parent)
 
         self.store_path = Path(store_path)
-        self.options = options or StatsOptions(bootstrap=500)
+        self.options = options or StatsOptions()  # the defaults every surface uses (one number)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.stats = None
@@ -357,7 +358,7 @@ class StatsView(QWidget):
             f"<p>{html.escape(audit_status(stats.data, stats.pass_rates))}</p>"
             "<h3>What is each model's true pass rate? (full marks)</h3>"
             "<p class='note'>Big number: calibrated rate (PPI++) and its interval; below: the judge's own rate, "
-            "people only, texts audited of judged, the judge's bias in points.</p>"
+            "people only, texts audited of judged, the judge's bias (judge minus people) in points.</p>"
             f"{table}<ul>{items}</ul>"
         )
         self.trust_text.setText(trust_sentence(stats))

@@ -16,7 +16,8 @@ from gradeapp.core.audit_order import (
     predicted_half_width,
     widest_first,
 )
-from gradeapp.core.calibration import ppi_mean, z_value
+from gradeapp.core.estimators import z_value
+from tests.estimator_oracles import ppi_mean
 
 
 def test_boundary_matches_the_published_formula_and_is_tightest_at_the_planned_size():

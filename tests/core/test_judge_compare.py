@@ -8,7 +8,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.contingency_tables import mcnemar
 
-from gradeapp.core.judge_compare import compare_judges, mcnemar_exact_p, resample_indices, verdict_sentence
+from gradeapp.core.judge_compare import compare_judges, verdict_sentence
+from gradeapp.core.two_by_two import bootstrap_weights, mcnemar_exact
 
 # A small table: 12 generations, two points each (a criterion and a composite), people and two judges.
 H = [1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1]
@@ -59,7 +60,8 @@ def test_paired_bootstrap_matches_a_hand_written_one():
     per, pairs = compare_judges(_wide(), ["A", "B"], bootstrap=resamples, seed=seed)
     # The hand-written bootstrap: draw generations with replacement, carry both of each drawn generation's
     # points and both judges' verdicts along, recompute each statistic, take percentiles.
-    draws = resample_indices(12, resamples, seed)
+    weights = bootstrap_weights(12, resamples, seed).astype(int)
+    draws = [np.repeat(np.arange(12), weights[:, r]) for r in range(resamples)]
     for item, (h, a, b) in {"topic": (H, A, B), "full_marks": (H2, A2, B2)}.items():
         h, a, b = np.array(h), np.array(a), np.array(b)
         dk, da, ka = [], [], []
@@ -93,7 +95,7 @@ def test_the_bootstrap_keeps_a_generations_points_together():
 def test_mcnemar_matches_statsmodels_exact(only_a, only_b):
     table = [[10, only_a], [only_b, 5]]
     expected = mcnemar(table, exact=True).pvalue if only_a + only_b else 1.0
-    assert mcnemar_exact_p(only_a, only_b) == pytest.approx(expected)
+    assert float(mcnemar_exact(only_a, only_b)) == pytest.approx(expected)
 
 
 def test_mcnemar_counts_which_judge_agreed_with_people():

@@ -10,58 +10,15 @@ import ppi_py
 import pytest
 
 from gradeapp.cli import main
+from gradeapp.core.audit_draw import DrawSettingError, plan_draw
 from gradeapp.core.calibration import calibrate, calibration_inputs
 from gradeapp.db import audit_store, open_project
 from gradeapp.errors import GradeappError
-from gradeapp.services.audit import (
-    active_probabilities,
-    draw_audit,
-    judge_uncertainty,
-    load_audit_data,
-    plan_draw,
-)
+from gradeapp.services.audit import draw_audit
+from gradeapp.services.audit_data import load_audit_data
 from tests.active_study import build_pool, run_study, summarise
 from tests.coverage import scored
 from tests.simulate import simulate_project
-
-
-def test_probabilities_sum_to_the_size_keep_a_floor_and_never_exceed_one():
-    u = np.array([0.0] * 90 + [1.0] * 10)
-    pi = active_probabilities(u, 10, floor=0.2)
-    assert pi.sum() == pytest.approx(10)
-    assert pi.min() == pytest.approx(10 * 0.2 / 100)  # the uniform floor: every generation can be drawn
-    assert pi[90:].min() > pi[:90].max()
-    capped = active_probabilities(u, 40, floor=0.2)  # 10 uncertain ones would need more than 1 each
-    assert capped.max() == pytest.approx(1.0) and capped.sum() == pytest.approx(40)
-    assert (capped[90:] == 1.0).all() and capped[:90].std() == pytest.approx(0.0)
-    assert active_probabilities(np.zeros(50), 10) == pytest.approx(np.full(50, 0.2))  # no doubt: uniform
-    assert judge_uncertainty(np.array([0, 1 / 3, 0.5, 1])) == pytest.approx([0, 2 * np.sqrt(2) / 3, 1, 0])
-
-
-def test_poisson_sampling_draws_each_generation_with_its_recorded_probability():
-    rng = np.random.default_rng(0)
-    pool = pd.DataFrame(
-        {
-            "generation_id": np.arange(1, 201),
-            "student": "s",
-            "k": 2,
-            "verdict": 0,
-            "uncertainty": rng.choice([0.0, 0.5, 1.0], size=200, p=[0.7, 0.1, 0.2]),
-        }
-    )
-    counts = np.zeros(201)
-    reps = 3000
-    recorded = None
-    for seed in range(reps):
-        d = plan_draw(pool, 30, design="active", seed=seed)
-        counts[d["generation_id"].to_numpy()] += 1
-        got = pd.Series(d["inclusion_prob"].to_numpy(), index=d["generation_id"].to_numpy())
-        recorded = got if recorded is None else recorded.combine_first(got)
-    pi = active_probabilities(pool["uncertainty"].to_numpy(), 30)
-    assert recorded.sort_index().to_numpy() == pytest.approx(pi[recorded.sort_index().index - 1])
-    freq = counts[1:] / reps
-    se = np.sqrt(pi * (1 - pi) / reps)
-    assert np.all(np.abs(freq - pi) < 4.5 * se + 1e-9)  # the empirical frequencies are the recorded pi
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +41,7 @@ def graded(tmp_path_factory):
 
 
 def test_the_active_draw_is_recorded_and_its_ppi_estimate_is_ppi_pys_weighted_one(graded, capsys):
-    args = ["audit", "draw", "--project", str(graded), "--design", "active", "--size", "60"]
+    args = ["audit", "draw", "--project", str(graded), "--design", "active", "--per-cell", "--size", "60"]
     assert main([*args, "--per-cell", "--seed", "3", "--name", "act", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["design"] == "active" and report["params"]["sampling"] == "poisson"
@@ -119,15 +76,19 @@ def test_the_active_draw_is_recorded_and_its_ppi_estimate_is_ppi_pys_weighted_on
 def test_active_needs_the_judges_runs_and_a_sane_floor():
     pool = pd.DataFrame({"generation_id": [1, 2], "student": "s", "k": 2, "verdict": 0})
     with pytest.raises(GradeappError, match="judge's runs"):
-        plan_draw(pool, 1, design="active")
-    with pytest.raises(GradeappError, match="--floor"):
-        plan_draw(pool.assign(uncertainty=0.0), 1, design="active", floor=0.0)
+        plan_draw(pool, 1, design="active", per_cell=True)
+    with pytest.raises(DrawSettingError, match="uniform floor") as caught:
+        plan_draw(pool.assign(uncertainty=0.0), 1, design="active", per_cell=True, floor=0.0)
+    assert caught.value.setting == "floor"
+    with pytest.raises(DrawSettingError, match="per student x k cell only") as caught:
+        plan_draw(pool.assign(uncertainty=0.0), 1, design="active")
+    assert caught.value.setting == "per_cell"
 
 
 def test_cli_active_draw_prints_its_strata(graded, capsys):
     with open_project(graded) as store:
         before = len(audit_store.audit_draws_df(store))
-    assert main(["audit", "draw", "--project", str(graded), "--design", "active", "--size", "40",
+    assert main(["audit", "draw", "--project", str(graded), "--design", "active", "--per-cell", "--size", "40",
                  "--seed", "1", "--floor", "0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "design active" in out and "inclusion probability (mean)" in out
@@ -136,7 +97,7 @@ def test_cli_active_draw_prints_its_strata(graded, capsys):
     assert len(draws) == before + 1
     assert json.loads(draws.iloc[-1]["params"])["floor"] == 0.5
     with open_project(graded) as store:
-        assert draw_audit(store, 10, design="active", seed=2, name="z")["design"] == "active"
+        assert draw_audit(store, 10, design="active", per_cell=True, seed=2, name="z")["design"] == "active"
 
 
 def test_seeded_study_active_is_valid_and_narrower_than_uniform_at_equal_labels(tmp_path):

@@ -8,72 +8,12 @@ import pandas as pd
 import pytest
 
 from gradeapp.cli import main
+from gradeapp.core.audit_draw import DrawSettingError
 from gradeapp.db import audit_store, open_project
 from gradeapp.errors import GradeappError
-from gradeapp.services.audit import draw_audit, load_audit_data, plan_draw
+from gradeapp.services.audit import draw_audit
+from gradeapp.services.audit_data import load_audit_data
 from tests.simulate import simulate_project
-
-
-def _pool(n_cells: int = 4, per_cell: int = 50, pass_share: float = 0.2) -> pd.DataFrame:
-    rows = []
-    gid = 1
-    for c in range(n_cells):
-        for i in range(per_cell):
-            rows.append(
-                {
-                    "generation_id": gid,
-                    "student": f"s{c % 2}",
-                    "k": 2 + c // 2,
-                    "verdict": int(i < per_cell * pass_share),
-                }
-            )
-            gid += 1
-    return pd.DataFrame(rows)
-
-
-def test_uniform_draw_is_a_seeded_simple_random_sample():
-    pool = _pool()
-    a = plan_draw(pool, 40, seed=1)
-    b = plan_draw(pool, 40, seed=1)
-    c = plan_draw(pool, 40, seed=2)
-    assert a.equals(b) and not a.equals(c)
-    assert len(a) == 40 and a["generation_id"].is_unique
-    assert (a["inclusion_prob"] == 40 / 200).all()
-
-
-def test_stratified_per_cell_draws_the_same_number_from_every_cell():
-    pool = _pool(per_cell=30)
-    d = plan_draw(pool, 10, design="stratified", per_cell=True, seed=0)
-    assert d.groupby("stratum").size().tolist() == [10, 10, 10, 10]
-    assert (d["inclusion_prob"] == 10 / 30).all()
-
-
-def test_stratified_by_verdict_oversamples_the_rarer_verdict_with_known_probabilities():
-    pool = _pool(per_cell=50, pass_share=0.2)  # 10 passes and 40 fails per cell
-    d = plan_draw(pool, 16, design="stratified", per_cell=True, by_verdict=True, seed=0)
-    merged = d.merge(pool, on="generation_id")
-    per = merged.groupby(["stratum", "verdict"]).agg(
-        n=("generation_id", "size"), p=("inclusion_prob", "first")
-    )
-    per = per.reset_index()
-    assert (per["n"] == 8).all()  # half of each cell's 16 from each verdict
-    assert per.loc[per["verdict"] == 1, "p"].eq(8 / 10).all()
-    assert per.loc[per["verdict"] == 0, "p"].eq(8 / 40).all()
-
-
-def test_proportional_stratified_draw_allocates_by_cell_size():
-    pool = pd.concat(
-        [
-            _pool(n_cells=1, per_cell=90),
-            _pool(n_cells=1, per_cell=10).assign(
-                generation_id=lambda f: f["generation_id"] + 1000, student="other"
-            ),
-        ]
-    )
-    d = plan_draw(pool, 20, design="stratified", seed=0)
-    sizes = d.groupby("stratum").size()
-    assert sizes.sum() == 20
-    assert sizes.max() == 18 and sizes.min() == 2
 
 
 @pytest.fixture()
@@ -117,7 +57,15 @@ def test_cli_reports_a_user_error_in_one_line(project, capsys):
     code = main(["audit", "draw", "--project", str(project), "--size", "3", "--seed", "1", "--by-verdict"])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "needs --design stratified" in err[0]
+    assert len(err) == 1 and err[0].endswith(
+        "--by-verdict: stratifying by the judge's verdict needs the stratified design"
+    )
+
+
+def test_a_draw_setting_error_names_the_setting_in_the_domains_words(project):
+    with open_project(project) as store, pytest.raises(DrawSettingError) as caught:
+        draw_audit(store, 0, seed=1)
+    assert caught.value.setting == "size" and "--" not in str(caught.value)
 
 
 def test_only_submitted_verdicts_on_the_latest_draw_feed_the_calibration(project):

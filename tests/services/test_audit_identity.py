@@ -20,7 +20,7 @@ from gradeapp.core.results import StatsOptions
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
 from gradeapp.db import open_project
 from gradeapp.io.tables import write_csv
-from gradeapp.services.audit import load_audit_data
+from gradeapp.services.audit_data import load_audit_data
 from gradeapp.services.catalog import import_catalog
 from gradeapp.services.demo import build_demo
 from gradeapp.services.export import agreement_frame, export_project, pass_rates_frame
@@ -63,7 +63,7 @@ def _csv_text(frame: pd.DataFrame, tmp_path, name: str) -> str:
 def _compare_stats(path, tmp_path, options: dict) -> None:
     with open_project(path) as store:
         old = legacy_audit.load_audit_data(store, **options)
-        new = load_audit_data(store, **options)
+        new = load_audit_data(store, StatsOptions(**options))
     _equal(new.judge_gen, old.judge_gen, check_exact=False, rtol=1e-12)
     graded = old.human_points["generation_id"].unique()
     own = old.judge_own_points[old.judge_own_points["generation_id"].isin(graded)].reset_index(drop=True)

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradeapp.core.agreement import _rater_ratings, agreement_table, judge_human_pairs, skillmix_table
+from gradeapp.core.agreement import _rater_ratings, agreement_table, judge_human_pairs
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC
+from gradeapp.core.summary import skillmix_table
 from gradeapp.db import open_project
-from gradeapp.services.audit import load_audit_data
+from gradeapp.services.audit_data import load_audit_data
 from tests.simulate import simulate_project
 
 LATE = "2027-01-02T00:00:00.000000+00:00"
@@ -196,7 +197,7 @@ def test_undecided_criteria_of_people_make_no_point_and_no_pair(data, x):
     assert notes["people's skill_fraction"] == 2
     pairs = judge_human_pairs(data, 0.5)
     fm = pairs[pairs["item"] == "full_marks"].set_index("generation_id")
-    assert 7 not in fm.index  # the people's composite is undecided: no pair
+    assert math.isnan(fm.loc[7, "h"])  # the people's composite is undecided: no pair, counted beside n
     assert math.isnan(fm.loc[1, "j"]) and fm.loc[1, "h"] == 1.0  # the judge's is: missing beside n
     crit = pairs[(pairs["scope"] == "criterion") & (pairs["generation_id"] == 1)].set_index("item")
     assert math.isnan(crit.loc[x[1], "j"])
@@ -207,11 +208,13 @@ def test_statistics_count_missing_judge_points_beside_n_and_ppi_stays_defined(da
     row = table[(table["scope"] == "composite") & (table["breakdown"] == "overall")]
     row = row[row["criterion"] == "full_marks"].iloc[0]
     # Pairs: 12 generations less 7 (people undecided); the judge's 1 is missing, never a fail.
-    assert row["n"] == 10 and row["n_judge_missing"] == 1
-    est = calibrate(data).set_index(["metric", "estimator"])
+    assert row["n"] == 10 and row["n_judge_missing"] == 1 and row["n_people_undecided"] == 1
+    est = calibrate(data, rogan_gladen=True).set_index(["metric", "estimator"])
     for m in ("full_marks", "all_skills", "skill_fraction"):
         assert np.isfinite(est.loc[(m, "ppi++"), "estimate"]), m
-    assert math.isnan(est.loc[("full_marks", "rogan_gladen"), "estimate"])  # needs every verdict
+    # every generation is audited (a census): Rogan-Gladen is the people's rate, whatever the judge said
+    rg, people = (est.loc[("full_marks", e), "estimate"] for e in ("rogan_gladen", "human_only"))
+    assert rg == pytest.approx(people)
 
 
 def test_skillmix_table_and_alpha_leave_undecided_composites_out(data):

@@ -211,3 +211,36 @@ def test_a_full_disk_makes_room_by_deleting_the_projects_oldest_copies(project, 
     kept = list_backups(project)
     assert kept[0].reason == "merge" and len(kept) < 5  # old copies gave way, the new one was written
     assert count(kept[0].path, "SELECT COUNT(*) FROM topics WHERE name = 'topic 4'") == 1
+
+
+def test_backups_and_restores_keep_a_private_projects_mode(project):
+    import stat
+
+    project.chmod(0o600)
+    with open_project(project) as store:
+        taken = snapshot(store, "private")
+        store.add_topics(["Kites"])
+    assert stat.S_IMODE(taken.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(taken.path.parent.stat().st_mode) == 0o700
+    _restored, previous = restore(project, taken.name)
+    assert stat.S_IMODE(project.stat().st_mode) == 0o600  # the restore wrote into the file, not over it
+    assert previous is not None and stat.S_IMODE(previous.path.stat().st_mode) == 0o600
+    assert count(project, "SELECT COUNT(*) FROM topics WHERE name = 'Kites'") == 0
+
+
+def test_the_temporary_copies_of_killed_backups_and_restores_are_removed_by_the_next_backup(project):
+    import subprocess as sp
+
+    from gradeapp.db.backup import backup_folder
+
+    dead = sp.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has ended
+    folder = backup_folder(project)
+    folder.mkdir(parents=True)
+    stale = [folder / f"20260101T000000000000Z-open.gradeapp.{pid}.partial", folder / f".restoring-{pid}-x"]
+    running = folder / f"20260101T000000000000Z-open.gradeapp.{os.getpid()}.partial"
+    for path in [*stale, running]:
+        path.write_bytes(b"half a copy")
+    with open_project(project) as store:
+        snapshot(store, "next")
+    assert not any(p.exists() for p in stale) and running.exists()

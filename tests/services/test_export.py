@@ -179,7 +179,7 @@ def test_report_is_one_self_contained_page_with_embedded_plots(demo_export):
     positions = [html.index(text) for text in order]
     assert positions == sorted(positions)
     assert "calibrated by 6 audited texts the rate is" in html
-    assert "(demo data)" in html and "@page{size:A4" in html
+    assert "(demo data)" in html and "@page{margin" in html and "size:A4" not in html
     for folded in ("Bias per criterion", "Confusion matrices", "Kappa, AC1 and PABAK", "What was excluded"):
         assert f"<summary>{folded}" in html
 
@@ -268,3 +268,55 @@ def test_verdict_export_keeps_text_that_first_appears_after_thousands_of_empty_c
     assert row[["reason", "note", "seconds", "guideline_version"]].values.tolist() == [
         ["=late", "a note", 2.5, 7]
     ]
+
+
+# -- the export folder: the user's umask, an existing folder's mode, leftovers of a killed export --------
+def _small_project(tmp_path):
+    from tests.fakeopenai import make_project
+
+    return make_project(tmp_path / "small.gradeapp", n_generations=6)
+
+
+def test_an_export_follows_the_umask_and_never_changes_an_existing_folders_mode(tmp_path):
+    import os
+    import stat
+
+    project = _small_project(tmp_path)
+    given = tmp_path / "given"
+    given.mkdir()
+    given.chmod(0o755)
+    old = os.umask(0o027)
+    try:
+        assert main(["export", "--project", str(project), "--out", str(tmp_path / "new")]) == 0
+        assert main(["export", "--project", str(project), "--out", str(given)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o750  # not mkdtemp's 0700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "new").iterdir()} == {0o640}
+    assert stat.S_IMODE(given.stat().st_mode) == 0o755 and (given / "report.html").exists()
+
+
+def test_the_folder_a_killed_export_left_is_removed_by_the_next_export(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    project = _small_project(tmp_path)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gradeapp", "export", "--project", str(project), "--out", str(exports / "a")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # kill it once its temporary folder holds a file (or it has finished: then the test proves nothing)
+    while not any(p.is_dir() and any(p.iterdir()) for p in exports.glob(".export-*")):
+        assert child.poll() is None, "the export finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert list(exports.glob(".export-*"))  # what a killed export leaves
+    running = exports / f".export-{os.getpid()}-running"  # the folder of an export still running
+    running.mkdir()
+    assert main(["export", "--project", str(project), "--out", str(exports / "b")]) == 0
+    assert sorted(p.name for p in exports.iterdir()) == [running.name, "b"]

@@ -65,14 +65,25 @@ def test_a_grounding_draw_raises_the_doubt_where_quotes_are_not_found(quoted, ca
     credited = raised.index[raised.index <= 40]
     assert (raised[credited] >= before[credited]).all() and (raised > before).sum() > 20
     assert (raised[raised.index > 40] == before[before.index > 40]).all()  # grounded quotes: unchanged
-    args = ["audit", "draw", "--project", str(quoted), "--design", "active", "--size", "40", "--grounding"]
+    args = [
+        "audit",
+        "draw",
+        "--project",
+        str(quoted),
+        "--design",
+        "active",
+        "--per-cell",
+        "--size",
+        "40",
+        "--grounding",
+    ]
     assert main([*args, "--seed", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert "grounded quote" in report["params"]["uncertainty"]
     with open_project(quoted) as store:
         items = audit_store.audit_items_df(store, report["id"])
         assert (items["inclusion_prob"] > 0).all()
-        with pytest.raises(GradeappError, match="--design active"):
+        with pytest.raises(GradeappError, match="needs the active design"):
             draw_audit(store, 40, design="uniform", grounding=True)
 
 

@@ -34,7 +34,7 @@ def two_judges(tmp_path_factory):
 
 def test_the_comparison_finds_the_good_judge_with_an_interval_excluding_zero(two_judges):
     with open_project(two_judges) as store:
-        cmp = compare_project_judges(store, bootstrap=400, seed=1)
+        cmp = compare_project_judges(store, options=StatsOptions(bootstrap=400, seed=1))
     assert cmp.judges == ["good", "poor"] and cmp.n_generations == 240
     pairs = cmp.pairs.set_index("criterion")
     for item in ("full_marks", "all_skills", "skill:* (all skills)"):
@@ -80,7 +80,7 @@ def test_one_judge_or_an_unknown_name_is_one_clear_error(two_judges, tmp_path, c
 
 def test_judges_csv_columns(two_judges, tmp_path):
     with open_project(two_judges) as store:
-        path = write_judges_csv(store, tmp_path / "judges.csv", bootstrap=50)
+        path = write_judges_csv(store, tmp_path / "judges.csv", options=StatsOptions(bootstrap=50))
     df = pd.read_csv(path)
     assert list(df.columns) == JUDGES_CSV_COLUMNS
     assert len(df) == 2 * 7  # two judges x (4 criterion kinds + 3 composites)
@@ -101,7 +101,7 @@ def test_a_judge_without_verdicts_is_left_out_unless_named(two_judges, tmp_path)
     shutil.copy(two_judges, path)
     with open_project(path) as store:
         store.grader_id("judge", "never-run", model="never-run", prompt_version="v0")
-        cmp = compare_project_judges(store, bootstrap=0)
+        cmp = compare_project_judges(store, options=StatsOptions(bootstrap=0))
         assert cmp.judges == ["good", "poor"] and cmp.n_generations == 240
-        named = compare_project_judges(store, ["good", "never-run"], bootstrap=0)
+        named = compare_project_judges(store, ["good", "never-run"], StatsOptions(bootstrap=0))
         assert named.n_generations == 0 and named.per_judge.empty

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradeapp.db import open_project
-from gradeapp.services.audit import load_audit_data
+from gradeapp.services.audit_data import load_audit_data
 
 PEOPLE = 1_100  # past 1,024: person codes packed as generation_id * 1024 + code collided from here on
 
