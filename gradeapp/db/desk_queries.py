@@ -11,7 +11,7 @@ from typing import Any
 
 from gradeapp.db.store import Store
 
-QUEUE_STATUSES = ("all", "ungraded", "graded", "flagged")
+QUEUE_STATUSES = ("all", "ungraded", "graded", "flagged", "skipped")
 
 # Latest submit/unsubmit (resp. flag/unflag) of one grader on one generation; the reviews_identity
 # index (grader_id, generation_id, id) answers each with one short backwards range scan.
@@ -24,6 +24,32 @@ _FLAG_STATE = (
     "AND r.action IN ('flag', 'unflag') ORDER BY r.id DESC LIMIT 1)"
 )
 _HAS_VERDICT = "EXISTS (SELECT 1 FROM verdicts v WHERE v.grader_id = :grader AND v.generation_id = g.id)"
+_SKIPPED = (
+    "EXISTS (SELECT 1 FROM reviews r WHERE r.grader_id = :grader AND r.generation_id = g.id "
+    "AND r.action = 'skip')"
+)
+# the columns that row_status() turns into a queue row's status, in its argument order
+_STATUS_COLUMNS = f"{_SUBMIT_STATE}, {_FLAG_STATE}, {_HAS_VERDICT}, {_SKIPPED}"
+_ROW_SQL = (
+    f"SELECT g.id, g.uid, g.student, cc.k, t.name, {_STATUS_COLUMNS} FROM generations g "
+    "JOIN combinations cc ON cc.id = g.combination_id JOIN topics t ON t.id = cc.topic_id"
+)
+
+
+def row_status(submit: str | None, flag: str | None, has_verdict: int, skipped: int) -> str:
+    """Return a queue row's status: 'done', 'draft', 'skipped' or '', with ', flagged' when flagged.
+
+    The one rule of the queue's Status column (the queue's pages and a changed row both use it).
+    """
+    if submit == "submit":
+        status = "done"
+    elif has_verdict:
+        status = "draft"
+    else:
+        status = "skipped" if skipped else ""
+    if flag == "flag":
+        return f"{status}, flagged" if status else "flagged"
+    return status
 
 
 def _queue_where(filters: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -53,6 +79,8 @@ def _queue_where(filters: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         where.append(f"{_SUBMIT_STATE} = 'submit'")
     elif status == "flagged":
         where.append(f"{_FLAG_STATE} = 'flag'")
+    elif status == "skipped":
+        where.append(f"{_SKIPPED} AND IFNULL({_SUBMIT_STATE}, '') != 'submit'")
     return " ".join(joins), " AND ".join(where), params
 
 
@@ -61,27 +89,15 @@ def queue_page(
 ) -> list[tuple[int, str, str, int, str, str]]:
     """Return up to limit queue rows with id > after_id: (id, uid, student, k, topic, status).
 
-    Keyset paging on the primary key, so page n costs the same as page 1 (read-only).
-    status is 'done', 'draft', 'flagged' or '' for this grader.
+    Keyset paging on the primary key, so page n costs the same as page 1 (read-only); status as
+    row_status() gives it for this grader.
     """
     joins, where, params = _queue_where(filters)
     params.update(grader=grader_id, after=after_id, limit=limit)
     sql = (
-        f"SELECT g.id, g.uid, g.student, cc.k, t.name, {_SUBMIT_STATE}, {_FLAG_STATE}, {_HAS_VERDICT} "
-        f"FROM generations g {joins} "
-        "JOIN combinations cc ON cc.id = g.combination_id JOIN topics t ON t.id = cc.topic_id "
-        f"WHERE g.id > :after {'AND ' + where if where else ''} ORDER BY g.id LIMIT :limit"
+        f"{_ROW_SQL} {joins} WHERE g.id > :after {'AND ' + where if where else ''} ORDER BY g.id LIMIT :limit"
     )
-    out = []
-    for gid, uid, student, k, topic, submit, flag, has_verdict in store.execute(sql, params):
-        if flag == "flag":
-            status = "flagged"
-        elif submit == "submit":
-            status = "done"
-        else:
-            status = "draft" if has_verdict else ""
-        out.append((gid, uid, student, k, topic, status))
-    return out
+    return [(*row[:5], row_status(*row[5:])) for row in store.execute(sql, params)]
 
 
 def queue_rows(store: Store, grader_id: int, ids: Sequence[int]) -> list[tuple[int, str, str, int, str, str]]:
@@ -93,23 +109,48 @@ def queue_rows(store: Store, grader_id: int, ids: Sequence[int]) -> list[tuple[i
     rows: dict[int, tuple] = {}
     for start in range(0, len(ids), 500):
         chunk = [int(i) for i in ids[start : start + 500]]
-        params = {"grader": grader_id}
-        sql = (
-            f"SELECT g.id, g.uid, g.student, cc.k, t.name, {_SUBMIT_STATE}, {_FLAG_STATE}, {_HAS_VERDICT} "
-            "FROM generations g JOIN combinations cc ON cc.id = g.combination_id "
-            f"JOIN topics t ON t.id = cc.topic_id WHERE g.id IN ({', '.join(map(str, chunk))})"
-        )
-        for gid, uid, student, k, topic, submit, flag, has_verdict in store.execute(sql, params):
-            rows[gid] = (gid, uid, student, k, topic, _status(submit, flag, has_verdict))
+        sql = f"{_ROW_SQL} WHERE g.id IN ({', '.join(map(str, chunk))})"
+        for row in store.execute(sql, {"grader": grader_id}):
+            rows[row[0]] = (*row[:5], row_status(*row[5:]))
     return [rows[i] for i in ids if i in rows]
 
 
-def _status(submit: str | None, flag: str | None, has_verdict: int) -> str:
-    if flag == "flag":
-        return "flagged"
-    if submit == "submit":
-        return "done"
-    return "draft" if has_verdict else ""
+def item_status(store: Store, grader_id: int, generation_id: int) -> str:
+    """Return the queue status of one generation for this grader, as row_status() gives it (read-only)."""
+    row = store.execute(
+        f"SELECT {_STATUS_COLUMNS} FROM generations g WHERE g.id = :gid",
+        {"grader": grader_id, "gid": generation_id},
+    ).fetchone()
+    return row_status(*row) if row else ""
+
+
+def first_unsubmitted(store: Store, grader_id: int, filters: dict[str, Any], *, skipped: bool) -> int | None:
+    """Return the lowest generation id of the queue this grader has not submitted (read-only).
+
+    skipped=False also passes over the items the grader skipped.
+    """
+    joins, where, params = _queue_where(filters)
+    params["grader"] = grader_id
+    where = " AND ".join(filter(None, [where, f"IFNULL({_SUBMIT_STATE}, '') != 'submit'"]))
+    if not skipped and filters.get("status") != "skipped":
+        where += f" AND NOT {_SKIPPED}"
+    row = store.execute(
+        f"SELECT g.id FROM generations g {joins} WHERE {where} ORDER BY g.id LIMIT 1", params
+    ).fetchone()
+    return row[0] if row else None
+
+
+def unsubmitted_among(store: Store, grader_id: int, ids: Sequence[int]) -> set[int]:
+    """Return which of the given generation ids this grader has not submitted (read-only)."""
+    out: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = [int(i) for i in ids[start : start + 500]]
+        sql = (
+            f"SELECT g.id FROM generations g WHERE g.id IN ({', '.join(map(str, chunk))}) "
+            f"AND IFNULL({_SUBMIT_STATE}, '') != 'submit'"
+        )
+        out.update(r[0] for r in store.execute(sql, {"grader": grader_id}))
+    return out
 
 
 def queue_count(store: Store, grader_id: int, filters: dict[str, Any]) -> int:
@@ -174,12 +215,12 @@ def person_decisions(store: Store, grader_id: int, generation_id: int) -> dict[s
 
 
 def review_state(store: Store, grader_id: int, generation_id: int) -> dict[str, Any]:
-    """Return submitted, ever_submitted, flagged and the latest note of this person on one item (read-only)."""
+    """Return submitted, ever_submitted, flagged, skipped and the latest note of one person's item (read-only)."""
     rows = store.execute(
         "SELECT action, note FROM reviews WHERE grader_id = ? AND generation_id = ? ORDER BY id",
         [grader_id, generation_id],
     ).fetchall()
-    state = {"submitted": False, "ever_submitted": False, "flagged": False, "note": ""}
+    state = {"submitted": False, "ever_submitted": False, "flagged": False, "skipped": False, "note": ""}
     for action, note in rows:
         if action in ("submit", "unsubmit"):
             state["submitted"] = action == "submit"
@@ -188,6 +229,8 @@ def review_state(store: Store, grader_id: int, generation_id: int) -> dict[str, 
             state["flagged"] = action == "flag"
         elif action == "note":
             state["note"] = note or ""
+        elif action == "skip":
+            state["skipped"] = True
     return state
 
 

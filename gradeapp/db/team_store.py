@@ -411,12 +411,12 @@ def judge_replies(store: Store, generation_id: int) -> list[dict[str, Any]]:
 
 
 def submit_reviews(store: Store) -> pd.DataFrame:
-    """Return the people's submit events: grader, generation_id, seconds, created (read-only)."""
+    """Return the people's submit events in the order made: grader, generation_id, seconds, created (read-only)."""
     import pandas as pd
 
     return pd.read_sql_query(
         "SELECT gr.name AS grader, r.generation_id, r.seconds, r.created FROM reviews r "
-        "JOIN graders gr ON gr.id = r.grader_id WHERE r.action = 'submit' AND gr.kind = 'human'",
+        "JOIN graders gr ON gr.id = r.grader_id WHERE r.action = 'submit' AND gr.kind = 'human' ORDER BY r.id",
         store.conn,
     )
 

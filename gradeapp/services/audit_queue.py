@@ -7,9 +7,11 @@ for the target half-width, and an anytime-valid interval (a confidence sequence)
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from gradeapp.core.audit_order import confidence_sequence, items_until_signal, widest_first
@@ -17,7 +19,13 @@ from gradeapp.core.audit_plan import plan_audit
 from gradeapp.core.calibration import calibrate
 from gradeapp.core.estimators import z_value
 from gradeapp.core.results import StatsOptions
+from gradeapp.db import audit_store
+from gradeapp.db.store import Store
+from gradeapp.services.audit import draw_audit, draw_pool
 from gradeapp.services.audit_data import load_audit_data
+
+FIRST_DRAW_PER_CELL = 20  # the first draw audit mode offers: enough for a first interval per cell
+
 
 CELL_COLUMNS = [
     "student", "k", "graded", "drawn", "estimate", "ci_low", "ci_high", "half_width",
@@ -36,6 +44,13 @@ class AuditProgress:
     order: list[int]  # drawn generations nobody has graded yet, widest interval first
     all_reached: bool
     message: str
+
+    def more_needed(self) -> dict[tuple[str, int], int]:
+        """Return, per student x k cell still short of its target, how many items its draw lacks."""
+        if self.cells.empty:
+            return {}
+        short = self.cells[~self.cells["reached"] & (self.cells["extra"] > self.cells["left"])]
+        return {(str(r.student), int(r.k)): int(r.extra - r.left) for r in short.itertuples()}
 
 
 def audit_progress(
@@ -134,3 +149,85 @@ def _progress_message(cells: pd.DataFrame, target: float, all_reached: bool) -> 
     if len(short):
         message += f" {len(short)} cells need more items than their draw holds: draw more."
     return message
+
+
+def draw_more(store: Store, progress: AuditProgress, seed: int | None = None) -> dict:
+    """Draw what the planner asks for: the audit's draw again, plus the missing items of each short cell.
+
+    The new draw keeps every item of the current one and adds, in each cell that needs more, a simple
+    random sample of the cell's other judged generations; within a cell the two samples together are one
+    simple random sample, so each item's inclusion probability is the cell's items over its pool. A
+    design whose probabilities are not per cell (active, or stratified by the judge's verdict) gets a
+    fresh stratified draw of the size the neediest cell asks for instead. With no draw yet, the first
+    draw has FIRST_DRAW_PER_CELL items per cell. Returns draw_audit's report (name, design, n, strata).
+    """
+    draws = audit_store.audit_draws_df(store)
+    current = draws[draws["name"] == progress.draw] if progress.draw is not None else draws.iloc[0:0]
+    name = _free_name(draws, f"{progress.draw or 'audit'}-more")
+    if current.empty:
+        return draw_audit(
+            store, FIRST_DRAW_PER_CELL, design="stratified", per_cell=True, seed=seed or 0, name=name
+        )
+    current = current.iloc[-1]
+    params = json.loads(current["params"] or "{}")
+    need = progress.more_needed()
+    seed = int(current["id"]) if seed is None else seed
+    if current["design"] == "active" or params.get("by_verdict"):
+        size = max(
+            int(r.graded) + need.get((str(r.student), int(r.k)), 0) for r in progress.cells.itertuples()
+        )
+        return draw_audit(store, size, design="stratified", per_cell=True, seed=seed, name=name)
+    rows = _extended_items(store, int(current["id"]), need, params, seed)
+    params = {**params, "extends": str(current["name"]), "added": int(sum(need.values()))}
+    draw_id = audit_store.add_audit_draw(
+        store, name, "stratified", seed, params, rows.itertuples(index=False)
+    )
+    strata = rows.groupby("stratum").agg(
+        n=("generation_id", "size"), inclusion_prob=("inclusion_prob", "mean")
+    )
+    return {
+        "id": draw_id,
+        "name": name,
+        "design": "stratified",
+        "seed": seed,
+        "params": params,
+        "n": len(rows),
+        "strata": strata.reset_index().to_dict("records"),
+    }
+
+
+def _free_name(draws: pd.DataFrame, base: str) -> str:
+    taken = set(draws["name"])
+    n = 1
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _extended_items(
+    store: Store, draw_id: int, need: dict[tuple[str, int], int], params: dict, seed: int
+) -> pd.DataFrame:
+    """Return the draw's items plus each short cell's missing ones: generation_id, stratum, inclusion_prob."""
+    pool = draw_pool(store, exclude_common=bool(params.get("exclude_common", True)), with_verdict=False)
+    pool = pool.assign(student=pool["student"].astype(str), k=pool["k"].astype(int))
+    have = set(audit_store.audit_items_df(store, draw_id)["generation_id"].astype(int))
+    rng = np.random.default_rng(seed)
+    parts = []
+    for (student, k), cell in pool.groupby(["student", "k"], sort=True):
+        ids = cell["generation_id"].to_numpy()
+        kept = ids[np.isin(ids, list(have))]
+        rest = ids[~np.isin(ids, list(have))]
+        extra = min(need.get((str(student), int(k)), 0), len(rest))
+        added = rng.choice(rest, size=extra, replace=False) if extra else rest[:0]
+        chosen = np.sort(np.concatenate([kept, added]))
+        if len(chosen):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "generation_id": chosen.astype(int),
+                        "stratum": f"{student}|k={k}",
+                        "inclusion_prob": len(chosen) / len(ids),
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)[["generation_id", "stratum", "inclusion_prob"]]

@@ -51,9 +51,13 @@ class JudgeView:
     votes: list[int | None]
 
     def label(self) -> str:
+        """Return the verdict with its runs in words: 'fail: 1 of 3 runs passed' (never a bare fraction)."""
         ok = [v for v in self.votes if v is not None]
         verdict = {1: "pass", 0: "fail", None: "tie" if ok else "n/a"}[self.majority]
-        return f"{verdict} ({sum(ok)}/{len(self.votes)})"
+        runs = "run" if len(self.votes) == 1 else "runs"
+        text = f"{verdict}: {sum(ok)} of {len(self.votes)} {runs} passed"
+        unread = len(self.votes) - len(ok)
+        return text + (f" ({unread} unreadable)" if unread else "")
 
 
 @dataclass
@@ -112,7 +116,9 @@ class Change:
     verdict_ids: list[int] = field(default_factory=list)
     review: str | None = None
     submitted: bool | None = None
+    flagged: bool | None = None
     post_reveal: bool = False
+    status: str = ""  # the item's queue status after the change (desk_queries.row_status)
 
 
 class ItemTimer:
@@ -234,29 +240,18 @@ def set_decisions(
     followed by a new 'submit', so the item stays submitted with its revised value.
     """
     _check_seconds(seconds)
-    before = q.person_decisions(store, grader_id, generation_id)
-    state = q.review_state(store, grader_id, generation_id)
-    post_reveal = bool(state["ever_submitted"] or not blind)
-    version = guidelines.current_version(store)  # installs the default guideline on first use
-    change = Change(generation_id, post_reveal=post_reveal)
+    change = Change(generation_id)
     with store.atomic():
+        # read what the write depends on inside its transaction: another program cannot slip between
+        before = q.person_decisions(store, grader_id, generation_id)
+        state = q.review_state(store, grader_id, generation_id)
+        change.post_reveal = bool(state["ever_submitted"] or not blind)
+        version = guidelines.current_version(store)  # installs the default guideline on first use
         for criterion, value in values.items():
             old = before.get(criterion)
             change.previous[criterion] = None if old is None or old["status"] == "retracted" else old["value"]
             store.add_verdicts(
-                [
-                    {
-                        "grader_id": grader_id,
-                        "generation_id": generation_id,
-                        "criterion": criterion,
-                        "value": value,
-                        "raw_value": None if value is None else str(value),
-                        "status": "retracted" if value is None else "ok",
-                        "seconds": seconds,
-                        "post_reveal": post_reveal,
-                        "guideline_version": version,
-                    }
-                ]
+                [_verdict_row(grader_id, generation_id, criterion, value, seconds, change, version)]
             )
             change.verdict_ids.append(q.last_rowid(store))
             change.values[criterion] = value
@@ -264,7 +259,34 @@ def set_decisions(
             store.add_review(grader_id, generation_id, "submit", seconds=None, note="revised")
             change.review = "submit"
             change.submitted = True
+        # the row's status from what this transaction read and wrote: no query of its own
+        has_verdict = bool(before) or bool(values)  # any row, as the queue's rule counts them
+        submitted = state["submitted"]
+        flag = "flag" if state["flagged"] else None
+        change.status = q.row_status("submit" if submitted else None, flag, has_verdict, state["skipped"])
     return change
+
+
+def _verdict_row(
+    grader_id: int,
+    generation_id: int,
+    criterion: str,
+    value: int | None,
+    seconds: float | None,
+    change: Change,
+    version: int | None,
+) -> dict[str, Any]:
+    return {
+        "grader_id": grader_id,
+        "generation_id": generation_id,
+        "criterion": criterion,
+        "value": value,
+        "raw_value": None if value is None else str(value),
+        "status": "retracted" if value is None else "ok",
+        "seconds": seconds,
+        "post_reveal": change.post_reveal,
+        "guideline_version": version,
+    }
 
 
 def decide(
@@ -312,39 +334,53 @@ def submit(
 ) -> Change:
     """Submit the item (all criteria must be decided); the judge can be revealed afterwards."""
     _check_seconds(seconds)
-    decisions = q.person_decisions(store, grader_id, generation_id)
-    gen = store.generation(generation_id)
-    missing = [
-        c
-        for c in criteria([s["name"] for s in gen["skills"]])
-        if c not in decisions or decisions[c]["status"] == "retracted"
-    ]
-    if missing:
-        raise GradeappError(f"{len(missing)} criteria undecided: {', '.join(missing)}")
-    store.add_review(grader_id, generation_id, "submit", seconds=seconds, note=note)
-    return Change(generation_id, review="submit", submitted=True)
+    with store.atomic():
+        decisions = q.person_decisions(store, grader_id, generation_id)
+        gen = store.generation(generation_id)
+        missing = [
+            c
+            for c in criteria([s["name"] for s in gen["skills"]])
+            if c not in decisions or decisions[c]["status"] == "retracted"
+        ]
+        if missing:
+            raise GradeappError(f"{len(missing)} criteria undecided: {', '.join(missing)}")
+        return _append_review(
+            store, grader_id, generation_id, "submit", seconds=seconds, note=note, submitted=True
+        )
+
+
+def _review(store: Store, grader_id: int, generation_id: int, action: str, **fields: Any) -> Change:
+    """Append one review and return its change with the item's new queue status (one transaction)."""
+    with store.atomic():
+        return _append_review(store, grader_id, generation_id, action, **fields)
+
+
+def _append_review(store: Store, grader_id: int, generation_id: int, action: str, **fields: Any) -> Change:
+    """Append one review inside the caller's transaction; return its change with the new queue status."""
+    seconds, note = fields.pop("seconds", None), fields.pop("note", None)
+    store.add_review(grader_id, generation_id, action, seconds=seconds, note=note)
+    status = q.item_status(store, grader_id, generation_id)
+    return Change(generation_id, review=action, status=status, **fields)
 
 
 def unsubmit(store: Store, grader_id: int, generation_id: int) -> Change:
     """Take back a submission: the item becomes a draft again (its verdicts stay)."""
-    store.add_review(grader_id, generation_id, "unsubmit")
-    return Change(generation_id, review="unsubmit", submitted=False)
+    return _review(store, grader_id, generation_id, "unsubmit", submitted=False)
 
 
 def set_flag(
     store: Store, grader_id: int, generation_id: int, flagged: bool, note: str | None = None
 ) -> Change:
     """Flag the item for a second look (or clear the flag)."""
-    action = "flag" if flagged else "unflag"
-    store.add_review(grader_id, generation_id, action, note=note)
-    return Change(generation_id, review=action)
+    return _review(
+        store, grader_id, generation_id, "flag" if flagged else "unflag", note=note, flagged=flagged
+    )
 
 
 def skip(store: Store, grader_id: int, generation_id: int, seconds: float | None = None) -> Change:
     """Record that the person skipped the item (it stays ungraded)."""
     _check_seconds(seconds)
-    store.add_review(grader_id, generation_id, "skip", seconds=seconds)
-    return Change(generation_id, review="skip")
+    return _review(store, grader_id, generation_id, "skip", seconds=seconds)
 
 
 def add_note(store: Store, grader_id: int, generation_id: int, text: str) -> Change:
@@ -387,6 +423,37 @@ def last_submitted(store: Store, grader_id: int) -> int | None:
     return q.last_submitted(store, grader_id)
 
 
+def resume_point(store: Store, grader_id: int, filters: Mapping[str, Any]) -> int | None:
+    """Return where this person left off in the queue by id: the first item neither submitted nor skipped.
+
+    Falls back to the first item not submitted (skipped ones included) when every other is done; None
+    when the person submitted the whole queue (read-only).
+    """
+    return q.first_unsubmitted(store, grader_id, dict(filters), skipped=False) or q.first_unsubmitted(
+        store, grader_id, dict(filters), skipped=True
+    )
+
+
+def first_unsubmitted_of(store: Store, grader_id: int, ids: list[int]) -> int | None:
+    """Return the first of these generation ids (in their order) that this person has not submitted."""
+    open_ids = q.unsubmitted_among(store, grader_id, ids)
+    return next((i for i in ids if i in open_ids), None)
+
+
+def queue_rows(store: Store, grader_id: int, ids: list[int]):
+    """Return the queue rows of these generation ids in their order (read-only): see queue_page."""
+    return q.queue_rows(store, grader_id, ids)
+
+
+def judge_feedback(store: Store, item: Item) -> dict[str, JudgeView]:
+    """Return the judge's view per criterion of an item just submitted (read-only)."""
+    name, votes = q.judge_votes(store, item.generation_id)
+    item.judge_name = name
+    item.judge = {c: judge_view(v) for c, v in votes.items() if c in item.decisions}
+    item.revealed = True
+    return item.judge
+
+
 __all__ = [
     "MAKES_SENSE",
     "SENTENCE_LIMIT",
@@ -407,6 +474,10 @@ __all__ = [
     "progress",
     "queue_filter_values",
     "queue_page",
+    "queue_rows",
+    "resume_point",
+    "first_unsubmitted_of",
+    "judge_feedback",
     "set_decisions",
     "set_flag",
     "skip",

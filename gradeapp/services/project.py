@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gradeapp.db import Store, open_project
 from gradeapp.db.connection import LOCK_TIMEOUT_ENV, ProjectReadOnly, is_busy, is_damaged
 from gradeapp.errors import ProjectError
 from gradeapp.paths import default_project
-from gradeapp.services.demo import build_demo, ensure_default_project
 
 
 def project_path(path: str | Path | None) -> Path:
-    """Return the project file to use: the given path, else the per-user default (a copy of the demo)."""
+    """Return the project file to use: the given path, else GRADEAPP_PROJECT, else the per-user default.
+
+    Only the per-user default is built from the demo on first use: a path the person named, by
+    --project or by GRADEAPP_PROJECT, is taken as it is, so a typo is refused rather than filled.
+    """
     if path:
         return Path(path)
+    named = os.environ.get("GRADEAPP_PROJECT")
+    if named:
+        return Path(named)
+    # deferred: the demo builder loads pandas, which opening a project for the desk does not need
+    from gradeapp.services.demo import ensure_default_project
+
     default = default_project()
     ensure_default_project(default)
     return default
 
 
-def open_existing(path: str | Path | None) -> Store:
-    """Open the project at path (or the per-user default, created from the demo on first use)."""
+def existing_project_path(path: str | Path | None) -> Path:
+    """Return the project file to use (see project_path); refuse one that does not exist."""
     target = project_path(path)
     if not target.exists():
         raise ProjectError(
             f"{target}: no such project file (create it with 'gradeapp init --project {target}')"
         )
-    return open_project(target, create=False)
+    return target
+
+
+def open_existing(path: str | Path | None) -> Store:
+    """Open the project at path (or GRADEAPP_PROJECT, or the per-user default built from the demo)."""
+    return open_project(existing_project_path(path), create=False)
 
 
 def create_project(path: str | Path | None, *, demo: bool = False, name: str | None = None) -> Path:
@@ -36,6 +51,8 @@ def create_project(path: str | Path | None, *, demo: bool = False, name: str | N
     if target.exists():
         raise ProjectError(f"{target}: already exists (choose another --project)")
     if demo:
+        from gradeapp.services.demo import build_demo  # deferred: it loads pandas
+
         build_demo(target)
     else:
         open_project(target, create=True, name=name).close()

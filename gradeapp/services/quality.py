@@ -1,7 +1,9 @@
 """Annotator quality signals: pass rate, speed, agreement with others and the judge, fast decisions.
 
-Speed comes from the people's `submit` review events (`reviews.seconds`: the dwell time of an item,
-capped by the desk); a submit faster than the threshold (default 5 s) is a "fast decision".
+Speed comes from each person's first `submit` of an item (`reviews.seconds`: the dwell time of the item,
+capped by the desk); a first submit faster than FAST_SECONDS (5 s, `gradeapp annotators --fast`) is a
+"fast decision". A later submit of the same item (reopened with U, or revised after the reveal) measures
+the second look, not the reading, so it counts neither as a submit nor for speed.
 Agreement is over cells (generation x criterion): with the judge's majority over its runs, and with
 every other person who graded the same cell (pairs pooled). `write_annotators_csv` writes the table
 that `gradeapp export` ships as annotators.csv.
@@ -22,7 +24,14 @@ from gradeapp.io.tables import write_csv
 from gradeapp.services.adjudication import human_labels, human_pairs
 from gradeapp.services.judge_run_cache import packed_judge_runs
 
-FAST_SECONDS = 5.0
+FAST_SECONDS = 5.0  # a first read of a Skill-Mix text and its k + 3 criteria takes longer than this
+
+
+def first_submits(store: Store) -> pd.DataFrame:
+    """Return each person's first submit of each item: grader, generation_id, seconds, created (read-only)."""
+    submits = team_store.submit_reviews(store)  # in insertion order
+    return submits.drop_duplicates(["grader", "generation_id"], keep="first").reset_index(drop=True)
+
 
 ANNOTATOR_COLUMNS = (
     "annotator",
@@ -44,8 +53,8 @@ ANNOTATOR_COLUMNS = (
 
 
 def fast_decisions(store: Store, threshold: float = FAST_SECONDS) -> pd.DataFrame:
-    """Return the submits faster than threshold seconds: annotator, uid, seconds, created (read-only)."""
-    sub = team_store.submit_reviews(store)
+    """Return the first submits faster than threshold seconds: annotator, uid, seconds, created (read-only)."""
+    sub = first_submits(store)
     fast = sub[sub["seconds"].notna() & (sub["seconds"] < threshold)]
     uids = {gid: uid for uid, gid in team_store.uid_ids(store).items()}
     return pd.DataFrame(
@@ -122,7 +131,7 @@ def annotator_table(
     labels = human_labels(store, frame)
     with_judge = _judge_on_labels(store, labels, judge)
     pairs = human_pairs(labels)
-    submits = team_store.submit_reviews(store)
+    submits = first_submits(store)
     names = sorted(set(labels["grader"]) | set(submits["grader"]))
     out = []
     for name in names:
@@ -140,7 +149,7 @@ def annotator_table(
         ro = kappa_row(own, other)
         warnings = []
         if n_fast:
-            warnings.append(f"{n_fast} of {len(secs)} submits took under {threshold:g} s")
+            warnings.append(f"{n_fast} of {len(secs)} first submits took under {threshold:g} s")
         out.append(
             {
                 "annotator": name,

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp.db import open_project
 from gradeapp.services.audit_queue import audit_progress
-from gradeapp.ui.stats_view import FrameModel, _Job
+from gradeapp.services.project import open_existing
+from gradeapp.ui.frame_model import FrameModel
+from gradeapp.ui.jobs import Job, start_job
 
 PANEL_COLUMNS = [
     "student", "k", "graded", "drawn", "estimate", "ci_low", "ci_high", "cs_low", "cs_high",
@@ -31,8 +32,7 @@ PANEL_COLUMNS = [
 
 
 def _progress(store_path: Path, draw: str | None, target: float):
-
-    with open_project(store_path, create=False) as store:
+    with open_existing(store_path) as store:
         return audit_progress(store, draw=draw, target=target)
 
 
@@ -50,7 +50,7 @@ class AuditPanel(QWidget):
         self._dirty = False
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self._jobs: list = []  # jobs are not auto-deleted (see stats_view._Job): kept until the pool is idle
+        self._jobs: list[Job] = []  # jobs are not auto-deleted (see jobs.Job): kept until the pool is idle
         self.target = QDoubleSpinBox()
         self.target.setRange(0.005, 0.5)
         self.target.setSingleStep(0.005)
@@ -63,6 +63,15 @@ class AuditPanel(QWidget):
         self.message = QLabel("computing the audit…")
         self.message.setWordWrap(True)
         self.message.setObjectName("audit_message")
+        # an empty queue says why, with the action that fixes it (see gradeapp.ui.audit_mode)
+        self.empty_reason = QLabel()
+        self.empty_reason.setWordWrap(True)
+        self.empty_reason.setObjectName("audit_empty_reason")
+        self.empty_reason.setStyleSheet("font-weight: bold;")
+        self.fix_button = QPushButton()
+        self.fix_button.setObjectName("audit_fix")
+        self.empty_reason.hide()
+        self.fix_button.hide()
         self.model = FrameModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -75,6 +84,10 @@ class AuditPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.message)
+        fix = QHBoxLayout()
+        fix.addWidget(self.empty_reason, 1)
+        fix.addWidget(self.fix_button)
+        layout.addLayout(fix)
         layout.addWidget(self.table, 1)
         self.target.valueChanged.connect(lambda _v: self.refresh())
 
@@ -85,13 +98,17 @@ class AuditPanel(QWidget):
             return
         self._busy, self._dirty = True, False
         draw, target = self.draw, float(self.target.value())
-        job = _Job(lambda _report: _progress(self.store_path, draw, target))
+        job = Job(lambda _report: _progress(self.store_path, draw, target))
         job.signals.finished.connect(self._on_done)
         job.signals.failed.connect(self._on_failed)
-        if self.pool.activeThreadCount() == 0:
-            self._jobs.clear()
-        self._jobs.append(job)
-        self.pool.start(job)
+        start_job(self.pool, self._jobs, job)
+
+    def show_fix(self, reason: str | None, action: str | None) -> None:
+        """Show why the queue is empty and the button that fixes it (None hides both)."""
+        self.empty_reason.setText(reason or "")
+        self.empty_reason.setVisible(reason is not None)
+        self.fix_button.setText(action or "")
+        self.fix_button.setVisible(action is not None)
 
     def _on_failed(self, message: str) -> None:
         self._busy = False
@@ -104,6 +121,7 @@ class AuditPanel(QWidget):
         self.progress = progress
         self.message.setText(progress.message)
         self.model.set_frame(progress.cells.reindex(columns=PANEL_COLUMNS))
+        self.table.resizeColumnsToContents()
         self.progress_ready.emit(progress)
 
     def shutdown(self) -> None:

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
-from gradeapp.db import open_project
 from gradeapp.services.evidence import evidence_statistics
+from gradeapp.services.project import open_existing
 
 TABLES = (
     ("grounding_by_k", "Credited points with a grounded quote, per judge and k (Wilson 95%)"),
@@ -26,7 +26,7 @@ TABLES = (
 
 
 def _statistics(store_path: Path) -> dict[str, pd.DataFrame]:
-    with open_project(store_path, create=False) as store:
+    with open_existing(store_path) as store:
         return evidence_statistics(store)
 
 

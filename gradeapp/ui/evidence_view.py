@@ -152,7 +152,7 @@ class EvidenceController:
 
     def __init__(self, window: QMainWindow) -> None:
         # The desk's main window (not imported: it imports this module). Used: text_view, item, store,
-        # grader_id, undo_stack, item_shown, _write (its one way to write), show_generation.
+        # grader_id, undo_stack, item_shown, run_write (its one way to write), show_generation.
         self.window = window
         self.view = window.text_view
         self.marks: list[dict] = []
@@ -213,7 +213,7 @@ class EvidenceController:
             )
             return
         item = window.item
-        change = window._write(
+        change = window.run_write(
             lambda: evidence.mark_evidence(
                 window.store, window.grader_id, item.generation_id, criterion, *span
             )
@@ -234,7 +234,7 @@ class EvidenceController:
         )
         hits = [m for m in self.marks if span and m["start_char"] < span[1] and span[0] < m["end_char"]]
         for mark in hits:
-            change = self.window._write(
+            change = self.window.run_write(
                 lambda m=mark: evidence.remove_evidence(self.window.store, self.window.grader_id, m["id"])
             )
             if change is not None:
@@ -249,7 +249,7 @@ class EvidenceController:
         """Make a mark present (adding it again as a new row) or absent; return the mark's current id."""
         window = self.window
         op = evidence.restore_evidence if present else evidence.remove_evidence
-        change = window._write(lambda: op(window.store, window.grader_id, mark_id))
+        change = window.run_write(lambda: op(window.store, window.grader_id, mark_id))
         if (
             change is not None
             and window.item is not None

@@ -1,65 +1,41 @@
-"""The grading desk's main window: queue, text, rubric, context; every action on a key."""
+"""The grading desk's main window: queue, text, rubric, context; every action on a key.
+
+The window only renders: the desk's logic is gradeapp.services.desk.DeskSession (Qt-free), whose methods
+return the Change each key wrote; the window applies it to the rubric and the queue row, and nothing
+else is read again. The File menu is gradeapp.ui.file_actions, audit mode gradeapp.ui.audit_mode.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sqlite3
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QEvent, QObject, QProcess, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDialog,
-    QDockWidget,
-    QFileDialog,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QInputDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPlainTextEdit,
-    QSizePolicy,
-    QSplitter,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QUndoStack
+from PySide6.QtWidgets import QInputDialog, QMainWindow, QMessageBox, QWidget
 
-from gradeapp import __version__
-from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC, is_skill_criterion
-from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import backup, grading, guidelines, team
-from gradeapp.ui import shortcuts
+from gradeapp.services.desk import DeskSession
+from gradeapp.services.grading import Change, Item, ItemTimer
+from gradeapp.services.project import open_existing
+from gradeapp.ui.audit_mode import AuditMode
+from gradeapp.ui.desk_actions import build_actions, build_menus
+from gradeapp.ui.desk_layout import SPLIT, DeskLayout
 from gradeapp.ui.evidence_view import EvidenceController
-from gradeapp.ui.item_view import ContextView, GuidelineView, TextView
-from gradeapp.ui.queue_model import QueueModel
-from gradeapp.ui.rubric_view import RubricView
+from gradeapp.ui.file_actions import FileActions, remember_recent
+from gradeapp.ui.optional_views import OptionalViews
 from gradeapp.ui.undo import DecisionsCommand, FlagCommand, SubmitCommand
 
 T = TypeVar("T")
-ROW_HEIGHT = 22
-MAX_RECENT = 8
-OPTIONAL_VIEWS = {
-    "stats": ("gradeapp.ui.stats_view", "open_stats_view", "Statistics"),
-    "adjudication": ("gradeapp.ui.adjudication_view", "open_adjudication_view", "Adjudication"),
-    "run": ("gradeapp.ui.run_dialog", "open_run_dialog", "Run generation/judge"),
-    "annotators": ("gradeapp.ui.annotators_view", "open_annotators_view", "Annotators"),
-    "guidelines": ("gradeapp.ui.guidelines_view", "open_guidelines_editor", "Guidelines"),
-}
-STATUS_CHOICES = [("all", "All"), ("ungraded", "Ungraded"), ("graded", "Graded"), ("flagged", "Flagged")]
-
-
 SCREEN_SHARE = 0.85  # of the available screen, on first start (then the saved geometry)
+BLIND_OFF = (
+    "Blind mode is OFF: the judge is shown, so every decision you make from now on is stored as "
+    "post-reveal and left out of the agreement statistics. Ctrl+B hides the judge again."
+)
 
 
 def first_size(available) -> tuple[int, int]:
@@ -88,24 +64,7 @@ def ensure_annotator(settings: QSettings, parent: QWidget | None = None) -> str:
     return name
 
 
-class _NoteKeys(QObject):
-    """Let Esc leave the note box (saving the note) so plain keys grade again."""
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
-            self.window.save_note()
-            self.window.queue_view.setFocus()
-            return True
-        if event.type() == QEvent.Type.FocusOut:
-            self.window.save_note()
-        return False
-
-
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, DeskLayout):
     """One project's desk; open several for several projects."""
 
     item_shown = Signal(int)
@@ -116,8 +75,8 @@ class MainWindow(QMainWindow):
     def __init__(self, store_path: Path, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.store = open_project(Path(store_path), create=False)
         self.store_path = Path(store_path)
+        self.store = open_existing(self.store_path)
         # A package is graded as the person it was made for: merge refuses anyone else's work.
         self.package_for = team.package_person(self.store)
         self.annotator = self.package_for or ensure_annotator(settings, self)
@@ -130,374 +89,60 @@ class MainWindow(QMainWindow):
             self.grader_id = self.store.grader_id("human", self.annotator)
             guidelines.ensure_guidelines(self.store)
             self.backup_thread = backup.rolling_in_background(self.store.path)
-        self.blind = settings.value("blind", True, type=bool)
+        self.session = DeskSession(self.store, self.grader_id, blind=settings.value("blind", True, type=bool))
         self.undo_stack = QUndoStack(self)
-        self.timer = grading.ItemTimer()
-        self.item: grading.Item | None = None
         self.current_row: int | None = None
-        self._showing = False
-        self._note_saved = ""
         self._total: int | None = None
         self._closed = False
-        self._prefetched: dict[int, grading.Item] = {}
         self._prefetch_wanted = False
         self._after_paint: list[Callable[[], None]] = []
         self.inform: Callable[[str, str], Any] = lambda title, text: QMessageBox.information(
             self, title, text
         )
         self.warn: Callable[[str, str], Any] = lambda title, text: QMessageBox.warning(self, title, text)
-
-        self._build_widgets()
-        self._build_actions()
-        self._build_menus()
-        self._build_audit_mode()
+        self.file_actions = FileActions(self)
+        self.views = OptionalViews(self)
+        self.build_layout()  # DeskLayout: the widgets, in gradeapp.ui.desk_layout
+        self.audit_mode = AuditMode(self)
+        build_actions(self)
+        build_menus(self)
         self.evidence = EvidenceController(self)  # evidence: its own actions, menu and highlights
-        self._remember_recent(self.store_path)
+        remember_recent(settings, self.store_path)
         package = f" — package for {self.package_for}" if self.package_for else ""
         package += " — read-only" if self.readonly else ""
         self.setWindowTitle(
             f"{self.store.project.get('name', self.store_path.stem)}{package} — gradeapp desk"
         )
         self._restore_geometry()
+        self._update_blind_label()
         self.refresh_progress()
-        if self.model.rowCount():
-            self.show_row(0)
+        self.show_start()
         self.queue_view.setFocus()
 
-    # -- construction -----------------------------------------------------------------------------
-    def _build_widgets(self) -> None:
-        """Build the window: queue panel | text and rubric | context and guidelines, then the status bar."""
-        queue_panel = self._build_queue_panel()
-        center = self._build_center()
-        right = self._build_right()
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(queue_panel)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(right)
-        self.splitter.setSizes([380, 620, 340])
-        self.setCentralWidget(self.splitter)
-        self._build_status_bar()
+    # the session holds the item on screen, its timer and blind mode; the window only shows them
+    @property
+    def item(self) -> Item | None:
+        return self.session.item
 
-    def _build_queue_panel(self) -> QWidget:
-        """Return the queue table with its filters above it."""
-        self._build_queue_view()
-        queue_panel = QWidget()
-        qlay = QVBoxLayout(queue_panel)
-        qlay.setContentsMargins(0, 0, 0, 0)
-        qlay.addWidget(self._build_filters())
-        qlay.addWidget(self.queue_view)
-        return queue_panel
+    @property
+    def timer(self) -> ItemTimer:
+        return self.session.timer
 
-    def _build_queue_view(self) -> None:
-        self.model = QueueModel(self.store, self.grader_id, {}, self)
-        self.queue_view = QTableView()
-        self.queue_view.setModel(self.model)
-        self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.queue_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.queue_view.setTabKeyNavigation(False)
-        vh = self.queue_view.verticalHeader()
-        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # fixed heights: no per-row sizing on 1M rows
-        vh.setDefaultSectionSize(ROW_HEIGHT)
-        vh.hide()
-        hh = self.queue_view.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setStretchLastSection(True)
-        for col, width in enumerate((70, 104, 22, 104)):
-            self.queue_view.setColumnWidth(col, width)
-        self.queue_view.selectionModel().currentRowChanged.connect(self._on_queue_current_changed)
+    @property
+    def blind(self) -> bool:
+        return self.session.blind
 
-    def _build_filters(self) -> QWidget:
-        """Return the queue's filter combos (status, student, k, topic, draw) in a two-column grid."""
-        self.filters: dict[str, QComboBox] = {}
-        values = grading.queue_filter_values(self.store)
-        filter_box = QWidget()
-        grid = QGridLayout(filter_box)
-        grid.setContentsMargins(2, 2, 2, 2)
-        for n, (key, label) in enumerate(
-            (
-                ("status", "Status"),
-                ("student", "Student"),
-                ("k", "k"),
-                ("topic", "Topic"),
-                ("draw", "Draw"),
-            )
-        ):
-            combo = QComboBox()
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(6)
-            if key == "status":
-                for value, text in STATUS_CHOICES:
-                    combo.addItem(text, value)
-            else:
-                combo.addItem("Any", None)
-                for v in values[key]:
-                    combo.addItem(str(v), v)
-            combo.currentIndexChanged.connect(self._on_filter_changed)
-            self.filters[key] = combo
-            caption = QLabel(label)
-            caption.setBuddy(combo)
-            grid.addWidget(caption, n // 2, (n % 2) * 2)
-            grid.addWidget(combo, n // 2, (n % 2) * 2 + 1)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
-        return filter_box
+    @property
+    def audit_panel(self):
+        return self.audit_mode.panel
 
-    def _build_center(self) -> QSplitter:
-        """Return the header and text above the rubric and the note box."""
-        self.header = QLabel()
-        self.header.setTextFormat(Qt.TextFormat.PlainText)
-        # a new item must not re-lay out the window (a full repaint): the header keeps its size
-        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.text_view = TextView()
-        self.text_view.painted.connect(self._on_text_painted)
-        self.rubric_view = RubricView()
-        self.note_box = QPlainTextEdit()
-        self.note_box.setPlaceholderText(
-            "Note (N to write, Esc to leave; Alt+key or Ctrl+Return still work here)"
-        )
-        self.note_box.setMaximumHeight(70)
-        self.note_box.setTabChangesFocus(True)
-        self.note_box.installEventFilter(_NoteKeys(self))
-        center = QSplitter(Qt.Orientation.Vertical)
-        top = QWidget()
-        tlay = QVBoxLayout(top)
-        tlay.setContentsMargins(0, 0, 0, 0)
-        # the saved indicator sits in the header row: header and indicator change together on every
-        # key, and keeping both in one strip lets Qt repaint that strip instead of the whole window
-        self.saved_label = QLabel("")
-        self.saved_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.saved_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.saved_label.setFixedWidth(
-            self.saved_label.fontMetrics().horizontalAdvance("saved ✓ 00:00:00 ") + 8
-        )
-        self.saved_label.setAccessibleName("Saved indicator")
-        head = QHBoxLayout()
-        head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.header, 1)
-        head.addWidget(self.saved_label)
-        tlay.addLayout(head)
-        tlay.addWidget(self.text_view)
-        center.addWidget(top)
-        bottom = QWidget()
-        blay = QVBoxLayout(bottom)
-        blay.setContentsMargins(0, 0, 0, 0)
-        blay.addWidget(self.rubric_view)
-        blay.addWidget(self.note_box)
-        center.addWidget(bottom)
-        center.setSizes([260, 300])
-        return center
+    @property
+    def audit_dock(self):
+        return self.audit_mode.dock
 
-    def _build_right(self) -> QSplitter:
-        """Return the context (topic, limit, skills) above the guidelines."""
-        self.context_view = ContextView()
-        self.guideline_view = GuidelineView()
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.context_view)
-        right.addWidget(self.guideline_view)
-        right.setSizes([400, 150])
-        return right
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.progress_label = QLabel()
-        self.blind_label = QLabel()
-        self.who_label = QLabel(f"annotator: {self.annotator}")
-        for w in (self.progress_label, self.blind_label, self.who_label):
-            w.setTextFormat(Qt.TextFormat.PlainText)
-            bar.addPermanentWidget(w)
-        self._update_blind_label()
-
-    def _build_actions(self) -> None:
-        self.actions_by_id: dict[str, QAction] = {}
-        handlers: dict[str, Callable[[], None]] = {
-            "topic": lambda: self.press(TOPIC),
-            "makes_sense": lambda: self.press(MAKES_SENSE),
-            "sentence_limit": lambda: self.press(SENTENCE_LIMIT),
-            "accept": self.accept_rest,
-            "submit": self.submit,
-            "reopen": self.reopen_last,
-            "flag": self.toggle_flag,
-            "skip": self.skip,
-            "note": self.note_box.setFocus,
-            "next": lambda: self.move(+1),
-            "previous": lambda: self.move(-1),
-            "undo": self.undo_stack.undo,
-            "redo": self.undo_stack.redo,
-            "blind": self.toggle_blind,
-            "filters": lambda: self.filters["status"].setFocus(),
-            "queue": self.queue_view.setFocus,
-            "stats": lambda: self.open_optional("stats"),
-            "adjudication": lambda: self.open_optional("adjudication"),
-            "run": lambda: self.open_optional("run"),
-            "annotators": lambda: self.open_optional("annotators"),
-            "guidelines": lambda: self.open_optional("guidelines"),
-            "new": self.new_project,
-            "open": self.open_project_dialog,
-            "import": self.import_dialog,
-            "export": self.export,
-            "close": self.close,
-            "quit": self._quit,
-            "cheatsheet": self.show_cheat_sheet,
-            "about": self.show_about,
-        }
-        for n in range(1, shortcuts.MAX_SKILL_KEYS + 1):
-            handlers[shortcuts.skill_action(n)] = lambda n=n: self.press_skill(n)
-        for sc in shortcuts.ALL:
-            action = QAction(sc.label, self)
-            action.setShortcuts([QKeySequence(k) for k in sc.keys])
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            # triggered(bool) would pass 'checked' into the handler: call it without arguments
-            action.triggered.connect(lambda _checked=False, h=handlers[sc.action]: h())
-            self.addAction(action)
-            self.actions_by_id[sc.action] = action
-        blind = self.actions_by_id["blind"]
-        blind.setCheckable(True)
-        blind.setChecked(self.blind)
-        self.undo_stack.canUndoChanged.connect(self.actions_by_id["undo"].setEnabled)
-        self.undo_stack.canRedoChanged.connect(self.actions_by_id["redo"].setEnabled)
-        self.actions_by_id["undo"].setEnabled(False)
-        self.actions_by_id["redo"].setEnabled(False)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        menus = {name: bar.addMenu(f"&{name}") for name in ("File", "Edit", "View", "Grade", "Help")}
-        self.recent_menu = None
-        for sc in shortcuts.ALL:
-            menus[sc.menu].addAction(self.actions_by_id[sc.action])
-            if sc.action == "open":
-                self.recent_menu = menus["File"].addMenu("Open &recent")
-                self.recent_menu.aboutToShow.connect(self._fill_recent)
-
-    # -- audit mode: the draw served widest interval first --------------------------------------------
-    def _build_audit_mode(self) -> None:
-        self.audit_panel = None
-        self.audit_dock = None
-        self._audit_reorder = False
-        action = QAction("&Audit mode: widest interval first", self)
-        action.setCheckable(True)
-        action.toggled.connect(self.set_audit_mode)
-        self.actions_by_id["audit_mode"] = action
-        view = next(a.menu() for a in self.menuBar().actions() if a.text() == "&View")
-        view.addSeparator()
-        view.addAction(action)
-        self.judgment_recorded.connect(self._on_audit_judgment)
-
-    def set_audit_mode(self, on: bool) -> None:
-        """Serve the audit draw widest interval first with its intervals in a panel (off: the queue by id)."""
-        if on and self.audit_panel is None:
-            from gradeapp.ui.audit_panel import AuditPanel  # deferred: it loads the statistics (matplotlib)
-
-            self.audit_panel = AuditPanel(self.store_path, self)
-            self.audit_panel.progress_ready.connect(self._on_audit_progress)
-            self.audit_panel.reorder_button.clicked.connect(self._audit_reorder_now)
-            self.audit_dock = QDockWidget("Audit: intervals and items left", self)
-            self.audit_dock.setObjectName("audit_dock")
-            self.audit_dock.setWidget(self.audit_panel)
-            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.audit_dock)
-        if self.audit_dock is not None:
-            self.audit_dock.setVisible(on)
-        if on:
-            self.audit_panel.draw = self.filters["draw"].currentData()
-            self._audit_reorder_now()
-        else:
-            self.model.set_order(None)
-            self._after_reorder()
-
-    def _audit_reorder_now(self) -> None:
-        self._audit_reorder = True
-        self.audit_panel.refresh()
-
-    def _on_audit_progress(self, progress) -> None:
-        if self._audit_reorder and self.actions_by_id["audit_mode"].isChecked():
-            self._audit_reorder = False
-            self.model.set_order(progress.order)
-            self._after_reorder()
-        if progress.all_reached:
-            self.statusBar().showMessage(progress.message, 10_000)
-
-    def _after_reorder(self) -> None:
-        self.current_row = None
-        self._total = None
-        self.refresh_progress()
-        if self.model.rowCount():
-            self.show_row(0)
-
-    def _on_audit_judgment(self, _generation_id: int) -> None:
-        if self.audit_panel is not None and self.actions_by_id["audit_mode"].isChecked():
-            self.audit_panel.refresh()
-
-    # -- showing ----------------------------------------------------------------------------------
-    def show_row(self, row: int) -> None:
-        gid = self.model.generation_id(row)
-        if gid is not None:
-            self.show_generation(gid)
-
-    def show_generation(self, generation_id: int) -> None:
-        """Show one generation (and select it in the queue when it is loaded there)."""
-        if self.item is None or self.item.generation_id != generation_id:
-            self.save_note()
-            self.timer.restart()
-        prefetched = self._prefetched.pop(generation_id, None)
-        self.item = prefetched or grading.load_item(
-            self.store, self.grader_id, generation_id, blind=self.blind
-        )
-        self.current_row = self.model.row_of(generation_id)
-        self._render()
-        self._prefetch_wanted = True
-        if self.current_row is not None:
-            self._showing = True
-            self.queue_view.selectRow(self.current_row)
-            self._showing = False
-        self.item_shown.emit(generation_id)
-
-    def _on_text_painted(self) -> None:
-        # prefetch only once the new item is on screen, so that reading ahead never delays a paint
-        if self._prefetch_wanted:
-            self._prefetch_wanted = False
-            QTimer.singleShot(0, self._prefetch_next)
-        if self._after_paint:
-            QTimer.singleShot(0, self._flush_after_paint)
-
-    def _flush_after_paint(self) -> None:
-        while self._after_paint and not self._closed:
-            self._after_paint.pop(0)()
-
-    def _prefetch_next(self) -> None:
-        """Read the next item while the person looks at this one, so that Enter shows it at once."""
-        if self._closed or self.current_row is None:
-            return
-        gid = self.model.generation_id(self.current_row + 1)
-        if gid is not None and gid not in self._prefetched:
-            self._prefetched = {gid: grading.load_item(self.store, self.grader_id, gid, blind=self.blind)}
-
-    def _render(self) -> None:
-        item = self.item
-        if item is None:
-            return
-        state = (
-            "submitted"
-            if item.submitted
-            else ("draft" if any(v is not None for v in item.decisions.values()) else "new")
-        )
-        flag = "  ·  FLAGGED" if item.flagged else ""
-        self.header.setText(f"{item.uid}  ·  {item.topic}  ·  k = {item.k}  ·  {state}{flag}")
-        if self.text_view.property("generation") != item.generation_id:
-            self.text_view.show_item(item)
-            self.text_view.setProperty("generation", item.generation_id)
-            self.context_view.show_item(item)
-            self.guideline_view.show_item(item)
-            self.note_box.setPlainText(item.note)
-            self._note_saved = item.note
-        self.rubric_view.show_item(item)
-
-    def _on_queue_current_changed(self, current, _previous) -> None:
-        if not self._showing and current.isValid():
-            self.show_row(current.row())
-
-    # -- writing ----------------------------------------------------------------------------------
-    def _write(self, what: Callable[[], T]) -> T | None:
-        """Run one core write; show 'saved' only once it has committed, explain a busy or broken file."""
+    # -- writing ------------------------------------------------------------------------------------
+    def run_write(self, what: Callable[[], T]) -> T | None:
+        """Run one write; show 'saved' only once it has committed, explain a busy or broken file."""
         if self.readonly:
             self.statusBar().showMessage(
                 f"{self.store_path} is read-only here: nothing can be graded (copy it to a writable folder)",
@@ -527,62 +172,49 @@ class MainWindow(QMainWindow):
         self.saved_label.setText(f"saved ✓ {datetime.now():%H:%M:%S}")
         return result
 
-    def _require_item(self) -> grading.Item | None:
+    def _require_item(self) -> Item | None:
         if self.item is None:
             self.statusBar().showMessage("The queue is empty.", 4000)
         return self.item
 
+    def _decide(self, act: Callable[[], Change]) -> None:
+        """Run a decision (a criterion key or accept), push its undo command, show what it changed."""
+        if self._require_item() is None:
+            return
+        self.feedback.dismiss()  # a new decision: the last item's verdicts have been seen
+        change = self.run_write(act)
+        if change is None:
+            return
+        words = ", ".join(
+            f"{c} → {'–' if v is None else ('pass' if v else 'fail')}" for c, v in change.values.items()
+        )
+        self.undo_stack.push(
+            DecisionsCommand(self, change.generation_id, change.values, change.previous, words)
+        )
+        self.show_change(change)
+
     def press_skill(self, n: int) -> None:
-        item = self._require_item()
-        if item is None:
-            return
-        skills = [c for c in item.criteria if is_skill_criterion(c)]
-        if n > len(skills):
-            self.statusBar().showMessage(f"This item has {len(skills)} skills.", 3000)
-            return
-        self.press(skills[n - 1])
+        self._decide(lambda: self.session.press(self.session.skill_criterion(n)))
 
     def press(self, criterion: str) -> None:
         """Apply a criterion's key: the opposite of its default first, then toggle."""
-        item = self._require_item()
-        if item is None:
-            return
-        value = grading.next_value(item.decisions.get(criterion), item.default(criterion))
-        self._decide({criterion: value}, f"{criterion} → {'pass' if value else 'fail'}")
+        self._decide(lambda: self.session.press(criterion))
 
     def accept_rest(self) -> None:
-        item = self._require_item()
-        if item is None:
-            return
-        values = {c: item.default(c) for c in item.undecided()}
-        if values:
-            self._decide(values, f"accept {len(values)} criteria")
+        if self.item is not None and self.item.undecided():
+            self._decide(self.session.accept_rest)
 
-    def _decide(self, values: dict[str, int | None], text: str) -> None:
-        item = self.item
-        assert item is not None
-        seconds = self.timer.touch()
-        change = self._write(
-            lambda: grading.set_decisions(
-                self.store, self.grader_id, item.generation_id, values, blind=self.blind, seconds=seconds
-            )
-        )
-        if change is None:
-            return
-        self.undo_stack.push(DecisionsCommand(self, item.generation_id, change.values, change.previous, text))
-        self._after_change(item.generation_id)
-
-    def _after_change(self, generation_id: int, *, reload: bool = True) -> None:
-        self._prefetched.pop(generation_id, None)
-        if reload:
-            self.show_generation(generation_id)
-        status = grading.queue_page(self.store, self.grader_id, {}, generation_id - 1, 1)
-        if status and status[0][0] == generation_id:
-            self.model.set_status(generation_id, status[0][5])
-        self.judgment_recorded.emit(generation_id)
+    def show_change(self, change: Change) -> None:
+        """Show what one write changed: its queue row, and the rubric when it is the item on screen."""
+        self.model.set_status(change.generation_id, change.status)
+        if self.item is not None and self.item.generation_id == change.generation_id:
+            self.render_item()
+        else:
+            self.show_generation(change.generation_id)  # undo and U bring their item back on screen
+        self.judgment_recorded.emit(change.generation_id)
 
     def submit(self) -> None:
-        """Submit the item (every criterion decided) and open the next one."""
+        """Submit the item (every criterion decided), open the next one, keep the judge's verdicts in view."""
         item = self._require_item()
         if item is None:
             return
@@ -596,55 +228,48 @@ class MainWindow(QMainWindow):
             self.move(+1)
             return
         self.save_note()
-        seconds = self.timer.touch()
-        change = self._write(
-            lambda: grading.submit(self.store, self.grader_id, item.generation_id, seconds=seconds)
-        )
-        if change is None:
+        result = self.run_write(self.session.submit)
+        if result is None:
             return
+        change, feedback = result
         self.undo_stack.push(SubmitCommand(self, item.generation_id, True, f"submit {item.uid}"))
-        # the next item replaces this one at once; the queue row and the progress need no re-read first
-        self._prefetched.pop(item.generation_id, None)
-        self.model.set_status(item.generation_id, "flagged" if item.flagged else "done")
-        self.judgment_recorded.emit(item.generation_id)
+        self.model.set_status(change.generation_id, change.status)
+        self.judgment_recorded.emit(change.generation_id)
+        # the next item replaces this one at once; the progress figures wait until it is painted
         self._after_paint.append(self.refresh_progress)
         QTimer.singleShot(100, self._flush_after_paint)  # in case nothing gets painted (hidden window)
         self.move(+1)
+        self.feedback.show_feedback(feedback)
 
     def reopen_last(self) -> None:
         """Take back the last submitted item and show it (undo with Ctrl+Z)."""
-        gid = grading.last_submitted(self.store, self.grader_id)
-        if gid is None:
-            self.statusBar().showMessage("Nothing submitted yet.", 4000)
+        change = self.run_write(self.session.reopen_last)
+        if change is None:
             return
-        if self._write(lambda: grading.unsubmit(self.store, self.grader_id, gid)) is None:
-            return
-        self.undo_stack.push(SubmitCommand(self, gid, False, "reopen last submitted"))
+        self.feedback.dismiss()
+        self.undo_stack.push(SubmitCommand(self, change.generation_id, False, "reopen last submitted"))
         self.refresh_progress()
-        self._after_change(gid)
+        self.show_change(change)
 
     def toggle_flag(self) -> None:
-        item = self._require_item()
-        if item is None:
+        if self._require_item() is None:
             return
-        flagged = not item.flagged
-        if (
-            self._write(lambda: grading.set_flag(self.store, self.grader_id, item.generation_id, flagged))
-            is None
-        ):
-            return
-        self.undo_stack.push(FlagCommand(self, item.generation_id, flagged, "flag" if flagged else "unflag"))
-        self._after_change(item.generation_id)
+        change = self.run_write(self.session.toggle_flag)
+        if change is not None:
+            self.undo_stack.push(
+                FlagCommand(
+                    self, change.generation_id, bool(change.flagged), "flag" if change.flagged else "unflag"
+                )
+            )
+            self.show_change(change)
 
     def skip(self) -> None:
-        item = self._require_item()
-        if item is None:
+        if self._require_item() is None:
             return
-        seconds = self.timer.touch()
-        if (
-            self._write(lambda: grading.skip(self.store, self.grader_id, item.generation_id, seconds))
-            is not None
-        ):
+        self.save_note()
+        change = self.run_write(self.session.skip)
+        if change is not None:
+            self.model.set_status(change.generation_id, change.status)
             self.move(+1)
 
     def save_note(self) -> None:
@@ -652,40 +277,35 @@ class MainWindow(QMainWindow):
         if self.item is None or self._closed:
             return
         text = self.note_box.toPlainText().strip()
-        if text == self._note_saved:
-            return
-        gid = self.item.generation_id
-        if self._write(lambda: grading.add_note(self.store, self.grader_id, gid, text)) is not None:
-            self._note_saved = text
-            self.item.note = text
+        if text != self.item.note:
+            self.run_write(lambda: self.session.save_note(text))
 
-    # -- undo targets (gradeapp.ui.undo.Desk) -----------------------------------------------------
+    def escape(self) -> None:
+        """Esc: leave the note box (saving the note), else hide the judge's verdicts on the last item."""
+        if self.note_box.hasFocus():
+            self.save_note()
+            self.queue_view.setFocus()
+            return
+        self.feedback.dismiss()
+
+    # -- undo targets (gradeapp.ui.undo.Desk) -------------------------------------------------------
     def apply_values(self, generation_id: int, values: dict[str, int | None]) -> None:
-        self.timer.touch()
-        if (
-            self._write(
-                lambda: grading.set_decisions(
-                    self.store, self.grader_id, generation_id, values, blind=self.blind
-                )
-            )
-            is not None
-        ):
-            self._after_change(generation_id)
+        change = self.run_write(lambda: self.session.set_values(generation_id, values))
+        if change is not None:
+            self.show_change(change)
 
     def apply_submitted(self, generation_id: int, submitted: bool) -> None:
-        op = grading.submit if submitted else grading.unsubmit
-        if self._write(lambda: op(self.store, self.grader_id, generation_id)) is not None:
+        change = self.run_write(lambda: self.session.set_submitted(generation_id, submitted))
+        if change is not None:
             self.refresh_progress()
-            self._after_change(generation_id)
+            self.show_change(change)
 
     def apply_flag(self, generation_id: int, flagged: bool) -> None:
-        if (
-            self._write(lambda: grading.set_flag(self.store, self.grader_id, generation_id, flagged))
-            is not None
-        ):
-            self._after_change(generation_id)
+        change = self.run_write(lambda: self.session.set_flag(generation_id, flagged))
+        if change is not None:
+            self.show_change(change)
 
-    # -- navigation and queue ---------------------------------------------------------------------
+    # -- navigation and queue -----------------------------------------------------------------------
     def move(self, step: int) -> None:
         row = self.current_row if self.current_row is not None else -1
         target = self.model.next_row(row) if step > 0 else (row - 1 if row > 0 else None)
@@ -694,155 +314,132 @@ class MainWindow(QMainWindow):
             return
         self.show_row(target)
 
-    def _filter_values(self) -> dict[str, Any]:
+    def filter_values(self) -> dict[str, Any]:
         return {k: c.currentData() for k, c in self.filters.items() if c.currentData() is not None}
 
-    def _on_filter_changed(self) -> None:
-        self.model.set_filters(self._filter_values())
+    def show_start(self) -> None:
+        """Show where this person left off: the first item of the queue (in its order) not submitted."""
+        self.current_row = None
+        if not self.model.rowCount():
+            self.show_empty(
+                "No item matches these filters." if self.model.order is None else "The audit queue is empty."
+            )
+            return
+        generation_id = self.session.resume_point(self.filter_values(), self.model.order)
+        row = self.model.load_until(generation_id) if generation_id is not None else None
+        self.show_row(row if row is not None else 0)
+
+    def on_filter_changed(self) -> None:
+        self.model.set_filters(self.filter_values())
+        self.fit_queue_columns()
         self._total = None
         self.refresh_progress()
-        self.current_row = None
-        if self.model.rowCount():
-            self.show_row(0)
+        self.show_start()
+
+    def set_queue_order(self, ids: list[int] | None) -> None:
+        """Serve these generations in this order (audit mode), or the queue by id again on the same item."""
+        keep = self.item.generation_id if self.item is not None else None
+        self.model.set_order(ids)
+        self.fit_queue_columns()
+        self._total = None
+        self.refresh_progress()
+        row = self.model.load_until(keep) if ids is None and keep is not None else None
+        if row is not None:
+            self.show_row(row)
+        else:
+            self.show_start()
+
+    def queue_changed(self) -> None:
+        """Read the queue again after an import (new generations), on the same item where it still is."""
+        self.set_queue_order(self.model.order)
+
+    def add_draw_choice(self, name: str) -> None:
+        """Offer a new audit draw in the Draw filter (without switching the queue to it)."""
+        combo = self.filters["draw"]
+        if combo.findData(name) < 0:
+            combo.blockSignals(True)
+            combo.addItem(name, name)
+            combo.blockSignals(False)
 
     def refresh_progress(self) -> None:
         """Show done / total in the queue and the median seconds per item."""
-        p = grading.progress(self.store, self.grader_id, self._filter_values(), total=self._total)
+        p = grading.progress(self.store, self.grader_id, self.filter_values(), total=self._total)
         self._total = p["total"]
         median = "–" if p["median_seconds"] is None else f"{p['median_seconds']:.0f}"
         self.progress_label.setText(f"done {p['done']:,} / {self._total:,}  ·  median {median} s/item")
 
     def toggle_blind(self) -> None:
-        self.blind = self.actions_by_id["blind"].isChecked()
-        self.settings.setValue("blind", self.blind)
+        blind = self.actions_by_id["blind"].isChecked()
+        self.settings.setValue("blind", blind)
+        self.session.set_blind(blind)
         self._update_blind_label()
-        self._prefetched.clear()
-        if self.item is not None:
-            self.show_generation(self.item.generation_id)
+        self.render_item()
 
     def _update_blind_label(self) -> None:
         self.blind_label.setText(
-            "blind: judge hidden until submit" if self.blind else "blind OFF: judge shown"
+            "blind: judge hidden until submit" if self.blind else "blind OFF: post-reveal"
         )
+        self.blind_banner.setText(BLIND_OFF)
+        self.blind_banner.setVisible(not self.blind)
 
-    # -- files and other windows ------------------------------------------------------------------
-    def _remember_recent(self, path: Path) -> None:
-        recent = [p for p in (self.settings.value("recent", [], type=list) or []) if p != str(path)]
-        self.settings.setValue("recent", [str(path), *recent][:MAX_RECENT])
+    # -- showing ------------------------------------------------------------------------------------
+    def show_row(self, row: int) -> None:
+        generation_id = self.model.generation_id(row)
+        if generation_id is not None:
+            self.show_generation(generation_id)
 
-    def _fill_recent(self) -> None:
-        assert self.recent_menu is not None
-        self.recent_menu.clear()
-        for p in self.settings.value("recent", [], type=list) or []:
-            self.recent_menu.addAction(p, lambda p=p: self.open_requested.emit(Path(p)))
+    def show_generation(self, generation_id: int) -> None:
+        """Show one generation (and select it in the queue when it is loaded there)."""
+        if self.item is not None and self.item.generation_id != generation_id:
+            self.save_note()
+        self.session.show(generation_id)
+        self.current_row = self.model.row_of(generation_id)
+        self.render_item()
+        self._prefetch_wanted = True
+        if self.current_row is not None:
+            self.select_row(self.current_row)
+        self.item_shown.emit(generation_id)
 
-    def new_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "New project", str(Path.home()), "gradeapp projects (*.gradeapp)"
-        )
-        if path:
-            if not path.endswith(".gradeapp"):
-                path += ".gradeapp"
-            open_project(Path(path), create=True).close()
-            self.open_requested.emit(Path(path))
+    def on_text_painted(self) -> None:
+        # prefetch only once the new item is on screen, so that reading ahead never delays a paint
+        if self._prefetch_wanted:
+            self._prefetch_wanted = False
+            QTimer.singleShot(0, self._prefetch_next)
+        if self._after_paint:
+            QTimer.singleShot(0, self._flush_after_paint)
 
-    def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open project", str(Path.home()), "gradeapp projects (*.gradeapp);;All files (*)"
-        )
-        if path:
-            self.open_requested.emit(Path(path))
+    def _flush_after_paint(self) -> None:
+        while self._after_paint and not self._closed:
+            self._after_paint.pop(0)()
 
-    def import_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Import generations or verdicts", str(Path.home()))
-        if not paths:
+    def _prefetch_next(self) -> None:
+        """Read the next item while the person looks at this one, so that Enter shows it at once."""
+        if self._closed or self.current_row is None:
             return
+        generation_id = self.model.generation_id(self.current_row + 1)
+        if generation_id is not None:
+            self.session.prefetch(generation_id)
 
-        from gradeapp.services.imports import import_sources  # deferred: it loads pandas (~0.7 s of start-up)
+    def on_queue_current_changed(self, current, _previous) -> None:
+        if not self.selecting and current.isValid():
+            self.show_row(current.row())
 
-        report = self._write(lambda: import_sources(self.store, [Path(p) for p in paths]))
-        if report is not None:
-            self.model.set_filters(self._filter_values())
-            self._total = None
-            self.refresh_progress()
-            self.inform("Import", "\n".join(f"{src}: {counts}" for src, counts in report.items()))
-
-    def export(self) -> None:
-        """Run `gradeapp export` for this project in a background process, when that command exists."""
-        if importlib.util.find_spec("gradeapp.services.export") is None:
-            self.inform(
-                "Export", "Export is not part of this build yet (gradeapp.services.export is missing)."
-            )
-            return
-        out = QFileDialog.getExistingDirectory(self, "Export to folder", str(Path.home()))
-        if not out:
-            return
-        proc = QProcess(self)
-        proc.setProgram(sys.executable)
-        proc.setArguments(["-m", "gradeapp", "export", "--project", str(self.store_path), "--out", out])
-        proc.finished.connect(
-            lambda code, _status: self.inform(
-                "Export", f"Exported to {out}" if code == 0 else f"Export failed ({code})."
-            )
-        )
-        proc.start()
-
-    def open_optional(self, key: str) -> None:
-        """Open a view other engineers provide, when it is installed."""
-        module_name, func, title = OPTIONAL_VIEWS[key]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            self.inform(title, f"{title} is not part of this build yet.")
-            return
-        getattr(module, func)(self, self.store_path)
-
-    def show_cheat_sheet(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        lay = QVBoxLayout(dialog)
-        text = QPlainTextEdit(shortcuts.cheat_sheet(self.item.k if self.item else None))
-        text.setReadOnly(True)
-        font = text.font()
-        font.setFamily("monospace")
-        text.setFont(font)
-        lay.addWidget(text)
-        dialog.resize(720, 640)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.setObjectName("cheat_sheet")
-        dialog.show()
-        self.cheat_sheet_dialog = dialog
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About gradeapp",
-            f"gradeapp {__version__}\nThe Skill-Mix grading desk.\nProject: {self.store_path}",
-        )
-
-    def _quit(self) -> None:
-        from PySide6.QtWidgets import QApplication
-
-        QApplication.closeAllWindows()
-
-    # -- lifecycle --------------------------------------------------------------------------------
+    # -- lifecycle ----------------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(*first_size(self.screen().availableGeometry() if self.screen() else None))
         state = self.settings.value("splitter")
-        if state is not None:
-            self.splitter.restoreState(state)
+        if state is None or not self.splitter.restoreState(state):
+            self.splitter.setSizes([round(self.width() * share) for share in SPLIT])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self._closed:
             event.accept()
             return
         self.save_note()
-        if self.audit_panel is not None:
-            self.audit_panel.shutdown()
+        self.audit_mode.shutdown()
+        self.file_actions.exporter.wait()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.sync()

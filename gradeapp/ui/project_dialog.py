@@ -8,7 +8,7 @@ from typing import TypeVar
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QWidget
 
-from gradeapp.db import open_project
+from gradeapp.services.project import open_existing
 
 D = TypeVar("D", bound=QDialog)
 
@@ -26,7 +26,7 @@ class ProjectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.resize(*size)
-        self.store = open_project(Path(store_path), create=False)
+        self.store = open_existing(Path(store_path))
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override
         self.store.close()

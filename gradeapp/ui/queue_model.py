@@ -6,11 +6,14 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from gradeapp.db.store import Store
 from gradeapp.services import grading
 
-COLUMNS = ("Item", "Student", "k", "Topic", "Status")
+COLUMNS = ("Item", "Status", "k", "Student", "Topic")  # the status beside the item: never scrolled away
+STATUS = COLUMNS.index("Status")
+_FIELD = (1, 5, 3, 2, 4)  # each column's place in a queue row (id, uid, student, k, topic, status)
 PAGE_SIZE = 256
+# every status a row can show (gradeapp.db.desk_queries.row_status), so that the column fits them all
+STATUS_TEXTS = ("done", "draft", "skipped", "flagged", "done, flagged", "draft, flagged", "skipped, flagged")
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -18,9 +21,7 @@ _Index = QModelIndex | QPersistentModelIndex
 class QueueModel(QAbstractTableModel):
     """Rows (id, uid, student, k, topic, status), fetched a page at a time by keyset on the id."""
 
-    def __init__(
-        self, store: Store, grader_id: int, filters: dict[str, Any] | None = None, parent=None
-    ) -> None:
+    def __init__(self, store, grader_id: int, filters: dict[str, Any] | None = None, parent=None) -> None:
         super().__init__(parent)
         self.store, self.grader_id = store, grader_id
         self.filters: dict[str, Any] = dict(filters or {})
@@ -37,7 +38,7 @@ class QueueModel(QAbstractTableModel):
             start = self._served
             ids = self.order[start : start + PAGE_SIZE]
             self._served += len(ids)
-            page = grading.q.queue_rows(self.store, self.grader_id, ids)
+            page = grading.queue_rows(self.store, self.grader_id, ids)
             self._exhausted = self._served >= len(self.order)
         else:
             after = self._rows[-1][0] if self._rows else 0
@@ -84,8 +85,8 @@ class QueueModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return row[index.column() + 1]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return row[_FIELD[index.column()]]
         if role == Qt.ItemDataRole.UserRole:
             return row[0]
         return None
@@ -104,6 +105,12 @@ class QueueModel(QAbstractTableModel):
     def row_of(self, generation_id: int) -> int | None:
         return self._row_of.get(generation_id)
 
+    def load_until(self, generation_id: int) -> int | None:
+        """Page rows in until this generation is loaded; return its row (None when the queue lacks it)."""
+        while generation_id not in self._row_of and not self._exhausted:
+            self._load_page()
+        return self._row_of.get(generation_id)
+
     def next_row(self, row: int) -> int | None:
         """Return the row after row, paging in more rows when needed; None at the end of the queue."""
         if row + 1 >= len(self._rows) and not self._exhausted:
@@ -117,5 +124,5 @@ class QueueModel(QAbstractTableModel):
             return
         r = self._rows[row]
         self._rows[row] = (*r[:5], status)
-        idx = self.index(row, len(COLUMNS) - 1)
+        idx = self.index(row, STATUS)
         self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])

@@ -12,10 +12,19 @@ from gradeapp.core.rubric import criterion_label, is_skill_criterion
 from gradeapp.services.grading import Item
 from gradeapp.ui.shortcuts import BY_ACTION, skill_action
 
-COLUMNS = ("Key", "Criterion", "Check suggests", "You", "Judge")
+COLUMNS = ("Key", "Criterion", "Check", "You", "Judge")
+HEADER_TIPS = (
+    "The key that decides it",
+    "",
+    "What the deterministic checks suggest",
+    "Your decision",
+    "The judge's majority over its runs",
+)
 PASS = QColor(46, 160, 67, 90)
 FAIL = QColor(218, 54, 51, 90)
 DISAGREE = QColor(255, 140, 0, 150)
+CAP = 0.24  # most of the rubric's width the check and the judge may each take (past it they wrap)
+CRITERION_SHARE = 0.4  # the check and the judge give way (down to their longest word) to keep this
 
 
 def criterion_key(criterion: str, position: int) -> str:
@@ -34,16 +43,18 @@ class RubricView(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in enumerate(HEADER_TIPS):
+            self.horizontalHeaderItem(column).setToolTip(tip)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.verticalHeader().hide()
-        # fixed widths: sizing columns to their contents re-measures every cell on each change
+        # widths set from the table's own width (_fit_columns), never from the contents: sizing to contents
+        # re-measures every cell on each key; the criterion takes the largest share and every text column wraps
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 36), (2, 190), (3, 46), (4, 130)):
-            self.setColumnWidth(col, width)
+        header.setStretchLastSection(False)
         # skill names are shown in full: wrapped, never elided; rows are re-measured only when the item's
         # labels change or the columns are resized (a key press changes values, not the labels)
         self.setWordWrap(True)
@@ -54,12 +65,59 @@ class RubricView(QTableWidget):
         self._labels: tuple[str, ...] = ()
         self.setAccessibleName("Rubric")
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Size the columns from the table's width: Key and You fit, Check and Judge give way, Criterion the rest.
+
+        Text wraps at spaces only, so a column is never made narrower than its longest word (that would cut
+        the word); Check and Judge take their whole text up to CAP of the width, and give way down to their
+        longest word so that the criterion keeps at least CRITERION_SHARE of the width.
+        """
+        width = self.viewport().width()
+        natural = {c: self._text_width(c, whole=True) for c in range(len(COLUMNS))}
+        word = {c: self._text_width(c, whole=False) for c in range(len(COLUMNS))}
+        widths = {0: natural[0], 3: natural[3]}
+        for column in (2, 4):
+            widths[column] = min(natural[column], max(word[column], round(width * CAP)))
+        for column in (2, 4):  # give way while the criterion has less than its share
+            short = round(width * CRITERION_SHARE) - (width - sum(widths.values()))
+            if short > 0:
+                widths[column] = max(word[column], widths[column] - short)
+        widths[1] = max(width - sum(widths.values()), word[1])
+        header = self.horizontalHeader()
+        header.blockSignals(True)  # one re-measure of the rows below, not one per column
+        for column, size in widths.items():
+            self.setColumnWidth(column, size)
+        header.blockSignals(False)
+        self._remeasure()
+
+    def _text_width(self, column: int, *, whole: bool) -> int:
+        """Return the width a column needs for its widest text (whole) or its longest word, with padding."""
+        metrics = self.fontMetrics()
+        texts = [
+            COLUMNS[column],
+            *(self.item(r, column).text() for r in range(self.rowCount()) if self.item(r, column)),
+        ]
+        parts = texts if whole else [w for t in texts for w in t.split()]
+        return max(metrics.horizontalAdvance(t) for t in parts if t) + 14
+
+    def clear_item(self) -> None:
+        """Show no criteria (the queue is empty)."""
+        self.setRowCount(0)
+        self._labels = ()
+
     def show_item(self, item: Item) -> None:
         self._fill(item)
-        labels = tuple(self.item(r, 1).text() + self.item(r, 2).text() for r in range(self.rowCount()))
+        labels = tuple(
+            self.item(r, 1).text() + self.item(r, 2).text() + self.item(r, 4).text()
+            for r in range(self.rowCount())
+        )
         if labels != self._labels:
             self._labels = labels
-            self._remeasure()
+            self._fit_columns()
 
     def _remeasure(self, *_args) -> None:
         """Fit every row's height to its wrapped text (at least the default height)."""
@@ -80,7 +138,7 @@ class RubricView(QTableWidget):
             sugg = item.suggestions.get(crit)
             value = item.decisions.get(crit)
             judge = item.judge.get(crit)
-            judge_text = (judge.label() if judge else "n/a") if item.revealed else "hidden until submit"
+            judge_text = (judge.label() if judge else "n/a") if item.revealed else "hidden until you submit"
             cells = [
                 criterion_key(crit, skill_no),
                 criterion_label(crit, item.topic, item.k),

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint
 from gradeapp.llm.generate import run_generate
 from gradeapp.llm.judge import run_judge
+from gradeapp.services.project import open_existing
 
 
 class RunThread(QThread):
@@ -72,7 +72,7 @@ class RunThread(QThread):
         self._task = asyncio.current_task()
         if self._cancel_requested:
             return "cancelled", "cancelled before it started"
-        store = open_project(self.store_path, create=False)
+        store = open_existing(self.store_path)
 
         def progress(stats) -> None:
             self.last_saved = stats.saved

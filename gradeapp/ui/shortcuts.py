@@ -40,6 +40,7 @@ GRADE: list[Shortcut] = [
     Shortcut("flag", "Grade", "Flag / unflag for a second look", ("F", "Alt+F")),
     Shortcut("skip", "Grade", "Skip to the next item", ("S", "Alt+S")),
     Shortcut("note", "Grade", "Write a note (Esc leaves the note box)", ("N", "Alt+N")),
+    Shortcut("dismiss", "Grade", "Hide the judge's verdicts on the last item; leave the note box", ("Esc",)),
     Shortcut("next", "Grade", "Next item", ("]", "Alt+Right")),
     Shortcut("previous", "Grade", "Previous item", ("[", "Alt+Left")),
 ]

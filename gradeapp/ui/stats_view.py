@@ -13,24 +13,13 @@ seconds and recomputes when it moved.
 from __future__ import annotations
 
 import html
-import math
-import threading
-import traceback
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QRunnable,
-    Qt,
-    QThreadPool,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -38,6 +27,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTabWidget,
     QTextBrowser,
@@ -47,14 +37,16 @@ from PySide6.QtWidgets import (
 
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.summary import audit_status, headline_table, student_sentences
-from gradeapp.db import open_project
-from gradeapp.db.audit_store import change_marker, judge_graders
 from gradeapp.io.figures import plot_bias, plot_forest, plot_k_compare
 from gradeapp.io.report import headline_html, trust_sentence
-from gradeapp.services.export import export_project
 from gradeapp.services.judges import compare_with_options
-from gradeapp.services.stats import Cancelled, StatsOptions, compute_stats
+from gradeapp.services.polling import change_marker, judge_count
+from gradeapp.services.project import open_existing
+from gradeapp.services.stats import StatsOptions, compute_stats
 from gradeapp.ui.evidence_stats_view import EvidenceTab
+from gradeapp.ui.file_actions import ExportRunner
+from gradeapp.ui.frame_model import FrameModel, fit_columns
+from gradeapp.ui.jobs import Job, start_job
 
 POLL_MS = 2000
 SUMMARY_CSS = (
@@ -64,98 +56,31 @@ SUMMARY_CSS = (
 )
 
 
-class FrameModel(QAbstractTableModel):
-    """A read-only table model over a pandas DataFrame (floats shown with three decimals)."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._frame = pd.DataFrame()
-
-    def set_frame(self, frame: pd.DataFrame) -> None:
-        self.beginResetModel()
-        self._frame = frame.reset_index(drop=True)
-        self.endResetModel()
-
-    def frame(self) -> pd.DataFrame:
-        return self._frame
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._frame)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._frame.columns)
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
-            return None
-        value = self._frame.iat[index.row(), index.column()]
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            return ""
-        if isinstance(value, float):
-            return f"{value:.3f}"
-        return str(value)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return str(self._frame.columns[section])
-        return str(section + 1)
-
-
-class _Signals(QObject):
-    finished = Signal(object)
-    failed = Signal(str)
-    progress = Signal(float, str)
-    cancelled = Signal()
-
-
-class _Job(QRunnable):
-    """Run a function on the thread pool and report its progress, result, error or cancellation by signal.
-
-    fn receives a progress(fraction, what) callable, which raises Cancelled once cancel() was called.
-    """
-
-    def __init__(self, fn) -> None:
-        super().__init__()
-        # The view owns its jobs: with auto-delete the pool would free the runnable, and with it the
-        # signals' QObject of the UI thread, on the worker thread while its signal is still queued.
-        self.setAutoDelete(False)
-        self.fn = fn
-        self.signals = _Signals()
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def _progress(self, fraction: float, what: str) -> None:
-        if self._cancel.is_set():
-            raise Cancelled
-        self.signals.progress.emit(fraction, what)
-
-    def run(self) -> None:
-        try:
-            result = self.fn(self._progress)
-        except Cancelled:
-            self.signals.cancelled.emit()
-            return
-        except Exception as exc:  # reported to the view; the worker thread must not die silently
-            self.signals.failed.emit(f"{exc}\n{traceback.format_exc(limit=3)}")
-            return
-        self.signals.finished.emit(result)
-
-
 def _compute(store_path: Path, options, progress=None):
-
-    with open_project(store_path, create=False) as store:
+    with open_existing(store_path) as store:
         marker = change_marker(store)
         return marker, compute_stats(store, options, progress=progress)
 
 
-def _export(store_path: Path, out: Path, stats) -> dict:
+def _note_early(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame with its `note` right after the estimate's interval, where a reader looks for it."""
+    if "note" not in frame.columns or "ci_high" not in frame.columns:
+        return frame
+    columns = [c for c in frame.columns if c != "note"]
+    at = columns.index("ci_high") + 1
+    return frame[[*columns[:at], "note", *columns[at:]]]
 
-    with open_project(store_path, create=False) as store:
-        return export_project(store, out, stats=stats)
+
+# why a raw table can be empty, said in its tab instead of an empty grid
+EMPTY_REASONS = {
+    "pass_rates": "No pass rates yet: the judge has not graded any generation of this project.",
+    "agreement": "No agreement yet: no item has been graded both by a person and by the judge.",
+    "skillmix": "No Skill-Mix scores yet: the judge has not graded any generation of this project.",
+    "human_human": "No items graded by two people yet, so there is no human-human agreement (the ceiling).",
+    "self_consistency": "The judge ran once per item: its self-consistency needs two runs or more.",
+    "plan": "No audit draw yet, so there is nothing to plan (draw one: gradeapp audit draw).",
+    "exclusions": "Nothing was left out of the statistics.",
+}
 
 
 class StatsView(QWidget):
@@ -178,9 +103,42 @@ class StatsView(QWidget):
         self._marker: tuple[int, int] | None = None
         self._busy = False
         self._dirty = False
-        self._poll_store = open_project(self.store_path, create=False)
+        self._poll_store = open_existing(self.store_path)
         self.setWindowTitle(f"Statistics: {self.store_path.name}")
 
+        self._job: Job | None = None
+        self._jobs: list[Job] = []
+        bar = self._build_bar()
+
+        self.tabs = QTabWidget()
+        self.models: dict[str, FrameModel] = {}
+        self.tables: dict[str, QStackedWidget] = {}
+        self._build_tabs()
+
+        self.judges_tab = JudgesTab(self.store_path, self._start, self.options, self)
+        self.tabs.addTab(self.judges_tab, "Judges")
+        self.stats_refreshed.connect(self.judges_tab.refresh)
+        self.evidence_tab = EvidenceTab(self.store_path, self._start, Job, self)
+        self.tabs.addTab(self.evidence_tab, "Evidence")
+        self.stats_refreshed.connect(self.evidence_tab.refresh)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.tabs, 1)
+
+        # a window of its own: Esc and Ctrl+W close it, as they close other windows
+        for keys in ("Esc", "Ctrl+W"):
+            QShortcut(QKeySequence(keys), self, self.close, context=Qt.ShortcutContext.WindowShortcut)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(poll_ms)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self.timer.start()
+        self.refresh()
+
+    # -- construction -----------------------------------------------------------------------------
+    def _build_bar(self) -> QHBoxLayout:
+        """Return the top bar: status, progress and Cancel (shown only while computing), Refresh, Export."""
         self.status = QLabel("computing…")
         self.refresh_button = QPushButton("&Refresh")
         self.export_button = QPushButton("&Export…")
@@ -191,8 +149,10 @@ class StatsView(QWidget):
         self.progress.setMaximumWidth(160)
         self.cancel_button = QPushButton("&Cancel")
         self.cancel_button.setEnabled(False)
-        self._job: _Job | None = None
-        self._jobs: list[_Job] = []
+        self._set_computing(False)
+        self.exporter = ExportRunner(self.store_path, self)
+        self.exporter.finished.connect(self._on_export_done)
+        self.exporter.failed.connect(self._on_export_failed)
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(self._on_export_clicked)
         self.cancel_button.clicked.connect(self.cancel)
@@ -202,29 +162,8 @@ class StatsView(QWidget):
         bar.addWidget(self.cancel_button)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
+        return bar
 
-        self.tabs = QTabWidget()
-        self.models: dict[str, FrameModel] = {}
-        self._build_tabs()
-
-        self.judges_tab = JudgesTab(self.store_path, self._start, self.options, self)
-        self.tabs.addTab(self.judges_tab, "Judges")
-        self.stats_refreshed.connect(self.judges_tab.refresh)
-        self.evidence_tab = EvidenceTab(self.store_path, self._start, _Job, self)
-        self.tabs.addTab(self.evidence_tab, "Evidence")
-        self.stats_refreshed.connect(self.evidence_tab.refresh)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.tabs, 1)
-
-        self.timer = QTimer(self)
-        self.timer.setInterval(poll_ms)
-        self.timer.timeout.connect(self._on_timer_timeout)
-        self.timer.start()
-        self.refresh()
-
-    # -- construction -----------------------------------------------------------------------------
     TABLE_TABS = (
         ("pass_rates", "Pass rates"),
         ("agreement", "Agreement"),
@@ -242,15 +181,36 @@ class StatsView(QWidget):
         for name, title in self.TABLE_TABS:
             self.tabs.addTab(self._table_tab(name), title)
 
-    def _table_tab(self, name: str) -> QTableView:
-        """Return a table view over a new FrameModel registered as self.models[name]."""
+    def _table_tab(self, name: str) -> QStackedWidget:
+        """Return a table over a new FrameModel (self.models[name]), or the reason it is empty in its place."""
         model = FrameModel(self)
         table = QTableView()
         table.setModel(model)
         table.setAlternatingRowColors(True)
         table.setObjectName(f"table_{name}")
+        empty = QLabel(EMPTY_REASONS[name])
+        empty.setWordWrap(True)
+        empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        empty.setObjectName(f"empty_{name}")
+        stack = QStackedWidget()
+        stack.addWidget(table)
+        stack.addWidget(empty)
         self.models[name] = model
-        return table
+        self.tables[name] = stack
+        return stack
+
+    def _show_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Fill a raw table, fitted to its contents, or show why it is empty."""
+        self.models[name].set_frame(frame)
+        stack = self.tables[name]
+        stack.setCurrentIndex(1 if frame.empty else 0)
+        if not frame.empty:
+            fit_columns(stack.widget(0))
+
+    def empty_reason(self, name: str) -> str | None:
+        """Return the reason a raw table's tab shows instead of its table, or None when it is filled."""
+        stack = self.tables[name]
+        return stack.widget(1).text() if stack.currentIndex() == 1 else None
 
     def _build_summary(self) -> QWidget:
         """Return the Summary tab: the headline and sentences (left), the judge's trust (right)."""
@@ -296,15 +256,21 @@ class StatsView(QWidget):
         self._busy = True
         self._dirty = False
         self.status.setText("computing…")
-        job = _Job(lambda progress: _compute(self.store_path, self.options, progress))
+        job = Job(lambda progress: _compute(self.store_path, self.options, progress))
         job.signals.finished.connect(self._on_job_finished)
         job.signals.failed.connect(self._on_job_failed)
         job.signals.progress.connect(self._on_job_progress)
         job.signals.cancelled.connect(self._on_job_cancelled)
         self._job = job
         self.progress.setValue(0)
-        self.cancel_button.setEnabled(True)
+        self._set_computing(True)
         self._start(job)
+
+    def _set_computing(self, computing: bool) -> None:
+        """Show the progress bar and Cancel only while computing: nothing is left over in the corner."""
+        self.cancel_button.setEnabled(computing)
+        self.progress.setVisible(computing)
+        self.cancel_button.setVisible(computing)
 
     def cancel(self) -> None:
         """Stop the running computation at its next step (the tables keep the last results)."""
@@ -320,7 +286,7 @@ class StatsView(QWidget):
     def _on_job_cancelled(self) -> None:
         self._busy = False
         self._job = None
-        self.cancel_button.setEnabled(False)
+        self._set_computing(False)
         self.progress.setValue(0)
         self.status.setText("cancelled (Refresh computes again)")
 
@@ -334,7 +300,7 @@ class StatsView(QWidget):
     def _on_job_finished(self, result) -> None:
         self._busy = False
         self._job = None
-        self.cancel_button.setEnabled(False)
+        self._set_computing(False)
         self.progress.setValue(1000)
         marker, stats = result
         if self._marker is None or marker > self._marker:
@@ -349,7 +315,7 @@ class StatsView(QWidget):
     def _on_job_failed(self, message: str) -> None:
         self._busy = False
         self._job = None
-        self.cancel_button.setEnabled(False)
+        self._set_computing(False)
         self.status.setText(f"failed: {message.splitlines()[0]}")
         self.failed.emit(message)
 
@@ -360,13 +326,13 @@ class StatsView(QWidget):
         agreement = stats.agreement
         overall = agreement[agreement["breakdown"] == "overall"] if not agreement.empty else agreement
         self._render_summary(stats)
-        self.models["pass_rates"].set_frame(stats.pass_rates)
-        self.models["agreement"].set_frame(overall.reindex(columns=AGREEMENT_SUMMARY_COLUMNS))
-        self.models["skillmix"].set_frame(stats.skillmix)
-        self.models["human_human"].set_frame(stats.human_human)
-        self.models["self_consistency"].set_frame(stats.self_consistency)
-        self.models["plan"].set_frame(stats.plan)
-        self.models["exclusions"].set_frame(pd.DataFrame(d.exclusions, columns=["what", "n", "why"]))
+        self._show_table("pass_rates", _note_early(stats.pass_rates))
+        self._show_table("agreement", overall.reindex(columns=AGREEMENT_SUMMARY_COLUMNS))
+        self._show_table("skillmix", stats.skillmix)
+        self._show_table("human_human", stats.human_human)
+        self._show_table("self_consistency", stats.self_consistency)
+        self._show_table("plan", stats.plan)
+        self._show_table("exclusions", pd.DataFrame(d.exclusions, columns=["what", "n", "why"]))
         self.curve_figure.clear()
         plot_k_compare(stats, fig=self.curve_figure)
         self.curve_canvas.draw_idle()
@@ -412,29 +378,27 @@ class StatsView(QWidget):
             return
         self.export_button.setEnabled(False)
         self.status.setText(f"exporting to {out}…")
-        stats = self.stats
-        job = _Job(lambda _progress: _export(self.store_path, out, stats))
-        job.signals.finished.connect(self._on_export_done)
-        job.signals.failed.connect(self._on_job_failed)
-        self._start(job)
+        self.exporter.start(out, self.stats)
 
-    def _start(self, job: _Job) -> None:
-        """Run a job on the pool, keeping it alive until the pool is idle again (see _Job)."""
-        if self.pool.activeThreadCount() == 0:
-            self._jobs.clear()  # every earlier job has returned from run(): free them here, on this thread
-        self._jobs.append(job)
-        self.pool.start(job)
+    def _start(self, job: Job) -> None:
+        """Run a job on the pool, keeping it alive until the pool is idle again (see jobs.Job)."""
+        start_job(self.pool, self._jobs, job)
 
-    def _on_export_done(self, paths: dict) -> None:
+    def _on_export_done(self, folder: str) -> None:
         self.export_button.setEnabled(True)
-        folder = str(Path(paths["report"]).parent)
         self.status.setText(f"exported to {folder}")
         self.export_finished.emit(folder)
+
+    def _on_export_failed(self, message: str) -> None:
+        self.export_button.setEnabled(True)
+        self.status.setText(f"export failed: {message}")
+        self.failed.emit(message)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.timer.stop()
         self.cancel()
         self.pool.waitForDone(10_000)
+        self.exporter.wait()
         self._poll_store.close()
         super().closeEvent(event)
 
@@ -456,10 +420,17 @@ def open_stats_view(parent: QWidget | None, store_path: Path) -> StatsView:
 # -- the Judges tab ---------------------------------------------------------------------------------
 def _compare(store_path: Path, options):
 
-    with open_project(store_path, create=False) as store:
-        if len(judge_graders(store)) < 2:
+    with open_existing(store_path) as store:
+        if judge_count(store) < 2:
             return None  # nothing to compare: do not load the judge a second time
         return compare_with_options(store, options)
+
+
+JUDGE_PANES = (
+    ("judges", "Each judge against people"),
+    ("pairs", "Judges against each other, pair by pair"),
+    ("costs", "What each judge cost"),
+)
 
 
 class JudgesTab(QWidget):
@@ -476,32 +447,52 @@ class JudgesTab(QWidget):
         self.verdict.setWordWrap(True)
         self.verdict.setObjectName("judges_verdict")
         self.models: dict[str, FrameModel] = {}
-        split = QSplitter(Qt.Orientation.Vertical)
-        for name in ("judges", "pairs", "costs"):
+        self.tables: dict[str, QTableView] = {}
+        # the panes appear only with two judges or more: with one, the sentence says why they are empty
+        self.panes = QSplitter(Qt.Orientation.Vertical)
+        for name, caption in JUDGE_PANES:
             self.models[name] = FrameModel(self)
             table = QTableView()
             table.setModel(self.models[name])
             table.setObjectName(f"table_judges_{name}")
-            split.addWidget(table)
+            self.tables[name] = table
+            pane = QWidget()
+            pane_layout = QVBoxLayout(pane)
+            pane_layout.setContentsMargins(0, 0, 0, 0)
+            title = QLabel(f"<b>{caption}</b>")
+            pane_layout.addWidget(title)
+            pane_layout.addWidget(table, 1)
+            self.panes.addWidget(pane)
+        self.panes.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.verdict)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.panes, 1)
+        layout.addStretch(0)
 
     def refresh(self) -> None:
         """Compare the judges again on the worker pool (queued behind the statistics)."""
-        job = _Job(lambda _progress: _compare(self.store_path, self.options))
+        job = Job(lambda _progress: _compare(self.store_path, self.options))
         job.signals.finished.connect(self._on_done)
         job.signals.failed.connect(lambda m: self.verdict.setText(m.splitlines()[0]))
         self.start(job)
 
     def _on_done(self, comparison) -> None:
         if comparison is None:
-            self.verdict.setText("This project has one judge: add another configuration to compare judges.")
+            self.verdict.setText(
+                "This project has one judge, so there is nothing to compare: run the judge with another model "
+                "or prompt (View → Run generation/judge…) and its agreement with people appears here."
+            )
+            self.panes.hide()
             self.refreshed.emit()
             return
         self.comparison = comparison
         self.verdict.setText(comparison.sentence)
-        self.models["judges"].set_frame(comparison.table())
-        self.models["pairs"].set_frame(comparison.pairs)
-        self.models["costs"].set_frame(comparison.costs)
+        for name, frame in (
+            ("judges", comparison.table()),
+            ("pairs", comparison.pairs),
+            ("costs", comparison.costs),
+        ):
+            self.models[name].set_frame(frame)
+            fit_columns(self.tables[name])
+        self.panes.show()
         self.refreshed.emit()

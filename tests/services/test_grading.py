@@ -109,7 +109,8 @@ def test_judge_majority_over_runs():
     assert grading.judge_view([0, None, 0]).majority == 0
     assert grading.judge_view([1, 0]).majority is None
     assert grading.judge_view([None, None]).majority is None
-    assert grading.judge_view([1, 0, 0]).label() == "fail (1/3)"
+    assert grading.judge_view([1, 0, 0]).label() == "fail: 1 of 3 runs passed"
+    assert grading.judge_view([1, None, 1]).label() == "pass: 2 of 3 runs passed (1 unreadable)"
 
 
 def test_unsubmit_flag_skip_and_note_are_reviews(store, person):

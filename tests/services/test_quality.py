@@ -11,7 +11,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from gradeapp.cli import main as cli_main
+from gradeapp.core.rubric import criteria
 from gradeapp.db import open_project
+from gradeapp.services import grading
 from gradeapp.services.adjudication import human_judge_pairs
 from gradeapp.services.quality import ANNOTATOR_COLUMNS, annotator_table, fast_decisions, write_annotators_csv
 from tests.team_sim import Clock, grade
@@ -49,7 +51,7 @@ def test_speed_and_fast_decisions(project_path):
         assert fay["submits"] == 6 and fay["items"] == 6 and fay["verdicts"] == 12
         assert fay["median_seconds"] == statistics.median([2.0, 3.5, 30.0, 41.0, 4.9, 60.0])
         assert fay["fast_decisions"] == 3 and fay["fast_share"] == pytest.approx(0.5)
-        assert "3 of 6 submits took under 5 s" in fay["warnings"]
+        assert "3 of 6 first submits took under 5 s" in fay["warnings"]
         assert rows["gus"]["fast_decisions"] == 0 and rows["gus"]["warnings"] == ""
         # A stricter threshold flags fewer.
         assert {r["annotator"]: r["fast_decisions"] for r in annotator_table(store, threshold=3.0)}[
@@ -114,7 +116,24 @@ def test_cli_annotators(project_path, tmp_path, capsys):
     out = tmp_path / "annotators.csv"
     assert cli_main(["annotators", "--project", str(project_path), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert out.exists() and "warning: 3 of 6 submits took under 5 s" in text
+    assert out.exists() and "warning: 3 of 6 first submits took under 5 s" in text
     assert cli_main(["annotators", "--project", str(project_path), "--json", "--fast", "3"]) == 0
     rows = {r["annotator"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["fay"]["fast_decisions"] == 1
+
+
+def test_a_reopened_and_resubmitted_item_is_not_a_fast_decision(copy_demo, tmp_path):
+    path = copy_demo(tmp_path / "p.gradeapp")
+    with open_project(path, create=False) as store:
+        grader = store.grader_id("human", "hal")
+        gid = store.execute("SELECT MIN(id) FROM generations").fetchone()[0]
+        gen = store.generation(gid)
+        values = {c: 1 for c in criteria([s["name"] for s in gen["skills"]])}
+        grading.set_decisions(store, grader, gid, values, seconds=30.0)
+        grading.submit(store, grader, gid, seconds=30.0)
+        grading.unsubmit(store, grader, gid)  # U: a second look at the item just submitted
+        grading.submit(store, grader, gid, seconds=1.2)
+        hal = {r["annotator"]: r for r in annotator_table(store)}["hal"]
+        assert hal["fast_decisions"] == 0 and hal["warnings"] == ""
+        assert hal["submits"] == 1 and hal["median_seconds"] == 30.0
+        assert "hal" not in set(fast_decisions(store)["annotator"])

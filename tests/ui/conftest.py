@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's real data folder and default project."""
     base = tmp_path_factory.mktemp("userdata")
-    monkeypatch.setenv("GRADEAPP_DATA_DIR", str(base))
-    monkeypatch.setenv("GRADEAPP_PROJECT", str(base / "default.gradeapp"))
+    monkeypatch.setenv("GRADEAPP_DATA_DIR", str(base))  # the per-user default project lives there too
+    monkeypatch.delenv("GRADEAPP_PROJECT", raising=False)
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from PySide6.QtWidgets import QApplication
 
 from gradeapp.db import open_project
 from gradeapp.services import team
-from gradeapp.ui.main_window import OPTIONAL_VIEWS
+from gradeapp.ui.optional_views import VIEWS
 
 
-@pytest.mark.parametrize("key", sorted(OPTIONAL_VIEWS))
+@pytest.mark.parametrize("key", sorted(VIEWS))
 def test_every_view_of_the_view_menu_opens(qtbot, open_desk, demo_path, key):
     window = open_desk(demo_path)
     before = set(QApplication.topLevelWidgets())
@@ -16,7 +16,11 @@ def test_every_view_of_the_view_menu_opens(qtbot, open_desk, demo_path, key):
     qtbot.waitUntil(
         lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before), timeout=30_000
     )
-    for w in set(QApplication.topLevelWidgets()) - before:
+    opened = [w for w in set(QApplication.topLevelWidgets()) - before if w.isVisible()]
+    # a second open raises the window already open instead of opening another
+    window.actions_by_id[key].trigger()
+    assert [w for w in set(QApplication.topLevelWidgets()) - before if w.isVisible()] == opened
+    for w in opened:
         w.close()
 
 

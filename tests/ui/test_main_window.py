@@ -11,7 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
+from gradeapp.services import backup
 from gradeapp.ui import shortcuts
+from gradeapp.ui.queue_model import COLUMNS, STATUS
 
 ANNOTATOR = "human:tess (test)"
 
@@ -98,7 +100,7 @@ def test_grade_three_items_by_keyboard_undo_redo_and_reopen(qtbot, open_desk, de
     go_to(qtbot, again, "demo-002")
     assert again.item.submitted
     assert again.item.decisions["skill:hyperbole"] == 0
-    statuses = [again.model.index(r, 4).data() for r in range(3)]
+    statuses = [again.model.index(r, STATUS).data() for r in range(3)]
     assert statuses == ["done", "done", "done"]
 
 
@@ -128,7 +130,7 @@ def test_saved_shows_only_after_commit_and_busy_file_is_reported(qtbot, open_des
 def test_blind_mode_hides_the_judge_until_submit(qtbot, open_desk, demo_path, settings):
     window = open_desk(demo_path)
     rubric = window.rubric_view
-    assert all(rubric.cell_text(r, "Judge") == "hidden until submit" for r in range(rubric.rowCount()))
+    assert all(rubric.cell_text(r, "Judge") == "hidden until you submit" for r in range(rubric.rowCount()))
     keys(qtbot, window, "A", "Return", "[")
     assert window.item.uid == "demo-001" and window.item.revealed
     judged = [rubric.cell_text(r, "Judge") for r in range(rubric.rowCount())]
@@ -155,7 +157,7 @@ def test_blind_mode_hides_the_judge_until_submit(qtbot, open_desk, demo_path, se
     assert settings.value("blind", type=bool) is False
     go_to(qtbot, window, "demo-010")
     assert not window.item.submitted
-    assert rubric.cell_text(0, "Judge") != "hidden until submit"
+    assert rubric.cell_text(0, "Judge") != "hidden until you submit"
 
 
 def test_markup_in_a_generation_is_shown_literally(qtbot, open_desk, demo_path):
@@ -194,7 +196,7 @@ def test_named_skills_are_highlighted(qtbot, open_desk, demo_path):
         block = block.next()
     assert layouts, "the named skill is not highlighted"
     row = window.item.criteria.index(f"skill:{window.item.named[0]}")
-    assert "naming penalty" in window.rubric_view.cell_text(row, "Check suggests")
+    assert "naming penalty" in window.rubric_view.cell_text(row, "Check")
 
 
 @pytest.mark.parametrize("pattern", ["all_default", "all_opposite", "mixed"])
@@ -264,10 +266,10 @@ def test_flag_and_skip_are_recorded(qtbot, open_desk, demo_path):
             for r in conn.execute("SELECT action FROM reviews WHERE note IS NULL OR note != '' ORDER BY id")
         ]
     assert actions[-2:] == ["flag", "skip"]
-    assert window.model.index(0, 4).data() == "flagged"
+    assert window.model.index(0, STATUS).data() == "skipped, flagged"  # every status shows, both at once
     keys(qtbot, window, "Ctrl+Z")  # undo the flag: an 'unflag' review, and the item is shown again
     assert window.item.uid == "demo-001" and not window.item.flagged
-    assert window.model.index(0, 4).data() == ""
+    assert window.model.index(0, STATUS).data() == "skipped"
     keys(qtbot, window, "Ctrl+Shift+Z")
     assert window.item.flagged
     window.filters["status"].setCurrentIndex(window.filters["status"].findData("flagged"))
@@ -278,7 +280,7 @@ def test_queue_filters_page_from_the_database(qtbot, open_desk, demo_path):
     window = open_desk(demo_path)
     combo = window.filters["k"]
     combo.setCurrentIndex(combo.findData(3))
-    ks = {window.model.index(r, 2).data() for r in range(window.model.rowCount())}
+    ks = {window.model.index(r, COLUMNS.index("k")).data() for r in range(window.model.rowCount())}
     assert ks == {3}
     assert window.item.k == 3
     assert window.progress_label.text().startswith("done 0 / ")
@@ -301,19 +303,6 @@ def test_cheat_sheet_lists_every_shortcut(qtbot, open_desk, demo_path):
     # the menus show the same shortcuts
     grade_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Grade")
     assert any(a.shortcut().toString() == "A" for a in grade_menu.actions())
-
-
-def test_missing_optional_view_gives_a_message(qtbot, open_desk, demo_path, monkeypatch):
-    from gradeapp.ui import main_window
-
-    window = open_desk(demo_path)
-    messages = []
-    window.inform = lambda title, text: messages.append(text)
-    monkeypatch.setitem(
-        main_window.OPTIONAL_VIEWS, "stats", ("gradeapp.ui.no_such_view", "open_x", "Statistics")
-    )
-    window.actions_by_id["stats"].trigger()
-    assert messages == ["Statistics is not part of this build yet."]
 
 
 def test_two_projects_in_two_windows(qtbot, demo_path, demo_master, tmp_path, settings):
@@ -357,9 +346,9 @@ def test_time_and_annotator_are_stored_with_verdicts(qtbot, open_desk, demo_path
     qtbot.waitUntil(lambda: "median 150 s/item" in window.progress_label.text(), timeout=30_000)
 
 
-def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_path, tmp_path, monkeypatch):
-    from gradeapp.ui import main_window
-
+def test_import_from_the_file_menu_takes_the_strict_backup_and_adds_to_the_queue(
+    qtbot, open_desk, demo_path, tmp_path
+):
     src = tmp_path / "more.jsonl"
     src.write_text(
         json.dumps(
@@ -377,10 +366,17 @@ def test_import_from_the_file_menu_adds_to_the_queue(qtbot, open_desk, demo_path
     window = open_desk(demo_path)
     messages = []
     window.inform = lambda title, text: messages.append(text)
-    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(src)], ""))
+    window.file_actions.choose_import_files = lambda: [src]
+    keys(qtbot, window, "T")  # a change since the backup taken at open: the import needs a new one
+    before = {b.name for b in backup.backups(demo_path)}
     window.actions_by_id["import"].trigger()
     assert messages and "more.jsonl" in messages[0]
     assert "/ 164" in window.progress_label.text()  # the demo's 163 and the imported one
+    # the import went through the import service, which takes the strict backup first (README)
+    taken = [b for b in backup.backups(demo_path) if b.name not in before]
+    assert [b.reason for b in taken] == ["import"] and "backup was taken first" in messages[0]
+    with sqlite3.connect(taken[0].path) as conn:  # the backup is the project as it was before the import
+        assert conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 163
     while window.model.canFetchMore():
         window.model.fetchMore()
     assert window.model.index(window.model.rowCount() - 1, 0).data() == "extra-001"

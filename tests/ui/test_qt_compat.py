@@ -25,4 +25,3 @@ def test_many_void_qt_calls_do_not_abort_the_process():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.strip() == "alive"
-

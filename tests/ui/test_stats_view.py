@@ -42,7 +42,8 @@ def test_view_fills_its_tables_and_plots_off_the_ui_thread(view, tmp_path):
     assert view.models["pass_rates"].data(view.models["pass_rates"].index(0, 0)) != ""
     assert view.curve_figure.axes and view.bias_figure.axes
     assert view.export_button.isEnabled()
-    assert list(rates.columns)[-1] == "note"  # the raw table keeps every row, with its reason
+    columns = list(rates.columns)  # the raw table keeps every row, with its reason beside the interval
+    assert columns[columns.index("ci_high") + 1] == "note"
     view.tabs.setCurrentIndex(1)
     view.grab().save(str(tmp_path / "stats_view.png"))
     assert (tmp_path / "stats_view.png").stat().st_size > 10_000
@@ -124,6 +125,7 @@ def test_progress_is_shown_and_a_computation_can_be_cancelled(view, qtbot):
         pass
     assert seen and all(0.0 <= f <= 1.0 for f, _ in seen) and any("judge" in w for _, w in seen)
     assert view.progress.value() == 1000 and not view.cancel_button.isEnabled()
+    assert view.progress.isHidden() and view.cancel_button.isHidden()  # nothing left over in the corner
     previous = view.stats
     view.refresh()
     assert view.cancel_button.isEnabled()
@@ -133,3 +135,46 @@ def test_progress_is_shown_and_a_computation_can_be_cancelled(view, qtbot):
     assert view.stats is previous and not view.cancel_button.isEnabled()
     with qtbot.waitSignal(view.stats_refreshed, timeout=30_000):
         view.refresh()  # computes again after a cancel
+
+
+def test_esc_and_ctrl_w_close_the_window(qtbot, project):
+    from PySide6.QtGui import QKeySequence
+
+    for key in (QKeySequence("Esc"), QKeySequence("Ctrl+W")):
+        v = StatsView(project, poll_ms=10_000, options=StatsOptions(bootstrap=0))
+        qtbot.addWidget(v)
+        v.show()
+        qtbot.waitExposed(v)
+        v.activateWindow()
+        qtbot.waitUntil(lambda v=v: v.isActiveWindow(), timeout=30_000)
+        combo = key[0]
+        qtbot.keyClick(v, combo.key(), combo.keyboardModifiers())
+        qtbot.waitUntil(lambda v=v: not v.isVisible(), timeout=30_000)
+
+
+def test_tables_read_in_words_numbers_formatted_long_text_whole_on_hover(view):
+    model = view.models["pass_rates"]
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert not any("_" in h for h in headers), headers
+    assert "CI low" in headers and "CI high" in headers
+    frame = model.frame()
+    row = frame.dropna(subset=["estimate"]).index[0]
+    estimate = model.index(row, list(frame.columns).index("estimate"))
+    assert estimate.data().endswith("%")  # a rate reads as a percent
+    note = model.index(row, list(frame.columns).index("note"))
+    assert note.data(Qt.ItemDataRole.ToolTipRole) == frame.at[row, "note"] or not frame.at[row, "note"]
+    agreement = view.models["agreement"]
+    kappa = agreement.index(0, list(agreement.frame().columns).index("kappa")).data()
+    assert len(kappa.split(".")[1]) == 3  # three decimals
+    table = view.tables["pass_rates"].widget(0)
+    assert all(table.columnWidth(c) <= 340 for c in range(model.columnCount())) and table.wordWrap()
+
+
+def test_every_tab_is_filled_or_says_why_it_is_empty(view, qtbot):
+    qtbot.waitUntil(lambda: "one judge" in view.judges_tab.verdict.text(), timeout=30_000)
+    for name in view.models:
+        reason = view.empty_reason(name)
+        assert (view.models[name].rowCount() > 0) == (reason is None), name
+        if reason is not None:
+            assert view.tables[name].currentWidget().text() == reason and len(reason) > 20
+    assert view.judges_tab.panes.isHidden()  # no three empty panes under the sentence
