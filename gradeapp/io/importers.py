@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gradeapp.core.parsing import MATCH_METHODS, extract_answer, parse_judge_reply
+from gradeapp.core.parsing import MATCH_METHODS, extract_answer_reference, parse_judge_reply
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.core.rubric import criteria as rubric_criteria
 from gradeapp.db import Store
@@ -724,7 +724,7 @@ def import_reference_run(store: Store, folder: Path, resolver: _Resolver | None 
                         rnd,
                         json.dumps(messages, ensure_ascii=False),
                         replies[-1],
-                        extract_answer(replies[-1]),
+                        extract_answer_reference(replies[-1]),
                         f"reference:{run_dir}",
                         json.dumps(meta),
                         stamp,
