@@ -63,7 +63,11 @@ _ABBREVIATION_END = re.compile(
 )
 _QUOTES = "'\"‘’“”"
 # A sentence ending inside a quotation that is itself quoted ('...never again.'"), then a new sentence.
-_NESTED_QUOTE_END = re.compile(rf"(?<=[.!?][{_QUOTES}][{_QUOTES}])\s+(?=[{_QUOTES}]?[A-Z])")
+# (also after one curly closing quote: pysbd splits after ".”" but not after ".’")
+_NESTED_QUOTE_END = re.compile(rf"(?:(?<=[.!?][{_QUOTES}][{_QUOTES}])|(?<=[.!?]’))\s+(?=[{_QUOTES}]?[A-Z])")
+# An item of a list written inside the sentence ("Steps: 1) knead, 2) rest, 3) bake.").
+_INLINE_ITEM = re.compile(r"^\s*\(?(?:\d{1,2}|[a-z])\)")
+_INLINE_LIST_BEFORE = re.compile(r"[:,;][ \t]*$")
 _TERMINAL_END = re.compile(rf"[.!?…:;][{_QUOTES})\]]*\s*$")
 _QUESTION_END = re.compile(rf"[?!][{_QUOTES}]*[ \t]*$")
 _DOUBLE_QUOTED = re.compile(r'["“]([^"“”]+)["”]')
@@ -77,7 +81,8 @@ def split_sentences(text: str) -> list[str]:
     without a letter or digit (a closing quote or bracket split off after the period) joins the
     sentence before it; a piece after an abbreviation pysbd does not know (`Vol.`, `tsp.`) that goes
     on in lower case or with a number joins it too, as does one in lower case after a question or an
-    exclamation mark ("Why? asked Grandpa.") or after a line break inside a sentence
+    exclamation mark ("Why? asked Grandpa."), as does an inline list item after a colon or comma
+    ("Steps: 1) knead, 2) rest"), or a piece after a line break inside a sentence
     (no terminal mark, the next line in lower case); a sentence ending in a nested quotation
     (`'never again.'"`) is split from a capitalised sentence after it; the sentences of a quotation
     that ends its sentence are counted (`_split_quoted`).
@@ -120,6 +125,8 @@ def _continues(before: str, piece: str) -> bool:
         return True
     start = piece.lstrip()[:1]
     if _ABBREVIATION_END.search(before) and (start.islower() or start.isdigit()):
+        return True
+    if _INLINE_ITEM.match(piece) and _INLINE_LIST_BEFORE.search(before):
         return True
     if _QUESTION_END.search(before) and start.islower():
         return True  # a question or exclamation the sentence goes on after ("Why? asked Grandpa.")
