@@ -26,6 +26,7 @@ DEMO_KS = (2, 3)
 DEMO_COMBINATIONS = 10
 DEMO_SEED = 19
 GENERATE_TEMPERATURE = 0.7  # the paper's students sample; the judge decodes greedily
+GENERATE_MAX_TOKENS = 256  # a turn asks for a few sentences; a small model left alone rambles on
 
 
 @dataclass
@@ -64,7 +65,9 @@ async def run_local_demo(
     store.patient = True
     try:
         _phase(on_phase, f"generating {len(ks) * combinations} texts with {endpoint.model}")
-        student = dataclasses.replace(endpoint, temperature=GENERATE_TEMPERATURE)
+        student = dataclasses.replace(
+            endpoint, temperature=GENERATE_TEMPERATURE, max_tokens=GENERATE_MAX_TOKENS
+        )
         gen = await run_generate(
             store,
             student,
