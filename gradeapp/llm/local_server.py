@@ -255,7 +255,7 @@ def _death_signal():
 
     prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
     pr_set_pdeathsig = 1
-    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGKILL)  # it keeps no state; SIGTERM waits for a reply
 
 
 def server_provenance(model: LocalModel, version: str) -> dict[str, str]:
