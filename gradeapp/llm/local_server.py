@@ -323,7 +323,11 @@ def remove_note() -> None:
 
 
 def running_server(model: LocalModel) -> str | None:
-    """Return the base URL of a `gradeapp local serve` serving this very model file, if one answers."""
+    """Return the base URL of a `gradeapp local serve` serving this very model file, if it is running.
+
+    Its process must be alive and its port must accept connections. /v1/models is not asked: the server
+    answers it only between completions (one lock guards the model), which may take a minute.
+    """
     try:
         note = json.loads(note_path().read_text())
     except (OSError, ValueError):
@@ -331,9 +335,26 @@ def running_server(model: LocalModel) -> str | None:
     if not isinstance(note, dict) or note.get("sha256") != model.sha256:
         return None
     url = str(note.get("base_url") or "")
-    if not url.startswith("http://127.0.0.1:"):
+    port = url.removeprefix("http://127.0.0.1:").removesuffix("/v1")
+    if not (url.startswith("http://127.0.0.1:") and port.isdigit() and _alive(note.get("pid"))):
         return None
-    return url if model.name in (served_models(url) or []) else None
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=2.0):
+            return url
+    except OSError:
+        return None
+
+
+def _alive(pid: object) -> bool:
+    if type(pid) is not int or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
