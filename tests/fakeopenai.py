@@ -66,7 +66,20 @@ def _bit(*parts: str) -> int:
 def grade_json(body: dict) -> str:
     """Return a valid JSON grading reply: a deterministic 0/1 and a reason per requested criterion."""
     text = body["messages"][-1]["content"]
-    return json.dumps({c: {"pass": int(_bit(c, text)), "reason": f"checked {c}"} for c in criteria_of(body)})
+    if '"quotes"' not in text:
+        return json.dumps(
+            {c: {"pass": int(_bit(c, text)), "reason": f"checked {c}"} for c in criteria_of(body)}
+        )
+    # Our v2 prompt asks for quotes: a credited point quotes the text's first words, in capitals, every
+    # fourth one a passage that is not in the text (so grounded and not_found are both exercised).
+    answer = text.split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+    first = " ".join(answer.split()[:3]).upper()
+    out = {}
+    for c in criteria_of(body):
+        passed = int(_bit(c, text))
+        quote = "words that are not there" if _bit("quote", c, text) == 0 else first
+        out[c] = {"pass": passed, "reason": f"checked {c}", "quotes": [quote] if passed else []}
+    return json.dumps(out)
 
 
 def _label(criterion: str, topic: str) -> str:

@@ -44,6 +44,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
             name=args.name,
             exclude_common=not args.include_common,
             floor=args.floor,
+            grounding=args.grounding,
         )
     if args.json:
         print_json(report)
@@ -185,6 +186,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         type=float,
         default=ACTIVE_FLOOR,
         help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
+    )
+    p.add_argument(
+        "--grounding",
+        action="store_true",
+        help="active only: also more likely where the judge's credited points lack a grounded quote (docs/evidence.md)",
     )
     p.add_argument(
         "--by-verdict",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gradeapp.cli.evidence import add_evidence_arguments, apply_evidence_args
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
@@ -88,11 +89,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
             unsubmit(store, grader, gid)
         if args.submit:
             submit(store, grader, gid, seconds=args.seconds)
+        marks = apply_evidence_args(store, grader, gid, args)
         item = load_item(store, grader, gid, blind=not args.no_blind)
     state = "submitted" if item.submitted else "draft"
     print(f"{item.uid} ({state}): " + ", ".join(f"{c}={item.decisions[c]}" for c in item.criteria))
     if item.revealed and item.judge:
         print(f"judge {item.judge_name}: " + ", ".join(f"{c}={v.label()}" for c, v in item.judge.items()))
+    for line in marks:
+        print(line)
     return 0
 
 
@@ -122,4 +126,5 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--note", help="store a note on the item")
     p.add_argument("--seconds", type=float, help="time spent, stored with the submit")
     p.add_argument("--no-blind", action="store_true", help="the person saw the judge (post-reveal)")
+    add_evidence_arguments(p)
     p.set_defaults(func=cmd_grade)

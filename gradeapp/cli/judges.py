@@ -6,6 +6,7 @@ import argparse
 
 from gradeapp.cli.options import open_store
 from gradeapp.cli.output import print_json
+from gradeapp.services.evidence import evidence_statistics
 from gradeapp.services.judges import compare_project_judges
 
 
@@ -23,8 +24,9 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
             confidence=args.confidence,
         )
+        tables = evidence_statistics(store, bootstrap=min(args.bootstrap, 200), seed=args.seed)
     if args.json:
-        print_json(cmp.summary())
+        print_json({**cmp.summary(), "evidence": {name: t.to_dict("records") for name, t in tables.items()}})
         return 0
     fmt = {"float_format": lambda x: f"{x:.3f}", "index": False}
     print(f"{len(cmp.judges)} judges on {cmp.n_generations} generations graded by people and every judge")
@@ -37,7 +39,20 @@ def cmd_judges_compare(args: argparse.Namespace) -> int:
     print(cmp.pairs.to_string(**fmt) if not cmp.pairs.empty else "no shared points")
     print("\n== cost (job records) ==")
     print(cmp.costs.to_string(**fmt))
+    print_evidence(tables, fmt)
     return 0
+
+
+def print_evidence(tables: dict, fmt: dict) -> None:
+    """Print the judges' quote grounding, agreement split by it, and span agreement."""
+    print("\n== evidence: credited points with a grounded quote (Wilson interval) ==")
+    grounding = tables["grounding_by_k"]
+    print(grounding.to_string(**fmt) if not grounding.empty else "no credited judge points")
+    print("\n== evidence: people credit the judge's credited points, grounded quote vs not (Newcombe) ==")
+    split = tables["grounded_agreement"]
+    print(split.to_string(**fmt) if not split.empty else "no point graded by people and credited by a judge")
+    print("\n== evidence: span agreement (token F1, Krippendorff alpha over tokens; bootstrap) ==")
+    print(tables["span_agreement"].to_string(**fmt))
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -21,6 +21,8 @@ from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC, criteria, s
 from gradeapp.errors import GradeappError, InputError
 
 DEFAULT_VERSION = "gradeapp-v1"
+# The grading prompt moved on alone: v2 asks, per criterion, for the words of the text that show it.
+GRADING_VERSION = "gradeapp-v2"
 BUILTIN_DIR = Path(__file__).parents[1] / "data" / "prompts"
 
 _WORDS = [
@@ -91,6 +93,11 @@ class GradingPrompts:
             {"template": self.template, "rubric_start": self.rubric_start, "structured": self.structured}
         )
 
+    @property
+    def asks_quotes(self) -> bool:
+        """Tell whether the template asks for each criterion's quotes (our JSON field "quotes")."""
+        return self.structured and '"quotes"' in self.template
+
 
 def _load_list(path: Path) -> list[str]:
     try:
@@ -151,7 +158,7 @@ def grading_prompts(folder: Path | None = None, version: str | None = None) -> G
     criterion name; the reference's 'llama' version words skill items 'Contains <skill>'.
     """
     if folder is None:
-        version = version or DEFAULT_VERSION
+        version = version or GRADING_VERSION
         templates = _load_list(BUILTIN_DIR / "grade" / f"{version}.json")
         return GradingPrompts(version, templates[0], "builtin", structured=True)
     version = version or "gpt"
@@ -215,12 +222,15 @@ def render_grading(prompts: GradingPrompts, skills: Sequence[dict], topic: str, 
         raise GradeappError(f"{prompts.source}: cannot fill the grading template ({exc})") from None
 
 
-def grading_schema(criterion_names: Sequence[str]) -> dict:
-    """Return the response_format asking for {criterion: {pass: 0|1, reason}} with every criterion."""
+def grading_schema(criterion_names: Sequence[str], *, quotes: bool = False) -> dict:
+    """Return the response_format asking for {criterion: {pass: 0|1, reason[, quotes]}} with every criterion."""
+    properties: dict[str, dict] = {"pass": {"type": "integer", "enum": [0, 1]}, "reason": {"type": "string"}}
+    if quotes:
+        properties["quotes"] = {"type": "array", "items": {"type": "string"}}
     item = {
         "type": "object",
-        "properties": {"pass": {"type": "integer", "enum": [0, 1]}, "reason": {"type": "string"}},
-        "required": ["pass", "reason"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
     return {

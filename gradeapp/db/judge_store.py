@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradeapp.db.connection import now_iso
+from gradeapp.db.evidence_store import replace_reply_evidence
 from gradeapp.db.store import GENERATION_COLUMNS, Store
 
 OK_STATUS = "ok"
@@ -153,6 +154,9 @@ def save_judgements(store: Store, items: Sequence[Judgement]) -> int:
                 }
                 for p in j.points
             )
+            quotes = j.meta.get("evidence", ())
+            base = {"grader_id": j.grader_id, "generation_id": j.generation_id, "run": j.run}
+            replace_reply_evidence(conn, reply_id, ({**base, **q} for q in quotes), stamp)
             saved += 1
     return saved
 

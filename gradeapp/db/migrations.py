@@ -343,6 +343,43 @@ def covering_index_by_insertion_order(db: Database) -> None:
     )
 
 
+# Evidence: the words of a text that show a criterion, marked by a person or quoted by a judge
+# (gradeapp.core.evidence). Append-only like verdicts: removing a mark is a new row with action
+# 'remove' naming the row it removes (removes_id); undoing a removal adds the mark again as a new row.
+# Offsets are characters [start_char, end_char) into the generation's text; a judge quote that was not
+# found has none. grounding and score are the check of a judge's quote (NULL for a person's marks, which
+# are taken from the text itself); reply_id ties a judge's quote to the reply it came from.
+_EVIDENCE_050 = [
+    """CREATE TABLE evidence (
+        id INTEGER PRIMARY KEY,
+        grader_id INTEGER NOT NULL REFERENCES graders(id),
+        generation_id INTEGER NOT NULL REFERENCES generations(id),
+        criterion TEXT NOT NULL,
+        run INTEGER NOT NULL DEFAULT 1,
+        action TEXT NOT NULL DEFAULT 'add' CHECK (action IN ('add', 'remove')),
+        removes_id INTEGER REFERENCES evidence(id),
+        start_char INTEGER CHECK (start_char IS NULL OR start_char >= 0),
+        end_char INTEGER CHECK (end_char IS NULL OR end_char >= start_char),
+        quote TEXT NOT NULL,
+        grounding TEXT CHECK (grounding IS NULL OR grounding IN ('grounded', 'near', 'not_found')),
+        score REAL,
+        reply_id INTEGER REFERENCES replies(id),
+        merged_from TEXT,
+        created TEXT NOT NULL,
+        CHECK ((action = 'remove') = (removes_id IS NOT NULL))
+    )""",
+    "CREATE INDEX evidence_identity ON evidence(grader_id, generation_id, criterion, run, id)",
+    "CREATE INDEX evidence_generation ON evidence(generation_id)",
+    "CREATE INDEX evidence_removes ON evidence(removes_id) WHERE removes_id IS NOT NULL",
+]
+
+
+@migration("050_evidence")
+def evidence(db: Database) -> None:
+    for statement in _EVIDENCE_050:
+        db.execute(statement)
+
+
 def latest_migration() -> str:
     """Return the name of the newest migration this code knows."""
     return _REGISTRY[-1][0]

@@ -15,14 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gradeapp.core.evidence import quote_rows
 from gradeapp.core.parsing import MATCH_METHODS, extract_answer_reference, parse_judge_reply
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.core.rubric import criteria as rubric_criteria
-from gradeapp.db import Store
+from gradeapp.db import Store, evidence_store
 from gradeapp.db.audit_store import active_draw_generations, decided_criteria, is_submitted
 from gradeapp.db.connection import now_iso
 from gradeapp.db.judge_store import generation_contents
 from gradeapp.errors import InputError
+from gradeapp.io.evidence_fields import FIELD as EVIDENCE_FIELD
+from gradeapp.io.evidence_fields import parse_evidence
 from gradeapp.io.tables import restore
 from gradeapp.io.text import read_csv_rows, read_jsonl
 
@@ -411,6 +414,7 @@ class _VerdictImport:
         self.grader_names: dict[int, str] = {}
         self.pending: list[dict] = []
         self.pending_keys: dict[tuple, tuple] = {}
+        self.pending_evidence: list[dict] = []
         self.items: dict[tuple[int, int], bool | None] = {}  # (person, generation) -> the file's 'submitted'
         self.read = self.added = self.skipped = 0
 
@@ -480,6 +484,16 @@ class _VerdictImport:
             known = self.items.get((grader_id, gid))
             self.items[(grader_id, gid)] = True if flag in _TRUE else False if flag in _FALSE else known
         self._queue(obj, kind, grader_id, gid, criterion, run, value, status, seconds)
+        self._queue_evidence(obj, line, (grader_id, gid, criterion, run))
+
+    def _queue_evidence(self, obj: dict, line: int, identity: tuple) -> None:
+        """Queue the record's evidence marks (written after the verdicts; a known mark is not repeated)."""
+        if obj.get(EVIDENCE_FIELD) in (None, "", []):
+            return
+        text = evidence_store.generation_texts(self.store, [identity[1]]).get(identity[1], "")
+        keys = ("grader_id", "generation_id", "criterion", "run")
+        for mark in parse_evidence(obj[EVIDENCE_FIELD], text, self.path, line):
+            self.pending_evidence.append({**dict(zip(keys, identity, strict=True)), **mark})
 
     def _queue(self, obj, kind, grader_id, gid, criterion, run, value, status, seconds) -> None:
         identity = (grader_id, gid, criterion, run)
@@ -529,6 +543,8 @@ class _VerdictImport:
         """Write the queued verdicts."""
         self.added += self.store.add_verdicts(self.pending)
         self.pending = []
+        evidence_store.insert_new_evidence(self.store.conn, self.pending_evidence)
+        self.pending_evidence = []
 
 
 def _check_optional_fields(obj: dict, path: Path, line: int) -> None:
@@ -785,6 +801,15 @@ def _import_graded(store, gdir: Path, gens: list[tuple[int, list[str], str]], co
             }
             for crit, p in parsed.points.items()
         )
+        _store_reference_quotes(store, grader_id, gid, run, reply_id, raw, skills, topic)
+
+
+def _store_reference_quotes(store, grader_id, gid, run, reply_id, raw, skills, topic) -> None:
+    """Store the quoted passages of a reference reply's explanations, each checked against the text."""
+    text = evidence_store.generation_texts(store, [gid]).get(gid, "")
+    base = {"grader_id": grader_id, "generation_id": gid, "run": run}
+    quotes = ({**base, **q} for q in quote_rows(raw, text, skills, topic))
+    evidence_store.replace_reply_evidence(store.conn, reply_id, quotes)
 
 
 def import_reference(store: Store, root: Path) -> dict[str, int]:

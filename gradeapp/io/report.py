@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -641,8 +642,14 @@ def render_report(stats: AuditStats, sections=None) -> str:
     )
 
 
-def write_report(stats: AuditStats, path: Path, judges: JudgeComparison | None = None) -> Path:
-    """Write report.html at path (with the judges compared before the full tables, when given); return it."""
+def write_report(
+    stats: AuditStats, path: Path, judges: JudgeComparison | None = None, extra_sections: Sequence[str] = ()
+) -> Path:
+    """Write report.html at path (with the judges compared and any extra HTML sections before the full
+    tables, when given); return it."""
     sections = [*SECTIONS[:-1], lambda _stats: judges_section(judges), SECTIONS[-1]] if judges else None
+    if extra_sections:
+        sections = sections or list(SECTIONS)
+        sections[-1:-1] = [lambda _stats, part=part: part for part in extra_sections]
     Path(path).write_text(render_report(stats, sections), encoding="utf-8")
     return Path(path)

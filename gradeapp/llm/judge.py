@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gradeapp.core.evidence import quote_rows
 from gradeapp.core.parsing import parse_judge_reply
 from gradeapp.core.prompts import GradingPrompts, grading_prompts, grading_schema, render_grading
 from gradeapp.core.rubric import criteria
@@ -52,7 +53,11 @@ def judge_request(
     """Return the messages and the response_format (or None) of one grading call."""
     names = [s["name"] for s in ctx["skills"]]
     prompt = render_grading(prompts, ctx["skills"], ctx["topic"], ctx["text"])
-    fmt = grading_schema(criteria(names)) if prompts.structured and structured else None
+    fmt = (
+        grading_schema(criteria(names), quotes=prompts.asks_quotes)
+        if prompts.structured and structured
+        else None
+    )
     return [{"role": "user", "content": prompt}], fmt
 
 
@@ -96,7 +101,11 @@ def judgement_from_reply(
         request=request,
         usage=usage,
         retry=retry,
-        meta={"format": parsed.fmt, "finish_reason": finish_reason},
+        meta={
+            "format": parsed.fmt,
+            "evidence": quote_rows(raw, ctx["text"], names, ctx["topic"]),
+            "finish_reason": finish_reason,
+        },
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gradeapp.core.evidence_stats import GROUNDING_WEIGHT
 from gradeapp.core.judge_cells import (
     CELL,
     FIXED_CODES,
@@ -33,6 +34,7 @@ from gradeapp.core.results import AuditData
 from gradeapp.core.rubric import SKILL_PREFIX
 from gradeapp.db import Store, audit_store
 from gradeapp.errors import GradeappError
+from gradeapp.services import evidence
 from gradeapp.services.scores import ensure_checks
 
 DESIGNS = ("uniform", "stratified", "active")
@@ -724,11 +726,20 @@ def draw_audit(
     name: str | None = None,
     exclude_common: bool = True,
     floor: float = ACTIVE_FLOOR,
+    grounding: bool = False,
 ) -> dict:
-    """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata)."""
+    """Draw an audit sample from the judged pool and store it; return a report (name, design, n, strata).
+
+    grounding (active only): the judge's uncertainty is raised where its credited points lack a grounded
+    quote (services/evidence.py, grounding_aware_uncertainty).
+    """
     if by_verdict and design != "stratified":
         raise GradeappError("--by-verdict needs --design stratified")
+    if grounding and design != "active":
+        raise GradeappError("--grounding needs --design active")
     pool = draw_pool(store, exclude_common=exclude_common, with_verdict=by_verdict or design == "active")
+    if grounding and not pool.empty:
+        pool["uncertainty"] = evidence.grounding_aware_uncertainty(store, pool)
     items = plan_draw(
         pool, size, design=design, per_cell=per_cell, by_verdict=by_verdict, seed=seed, floor=floor
     )
@@ -745,6 +756,10 @@ def draw_audit(
         params.update(
             floor=floor, sampling="poisson", uncertainty="2*sqrt(s(1-s)), s = full_marks soft score"
         )
+        if grounding:
+            params["uncertainty"] += (
+                f" + {GROUNDING_WEIGHT} x share of credited points without a grounded quote"
+            )
     draw_id = audit_store.add_audit_draw(
         store,
         name,

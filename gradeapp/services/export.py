@@ -22,12 +22,14 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import Store, audit_store, open_project
+from gradeapp.db import Store, audit_store, evidence_store, open_project
 from gradeapp.errors import GradeappError
+from gradeapp.io.evidence_fields import evidence_cell
 from gradeapp.io.paper import write_paper_outputs
 from gradeapp.io.report import write_report
 from gradeapp.io.tables import CsvTableWriter, write_csv
 from gradeapp.paths import file_slug
+from gradeapp.services.evidence import export_evidence
 from gradeapp.services.judges import export_comparison, write_judges_csv
 from gradeapp.services.quality import write_annotators_csv
 from gradeapp.services.stats import compute_from_data, load_data
@@ -39,7 +41,7 @@ PASS_RATES_COLUMNS = [
 VERDICT_EXPORT_COLUMNS = [
     "generation", "kind", "grader", "model", "endpoint_host", "prompt_version", "prompt_hash", "temperature",
     "max_tokens", "criterion", "run", "value", "status", "raw_value", "reason", "note", "seconds",
-    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method",
+    "post_reveal", "guideline_version", "created", "submitted", "raw", "match_method", "evidence",
 ]  # fmt: skip
 
 
@@ -105,6 +107,7 @@ def verdict_batches(
     if large and before_large_read is not None:
         before_large_read()
     by_id = {int(g.id): g for g in graders}
+    with_evidence = evidence_store.has_evidence(store)
     submitted: dict[int, set[int] | None] = {}
     batches = audit_store.dump_verdict_rows(store, jobs, readers=READERS)
     for (grader_id, _lo, _hi), rows in zip(jobs, batches, strict=True):
@@ -115,12 +118,27 @@ def verdict_batches(
             submitted[grader_id] = (
                 audit_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
             )
-        table = _current_table(store, rows, grader, submitted[grader_id], gen_ids, uids, schema)
+        table = _current_table(
+            store, rows, grader, submitted[grader_id], gen_ids, uids, schema, with_evidence
+        )
         if table.num_rows:
             yield table
 
 
-def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
+def _evidence_column(store, grader, gens, crits, runs, with_evidence: bool):
+    """Return each verdict's evidence field (JSON text, null without marks); all null in a project without."""
+    import pyarrow as pa
+
+    if not with_evidence or not len(gens):
+        return pa.nulls(len(gens), pa.large_string())
+    marks = evidence_store.grader_marks(store, int(grader.id), int(gens.min()), int(gens.max()))
+    if not marks:
+        return pa.nulls(len(gens), pa.large_string())
+    keys = zip(gens.tolist(), crits.to_pylist(), runs.tolist(), strict=True)
+    return pa.array([evidence_cell(marks.get(key, [])) for key in keys], pa.large_string())
+
+
+def _current_table(store, rows, grader, submitted, gen_ids, uids, schema, with_evidence=False):
     """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -198,6 +216,7 @@ def _current_table(store, rows, grader, submitted, gen_ids, uids, schema):
         "submitted": sub,
         "raw": raw,
         "match_method": col("match_method", pa.large_string()),
+        "evidence": _evidence_column(store, grader, g, crit.take(take), run[idx], with_evidence),
     }
     return pa.Table.from_arrays(
         [arrays[c].cast(schema.field(c).type) for c in VERDICT_EXPORT_COLUMNS], schema=schema
@@ -346,9 +365,11 @@ def _write_results(store, out: Path, stats: AuditStats, freed: threading.Event) 
     pa.default_memory_pool().release_unused()
     freed.set()
     annotators = write_annotators_csv(store, out / "annotators.csv")
+    evidence_paths, evidence_html = export_evidence(store, out)  # nothing when the project has no evidence
+    paths.update(evidence_paths)
     # Drawn here, while the verdict thread streams (SQLite and Arrow work in the readers and without the
     # GIL): a child process of their own cost a second start of pandas and matplotlib.
-    paths.update(write_figures(figures, out, judges))
+    paths.update(write_figures(figures, out, judges, [evidence_html] if evidence_html else ()))
     paths["annotators"] = annotators
     if judges is not None:
         paths["judges"] = write_judges_csv(store, out / "judges.csv", judges)
@@ -376,8 +397,8 @@ def figure_stats(stats: AuditStats) -> AuditStats:
     return dataclasses.replace(stats, data=data)
 
 
-def write_figures(stats: AuditStats, out: Path, judges=None) -> dict[str, Path]:
-    """Write report.html and the paper outputs into out; return their paths."""
-    paths = {"report": write_report(stats, out / "report.html", judges=judges)}
+def write_figures(stats: AuditStats, out: Path, judges=None, extra_sections=()) -> dict[str, Path]:
+    """Write report.html (with any extra HTML sections) and the paper outputs into out; return their paths."""
+    paths = {"report": write_report(stats, out / "report.html", judges=judges, extra_sections=extra_sections)}
     paths.update(write_paper_outputs(stats, out))
     return paths

@@ -34,6 +34,7 @@ from gradeapp.db.connection import now_iso
 from gradeapp.db.migrations import APPLICATION_ID, known_migrations
 from gradeapp.errors import GradeappError, ProjectError
 from gradeapp.paths import file_slug
+from gradeapp.services.evidence import merge_package_evidence
 from gradeapp.services.guidelines import ensure_guidelines
 
 PACKAGE_SUFFIX = ".gradeapp"
@@ -402,7 +403,9 @@ def _merge_one(store: Store, pkg: dict[str, Any], uid_ids: dict[str, int]) -> di
     if issued and touched:
         team_store.resequence(store, "verdicts", grader, touched, issued)
         team_store.resequence(store, "reviews", grader, touched, issued)
+    evidence_added = merge_package_evidence(store, path, grader, person, uid_ids, issued)
     counts = {
+        "evidence_added": evidence_added,
         "verdicts_added": added_v,
         "verdicts_known": len(pkg["verdicts"]) - added_v,
         "reviews_added": added_r,

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from gradeapp.core.rubric import criterion_label
 from gradeapp.errors import GradeappError
-from gradeapp.services import adjudication
+from gradeapp.services import adjudication, evidence
+from gradeapp.ui.evidence_view import side_by_side_html
 from gradeapp.ui.project_dialog import ProjectDialog, show_non_modal
 
 # Shortcuts as data: key -> (action, argument), shown in the view's help line.
@@ -187,6 +188,11 @@ class AdjudicationView(ProjectDialog):
             parts += [f"<br><i>{e(r)}</i>" for r in j["reasons"]]
             parts.append("</li>")
         parts.append("</ul>")
+        parts.append(
+            side_by_side_html(
+                d["text"], evidence.cell_evidence(self.store, c["generation_id"], c["criterion"])
+            )
+        )
         if c["decision"]:
             dec = c["decision"]
             parts.append(

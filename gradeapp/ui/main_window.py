@@ -40,6 +40,7 @@ from gradeapp.db import open_project
 from gradeapp.errors import GradeappError
 from gradeapp.services import backup, grading, guidelines, team
 from gradeapp.ui import shortcuts
+from gradeapp.ui.evidence_view import EvidenceController
 from gradeapp.ui.item_view import ContextView, GuidelineView, TextView
 from gradeapp.ui.queue_model import QueueModel
 from gradeapp.ui.rubric_view import RubricView
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_audit_mode()
+        self.evidence = EvidenceController(self)  # evidence: its own actions, menu and highlights
         self._remember_recent(self.store_path)
         package = f" — package for {self.package_for}" if self.package_for else ""
         package += " — read-only" if self.readonly else ""

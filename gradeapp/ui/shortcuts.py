@@ -74,6 +74,29 @@ HELP: list[Shortcut] = [
     Shortcut("about", "Help", "About gradeapp", ()),
 ]
 
+# Evidence (ui/evidence_view.py builds these actions itself): the Ctrl+Alt form of a criterion's key
+# attaches the selected words; no plain key is taken from grading.
+EVIDENCE: list[Shortcut] = [
+    Shortcut("evidence_focus", "Evidence", "Focus the text (Shift+arrows select words)", ("Ctrl+2",)),
+    *(
+        Shortcut(
+            f"evidence_{skill_action(n)}",
+            "Evidence",
+            f"Selection is evidence for skill {n}",
+            (f"Ctrl+Alt+{n}",),
+        )
+        for n in range(1, MAX_SKILL_KEYS + 1)
+    ),
+    Shortcut("evidence_topic", "Evidence", "Selection is evidence for the topic", ("Ctrl+Alt+T",)),
+    Shortcut("evidence_makes_sense", "Evidence", "Selection is evidence for makes sense", ("Ctrl+Alt+M",)),
+    Shortcut(
+        "evidence_sentence_limit", "Evidence", "Selection is evidence for the sentence limit", ("Ctrl+Alt+L",)
+    ),
+    Shortcut(
+        "evidence_remove", "Evidence", "Remove your evidence under the selection or cursor", ("Ctrl+Alt+X",)
+    ),
+]
+
 ALL: list[Shortcut] = FILE + EDIT + VIEW + GRADE + HELP
 BY_ACTION: dict[str, Shortcut] = {s.action: s for s in ALL}
 
@@ -89,10 +112,19 @@ HOW_TO_GRADE = (
 def cheat_sheet(k: int | None = None) -> str:
     """Return the cheat sheet as plain text (the skill keys up to k when given)."""
     lines = ["How to grade", HOW_TO_GRADE, ""]
-    for menu, items in (("Grade", GRADE), ("Edit", EDIT), ("View", VIEW), ("File", FILE), ("Help", HELP)):
+    menus = (
+        ("Grade", GRADE),
+        ("Evidence", EVIDENCE),
+        ("Edit", EDIT),
+        ("View", VIEW),
+        ("File", FILE),
+        ("Help", HELP),
+    )
+    for menu, items in menus:
         lines.append(menu)
         for s in items:
-            if s.action.startswith("skill") and k is not None and int(s.action[5:]) > k:
+            skill = s.action.removeprefix("evidence_")
+            if skill.startswith("skill") and k is not None and int(skill[5:]) > k:
                 continue
             keys = "  or  ".join(s.keys) if s.keys else "(menu)"
             lines.append(f"  {keys:<36} {s.label}")

@@ -53,6 +53,7 @@ from gradeapp.io.report import headline_html, plot_bias, plot_forest, plot_k_com
 from gradeapp.services.export import export_project
 from gradeapp.services.judges import compare_with_options
 from gradeapp.services.stats import Cancelled, StatsOptions, compute_stats
+from gradeapp.ui.evidence_stats_view import EvidenceTab
 
 POLL_MS = 2000
 SUMMARY_CSS = (
@@ -208,6 +209,9 @@ class StatsView(QWidget):
         self.judges_tab = JudgesTab(self.store_path, self._start, self.options, self)
         self.tabs.addTab(self.judges_tab, "Judges")
         self.stats_refreshed.connect(self.judges_tab.refresh)
+        self.evidence_tab = EvidenceTab(self.store_path, self._start, _Job, self)
+        self.tabs.addTab(self.evidence_tab, "Evidence")
+        self.stats_refreshed.connect(self.evidence_tab.refresh)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)

@@ -69,7 +69,7 @@ def test_judge_grades_every_run_once_with_its_configuration(tmp_path, fake_opena
         path, "SELECT model, endpoint_host, temperature, prompt_version, prompt_hash, kind FROM graders"
     )
     host = fake_openai.base_url.split("//")[1].split("/")[0]
-    assert grader == [("gpt-4o-mini", host, 0.7, "gradeapp-v1", grading_prompts().hash, "judge")]
+    assert grader == [("gpt-4o-mini", host, 0.7, "gradeapp-v2", grading_prompts().hash, "judge")]
     # structured output was asked for, with every criterion required
     body = fake_openai.chat_calls()[0]["body"]
     schema = body["response_format"]["json_schema"]["schema"]

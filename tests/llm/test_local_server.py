@@ -58,7 +58,7 @@ def test_json_schema_goes_as_json_object_to_llama_cpp():
 
 
 def test_a_reply_cut_at_max_tokens_never_counts_as_parsed():
-    ctx = {"id": 1, "skills": [{"name": "irony"}], "topic": "Knitting"}
+    ctx = {"id": 1, "skills": [{"name": "irony"}], "topic": "Knitting", "text": "Oh, lovely rain."}
     whole = json.dumps({c: {"pass": 1, "reason": "r"} for c in criteria(["irony"])})
     assert judgement_from_reply(1, ctx, 1, whole).parse_status == "ok"
     cut = judgement_from_reply(1, ctx, 1, whole, finish_reason="length")
