@@ -76,7 +76,7 @@ def cmd_local_demo(args: argparse.Namespace) -> int:
         bar.shown = 0
         print(message, file=sys.stderr, flush=True)
 
-    with serve_local(args.model_file, temperature=0.0, max_tokens=512, concurrency=2) as endpoint:
+    with serve_local(args.model_file, temperature=0.0, max_tokens=2048, concurrency=2) as endpoint:
         print(
             f"local model {endpoint.model} ({endpoint.provenance['model_sha256'][:12]}), no key, no network"
         )

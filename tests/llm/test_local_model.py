@@ -98,7 +98,7 @@ def test_judge_with_our_schema_every_reply_parses(local_server, tmp_path):
     path = make_project(tmp_path / "p.gradeapp", n_generations=3, k=2)
     store = open_project(path)
     try:
-        report = asyncio.run(run_judge(store, endpoint_of(local_server, max_tokens=1024), runs=2))
+        report = asyncio.run(run_judge(store, endpoint_of(local_server, max_tokens=2048), runs=2))
     finally:
         store.close()
     assert report.saved == 6 and report.failed == 0, report.errors
@@ -139,7 +139,7 @@ def test_usage_and_cost_come_from_the_server(local_server, tmp_path):
     store = open_project(path)
     try:
         report = asyncio.run(
-            run_judge(store, endpoint_of(local_server, max_tokens=1024, price=(1.0, 2.0)), runs=1)
+            run_judge(store, endpoint_of(local_server, max_tokens=2048, price=(1.0, 2.0)), runs=1)
         )
     finally:
         store.close()
@@ -186,7 +186,7 @@ def _judge_command(path) -> list[str]:
         "--temperature",
         "0",
         "--max-tokens",
-        "1024",
+        "2048",
         "--concurrency",
         "1",
         "--runs",
