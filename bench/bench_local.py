@@ -79,7 +79,7 @@ def projects_for(folder: Path, name: str, calls: int, parts: int) -> list[Path]:
 def row(label: str, slots: int, concurrency: int, calls: int, seconds: float, tokens: int | None) -> str:
     tok = f"{tokens / seconds:>9.1f}" if tokens else f"{'-':>9}"
     return (
-        f"{label:<28} {slots:>5} {concurrency:>11} {calls:>6} {seconds:>8.1f} {calls / seconds:>8.2f} {tok}"
+        f"{label:<28} {slots:>5} {concurrency:>11} {calls:>6} {seconds:>8.1f} {calls / seconds:>8.3f} {tok}"
     )
 
 
