@@ -16,6 +16,7 @@ import pandas as pd
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC, skill_criterion
 from gradeapp.db import audit_store, judge_store, open_project
 from gradeapp.db.connection import now_iso
+from tests import bulk_sql
 
 CATEGORIES = ("rhetorical", "logical", "literary", "theory of mind", "physical knowledge")
 
@@ -78,7 +79,7 @@ def simulate_project(
     store = open_project(path, name=f"simulated ({n_generations} generations)")
     stamp = now_iso()
     try:
-        with audit_store.bulk_loading(store):
+        with bulk_sql.bulk_loading(store):
             store.set_project_value("simulated", "1")
             store.upsert_skills(
                 {"name": f"sim skill {i:03d}", "category": CATEGORIES[i % len(CATEGORIES)]}
@@ -110,8 +111,8 @@ def simulate_project(
                 cid = combos[(student, k, "last")]
                 comb_of_gen[g] = cid
                 gen_rows.append((g + 1, f"sim-{g + 1:06d}", cid, student, rnd, "(simulated text)", stamp))
-            audit_store.bulk_insert_combinations(store, combo_rows)
-            audit_store.bulk_insert_generations(store, gen_rows)
+            bulk_sql.bulk_insert_combinations(store, combo_rows)
+            bulk_sql.bulk_insert_generations(store, gen_rows)
             skills_of = {cid: sk for cid, _k, _t, sk in combo_rows}
 
             # Truth per generation x criterion, the judge's runs, and the checks that fit the truth.
@@ -141,7 +142,7 @@ def simulate_project(
             is_limit = np.array([c == SENTENCE_LIMIT for c in crits])
             ks_a = np.array(ks_long)
             n_sent = np.where(truth[is_limit] == 1, 1, ks_a[is_limit] + 4)
-            audit_store.bulk_insert_checks(
+            bulk_sql.bulk_insert_checks(
                 store,
                 ((int(g), int(n), int(n), "[]") for g, n in zip(gen_ids_a[is_limit], n_sent, strict=True)),
             )
@@ -156,7 +157,7 @@ def simulate_project(
                     if hard_share:
                         err = rng.random(len(truth)) < hard_error
                         said = np.where(hard_long, np.where(err, 1 - truth, truth), said)
-                    audit_store.bulk_insert_verdicts(
+                    bulk_sql.bulk_insert_verdicts(
                         store,
                         zip(
                             [judge] * len(truth),
@@ -193,14 +194,14 @@ def simulate_project(
         if grade_all:
             pid = store.grader_id("human", "sim person A")
             with store.atomic():
-                audit_store.bulk_insert_verdicts(
+                bulk_sql.bulk_insert_verdicts(
                     store,
                     (
                         (pid, int(g), c, 1, int(v), "ok", stamp)
                         for g, c, v in zip(gen_ids_a, crits, truth, strict=True)
                     ),
                 )
-                audit_store.bulk_insert_reviews(
+                bulk_sql.bulk_insert_reviews(
                     store, ((pid, int(g), "submit", stamp) for g in np.unique(gen_ids_a))
                 )
         if n_audit:
@@ -223,7 +224,7 @@ def simulate_project(
                     m = mask & np.isin(gen_ids_a, which)
                     flip = rng.random(int(m.sum())) < human_error
                     vals = np.where(flip, 1 - truth[m], truth[m])
-                    audit_store.bulk_insert_verdicts(
+                    bulk_sql.bulk_insert_verdicts(
                         store,
                         (
                             (pid, int(g), c, 1, int(v), "ok", stamp)
@@ -232,7 +233,7 @@ def simulate_project(
                             )
                         ),
                     )
-                    audit_store.bulk_insert_reviews(store, ((pid, int(g), "submit", stamp) for g in which))
+                    bulk_sql.bulk_insert_reviews(store, ((pid, int(g), "submit", stamp) for g in which))
         return Simulation(
             path=Path(path),
             truth=scores[["generation_id", "student", "k", "full_marks", "all_skills", "skill_fraction"]],

@@ -147,3 +147,29 @@ def test_core_functions_take_no_store():
                 if names & {"store", "conn"}:
                     offenders.append(f"{path.name}:{node.name}")
     assert offenders == []
+
+
+def _declared_distributions() -> set[str]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        specs += extra  # an optional extra (the local model, ...) is imported lazily by its own code
+    return {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+
+
+def test_every_third_party_import_of_the_package_is_a_declared_dependency():
+    """A module the package imports comes from the standard library or from a declared distribution."""
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions()
+    declared = _declared_distributions()
+    undeclared = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name in sorted(_imports(path) - {"gradeapp", "gradeapp.ui"} - set(sys.stdlib_module_names)):
+            dists = {d.lower().replace("_", "-") for d in providers.get(name, [])}
+            if not dists & declared:
+                undeclared.append(f"{path.relative_to(PACKAGE.parent)}: {name} ({', '.join(dists) or '?'})")
+    assert undeclared == []

@@ -26,7 +26,7 @@ from gradeapp.cli import (
     team,
 )
 from gradeapp.cli.failures import describe_failure, visible, visible_controls
-from gradeapp.cli.options import common_options
+from gradeapp.cli.options import OneLineParser, common_options
 from gradeapp.cli.project import cmd_desk
 
 # The command groups, in the order `gradeapp --help` lists them.
@@ -48,7 +48,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command."""
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="gradeapp",
         description="Skill-Mix grading desk. Without a command it opens the desk; commands run headless.",
         parents=[common],

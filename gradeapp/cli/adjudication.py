@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import ROW_LIMIT, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.services.adjudication import (
     DEFAULT_ADJUDICATOR,
@@ -23,7 +23,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = a.add_parser("list", parents=[common], help="disputed cells, worst first")
     p.add_argument("--json", action="store_true")
     p.add_argument("--open", action="store_true", help="only cells without a decision")
-    p.add_argument("--limit", type=int, help="show at most N cells")
+    p.add_argument("--limit", type=ROW_LIMIT, help="show at most N cells")
     p.add_argument("--judge", help="judge grader name (default: the one with most verdicts)")
     p.set_defaults(func=cmd_adjudicate_list)
     p = a.add_parser("decide", parents=[common], help="record the adjudicator's decision on a cell")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import BOOTSTRAP, CONFIDENCE, FRACTION, HALF_WIDTH, SEED, open_store, whole
 from gradeapp.cli.output import print_json
 from gradeapp.core.agreement import AGREEMENT_SUMMARY_COLUMNS
 from gradeapp.core.calibration import plan_audit
 from gradeapp.core.summary import audit_status, headline_lines, omitted
-from gradeapp.db import audit_store
 from gradeapp.services.audit import ACTIVE_FLOOR, draw_audit, load_audit_data
+from gradeapp.services.draw_listing import list_draws
 from gradeapp.services.export import export_project
 from gradeapp.services.stats import StatsOptions, compute_stats
 
@@ -61,24 +60,7 @@ def cmd_audit_draw(args: argparse.Namespace) -> int:
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
-        draws = audit_store.audit_draws_df(store)
-        if args.name:
-            draws = draws[draws["name"] == args.name]
-        items = audit_store.audit_items_df(store)
-    out = []
-    for _, d in draws.iterrows():
-        it = items[items["draw_id"] == d["id"]]
-        out.append(
-            {
-                "name": d["name"],
-                "design": d["design"],
-                "seed": None if d["seed"] is None or d["seed"] != d["seed"] else int(d["seed"]),
-                "params": json.loads(d["params"] or "{}"),
-                "created": d["created"],
-                "generations": it["uid"].tolist(),
-                "items": it[["uid", "stratum", "inclusion_prob"]].to_dict("records"),
-            }
-        )
+        out = list_draws(store, args.name)
     if args.json:
         print_json(out)
         return 0
@@ -158,22 +140,67 @@ def _stat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draw", help="audit draw name (default: the latest)")
     p.add_argument("--include-common", action="store_true", help="keep combinations with common skills")
     p.add_argument("--no-naming-penalty", action="store_true", help="do not zero a skill named in the text")
-    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--threshold", type=float, default=0.5, help="skill-fraction pass threshold (default 0.5)")
+    p.add_argument("--confidence", type=CONFIDENCE, default=0.95, help="confidence level (default 0.95)")
     p.add_argument(
-        "--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for none (default 1000)"
+        "--threshold", type=FRACTION, default=0.5, help="skill-fraction pass threshold (default 0.5)"
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--bootstrap", type=BOOTSTRAP, default=1000, help="bootstrap resamples, 0 for none (default 1000)"
+    )
+    p.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the audit commands to the gradeapp CLI."""
     audit = subparsers.add_parser("audit", help="draw and list audit samples for people to grade")
     asub = audit.add_subparsers(dest="audit_command", required=True)
+    _register_draw(asub, common)
+    p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
+    p.add_argument("--name", help="only this draw")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_list)
+    p = asub.add_parser(
+        "plan", parents=[common], help="how many more generations to grade for a CI half-width"
+    )
+    p.add_argument("--target", type=HALF_WIDTH, default=0.05, help="target half-width (default 0.05)")
+    p.add_argument("--metric", choices=["full_marks", "all_skills", "skill_fraction"], default="full_marks")
+    p.add_argument("--judge")
+    p.add_argument("--draw")
+    p.add_argument("--include-common", action="store_true")
+    p.add_argument("--confidence", type=CONFIDENCE, default=0.95)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_plan)
+
+    p = subparsers.add_parser(
+        "stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates"
+    )
+    _stat_args(p)
+    p.add_argument("--target", type=HALF_WIDTH, default=0.05, help="planner target half-width (default 0.05)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = subparsers.add_parser(
+        "export",
+        parents=[common],
+        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html, "
+        "headline.tex/.md, k_curve.svg/.pdf, agreement.svg/.pdf",
+    )
+    p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
+    _stat_args(p)
+    p.set_defaults(func=cmd_export)
+
+
+def _register_draw(asub, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp audit draw`."""
     p = asub.add_parser(
         "draw", parents=[common], help="draw generations for people to grade (a known design)"
     )
-    p.add_argument("--size", type=int, required=True, help="generations to draw (per cell with --per-cell)")
+    p.add_argument(
+        "--size",
+        type=whole(1, 10_000_000),
+        required=True,
+        help="generations to draw (per cell with --per-cell)",
+    )
     p.add_argument("--per-cell", action="store_true", help="draw --size from every student x k cell")
     p.add_argument(
         "--design",
@@ -183,7 +210,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--floor",
-        type=float,
+        type=FRACTION,
         default=ACTIVE_FLOOR,
         help=f"active only: share of the draw spread uniformly, so every generation can be drawn (default {ACTIVE_FLOOR})",
     )
@@ -197,43 +224,10 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stratified only: split cells by the judge's full-marks verdict, half the draw each",
     )
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     p.add_argument("--name", help="name of the draw (default audit-<n>)")
     p.add_argument(
         "--include-common", action="store_true", help="draw also from combinations with common skills"
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit_draw)
-    p = asub.add_parser("list", parents=[common], help="print the drawn generation ids")
-    p.add_argument("--name", help="only this draw")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_audit_list)
-    p = asub.add_parser(
-        "plan", parents=[common], help="how many more generations to grade for a CI half-width"
-    )
-    p.add_argument("--target", type=float, default=0.05, help="target half-width (default 0.05)")
-    p.add_argument("--metric", choices=["full_marks", "all_skills", "skill_fraction"], default="full_marks")
-    p.add_argument("--judge")
-    p.add_argument("--draw")
-    p.add_argument("--include-common", action="store_true")
-    p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_audit_plan)
-
-    p = subparsers.add_parser(
-        "stats", parents=[common], help="agreement, Skill-Mix scores and calibrated pass rates"
-    )
-    _stat_args(p)
-    p.add_argument("--target", type=float, default=0.05, help="planner target half-width (default 0.05)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_stats)
-
-    p = subparsers.add_parser(
-        "export",
-        parents=[common],
-        help="write pass_rates.csv, agreement.csv, verdicts.csv/.parquet, annotators.csv, report.html, "
-        "headline.tex/.md, k_curve.svg/.pdf, agreement.svg/.pdf",
-    )
-    p.add_argument("--out", metavar="DIR", help="folder (default exports/<project>-<timestamp>/)")
-    _stat_args(p)
-    p.set_defaults(func=cmd_export)

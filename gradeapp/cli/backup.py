@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gradeapp.cli.output import print_json
-from gradeapp.db.backup import backup_folder
-from gradeapp.services.backup import backups, restore
+from gradeapp.services.backup import backup_folder, backups, restore
 from gradeapp.services.project import project_path
 
 

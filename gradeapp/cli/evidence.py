@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from gradeapp.db.store import Store
+from gradeapp.cli.options import ROW_ID
 from gradeapp.errors import InputError
 from gradeapp.services import evidence
+from gradeapp.services.project import Store
 
 
 def add_evidence_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def add_evidence_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remove-evidence",
         action="append",
-        type=int,
+        type=ROW_ID,
         metavar="ID",
         help="remove one of your marks (repeatable)",
     )

@@ -14,9 +14,9 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 
-from gradeapp.db.connection import LOCK_TIMEOUT_ENV, is_busy, is_damaged
 from gradeapp.errors import EnvironmentFailure, GradeappError
 from gradeapp.paths import default_project
+from gradeapp.services.project import LOCK_TIMEOUT_ENV, is_busy, is_damaged
 
 USER, ENVIRONMENT = 2, 1
 

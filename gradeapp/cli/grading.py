@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from gradeapp.cli.evidence import add_evidence_arguments, apply_evidence_args
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import K_VALUE, ROW_LIMIT, SECONDS, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
 from gradeapp.services.grading import (
@@ -20,6 +20,8 @@ from gradeapp.services.grading import (
     submit,
     unsubmit,
 )
+
+NOBODY = 0  # a grader id no row has (SQLite assigns rowids from 1): an empty queue history
 
 
 def _annotator(args) -> str:
@@ -46,7 +48,9 @@ def _filters(args) -> dict[str, Any]:
 def cmd_queue(args: argparse.Namespace) -> int:
     """List the queue of an annotator with each item's status, then the progress line."""
     with open_store(args, write=False) as store:
-        grader = store.grader_id("human", _annotator(args))
+        # a reading command: a person who has graded nothing yet has no grader row, and none is made
+        grader = store.find_grader_id("human", _annotator(args))
+        grader = NOBODY if grader is None else grader
         rows = queue_page(store, grader, _filters(args), 0, args.limit)
         prog = progress(store, grader, _filters(args))
     if args.json:
@@ -105,11 +109,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("queue", parents=[common], help="list an annotator's queue and progress")
     p.add_argument("--annotator", help="person's name (default: $GRADEAPP_ANNOTATOR or your login)")
     p.add_argument("--status", choices=["all", "ungraded", "graded", "flagged"])
-    p.add_argument("--k", type=int)
+    p.add_argument("--k", type=K_VALUE)
     p.add_argument("--topic")
     p.add_argument("--student")
     p.add_argument("--draw", help="audit draw name")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=ROW_LIMIT, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_queue)
 
@@ -124,7 +128,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--unsubmit", action="store_true", help="take back a submission")
     p.add_argument("--flag", action=argparse.BooleanOptionalAction, default=None, help="flag or --no-flag")
     p.add_argument("--note", help="store a note on the item")
-    p.add_argument("--seconds", type=float, help="time spent, stored with the submit")
+    p.add_argument("--seconds", type=SECONDS, help="time spent, stored with the submit")
     p.add_argument("--no-blind", action="store_true", help="the person saw the judge (post-reveal)")
     add_evidence_arguments(p)
     p.set_defaults(func=cmd_grade)

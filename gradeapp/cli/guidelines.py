@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import open_store, whole
 from gradeapp.cli.output import print_json
 from gradeapp.errors import InputError
 from gradeapp.services.adjudication import agreement_by_guideline_version
@@ -20,7 +20,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = g.add_parser("init", parents=[common], help="install the default guidelines as version 1 (if none)")
     p.set_defaults(func=cmd_guidelines_init)
     p = g.add_parser("show", parents=[common], help="print a guideline version (default: the latest)")
-    p.add_argument("--version", type=int, dest="guideline_version", help="version number")
+    p.add_argument("--version", type=whole(1, 2**63 - 1), dest="guideline_version", help="version number")
     p.set_defaults(func=cmd_guidelines_show)
     p = g.add_parser("edit", parents=[common], help="store the text of a file as a new version")
     p.add_argument("--file", required=True, metavar="F", help="UTF-8 text file with the whole new text")
@@ -43,6 +43,10 @@ def cmd_guidelines_init(args: argparse.Namespace) -> int:
     return 0
 
 
+# a guideline is read by people on every item; a megabyte is some 300 pages
+MAX_GUIDELINE_BYTES = 1_000_000
+
+
 def cmd_guidelines_show(args: argparse.Namespace) -> int:
     with open_store(args, write=False) as store:
         row = show(store, args.guideline_version)
@@ -54,9 +58,16 @@ def cmd_guidelines_show(args: argparse.Namespace) -> int:
 def cmd_guidelines_edit(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_GUIDELINE_BYTES + 1)  # never more: the file may be anything
+    except OSError as exc:
         raise InputError(f"cannot read the guideline text ({exc})", file=path) from exc
+    if len(raw) > MAX_GUIDELINE_BYTES:
+        raise InputError(f"over {MAX_GUIDELINE_BYTES:,} bytes: a guideline is a page of text", file=path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
     with open_store(args) as store:
         result = edit(store, text)
     if result["changed"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import BOOTSTRAP, CONFIDENCE, FRACTION, SEED, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.services.evidence import evidence_statistics
 from gradeapp.services.judges import compare_project_judges
@@ -67,9 +67,13 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--judges", metavar="A,B,...", help="judge names or keys (default: every judge)")
     p.add_argument("--draw", help="audit draw for the PPI++ widths (default: the latest)")
     p.add_argument("--include-common", action="store_true", help="keep combinations with common skills")
-    p.add_argument("--threshold", type=float, default=0.5, help="skill-fraction pass threshold (default 0.5)")
-    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--threshold", type=FRACTION, default=0.5, help="skill-fraction pass threshold (default 0.5)"
+    )
+    p.add_argument("--confidence", type=CONFIDENCE, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument(
+        "--bootstrap", type=BOOTSTRAP, default=1000, help="paired bootstrap resamples (default 1000)"
+    )
+    p.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_judges_compare)

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import COMBINATIONS, K_VALUE, ROW_LIMIT, RUNS, SEED, number, open_store, whole
 from gradeapp.core.prompts import generation_prompts, grading_prompts
-from gradeapp.errors import GradeappError
+from gradeapp.core.sampling import MAX_DRAW
+from gradeapp.errors import EnvironmentFailure, GradeappError, InputError
 from gradeapp.llm.batch import ingest_file, poll_batches, submit_batch, write_batch
 from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint, PoolStats
 from gradeapp.llm.generate import run_generate
@@ -44,37 +45,43 @@ def _endpoint_args(p: argparse.ArgumentParser, *, temperature: float, concurrenc
     )
     g.add_argument(
         "--temperature",
-        type=float,
+        type=number(0.0, 2.0),
         default=temperature,
         help=f"sampling temperature (default {temperature:g})",
     )
     g.add_argument(
-        "--max-tokens", type=int, default=1024, help="completion token budget per call (default 1024)"
+        "--max-tokens",
+        type=whole(1, 2**31 - 1),
+        default=1024,
+        help="completion token budget per call (default 1024)",
     )
     g.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds before a call times out (default 120)"
+        "--timeout",
+        type=number(0.0, 24 * 3600.0, above=True),
+        default=120.0,
+        help="seconds before a call times out (default 120)",
     )
     g.add_argument(
         "--max-retries",
-        type=int,
+        type=whole(0, 100),
         default=4,
         help="retries on 429/5xx/timeouts, honouring Retry-After (default 4)",
     )
     g.add_argument(
         "--concurrency",
-        type=int,
+        type=whole(1, 1024),
         default=concurrency,
         help=f"calls in flight at once (default {concurrency})",
     )
     g.add_argument(
         "--tokens-per-minute",
-        type=float,
+        type=number(0.0, 1e12, above=True),
         metavar="N",
         help="token-rate limit (estimated prompt + max tokens)",
     )
     g.add_argument(
         "--price",
-        type=float,
+        type=number(0.0, 1e6),
         nargs=2,
         metavar=("IN", "OUT"),
         help="USD per 1M input and output tokens (overrides the table)",
@@ -95,8 +102,6 @@ def _endpoint_of(args: argparse.Namespace) -> Iterator[Endpoint]:
         return
     if args.model or args.base_url:
         raise GradeappError("--local serves its own model: leave out --model and --base-url")
-    if args.concurrency < 1:
-        raise GradeappError("--concurrency must be at least 1")
     # the server has one slot: a second request in flight keeps it busy, more only wait in its queue
     with serve_local(
         args.model_file,
@@ -108,9 +113,23 @@ def _endpoint_of(args: argparse.Namespace) -> Iterator[Endpoint]:
         yield endpoint
 
 
+def _check_open_files(concurrency: int) -> None:
+    """Refuse more calls in flight than the process may open sockets (each holds one; keep 64 spare)."""
+    try:
+        import resource  # POSIX only; elsewhere the operating system has no such per-process limit
+    except ImportError:
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and concurrency > soft - 64:
+        raise InputError(
+            f"{concurrency} calls in flight need as many open files; this process may open {soft} "
+            f"(ulimit -n): use at most {max(1, soft - 64)}",
+            field="--concurrency",
+        )
+
+
 def _endpoint(args: argparse.Namespace) -> Endpoint:
-    if args.concurrency < 1:
-        raise GradeappError("--concurrency must be at least 1")
+    _check_open_files(args.concurrency)
     if not args.model:
         raise GradeappError("--model is required (or --local for the local model)")
     return Endpoint(
@@ -172,7 +191,8 @@ def _run(coro_factory, unit: str) -> int:
     bar.close()
     print(report.summary())
     if report.fatal:
-        raise GradeappError(f"stopped: {report.fatal}")
+        failure = EnvironmentFailure if report.fatal_environment else GradeappError
+        raise failure(f"stopped: {report.fatal}")
     if report.failed:
         print(
             f"gradeapp: {report.failed} {unit}s failed; re-run the same command to retry them",
@@ -232,6 +252,14 @@ def _judge_now(args: argparse.Namespace, endpoint: Endpoint, prompts) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    planned = len(set(args.k)) * args.combinations * args.rounds
+    if planned > MAX_DRAW:
+        # every planned conversation is held in memory until the run ends
+        raise InputError(
+            f"{planned:,} generations planned (k values x combinations x rounds); at most {MAX_DRAW:,} "
+            "in one run: run fewer at a time",
+            field="--combinations",
+        )
     prompts = generation_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
     with _endpoint_of(args) as endpoint, open_store(args, long_job=True) as store:
 
@@ -285,10 +313,10 @@ def _register_generate(subparsers, common: argparse.ArgumentParser) -> None:
         "generate", parents=[common], help="generate texts with a student model (two-turn conversation)"
     )
     _endpoint_args(p, temperature=0.7)
-    p.add_argument("--k", type=int, nargs="+", default=[2, 3, 4], help="values of k (default 2 3 4)")
-    p.add_argument("--combinations", type=int, default=100, help="combinations per k (default 100)")
-    p.add_argument("--rounds", type=int, default=3, help="generations per combination (default 3)")
-    p.add_argument("--seed", type=int, default=10, help="combination seed (default 10, as the reference)")
+    p.add_argument("--k", type=K_VALUE, nargs="+", default=[2, 3, 4], help="values of k (default 2 3 4)")
+    p.add_argument("--combinations", type=COMBINATIONS, default=100, help="combinations per k (default 100)")
+    p.add_argument("--rounds", type=whole(1, 100), default=3, help="generations per combination (default 3)")
+    p.add_argument("--seed", type=SEED, default=10, help="combination seed (default 10, as the reference)")
     p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
     p.set_defaults(func=cmd_generate)
 
@@ -298,7 +326,7 @@ def _register_judge(subparsers, common: argparse.ArgumentParser) -> None:
         "judge", parents=[common], help="grade generations with an LLM judge (missing runs only)"
     )
     _judge_args(p)
-    p.add_argument("--limit", type=int, help="ask at most N calls this time")
+    p.add_argument("--limit", type=ROW_LIMIT, help="ask at most N calls this time")
     p.add_argument(
         "--batch", action="store_true", help="write the Batch API JSONL and submit it instead of calling"
     )
@@ -325,13 +353,16 @@ def _register_batch(subparsers, common: argparse.ArgumentParser) -> None:
         "--out", dest="batch_file", metavar="FILE", help="output JSONL (default: beside the project)"
     )
     p.add_argument("--submit", action="store_true", help="also upload and submit it")
-    p.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--limit", type=ROW_LIMIT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_batch_write)
     p = batch.add_parser("poll", parents=[common], help="check submitted batches; ingest the finished ones")
     p.add_argument("batch_ids", nargs="*", metavar="BATCH_ID", help="default: every batch not ingested yet")
     p.add_argument("--wait", action="store_true", help="poll until every batch has ended")
     p.add_argument(
-        "--interval", type=float, default=30.0, help="seconds between polls with --wait (default 30)"
+        "--interval",
+        type=number(0.0, 24 * 3600.0, above=True),
+        default=30.0,
+        help="seconds between polls with --wait (default 30)",
     )
     p.add_argument("--base-url", help="endpoint (default: the one the batch was submitted to)")
     p.set_defaults(func=cmd_batch_poll)
@@ -347,7 +378,7 @@ def _register_batch(subparsers, common: argparse.ArgumentParser) -> None:
 
 def _judge_args(p: argparse.ArgumentParser) -> None:
     _endpoint_args(p, temperature=0.7, concurrency=16)
-    p.add_argument("--runs", type=int, default=3, help="gradings per generation (default 3)")
+    p.add_argument("--runs", type=RUNS, default=3, help="gradings per generation (default 3)")
     p.add_argument(
         "--retry-unparsed",
         action="store_true",

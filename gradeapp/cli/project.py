@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import COMBINATIONS, FRACTION, K_VALUE, SEED, number, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.core.sampling import novelty_bound
 from gradeapp.errors import GradeappError
-from gradeapp.io.importers import import_sources
 from gradeapp.services.catalog import import_catalog, set_common
+from gradeapp.services.imports import import_sources
 from gradeapp.services.project import create_project, project_path
 from gradeapp.services.sampling import sample_into
 
@@ -22,6 +22,56 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="project name (default: the file name)")
     p.set_defaults(func=cmd_init)
 
+    _register_catalog(subparsers, common)
+
+    p = subparsers.add_parser(
+        "import",
+        parents=[common],
+        help="import generations and verdicts (reference run folders, generations or verdicts JSONL/CSV)",
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument(
+        "--kind", choices=["reference", "generations", "verdicts"], help="force the kind of source"
+    )
+    p.add_argument(
+        "--as-drafts",
+        action="store_true",
+        help="keep people's imported items drafts (default: an item deciding every criterion is submitted)",
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = subparsers.add_parser("sample", parents=[common], help="draw combinations of k skills and a topic")
+    p.add_argument("--k", type=K_VALUE, nargs="+", default=[2, 3, 4, 5], help="values of k (default 2 3 4 5)")
+    p.add_argument("--combinations", type=COMBINATIONS, default=100, help="combinations per k (default 100)")
+    p.add_argument("--seed", type=SEED, default=10, help="random seed (default 10, as the reference)")
+    p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
+    p.add_argument(
+        "--p-skill", type=FRACTION, default=0.0144, help="p_s for the novelty bound (paper: 0.0144)"
+    )
+    p.add_argument(
+        "--p-topic", type=FRACTION, default=0.0022, help="p_t for the novelty bound (paper: 0.0022)"
+    )
+    p.add_argument(
+        "--corpus",
+        type=number(0.0, 1e18, above=True),
+        default=5e10,
+        help="L, training texts, for the bound (paper: 5e10)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sample)
+
+    p = subparsers.add_parser("info", parents=[common], help="counts of what the project holds")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON (a stable shape)")
+    p.set_defaults(func=cmd_info)
+
+    p = subparsers.add_parser(
+        "desk", parents=[common], help="open the grading desk (the default without a command)"
+    )
+    p.set_defaults(func=cmd_desk)
+
+
+def _register_catalog(subparsers, common: argparse.ArgumentParser) -> None:
+    """Add `gradeapp catalog import|common|list`."""
     cat = subparsers.add_parser("catalog", help="skills and topics").add_subparsers(
         dest="catalog_command", required=True
     )
@@ -41,44 +91,6 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = cat.add_parser("list", parents=[common], help="list skills and topics")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_catalog_list)
-
-    p = subparsers.add_parser(
-        "import",
-        parents=[common],
-        help="import generations and verdicts (reference run folders, generations or verdicts JSONL/CSV)",
-    )
-    p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument(
-        "--kind", choices=["reference", "generations", "verdicts"], help="force the kind of source"
-    )
-    p.add_argument(
-        "--as-drafts",
-        action="store_true",
-        help="keep people's imported items drafts (default: an item deciding every criterion is submitted)",
-    )
-    p.set_defaults(func=cmd_import)
-
-    p = subparsers.add_parser("sample", parents=[common], help="draw combinations of k skills and a topic")
-    p.add_argument("--k", type=int, nargs="+", default=[2, 3, 4, 5], help="values of k (default 2 3 4 5)")
-    p.add_argument("--combinations", type=int, default=100, help="combinations per k (default 100)")
-    p.add_argument("--seed", type=int, default=10, help="random seed (default 10, as the reference)")
-    p.add_argument("--exclude-common", action="store_true", help="draw only from skills not flagged common")
-    p.add_argument("--p-skill", type=float, default=0.0144, help="p_s for the novelty bound (paper: 0.0144)")
-    p.add_argument("--p-topic", type=float, default=0.0022, help="p_t for the novelty bound (paper: 0.0022)")
-    p.add_argument(
-        "--corpus", type=float, default=5e10, help="L, training texts, for the bound (paper: 5e10)"
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_sample)
-
-    p = subparsers.add_parser("info", parents=[common], help="counts of what the project holds")
-    p.add_argument("--json", action="store_true", help="print the counts as JSON (a stable shape)")
-    p.set_defaults(func=cmd_info)
-
-    p = subparsers.add_parser(
-        "desk", parents=[common], help="open the grading desk (the default without a command)"
-    )
-    p.set_defaults(func=cmd_desk)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -117,7 +129,8 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    with open_store(args, long_job=True, backup="import") as store:
+    # no backup here: import_sources takes the strict one itself, for the desk and the command alike
+    with open_store(args, long_job=True, rolling_backup=False) as store:
         report = import_sources(
             store, [Path(p) for p in args.sources], kind=args.kind, as_drafts=args.as_drafts
         )
@@ -153,8 +166,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info, indent=None)
         return 0
-    demo = " (demo)" if project.get("demo") == "1" else ""
-    print(f"project {project.get('name')}{demo}  {path}")
+    name = project.get("name") or ""
+    # the demo's own name already says so
+    demo = " (demo)" if project.get("demo") == "1" and not name.endswith("(demo)") else ""
+    print(f"project {name}{demo}  {path}")
     print(f"uuid {project.get('uuid')}")
     for key in ("skills", "topics", "combinations", "generations", "graders"):
         print(f"{key:>13}: {info[key]}")

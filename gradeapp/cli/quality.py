@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import SECONDS, open_store
 from gradeapp.cli.output import print_json
 from gradeapp.services.quality import FAST_SECONDS, annotator_table, write_annotators_csv
 
@@ -20,7 +20,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument(
         "--fast",
-        type=float,
+        type=SECONDS,
         default=FAST_SECONDS,
         metavar="SECONDS",
         help="fast-decision threshold (default 5)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gradeapp.cli.options import open_store
+from gradeapp.cli.options import FRACTION, SEED, open_store, whole
 from gradeapp.cli.output import print_json
 from gradeapp.services.team import assign, merge_packages, package_status
 
@@ -18,17 +18,19 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--annotators", required=True, help="comma-separated names, e.g. ann,ben,cleo")
     p.add_argument(
         "--overlap",
-        type=float,
+        type=FRACTION,
         default=0.2,
         help="fraction of generations given to several people (default 0.2)",
     )
-    p.add_argument("--copies", type=int, default=2, help="people per overlapping generation (default 2)")
+    p.add_argument(
+        "--copies", type=whole(1, 100), default=2, help="people per overlapping generation (default 2)"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the package files")
     p.add_argument("--draw", metavar="NAME", help="audit draw to split (default: the newest)")
     p.add_argument(
         "--all", action="store_true", dest="use_all", help="split every generation instead of a draw"
     )
-    p.add_argument("--seed", type=int, default=1, help="seed of the split (default 1)")
+    p.add_argument("--seed", type=SEED, default=1, help="seed of the split (default 1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assign)
     p = subparsers.add_parser(

@@ -36,13 +36,13 @@ def popcount(x: np.ndarray) -> np.ndarray:
 
 def unpack(packed: np.ndarray) -> tuple[np.ndarray, ...]:
     """Split packed rows into generation_id, code, run, value (-1 = none) and retracted."""
-    p = packed.astype(np.int64, copy=False)
-    gen = p >> 28
-    code = (p >> 9) & ((1 << 19) - 1)
-    run = (p >> 3) & 63
-    v = (p >> 1) & 3
-    value = np.where(v == 2, -1, v)
-    return gen, code, run, value, p & 1
+    packed64 = packed.astype(np.int64, copy=False)
+    generation_id = packed64 >> 28
+    code = (packed64 >> 9) & ((1 << 19) - 1)
+    run = (packed64 >> 3) & 63
+    value_bits = (packed64 >> 1) & 3
+    value = np.where(value_bits == 2, -1, value_bits)
+    return generation_id, code, run, value, packed64 & 1
 
 
 def cells_from_rows(
@@ -177,12 +177,12 @@ class JudgeTables:
 
     def _known(self, value: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, ...]:
         """Return per generation the skill points passed and failed and the other points passed and failed."""
-        ng = len(self.gens)
+        n_generations = len(self.gens)
         passed, failed = use & (value == 1), use & (value == 0)
         skill = self.is_skill
         return tuple(
-            np.bincount(self.gpos, weights=w, minlength=ng)
-            for w in (passed & skill, failed & skill, passed & ~skill, failed & ~skill)
+            np.bincount(self.gpos, weights=weights, minlength=n_generations)
+            for weights in (passed & skill, failed & skill, passed & ~skill, failed & ~skill)
         )
 
     def judge_gen(self) -> tuple[pd.DataFrame, np.ndarray]:
@@ -200,9 +200,9 @@ class JudgeTables:
         return gen, value
 
     # -- each run on its own ----------------------------------------------------------------------
-    def _run_values(self, r: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (value per cell in run r after the rules, NaN where no row; the row exists)."""
-        bit = np.uint32(1 << (r - 1))
+    def _run_values(self, run: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (value per cell in this run after the rules, NaN where no row; the row exists)."""
+        bit = np.uint32(1 << (run - 1))
         present = (self.present & bit) != 0
         parsed = (self.parsed & bit) != 0
         value = np.where(present & parsed, ((self.passed & bit) != 0).astype(float), np.nan)
@@ -221,36 +221,39 @@ class JudgeTables:
         """
         if len(self.gen) == 0:
             return None
-        ng = len(self.gens)
-        sums = {m: np.zeros(ng) for m in METRICS}
-        used = {m: np.zeros(ng, np.int64) for m in METRICS}
-        count = np.zeros(ng, np.int64)
-        for r in range(1, MAX_RUNS + 1):
-            bit = np.uint32(1 << (r - 1))
+        n_generations = len(self.gens)
+        sums = {metric: np.zeros(n_generations) for metric in METRICS}
+        used = {metric: np.zeros(n_generations, np.int64) for metric in METRICS}
+        count = np.zeros(n_generations, np.int64)
+        for run in range(1, MAX_RUNS + 1):
+            bit = np.uint32(1 << (run - 1))
             unit = (self.runset & bit) != 0
             if not unit.any():
                 continue
-            value, present = self._run_values(r)
+            value, present = self._run_values(run)
             a, fa, b, fb = self._known(value, ~np.isnan(value))
             if self.psl:  # a run without a sentence-limit row gets the rule's point
-                missing_row = np.ones(ng, bool)
+                missing_row = np.ones(n_generations, bool)
                 missing_row[self.gpos[self.is_limit & present]] = False
                 add = unit & missing_row & self.rule_known
                 b = b + (add & (self.rule_value == 1))
                 fb = fb + (add & (self.rule_value == 0))
-            parsed_any = np.zeros(ng, bool)
+            parsed_any = np.zeros(n_generations, bool)
             parsed_any[self.gpos[((self.parsed & bit) != 0)]] = True
             use = unit & parsed_any
-            m = _metrics(self.gens, a, fa, b, fb, self.k)
+            run_metrics = _metrics(self.gens, a, fa, b, fb, self.k)
             for name in sums:
-                v = m[name].to_numpy()
-                decided = use & ~np.isnan(v)
-                sums[name] += np.where(decided, v, 0.0)
+                metric_values = run_metrics[name].to_numpy()
+                decided = use & ~np.isnan(metric_values)
+                sums[name] += np.where(decided, metric_values, 0.0)
                 used[name] += decided
             count += use
         with np.errstate(invalid="ignore", divide="ignore"):
             soft = pd.DataFrame(
-                {m: np.where(used[m] > 0, s / np.maximum(used[m], 1), np.nan) for m, s in sums.items()},
+                {
+                    metric: np.where(used[metric] > 0, total / np.maximum(used[metric], 1), np.nan)
+                    for metric, total in sums.items()
+                },
                 index=self.gens,
             )
         return soft, count

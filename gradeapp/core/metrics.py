@@ -58,8 +58,8 @@ def majority_vote(
     pandas.DataFrame
         One row per key: the keys, value (0.0, 1.0 or NaN), n_runs (all runs), n_parsed (runs that voted).
     """
-    g = verdicts.groupby(list(keys), sort=False)["value"]
-    out = g.agg(mean="mean", n_parsed="count", n_runs="size").reset_index()
+    grouped = verdicts.groupby(list(keys), sort=False)["value"]
+    out = grouped.agg(mean="mean", n_parsed="count", n_runs="size").reset_index()
     out["value"] = np.where(out["n_parsed"] > 0, (out["mean"] > 0.5).astype(float), np.nan)
     return out.drop(columns="mean")
 
@@ -79,45 +79,48 @@ def apply_deterministic(
     checks : generation_id, n_sentences, named_skills (JSON list or list); None or empty applies no rule.
     naming_penalty : set a skill's point to 0 when the text names the skill.
     program_sentence_limit : replace the sentence-limit point by the program's count
-        (n <= max(1, k-1)), adding it where the judge gave none.
+        (n_sentences <= max(1, k-1)), adding it where the judge gave none.
 
     Returns
     -------
     pandas.DataFrame
         A copy of points with the rules applied (rows added for missing sentence-limit points).
     """
-    pts = points.copy()
+    points_out = points.copy()
     if checks is None or checks.empty or not (naming_penalty or program_sentence_limit):
-        return pts
-    ch = checks.set_index("generation_id")
+        return points_out
+    checks_by_generation = checks.set_index("generation_id")
     if program_sentence_limit:
         # The reference always replaces this point, also where the judge gave none.
-        have = set(pts.loc[pts["criterion"] == SENTENCE_LIMIT, "generation_id"])
-        ks = pts.drop_duplicates("generation_id").set_index("generation_id")["k"]
-        missing = [g for g in ks.index if g not in have]
+        have = set(points_out.loc[points_out["criterion"] == SENTENCE_LIMIT, "generation_id"])
+        k_of = points_out.drop_duplicates("generation_id").set_index("generation_id")["k"]
+        missing = [g for g in k_of.index if g not in have]
         if missing:
             add = pd.DataFrame(
                 {
                     "generation_id": missing,
                     "criterion": SENTENCE_LIMIT,
                     "value": np.nan,
-                    "k": ks.loc[missing].to_numpy(),
+                    "k": k_of.loc[missing].to_numpy(),
                 }
             )
-            pts = pd.concat([pts, add], ignore_index=True)
-        n = pts["generation_id"].map(ch["n_sentences"])
-        update = (pts["criterion"] == SENTENCE_LIMIT) & n.notna()
-        limit = np.maximum(1, pts["k"] - 1)
-        pts.loc[update, "value"] = (n[update] <= limit[update]).astype(float)
+            points_out = pd.concat([points_out, add], ignore_index=True)
+        n_sentences = points_out["generation_id"].map(checks_by_generation["n_sentences"])
+        update = (points_out["criterion"] == SENTENCE_LIMIT) & n_sentences.notna()
+        limit = np.maximum(1, points_out["k"] - 1)
+        points_out.loc[update, "value"] = (n_sentences[update] <= limit[update]).astype(float)
     if naming_penalty:
-        named = ch["named_skills"].map(lambda s: json.loads(s) if isinstance(s, str) else list(s))
+        named = checks_by_generation["named_skills"].map(
+            lambda s: json.loads(s) if isinstance(s, str) else list(s)
+        )
         pairs = {(gid, SKILL_PREFIX + s) for gid, names in named.items() for s in names}
         if pairs:
             hit = pd.Series(
-                list(zip(pts["generation_id"], pts["criterion"], strict=True)), index=pts.index
+                list(zip(points_out["generation_id"], points_out["criterion"], strict=True)),
+                index=points_out.index,
             ).isin(pairs)
-            pts.loc[hit, "value"] = 0.0
-    return pts
+            points_out.loc[hit, "value"] = 0.0
+    return points_out
 
 
 def composite_values(
@@ -172,29 +175,27 @@ def score_generations(points: pd.DataFrame, *, missing: str = "fail") -> pd.Data
         (points of the k + 3 neither passed nor failed) and the METRICS columns.
     """
     is_skill = points["criterion"].str.startswith(SKILL_PREFIX)
-    v = points["value"]
-    p = pd.DataFrame(
+    values_in = points["value"]
+    parts = pd.DataFrame(
         {
             "generation_id": points["generation_id"],
-            "a": v.where(is_skill & v.notna(), 0.0),
-            "fa": (is_skill & v.eq(0)).astype(float),
-            "b": v.where(~is_skill & v.notna(), 0.0),
-            "fb": (~is_skill & v.eq(0)).astype(float),
+            "a": values_in.where(is_skill & values_in.notna(), 0.0),
+            "fa": (is_skill & values_in.eq(0)).astype(float),
+            "b": values_in.where(~is_skill & values_in.notna(), 0.0),
+            "fb": (~is_skill & values_in.eq(0)).astype(float),
             "k": points["k"],
         }
     )
-    g = p.groupby("generation_id").agg(
+    per_generation = parts.groupby("generation_id").agg(
         A=("a", "sum"), fa=("fa", "sum"), B=("b", "sum"), fb=("fb", "sum"), k=("k", "first")
     )
-    values, n_missing = composite_values(
-        g["A"].to_numpy(), g["fa"].to_numpy(), g["B"].to_numpy(), g["fb"].to_numpy(), g["k"].to_numpy(),
-        missing=missing,
-    )  # fmt: skip
-    g = g.drop(columns=["fa", "fb"]).reset_index()
-    g["n_missing"] = n_missing
+    columns = [per_generation[name].to_numpy() for name in ("A", "fa", "B", "fb", "k")]
+    values, n_missing = composite_values(*columns, missing=missing)
+    per_generation = per_generation.drop(columns=["fa", "fb"]).reset_index()
+    per_generation["n_missing"] = n_missing
     for m in METRICS:
-        g[m] = values[m]
-    return g
+        per_generation[m] = values[m]
+    return per_generation
 
 
 def aggregate(

@@ -13,6 +13,9 @@ from gradeapp.errors import GradeappError
 PAPER_P_SKILL = 0.0144
 PAPER_P_TOPIC = 0.0022
 PAPER_CORPUS = 5e10
+# The most combinations drawn per k in one call: the drawn list is held in memory until it is stored
+# (about 0.5 KB each with its row), so 10^6 stays under a gigabyte; more is split over several seeds.
+MAX_DRAW = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ def draw_combinations(
     """Draw n combinations with a seeded RNG: reproducible for the same catalog order, k, n and seed."""
     if k < 1:
         raise GradeappError(f"k must be at least 1 (got {k})")
+    if not 0 <= n <= MAX_DRAW:
+        raise GradeappError(f"combinations per k must be 0 .. {MAX_DRAW:,} (got {n:,})")
     if k > len(skills):
         raise GradeappError(f"k = {k} needs at least {k} skills; the catalog has {len(skills)}")
     if not topics:

@@ -1,18 +1,15 @@
-"""SQL of the judge audit: audit draws, the lean verdict reads the statistics need, bulk inserts."""
+"""SQL of the judge audit: audit draws, the lean verdict reads the statistics need, the judge-cell cache."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+import sqlite3
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
-from gradeapp.db import verdict_dump
-from gradeapp.db.connection import now_iso, on_readonly_medium
+from gradeapp.db.connection import is_busy, now_iso
 from gradeapp.errors import GradeappError
 
 
@@ -149,10 +146,11 @@ def packed_judge_rows(
     text = store.conn.execute(sql, params).fetchone()[0]
     if not text:
         return np.zeros(0, np.int64)
-    return np.array(text.split(","), dtype=np.int64) if len(text) < 64 else _parse_ints(text)
+    return np.array(text.split(","), dtype=np.int64) if len(text) < 64 else parse_ints(text)
 
 
-def _parse_ints(text: str):
+def parse_ints(text: str):
+    """Return the integers of a comma-separated text (SQLite group_concat) as an int64 array."""
     import numpy as np
 
     return np.fromstring(text, dtype=np.int64, sep=",")  # C-speed parse of a comma-separated text
@@ -231,19 +229,32 @@ def read_cells(
 
 def write_cells(
     store, grader_id: int, rows: Iterable[tuple[int, bytes]], max_id: int, rule: str, *, rebuild: bool
-) -> None:
-    """Store a judge's packed cells (generation_id, cells) and the state they are valid for, in one transaction."""
-    with store.atomic():
-        if rebuild:
-            store.conn.execute("DELETE FROM judge_cells WHERE grader_id = ?", [grader_id])
-        store.conn.executemany(
-            "INSERT OR REPLACE INTO judge_cells(grader_id, generation_id, cells) VALUES (?, ?, ?)",
-            ((grader_id, int(g), c) for g, c in rows),
-        )
-        store.conn.execute(
-            "INSERT OR REPLACE INTO judge_cells_state(grader_id, max_verdict_id, rule) VALUES (?, ?, ?)",
-            [grader_id, max_id, rule],
-        )
+) -> bool:
+    """Store a judge's packed cells (generation_id, cells) and the state they are valid for, in one transaction.
+
+    Return whether they were kept. A read-only project keeps nothing, nor does one whose write lock
+    another program held past the limit ("database is locked"): the cells are a cache, the next load
+    writes them. Any other failure (a full disk, an I/O error, a file made read-only under us) is raised.
+    """
+    if store.readonly:
+        return False
+    try:
+        with store.atomic():
+            if rebuild:
+                store.conn.execute("DELETE FROM judge_cells WHERE grader_id = ?", [grader_id])
+            store.conn.executemany(
+                "INSERT OR REPLACE INTO judge_cells(grader_id, generation_id, cells) VALUES (?, ?, ?)",
+                ((grader_id, int(g), c) for g, c in rows),
+            )
+            store.conn.execute(
+                "INSERT OR REPLACE INTO judge_cells_state(grader_id, max_verdict_id, rule) VALUES (?, ?, ?)",
+                [grader_id, max_id, rule],
+            )
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            return False
+        raise
+    return True
 
 
 def generations_frame(store) -> pd.DataFrame:
@@ -264,14 +275,14 @@ def generations_frame(store) -> pd.DataFrame:
             "INDEXED BY generations_student WHERE student = ?",
             [student],
         ).fetchone()[0]
-        part = _parse_ints(text).reshape(-1, 3)
+        part = parse_ints(text).reshape(-1, 3)
         parts.append(np.column_stack([part, np.full(len(part), code)]))
     if not parts:
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c not in ("uid", "student", "topic") else "str")
                              for c in cols})  # fmt: skip
     rows = np.concatenate(parts)
     rows = rows[np.argsort(rows[:, 0], kind="stable")]
-    combos = _parse_ints(
+    combos = parse_ints(
         store.conn.execute(
             "SELECT group_concat(id || ',' || k || ',' || topic_id) FROM combinations"
         ).fetchone()[0]
@@ -307,7 +318,7 @@ def checks_arrays(store):
     text = store.conn.execute(
         "SELECT group_concat(generation_id || ',' || n_sentences) FROM checks"
     ).fetchone()[0]
-    flat = _parse_ints(text) if text else np.zeros(0, np.int64)
+    flat = parse_ints(text) if text else np.zeros(0, np.int64)
     named = dict(
         store.conn.execute("SELECT generation_id, named_skills FROM checks WHERE named_skills != '[]'")
     )
@@ -380,60 +391,6 @@ def common_combinations(store) -> set[int]:
     }
 
 
-@contextlib.contextmanager
-def bulk_loading(store) -> Iterator[None]:
-    """Load many verdicts fast: a large page cache and the verdict indexes rebuilt once at the end.
-
-    Runs inside one transaction; on error the indexes come back with the rollback.
-    """
-    store.conn.execute("PRAGMA cache_size = -262144")  # 256 MB while loading
-    with store.atomic():
-        store.conn.execute("DROP INDEX IF EXISTS verdicts_identity")
-        store.conn.execute("DROP INDEX IF EXISTS verdicts_generation")
-        store.conn.execute("DROP INDEX IF EXISTS verdicts_identity_current")
-        yield
-        store.conn.execute(
-            "CREATE INDEX verdicts_identity ON verdicts(grader_id, generation_id, criterion, run, id)"
-        )
-        store.conn.execute("CREATE INDEX verdicts_generation ON verdicts(generation_id)")
-        store.conn.execute(
-            "CREATE INDEX verdicts_identity_current ON verdicts"
-            "(grader_id, generation_id, criterion, run, id, value, status)"  # as migration 022
-        )
-
-
-def is_submitted(store, grader_id: int, generation_id: int) -> bool:
-    """Tell whether a person's latest submit/unsubmit event on a generation is a submit (read-only)."""
-    row = store.conn.execute(
-        "SELECT action FROM reviews WHERE grader_id = ? AND generation_id = ? AND action IN ('submit', 'unsubmit') "
-        "ORDER BY id DESC LIMIT 1",
-        [grader_id, generation_id],
-    ).fetchone()
-    return row is not None and row[0] == "submit"
-
-
-def decided_criteria(store, grader_id: int, generation_id: int) -> set[str]:
-    """Return the criteria a grader's current verdicts on a generation decide with a 1 or 0 (read-only)."""
-    rows = store.conn.execute(
-        "SELECT criterion, value FROM verdicts WHERE grader_id = ? AND generation_id = ? "
-        "ORDER BY criterion, run, id",
-        [grader_id, generation_id],
-    ).fetchall()
-    latest: dict[str, object] = {}
-    for criterion, value in rows:  # in insertion order (migration 020): the last row of a criterion counts
-        latest[criterion] = value
-    return {c for c, v in latest.items() if v is not None}
-
-
-def active_draw_generations(store) -> tuple[str | None, set[int]]:
-    """Return the latest audit draw's name and its generation ids ((None, set()) without a draw)."""
-    row = store.conn.execute("SELECT id, name FROM audit_draws ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
-        return None, set()
-    ids = store.conn.execute("SELECT generation_id FROM audit_items WHERE draw_id = ?", [row[0]]).fetchall()
-    return row[1], {i for (i,) in ids}
-
-
 def skill_categories(store) -> pd.DataFrame:
     """Return criterion ('skill:<name>') -> category for every skill (read-only)."""
     return pd.read_sql_query("SELECT 'skill:' || name AS criterion, category FROM skills", store.conn)
@@ -445,156 +402,3 @@ def change_marker(store) -> tuple[int, int]:
         "SELECT (SELECT IFNULL(MAX(id), 0) FROM verdicts), (SELECT IFNULL(MAX(id), 0) FROM reviews)"
     ).fetchone()
     return int(row[0]), int(row[1])
-
-
-def export_graders(store) -> pd.DataFrame:
-    """Return every grader in the verdict export's order (kind, then id) with its configuration."""
-    return pd.read_sql_query(
-        "SELECT id, kind, name AS grader, model, endpoint_host, prompt_version, prompt_hash, temperature, "
-        "max_tokens FROM graders ORDER BY kind, id",
-        store.conn,
-    )
-
-
-def grader_generation_range(store, grader_id: int) -> tuple[int, int]:
-    """Return the lowest and highest generation id a grader has a verdict on ((0, -1) when none)."""
-    return judged_generation_range(store, grader_id)
-
-
-def dump_verdict_rows(store, jobs: Sequence[tuple[int, int, int]], readers: int = 1) -> Iterator:
-    """Yield, per job (grader_id, lo, hi), one Arrow record batch of every verdict row of that grader on
-    generations lo..hi (verdict_dump.DUMP_COLUMNS) in identity + rule order, read by child processes.
-
-    All rows, not only the current ones: within an identity the last row counts (see CURRENT_ORDER), so the
-    caller keeps the current rows with array operations. See db/verdict_dump.py for why a child. The reading
-    is CPU-bound in SQLite: readers children (two use both cores) take the jobs in turn.
-    """
-    import pyarrow as pa  # deferred: only the export needs Arrow
-
-    if not jobs:
-        return
-    sql = verdict_dump.dump_sql((*IDENTITY[1:], *CURRENT_ORDER))
-    # on a read-only medium a WAL file cannot get its -shm: read it as it is (nobody can write it)
-    immutable = on_readonly_medium(store.path)
-    readers = max(1, min(readers, len(jobs)))
-    with contextlib.ExitStack() as stack:
-        children = [
-            stack.enter_context(
-                subprocess.Popen(
-                    [sys.executable, verdict_dump.__file__, str(store.path)],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                )
-            )
-            for _ in range(readers)
-        ]
-        done = False
-        try:
-            for k, child in enumerate(children):
-                request = {"sql": sql, "jobs": jobs[k::readers], "immutable": immutable}
-                child.stdin.write(json.dumps(request).encode())
-                child.stdin.close()
-            streams = [pa.ipc.open_stream(child.stdout) for child in children]
-            for i in range(len(jobs)):
-                yield streams[i % readers].read_next_batch()
-            done = True
-        except (pa.ArrowInvalid, StopIteration, OSError):
-            pass  # a child failed: its own message is on its stderr
-        finally:
-            if not done:
-                for child in children:
-                    child.kill()  # also when the caller stops early (then no error is raised)
-        whys = [child.stderr.read().decode(errors="replace").strip().splitlines() for child in children]
-        if any(child.wait() != 0 for child in children) or not done:
-            why = next((lines[-1] for lines in whys if lines), "no output")
-            raise GradeappError(f"{store.path}: the verdict export's reader failed ({why})")
-
-
-def submitted_generations(store, grader_id: int) -> set[int]:
-    """Return the generations whose latest submit/unsubmit event by this person is a submit."""
-    return {
-        r[0]
-        for r in store.conn.execute(
-            f"SELECT generation_id FROM ({SUBMITTED_SQL}) WHERE grader_id = ?", [grader_id]
-        )
-    }
-
-
-def reply_texts(store, reply_ids: Sequence[int]) -> dict[int, str]:
-    """Return reply id -> raw reply text of some replies."""
-    return dict(
-        store.conn.execute(
-            "SELECT id, raw FROM replies WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps([int(i) for i in reply_ids])],
-        )
-    )
-
-
-def generation_uids(store):
-    """Return the ids (a numpy array) and uids (an Arrow array, same order) of every generation, by id.
-
-    Read as two packed texts that Arrow splits: a million uids never become a million Python strings (the
-    export reads them beside the loaded statistics, within their memory bound).
-    """
-    import numpy as np
-    import pyarrow as pa  # deferred: only the export needs Arrow
-    import pyarrow.compute as pc
-
-    ids_text = store.conn.execute(
-        "SELECT group_concat(id) FROM (SELECT id FROM generations ORDER BY id)"
-    ).fetchone()[0]
-    ids = _parse_ints(ids_text) if ids_text else np.zeros(0, np.int64)
-    uid_text = store.conn.execute(
-        "SELECT group_concat(uid, char(31)) FROM (SELECT uid FROM generations ORDER BY id)"
-    ).fetchone()[0]
-    if not uid_text:
-        return ids, pa.array([""] * len(ids), pa.large_string())
-    uids = pc.split_pattern(pa.array([uid_text], pa.large_string()), "\x1f").flatten()
-    if len(uids) != len(ids):  # a uid holding the separator: read them one by one
-        rows = store.conn.execute("SELECT uid FROM generations ORDER BY id")
-        uids = pa.array([r[0] for r in rows], pa.large_string())
-    return ids, uids
-
-
-# -- bulk writes (simulated projects) -------------------------------------------------------------
-def bulk_insert_combinations(store, rows: Sequence[tuple[int, int, int, Sequence[int]]]) -> None:
-    """Insert combinations (id, k, topic_id, skill_ids) and their skill links with executemany."""
-    store.conn.executemany(
-        "INSERT INTO combinations(id, k, topic_id, skill_key, seed) VALUES (?, ?, ?, ?, NULL)",
-        ((cid, k, tid, ",".join(str(s) for s in sorted(sk))) for cid, k, tid, sk in rows),
-    )
-    store.conn.executemany(
-        "INSERT INTO combination_skills(combination_id, position, skill_id) VALUES (?, ?, ?)",
-        ((cid, pos, sid) for cid, _k, _t, sk in rows for pos, sid in enumerate(sk)),
-    )
-
-
-def bulk_insert_generations(store, rows: Iterable[tuple]) -> None:
-    """Insert generations (id, uid, combination_id, student, round, text, created) with executemany."""
-    store.conn.executemany(
-        "INSERT INTO generations(id, uid, combination_id, student, round, text, source, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'simulated', ?)",
-        rows,
-    )
-
-
-def bulk_insert_checks(store, rows: Iterable[tuple[int, int, int, str]]) -> None:
-    """Insert cached checks (generation_id, n_sentences, n_sentences_ref, named_skills JSON)."""
-    store.conn.executemany("INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?)", rows)
-
-
-def bulk_insert_verdicts(store, rows: Iterable[tuple]) -> None:
-    """Insert verdicts (grader_id, generation_id, criterion, run, value, status, created) with executemany."""
-    store.conn.executemany(
-        "INSERT INTO verdicts(grader_id, generation_id, criterion, run, value, raw_value, status, created) "
-        "VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?)",
-        ((g, gen, c, r, v, v, s, t) for g, gen, c, r, v, s, t in rows),
-    )
-
-
-def bulk_insert_reviews(store, rows: Iterable[tuple[int, int, str, str]]) -> None:
-    """Insert reviews (grader_id, generation_id, action, created) with executemany."""
-    store.conn.executemany(
-        "INSERT INTO reviews(grader_id, generation_id, action, created) VALUES (?, ?, ?, ?)", rows
-    )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from gradeapp.db.migrations import APPLICATION_ID, MIGRATION_SET
+from gradeapp.db.migrations import APPLICATION_ID, MIGRATION_SET, canonical_names
 from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 
 LOCK_TIMEOUT_ENV = "GRADEAPP_LOCK_TIMEOUT"
@@ -255,12 +255,10 @@ def applied_migrations(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
     """Return our migrations applied to the file, in order (read-only)."""
     if "_sqlite_migrations" not in tables:
         return []
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid", [MIGRATION_SET]
-        )
-    ]
+    rows = conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid", [MIGRATION_SET]
+    )
+    return canonical_names([r[0] for r in rows])
 
 
 __all__ = ["APPLICATION_ID", "MIGRATION_SET", "connect", "inspect_file", "now_iso", "open_readonly"]

@@ -209,14 +209,36 @@ def save_generations(store: Store, rows: Sequence[dict[str, Any]]) -> int:
 
 
 # -- jobs ----------------------------------------------------------------------------------------
-def start_job(store: Store, kind: str, grader_id: int | None, config: dict[str, Any]) -> int:
-    """Record the start of a generation, judging or batch job; return its id."""
+def start_job(
+    store: Store, kind: str, grader_id: int | None, config: dict[str, Any], owner: str | None = None
+) -> int:
+    """Record the start of a generation, judging or batch job; return its id.
+
+    owner: the process running the job, when the job lives only as long as that process.
+    """
     with store.atomic():  # atomic(): waits for a busy project (patiently in a long job), with a notice
         cur = store.execute(
-            "INSERT INTO jobs(kind, grader_id, config, started, status) VALUES (?, ?, ?, ?, 'running')",
-            [kind, grader_id, json.dumps(config, sort_keys=True), now_iso()],
+            "INSERT INTO jobs(kind, grader_id, config, started, status, owner) "
+            "VALUES (?, ?, ?, ?, 'running', ?)",
+            [kind, grader_id, json.dumps(config, sort_keys=True), now_iso(), owner],
         )
     return cur.lastrowid
+
+
+def owned_running_jobs(store: Store) -> list[tuple[int, str]]:
+    """Return (id, owner) of the running jobs that a process owns (read-only)."""
+    return store.execute(
+        "SELECT id, owner FROM jobs WHERE status = 'running' AND owner IS NOT NULL"
+    ).fetchall()
+
+
+def mark_interrupted(store: Store, job_ids: Sequence[int]) -> None:
+    """Mark jobs interrupted (their process is gone), in one transaction; only ones still running."""
+    with store.atomic():
+        store.conn.executemany(
+            "UPDATE jobs SET status = 'interrupted', finished = ? WHERE id = ? AND status = 'running'",
+            [(now_iso(), job_id) for job_id in job_ids],
+        )
 
 
 def update_job(

@@ -20,7 +20,10 @@ _REGISTRY: list[tuple[str, Callable[[Database], None]]] = []
 
 
 def migration(name: str) -> Callable:
-    """Register a migration function under its numbered name (order of definition is order of use)."""
+    """Register a migration function under its numbered name (order of definition is order of use).
+
+    Define migrations in the order of their numbers: tests/db/test_migrations.py checks it.
+    """
 
     def inner(fn: Callable[[Database], None]) -> Callable[[Database], None]:
         if any(n == name for n, _ in _REGISTRY):
@@ -333,14 +336,23 @@ def audit_covering_index_and_cell_cache(db: Database) -> None:
         db.execute(statement)
 
 
-# Defined after 030 (whose covering index put `created` before `id`): the current verdict is the last
-# inserted (020), so the covering index orders each identity's rows by id.
-@migration("022_covering_index_by_insertion_order")
+# The current verdict is the last inserted (020), so the covering index orders each identity's rows by id
+# (030's put `created` before `id`). Released as "022_covering_index_by_insertion_order", defined after
+# 030 and so applied after it: its name now says its place. A file that recorded the old name has run
+# it; RENAMED maps that record to the new name, so it never runs twice.
+@migration("031_covering_index_by_insertion_order")
 def covering_index_by_insertion_order(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS verdicts_identity_current")
     db.execute(
         "CREATE INDEX verdicts_identity_current ON verdicts(grader_id, generation_id, criterion, run, id, value, status)"
     )
+
+
+# The process that runs a judge or generation job ("host|pid|start time"), so that a job whose process
+# died (a kill, a crash, a power cut) is marked interrupted when the project is next opened for writing.
+@migration("045_job_owner")
+def job_owner(db: Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
 
 
 # Evidence: the words of a text that show a criterion, marked by a person or quoted by a judge
@@ -380,9 +392,25 @@ def evidence(db: Database) -> None:
         db.execute(statement)
 
 
-def latest_migration() -> str:
-    """Return the name of the newest migration this code knows."""
-    return _REGISTRY[-1][0]
+# Old recorded name -> the name the migration has now (same function, same statements).
+RENAMED = {"022_covering_index_by_insertion_order": "031_covering_index_by_insertion_order"}
+
+
+def canonical_names(names: list[str]) -> list[str]:
+    """Return recorded migration names with renamed ones under their current name."""
+    return [RENAMED.get(name, name) for name in names]
+
+
+def apply_migrations(db: Database) -> None:
+    """Apply the pending migrations, first recording renamed ones under their new name (writes)."""
+    if "_sqlite_migrations" in db.table_names():
+        with db.conn:
+            for old, new in RENAMED.items():
+                db.execute(
+                    "UPDATE _sqlite_migrations SET name = ? WHERE migration_set = ? AND name = ?",
+                    [new, MIGRATION_SET, old],
+                )
+    migration_set().apply(db)
 
 
 def known_migrations() -> list[str]:

@@ -23,7 +23,7 @@ from gradeapp.db.connection import (
     on_readonly_medium,
     open_readonly,
 )
-from gradeapp.db.migrations import known_migrations, migration_set
+from gradeapp.db.migrations import apply_migrations, known_migrations
 from gradeapp.db.store import Store
 from gradeapp.errors import ProjectError
 
@@ -103,7 +103,7 @@ def _upgrade(store: Store, path: Path, info: FileInfo) -> None:
         if info.migrations:  # an existing project: keep a copy of it as it was
             write_backup(store.conn, path, "migration")
         try:
-            migration_set().apply(store.db)
+            apply_migrations(store.db)
         except sqlite3.OperationalError as exc:
             raise ProjectError(f"{path}: cannot upgrade the project ({exc})") from exc
     if store.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:

@@ -6,14 +6,17 @@ store.atomic() around multi-step writes; callers decide the outer transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradeapp.db import connection
 from gradeapp.db.connection import now_iso
+from gradeapp.db.migrations import canonical_names
 from gradeapp.db.store import VERDICT_COLUMNS, Store
 
 if TYPE_CHECKING:  # pandas loads where a table is built: opening the desk does not need it
@@ -170,6 +173,48 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     return connection.open_readonly(path)
 
 
+@contextlib.contextmanager
+def time_bound(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Stop any statement on conn once `seconds` have passed (SQLite's progress handler): TimeoutError.
+
+    A crafted file can make a read endless (a view over an unbounded recursive query); the handler
+    runs every few thousand virtual-machine steps, so even one endless statement is stopped.
+    """
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc) and time.monotonic() > deadline:
+            raise TimeoutError(f"reading took longer than {seconds:g} s") from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def schema_problem(conn: sqlite3.Connection, tables: Iterable[str]) -> str | None:
+    """Return why a file's schema cannot be read as plain data, or None (read-only).
+
+    Each of `tables` that exists must be an ordinary table without computed columns (a view or a
+    virtual table runs code of the file's author on every read); the file holds no trigger.
+    """
+    kinds = {
+        name: (kind, sql or "")
+        for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")
+    }
+    for table in tables:
+        kind, sql = kinds.get(table, ("table", ""))
+        if kind != "table" or sql.upper().startswith("CREATE VIRTUAL"):
+            return f"'{table}' is a {'virtual table' if kind == 'table' else kind}, not a table"
+        computed = [r[1] for r in conn.execute(f'PRAGMA table_xinfo("{table}")') if r[6] != 0]
+        if computed:
+            return f"table '{table}' has a computed column '{computed[0]}'"
+    triggers = sorted(name for name, (kind, _) in kinds.items() if kind == "trigger")
+    if triggers:
+        return f"holds a trigger ('{triggers[0]}'), which gradeapp never makes"
+    return None
+
+
 def table_names(conn: sqlite3.Connection) -> set[str]:
     """Return the table and view names of a connection's main database (read-only)."""
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
@@ -177,9 +222,8 @@ def table_names(conn: sqlite3.Connection) -> set[str]:
 
 def package_migrations(conn: sqlite3.Connection) -> list[str]:
     """Return the gradeapp migrations applied to a file (read-only)."""
-    return [
-        r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'gradeapp'")
-    ]
+    rows = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'gradeapp'")
+    return canonical_names([r[0] for r in rows])
 
 
 def package_project(conn: sqlite3.Connection) -> dict[str, str]:

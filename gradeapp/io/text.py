@@ -103,36 +103,49 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) from a CSV with a header; ragged or truncated rows are InputErrors."""
+    """Yield (line number, row) from a CSV with a header; ragged rows and stray quotes are InputErrors.
+
+    The reader is strict: a quote that is never closed would otherwise swallow every row after it
+    into one field. A column named twice in the header is refused (which of its cells counts?).
+    """
     with open_text(path) as lines:
-        reader = csv.DictReader(lines)
-        any_row = False
+        reader = csv.reader(lines, strict=True)
+        record_line = 1  # the line a record starts on (a quoted field may span several lines)
         try:
-            if not reader.fieldnames:
+            header = next(reader, None)
+            if not header:
                 raise InputError("no header row", file=path, line=1)
-            for row in reader:
-                if None in row:
-                    raise InputError("more cells than header columns", file=path, line=reader.line_num)
-                missing = [k for k, v in row.items() if v is None]
-                if missing:
-                    raise InputError(
-                        "fewer cells than header columns (truncated row?)",
-                        file=path,
-                        line=reader.line_num,
-                        field=missing[0],
-                    )
-                big = next((k for k, v in row.items() if len(v) > MAX_FIELD), None)
-                if big is not None:
-                    raise InputError(
-                        f"a field longer than {MAX_FIELD:,} characters",
-                        file=path,
-                        line=reader.line_num,
-                        field=big,
-                    )
-                any_row = True
-                yield reader.line_num, row
+            repeated = next((name for n, name in enumerate(header) if name in header[:n]), None)
+            if repeated is not None:
+                raise InputError("a column named twice in the header", file=path, line=1, field=repeated)
+            any_row = False
+            record_line = reader.line_num + 1
+            for cells in reader:
+                if cells:
+                    yield record_line, _csv_row(path, record_line, header, cells)
+                    any_row = True
+                record_line = reader.line_num + 1
         except csv.Error as exc:
-            # the reader has consumed the offending record: its line is the next one
-            raise InputError(f"malformed CSV ({exc})", file=path, line=reader.line_num + 1) from None
+            raise InputError(
+                f"malformed CSV ({exc}): a quote opened in this record is not closed, or a quoted field "
+                "has text after its closing quote",
+                file=path,
+                line=record_line,
+            ) from None
     if not any_row:
         raise InputError("no data rows after the header", file=path)
+
+
+def _csv_row(path: Path, line: int, header: list[str], cells: list[str]) -> dict[str, str]:
+    """Return a data row as a dict by header column; ragged rows and huge fields are InputErrors."""
+    if len(cells) > len(header):
+        raise InputError("more cells than header columns", file=path, line=line)
+    if len(cells) < len(header):
+        raise InputError(
+            "fewer cells than header columns (truncated row?)", file=path, line=line, field=header[len(cells)]
+        )
+    row = dict(zip(header, cells, strict=True))
+    big = next((name for name, value in row.items() if len(value) > MAX_FIELD), None)
+    if big is not None:
+        raise InputError(f"a field longer than {MAX_FIELD:,} characters", file=path, line=line, field=big)
+    return row

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from gradeapp.core.prompts import GradingPrompts
@@ -37,6 +37,8 @@ from gradeapp.llm.judge import judge_grader_id, judge_request, judgement_from_re
 CHAT_URL = "/v1/chat/completions"
 ENDED = {"completed", "failed", "expired", "cancelled"}
 BATCH_DISCOUNT = 0.5  # the Batch API's price relative to live calls
+# OpenAI's batches hold at most 50,000 requests; a file of 10^6 replies is ~20 such batches at once
+MAX_INGEST_LINES = 1_000_000
 
 
 def custom_id(generation_id: int, grader_id: int, run: int) -> str:
@@ -262,14 +264,27 @@ def ingest_file(store: Store, path: Path, *, retry: bool = False) -> dict[str, i
     if path.is_dir():
         raise InputError("is a folder; give the batch output file (JSONL)", file=path)
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError("no such file", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", file=path) from None
-    counts = ingest_lines(store, data.splitlines(), retry=retry, source=path)
+    with handle:
+        counts = ingest_lines(store, _bounded_lines(handle, path), retry=retry, source=path)
     counts.pop("_usage", None)
+    if not any(counts.values()):
+        raise InputError("no result lines (an empty file?); give the batch's output JSONL", file=path)
     return counts
+
+
+def _bounded_lines(handle: BinaryIO, path: Path) -> Iterator[bytes]:
+    """Yield the file's lines; refuse past MAX_INGEST_LINES (every reply is held until the one commit)."""
+    for number, line in enumerate(handle, 1):
+        if number > MAX_INGEST_LINES:
+            raise InputError(
+                f"more than {MAX_INGEST_LINES:,} lines: split the file and ingest the parts", file=path
+            )
+        yield line
 
 
 def _decode(raw: str | bytes, source: str, number: int) -> dict[str, Any]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +41,11 @@ PRICES: dict[str, tuple[float, float]] = {
 class CallFailed(Exception):
     """One API call failed for good (after the client's retries); the message holds no secret."""
 
-    def __init__(self, message: str, *, fatal: bool = False) -> None:
+    def __init__(self, message: str, *, fatal: bool = False, environment: bool = False) -> None:
         super().__init__(message)
         self.fatal = fatal  # the same error will recur for every call (bad key, unknown model)
+        # the machine's or network's side (refused, unreachable, timed out), not the command's: exit 1
+        self.environment = environment
 
 
 @dataclass
@@ -320,20 +324,47 @@ class Caller:
 
         host = self.endpoint.host
         retries = self.endpoint.max_retries
-        if isinstance(exc, openai.APITimeoutError):
-            msg = f"{host}: timed out after {self.endpoint.timeout:g} s ({retries} retries)"
-        elif isinstance(exc, openai.APIConnectionError):
-            msg = f"{host}: cannot connect ({retries} retries)"
-        elif isinstance(exc, openai.APIStatusError):
+        if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one too
+            return CallFailed(
+                redact(
+                    f"{host}: {_connection_failure(exc, self.endpoint.timeout)} ({retries} retries)",
+                    self.endpoint,
+                ),
+                environment=True,
+            )
+        if isinstance(exc, openai.APIStatusError):
             detail = _short_detail(exc)
             msg = f"{host}: HTTP {exc.status_code}{' ' + detail if detail else ''}"
             if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
                 msg += f" (gave up after {retries} retries)"
             fatal = exc.status_code in (401, 403, 404)
             return CallFailed(redact(msg, self.endpoint), fatal=fatal)
-        else:
-            msg = f"{host}: {type(exc).__name__}: {exc}"
-        return CallFailed(redact(msg, self.endpoint))
+        return CallFailed(redact(f"{host}: {type(exc).__name__}: {exc}", self.endpoint))
+
+
+def _connection_failure(exc: BaseException, timeout: float) -> str:
+    """Say why a call got no answer: refused, unreachable, or timed out.
+
+    The cause chain is read because openai's aiohttp transport reports a refused connection as a
+    ConnectTimeout (so a server that is not running read "timed out after 120 s").
+    """
+    seen: BaseException | None = exc
+    for _ in range(10):  # a bounded walk: a chain can loop through __context__
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused (is the server running, on this host and port?)"
+        if isinstance(seen, socket.gaierror):
+            return "unreachable (the host name does not resolve)"
+        if isinstance(seen, OSError) and seen.errno in _UNREACHABLE:
+            return f"unreachable ({seen.strerror or seen})"
+        seen = seen.__cause__ or seen.__context__
+    if "timeout" in type(exc).__name__.lower():
+        return f"timed out after {timeout:g} s"
+    return "cannot connect"
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNRESET, errno.ECONNABORTED}
 
 
 def _short_detail(exc) -> str:
@@ -356,6 +387,7 @@ class PoolStats:
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
     fatal: str | None = None
+    fatal_environment: bool = False  # the fatal failure is the machine's or network's side
 
 
 async def run_pool(
@@ -460,6 +492,7 @@ class _Pool:
             stats.errors.append(str(exc))
         if exc.fatal:
             stats.fatal = str(exc)
+            stats.fatal_environment = exc.environment
             self.stop.set()
         return exc.fatal
 

@@ -7,13 +7,17 @@ calls failed; a re-run redoes them), failed (a fatal error stopped it) or interr
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradeapp.db.judge_store import start_job, update_job
+import psutil
+
+from gradeapp.db.judge_store import mark_interrupted, owned_running_jobs, start_job, update_job
 from gradeapp.db.store import Store
 from gradeapp.llm.client import Caller, Endpoint, PoolStats, Usage, run_pool
 
@@ -34,6 +38,7 @@ class RunReport:
     seconds: float = 0.0
     interrupted: bool = False
     fatal: str | None = None
+    fatal_environment: bool = False  # refused, unreachable, timed out: the machine's side
     parse_counts: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
@@ -65,7 +70,8 @@ def begin_job(
 ) -> tuple[Caller, RunReport]:
     """Make the client, then record the job (a missing key fails before a job is recorded); tell on_start."""
     caller = Caller(endpoint, client=client)
-    job_id = start_job(store, kind, grader_id, config)
+    settle_dead_jobs(store)
+    job_id = start_job(store, kind, grader_id, config, owner=process_owner())
     report = RunReport(kind=kind, job_id=job_id, grader_id=grader_id, todo=todo)
     if on_start is not None:
         on_start(todo)
@@ -118,8 +124,41 @@ def finish_job(store: Store, report: RunReport, stats: PoolStats, endpoint: Endp
     report.failed = stats.failed
     report.errors = stats.errors
     report.fatal = stats.fatal
+    report.fatal_environment = stats.fatal_environment
     report.interrupted = report.interrupted or stats.interrupted
     status = "interrupted" if report.interrupted else "failed" if stats.fatal else "done"
     if status == "done" and stats.failed:
         status = "incomplete"
     record_progress(store, report, endpoint, status=status, finished=True)
+
+
+def process_owner(pid: int | None = None) -> str:
+    """Return "host|pid|start time" of a process (this one by default): unique even when a pid is reused."""
+    process = psutil.Process(pid or os.getpid())
+    return f"{socket.gethostname()}|{process.pid}|{process.create_time():.2f}"
+
+
+def settle_dead_jobs(store: Store) -> list[int]:
+    """Mark interrupted the running jobs whose process has ended on this host; return their ids.
+
+    A process killed by a signal (or a crash, a power cut) never records how its job ended; its
+    finished calls are stored, so the job was interrupted. A job run on another host is left alone.
+    """
+    dead = [job_id for job_id, owner in owned_running_jobs(store) if _owner_gone(owner)]
+    if dead:
+        mark_interrupted(store, dead)
+    return dead
+
+
+def _owner_gone(owner: str) -> bool:
+    host, _, rest = owner.partition("|")
+    pid_text, _, _ = rest.partition("|")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        # a reused pid belongs to a process with another start time
+        return process_owner(int(pid_text)) != owner or psutil.Process(int(pid_text)).status() == "zombie"
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:  # not ours to inspect: assume it still runs
+        return False

@@ -45,37 +45,39 @@ def _current(store) -> pd.DataFrame:
 
 def human_labels(store: Store, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return each person's current 0/1 label per cell: grader, generation_id, uid, criterion, value, note, guideline_version."""
-    df = _current(store) if frame is None else frame
-    h = df[(df["kind"] == "human") & df["value"].notna()].sort_values(["created", "id"])
-    h = h.drop_duplicates(["grader", "generation_id", "criterion"], keep="last")
-    return h[
+    verdicts = _current(store) if frame is None else frame
+    labels = verdicts[(verdicts["kind"] == "human") & verdicts["value"].notna()].sort_values(
+        ["created", "id"]
+    )
+    labels = labels.drop_duplicates(["grader", "generation_id", "criterion"], keep="last")
+    return labels[
         ["grader", "generation_id", "uid", "criterion", "value", "note", "guideline_version", "seconds"]
     ].reset_index(drop=True)
 
 
 def default_judge(frame: pd.DataFrame) -> str | None:
     """Return the judge with the most current verdicts (the one an audit compares against), or None."""
-    j = frame[frame["kind"] == "judge"]
-    if j.empty:
+    judge_rows = frame[frame["kind"] == "judge"]
+    if judge_rows.empty:
         return None
-    return str(j["grader"].value_counts().sort_index().idxmax())
+    return str(judge_rows["grader"].value_counts().sort_index().idxmax())
 
 
 def judge_majority(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
     """Return the judge's majority value per cell over its runs (ties fail; unparsed runs do not vote)."""
 
-    j = frame[(frame["kind"] == "judge") & (frame["grader"] == judge)]
-    if j.empty:
+    judge_rows = frame[(frame["kind"] == "judge") & (frame["grader"] == judge)]
+    if judge_rows.empty:
         return pd.DataFrame(columns=["generation_id", "criterion", "judge"])
-    out = majority_vote(j[["generation_id", "criterion", "value"]])
+    out = majority_vote(judge_rows[["generation_id", "criterion", "value"]])
     return out.rename(columns={"value": "judge"})[["generation_id", "criterion", "judge"]].dropna()
 
 
 def decisions(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the latest adjudicator decision per cell: generation_id, criterion, value, reason, by, created."""
-    a = frame[(frame["kind"] == "adjudicator") & frame["value"].notna()].sort_values(["created", "id"])
-    a = a.drop_duplicates(["generation_id", "criterion"], keep="last")
-    return a.rename(columns={"grader": "by"})[
+    decided = frame[(frame["kind"] == "adjudicator") & frame["value"].notna()].sort_values(["created", "id"])
+    decided = decided.drop_duplicates(["generation_id", "criterion"], keep="last")
+    return decided.rename(columns={"grader": "by"})[
         ["generation_id", "criterion", "value", "reason", "by", "created", "note"]
     ]
 
@@ -140,23 +142,31 @@ def disagreements(
     uid_of = dict(zip(labels["generation_id"], labels["uid"], strict=False))
     notes = team_store.generation_notes(store, disputed["generation_id"].unique().tolist())
     out = []
-    for c in disputed.itertuples(index=False):
-        key = (c.generation_id, c.criterion)
+    for cell in disputed.itertuples(index=False):
+        key = (cell.generation_id, cell.criterion)
         decided = dec.get(key)
         if decided is not None and not include_decided:
             continue
-        jv = None if pd.isna(c.judge) else int(c.judge)
+        judge_value = None if pd.isna(cell.judge) else int(cell.judge)
         out.append(
             {
-                **_cell_fields(c, jv, uid_of[c.generation_id], rate_of[c.criterion]),
+                **_cell_fields(cell, judge_value, uid_of[cell.generation_id], rate_of[cell.criterion]),
                 "people": people[key],
-                "item_notes": [{"name": name, "note": note} for name, note in notes.get(c.generation_id, [])],
-                "judge": _judge_side(judge, jv, runs.get(key, [])),
+                "item_notes": [
+                    {"name": name, "note": note} for name, note in notes.get(cell.generation_id, [])
+                ],
+                "judge": _judge_side(judge, judge_value, runs.get(key, [])),
                 "decision": _decision_side(decided),
             }
         )
     out.sort(
-        key=lambda c: (c["decision"] is not None, -c["criterion_rate"], -c["split"], c["uid"], c["criterion"])
+        key=lambda cell: (
+            cell["decision"] is not None,
+            -cell["criterion_rate"],
+            -cell["split"],
+            cell["uid"],
+            cell["criterion"],
+        )
     )
     return out
 
@@ -190,26 +200,30 @@ def _people_by_cell(labels: pd.DataFrame, dkeys: pd.DataFrame) -> dict[tuple, li
     return people
 
 
-def _judge_runs_by_cell(df: pd.DataFrame, judge: str | None, dkeys: pd.DataFrame) -> dict[tuple, list[tuple]]:
+def _judge_runs_by_cell(
+    frame: pd.DataFrame, judge: str | None, dkeys: pd.DataFrame
+) -> dict[tuple, list[tuple]]:
     runs: dict[tuple, list] = {}
     jrows = (
-        df[(df["kind"] == "judge") & (df["grader"] == judge)].merge(dkeys, on=CELL_KEYS).sort_values("run")
+        frame[(frame["kind"] == "judge") & (frame["grader"] == judge)]
+        .merge(dkeys, on=CELL_KEYS)
+        .sort_values("run")
     )
     for r in jrows[["generation_id", "criterion", "value", "reason"]].to_dict("records"):
         runs.setdefault((r["generation_id"], r["criterion"]), []).append((r["value"], r["reason"]))
     return runs
 
 
-def _cell_fields(c: Any, jv: int | None, uid: str, rate: tuple[int, int]) -> dict[str, Any]:
+def _cell_fields(cell: Any, judge_value: int | None, uid: str, rate: tuple[int, int]) -> dict[str, Any]:
     """Return what names a disputed cell and how disputed it is (its criterion's rate, its split)."""
     n_disputed, n_cells = rate
-    total = c.n + (jv is not None)
-    ones = c.ones + (jv or 0)
+    total = cell.n + (judge_value is not None)
+    ones = cell.ones + (judge_value or 0)
     return {
-        "generation_id": int(c.generation_id),
+        "generation_id": int(cell.generation_id),
         "uid": uid,
-        "criterion": c.criterion,
-        "kinds": [k for k, on in (("person-person", c.pp), ("person-judge", c.pj)) if on],
+        "criterion": cell.criterion,
+        "kinds": [k for k, on in (("person-person", cell.pp), ("person-judge", cell.pj)) if on],
         "criterion_rate": float(n_disputed / n_cells),
         "criterion_cells": int(n_cells),
         "split": float(min(ones, total - ones) / total),
@@ -303,36 +317,42 @@ def agreement_table(
     Rows: criterion, comparison ('person-judge' or 'person-person'), n, agreement_before, kappa_before,
     agreement_after, kappa_after. 'all' pools every criterion.
     """
-    df = _current(store)
-    judge = judge or default_judge(df)
-    before, after = human_labels(store, df), adjudicated_labels(store, df)
+    frame = _current(store)
+    judge = judge or default_judge(frame)
+    before, after = human_labels(store, frame), adjudicated_labels(store, frame)
     group = (lambda c: c) if per_criterion else _family
     out = []
     for comparison in ("person-judge", "person-person"):
         if comparison == "person-judge":
-            pb, pa = human_judge_pairs(store, before, df, judge), human_judge_pairs(store, after, df, judge)
+            pairs_before, pairs_after = (
+                human_judge_pairs(store, before, frame, judge),
+                human_judge_pairs(store, after, frame, judge),
+            )
             cols = ("human", "judge")
         else:
-            pb, pa = human_pairs(before), human_pairs(after)
+            pairs_before, pairs_after = human_pairs(before), human_pairs(after)
             cols = ("value_a", "value_b")
-        if pb.empty:
+        if pairs_before.empty:
             continue
-        pb = pb.assign(group=pb["criterion"].map(group))
-        pa = pa.assign(group=pa["criterion"].map(group))
-        keys = sorted(pb["group"].unique(), key=lambda g: (g != "skill", g))
+        pairs_before = pairs_before.assign(group=pairs_before["criterion"].map(group))
+        pairs_after = pairs_after.assign(group=pairs_after["criterion"].map(group))
+        keys = sorted(pairs_before["group"].unique(), key=lambda g: (g != "skill", g))
         for key in [*keys, "all"]:
-            b = pb if key == "all" else pb[pb["group"] == key]
-            a = pa if key == "all" else pa[pa["group"] == key]
-            rb, ra = kappa_row(b[cols[0]], b[cols[1]]), kappa_row(a[cols[0]], a[cols[1]])
+            before_part = pairs_before if key == "all" else pairs_before[pairs_before["group"] == key]
+            after_part = pairs_after if key == "all" else pairs_after[pairs_after["group"] == key]
+            row_before, row_after = (
+                kappa_row(before_part[cols[0]], before_part[cols[1]]),
+                kappa_row(after_part[cols[0]], after_part[cols[1]]),
+            )
             out.append(
                 {
                     "criterion": key,
                     "comparison": comparison,
-                    "n": rb["n"],
-                    "agreement_before": rb["agreement"],
-                    "kappa_before": rb["kappa"],
-                    "agreement_after": ra["agreement"],
-                    "kappa_after": ra["kappa"],
+                    "n": row_before["n"],
+                    "agreement_before": row_before["agreement"],
+                    "kappa_before": row_before["kappa"],
+                    "agreement_after": row_after["agreement"],
+                    "kappa_after": row_after["kappa"],
                 }
             )
     return out

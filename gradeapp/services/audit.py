@@ -10,7 +10,6 @@ estimates; human verdicts anywhere else count for agreement only.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -39,7 +38,6 @@ from gradeapp.services.scores import ensure_checks
 
 DESIGNS = ("uniform", "stratified", "active")
 ACTIVE_FLOOR = 0.65  # share of the active draw's expected size spread uniformly over the pool
-RUN_SLOTS = 1024  # a (generation, run) unit is generation_id * RUN_SLOTS + run
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -302,9 +300,11 @@ def _people(store, gens, n_sentences, named, naming_penalty: bool, program_sente
         human_gen["n_people"] = hv.groupby("generation_id")["grader"].nunique().reindex(human_gen.index)
     by_grader = pd.DataFrame()
     if not hv.empty:
-        # One unit per person x generation, scored like a generation.
+        # One unit per person x generation, scored like a generation: generation_id * people + person
+        # code, unique for any number of people (a fixed 1,024 slots folded person 1,024 into person 0)
         codes, names = pd.factorize(hv["grader"])
-        gp = hv.assign(generation_id=hv["generation_id"] * RUN_SLOTS + codes, gid=hv["generation_id"])
+        people = len(names)
+        gp = hv.assign(generation_id=hv["generation_id"] * people + codes, gid=hv["generation_id"])
         gp["k"] = gp["gid"].map(kmap)
         gchecks = None
         if not checks.empty:
@@ -313,8 +313,8 @@ def _people(store, gens, n_sentences, named, naming_penalty: bool, program_sente
             gchecks = gchecks.drop(columns=["gid", "generation_id_c"])
         gp = _deterministic(gp[["generation_id", "criterion", "value", "k"]], gchecks, **rules)
         by_grader = _scores(gp).reset_index()
-        by_grader["grader"] = names[by_grader["generation_id"] % RUN_SLOTS]
-        by_grader["generation_id"] = by_grader["generation_id"] // RUN_SLOTS
+        by_grader["grader"] = names[by_grader["generation_id"] % people]
+        by_grader["generation_id"] = by_grader["generation_id"] // people
     return _People(hv, hmaj, hpts, human_gen, by_grader, notes)
 
 
@@ -372,13 +372,10 @@ def judge_cells(
             fresh.update({int(g): blobs.get(int(g), b"") for g in part})
     cached_ids: list[int] = []
     cached: list[bytes] = []
-    if rebuild or top > (state[0] if state else -1):
-        try:
-            audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild)
-        except sqlite3.OperationalError:  # a read-only project: use this load's cells without keeping them
-            pass
-        else:
-            fresh = {}
+    stale = rebuild or top > (state[0] if state else -1)
+    # not kept (read-only, or locked past the limit): this load uses its cells without keeping them
+    if stale and audit_store.write_cells(store, grader_id, fresh.items(), top, signature, rebuild=rebuild):
+        fresh = {}
     progress(0.8, "judge cells")
     if not rebuild or not fresh:
         cached_ids, cached = audit_store.read_cells(store, grader_id, generation_ids)

@@ -59,67 +59,75 @@ def audit_progress(
     plan = plan_audit(data, target, confidence=confidence, metric=metric)
     rates = calibrate(data, confidence=confidence, metrics=(metric,))
     ppi = rates[rates["estimator"] == "ppi++"].set_index(["student", "k"])
-    z = z_value(confidence)
     rows = []
-    for p in plan.itertuples():
-        key = (str(p.student), int(p.k))
+    for cell in plan.itertuples():
+        key = (str(cell.student), int(cell.k))
         if key not in drawn.index:
             continue
-        r = ppi.loc[key] if key in ppi.index else None
-        est = float(r["estimate"]) if r is not None else math.nan
-        lo = float(r["ci_low"]) if r is not None else math.nan
-        hi = float(r["ci_high"]) if r is not None else math.nan
-        # the wider side: clipping at 0 or 1 shortens one side only
-        half = max(est - lo, hi - est) if not math.isnan(est) else math.nan
-        cs = confidence_sequence(est, half / z, int(p.n_audited), int(drawn[key]), confidence)
-        reached = bool(cs[2] <= target) if not math.isnan(cs[2]) else False
         left = int((todo["student"].astype(str).eq(key[0]) & todo["k"].eq(key[1])).sum())
-        n = int(p.n_audited)
-        sd = p.sd_human if p.sd_human == p.sd_human and p.sd_human > 0 else 0.5
-        rho = p.rho if p.rho == p.rho else 0.0
-        sigma = half / z * math.sqrt(n) if n >= 2 and half == half else sd * math.sqrt(1 - rho * rho)
-        extra = (
-            0
-            if reached
-            else items_until_signal(sigma, n, int(drawn[key]), int(p.n_judged), target, confidence)
-        )
-        rows.append(
-            {
-                "student": key[0],
-                "k": key[1],
-                "graded": int(p.n_audited),
-                "drawn": int(drawn[key]),
-                "estimate": est,
-                "ci_low": lo,
-                "ci_high": hi,
-                "half_width": half,
-                "cs_low": max(0.0, cs[0]) if not math.isnan(cs[0]) else math.nan,
-                "cs_high": min(1.0, cs[1]) if not math.isnan(cs[1]) else math.nan,
-                "cs_half_width": cs[2],
-                "left": left,
-                "extra": extra,
-                "extra_planner": int(p.extra),
-                "reached": reached,
-            }
-        )
+        rate = ppi.loc[key] if key in ppi.index else None
+        rows.append(_cell_progress(cell, key, rate, int(drawn[key]), left, target, confidence))
     cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
     open_cells = cells.loc[~cells["reached"], ["student", "k"]]
     todo_open = todo.merge(open_cells.assign(student=open_cells["student"].astype(str)), on=["student", "k"])
     order = widest_first(plan, todo_open, confidence=confidence, seed=int(data.draw["id"]))
     all_reached = bool(len(cells)) and bool(cells["reached"].all())
+    message = _progress_message(cells, target, all_reached)
+    return AuditProgress(data.draw["name"], metric, target, cells, order, all_reached, message)
+
+
+def _cell_progress(
+    cell, key: tuple[str, int], rate, drawn: int, left: int, target: float, confidence: float
+) -> dict:
+    """Return one student x k cell's progress: its PPI++ interval, the anytime-valid one, what is left."""
+    z = z_value(confidence)
+    estimate = float(rate["estimate"]) if rate is not None else math.nan
+    low = float(rate["ci_low"]) if rate is not None else math.nan
+    high = float(rate["ci_high"]) if rate is not None else math.nan
+    # the wider side: clipping at 0 or 1 shortens one side only
+    half = max(estimate - low, high - estimate) if not math.isnan(estimate) else math.nan
+    graded = int(cell.n_audited)
+    sequence_low, sequence_high, sequence_half = confidence_sequence(
+        estimate, half / z, graded, drawn, confidence
+    )
+    reached = bool(sequence_half <= target) if not math.isnan(sequence_half) else False
+    sd = cell.sd_human if cell.sd_human == cell.sd_human and cell.sd_human > 0 else 0.5
+    rho = cell.rho if cell.rho == cell.rho else 0.0
+    sigma = half / z * math.sqrt(graded) if graded >= 2 and half == half else sd * math.sqrt(1 - rho * rho)
+    extra = 0 if reached else items_until_signal(sigma, graded, drawn, int(cell.n_judged), target, confidence)
+    return {
+        "student": key[0],
+        "k": key[1],
+        "graded": graded,
+        "drawn": drawn,
+        "estimate": estimate,
+        "ci_low": low,
+        "ci_high": high,
+        "half_width": half,
+        "cs_low": max(0.0, sequence_low) if not math.isnan(sequence_low) else math.nan,
+        "cs_high": min(1.0, sequence_high) if not math.isnan(sequence_high) else math.nan,
+        "cs_half_width": sequence_half,
+        "left": left,
+        "extra": extra,
+        "extra_planner": int(cell.extra),
+        "reached": reached,
+    }
+
+
+def _progress_message(cells: pd.DataFrame, target: float, all_reached: bool) -> str:
+    """Return the one sentence the desk shows under the audit's cells."""
     if all_reached:
-        message = (
+        return (
             f"Every student x k cell has reached the target half-width {target:g} (anytime-valid interval): "
             "the audit is precise enough."
         )
-    else:
-        n_open = int((~cells["reached"]).sum())
-        short = cells[~cells["reached"] & (cells["extra"] > cells["left"])]
-        message = (
-            f"{len(cells) - n_open} of {len(cells)} cells reached the target half-width {target:g}; "
-            f"about {int(cells['extra'].sum())} more items expected (the anytime-valid interval decides when "
-            "a cell is done)."
-        )
-        if len(short):
-            message += f" {len(short)} cells need more items than their draw holds: draw more."
-    return AuditProgress(data.draw["name"], metric, target, cells, order, all_reached, message)
+    n_open = int((~cells["reached"]).sum())
+    short = cells[~cells["reached"] & (cells["extra"] > cells["left"])]
+    message = (
+        f"{len(cells) - n_open} of {len(cells)} cells reached the target half-width {target:g}; "
+        f"about {int(cells['extra'].sum())} more items expected (the anytime-valid interval decides when "
+        "a cell is done)."
+    )
+    if len(short):
+        message += f" {len(short)} cells need more items than their draw holds: draw more."
+    return message

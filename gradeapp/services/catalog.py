@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +30,11 @@ def _skill(row: dict, file: Path, line: int, name_field: str) -> dict:
     if not isinstance(name, str) or not name.strip():
         raise InputError("a skill needs a non-empty name", file=file, line=line, field=name_field)
     out = {"name": name.strip()}
-    for f in ("status", "category", "definition", "example"):
-        value = row.get(f) or ""
+    for key in ("status", "category", "definition", "example"):
+        value = row.get(key) or ""
         if not isinstance(value, str):
-            raise InputError(f"expected text, got {type(value).__name__}", file=file, line=line, field=f)
-        out[f] = value.strip()
+            raise InputError(f"expected text, got {type(value).__name__}", file=file, line=line, field=key)
+        out[key] = value.strip()
     out["common"] = _bool(row.get("common"), file, line, "common")
     freq = row.get("frequency")
     if freq not in (None, ""):
@@ -89,23 +88,23 @@ def read_topics(path: Path) -> list[str]:
     """Read topics: one per line (blank lines skipped), or a JSONL of {"topic": ...}."""
     topics: list[str] = []
     if path.suffix == ".jsonl":
-        for line, obj in read_jsonl(path):
-            t = obj.get("topic") or obj.get("name")
-            if not isinstance(t, str) or not t.strip():
+        for line, record in read_jsonl(path):
+            topic = record.get("topic") or record.get("name")
+            if not isinstance(topic, str) or not topic.strip():
                 raise InputError("a topic needs a non-empty name", file=path, line=line, field="topic")
-            topics.append(t.strip())
+            topics.append(topic.strip())
     else:
-        with open_text(path) as fh:
-            for i, raw in enumerate(fh, 1):
+        with open_text(path) as lines:
+            for number, raw in enumerate(lines, 1):
                 if raw.strip():
                     if len(raw) > 500:
                         raise InputError(
-                            "a topic longer than 500 characters", file=path, line=i, field="topic"
+                            "a topic longer than 500 characters", file=path, line=number, field="topic"
                         )
                     topics.append(raw.strip())
     if not topics:
         raise InputError("no topics in the file", file=path)
-    dupes = {t for t in topics if topics.count(t) > 1}
+    dupes = {topic for topic in topics if topics.count(topic) > 1}
     if dupes:
         raise InputError(f"duplicate topic {sorted(dupes)[0]!r}", file=path, field="topic")
     return topics
@@ -115,27 +114,29 @@ def resolve_catalog(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """Split paths into skills files and topics files; a folder gives its skills.* and topics.*."""
     skills: list[Path] = []
     topics: list[Path] = []
-    for p in paths:
-        if p.is_dir():
+    for path in paths:
+        if path.is_dir():
             found = False
             for name in ("skills.csv", "skills.jsonl"):
-                if (p / name).exists():
-                    skills.append(p / name)
+                if (path / name).exists():
+                    skills.append(path / name)
                     found = True
             for name in ("topics.txt", "topics.jsonl"):
-                if (p / name).exists():
-                    topics.append(p / name)
+                if (path / name).exists():
+                    topics.append(path / name)
                     found = True
             if not found:
-                raise InputError("no skills.csv, skills.jsonl or topics.txt in this folder", file=p)
-        elif not p.exists():
-            raise InputError("no such file", file=p)
-        elif p.name.startswith("topics") or p.suffix == ".txt":
-            topics.append(p)
-        elif p.suffix in (".csv", ".jsonl"):
-            skills.append(p)
+                raise InputError("no skills.csv, skills.jsonl or topics.txt in this folder", file=path)
+        elif not path.exists():
+            raise InputError("no such file", file=path)
+        elif path.name.startswith("topics") or path.suffix == ".txt":
+            topics.append(path)
+        elif path.suffix in (".csv", ".jsonl"):
+            skills.append(path)
         else:
-            raise InputError("expected a .csv or .jsonl skills file, a .txt topics file or a folder", file=p)
+            raise InputError(
+                "expected a .csv or .jsonl skills file, a .txt topics file or a folder", file=path
+            )
     return skills, topics
 
 
@@ -143,17 +144,17 @@ def import_catalog(store: Store, paths: list[Path]) -> dict[str, int]:
     """Import skills and topics in one transaction: all of it, or nothing on any error."""
     skill_files, topic_files = resolve_catalog(paths)
     skills: list[dict] = []
-    for f in skill_files:
-        skills.extend(read_skills_csv(f) if f.suffix == ".csv" else read_skills_jsonl(f))
+    for path in skill_files:
+        skills.extend(read_skills_csv(path) if path.suffix == ".csv" else read_skills_jsonl(path))
     topics: list[str] = []
-    for f in topic_files:
-        topics.extend(read_topics(f))
+    for path in topic_files:
+        topics.extend(read_topics(path))
     with store.atomic():
         added, updated = store.upsert_skills(skills)
         new_topics = store.add_topics(topics)
         counts = {"skills_added": added, "skills_updated": updated, "topics_added": new_topics}
-        for f in skill_files + topic_files:
-            store.log_import("catalog", str(f), None, counts)
+        for path in skill_files + topic_files:
+            store.log_import("catalog", str(path), None, counts)
     return counts
 
 
@@ -166,9 +167,3 @@ def set_common(store: Store, names: list[str], common: bool = True) -> int:
     with store.atomic():
         store.set_skills_common(names, common)
     return len(names)
-
-
-def dumps_skill(skill: dict) -> str:
-    """Return a skill as one JSONL line of the generic catalog format."""
-    keys = ("name", "category", "definition", "example", "common", "frequency", "status")
-    return json.dumps({k: skill.get(k) for k in keys if skill.get(k) not in (None, "")}, ensure_ascii=False)

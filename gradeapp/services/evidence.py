@@ -21,6 +21,7 @@ from gradeapp.db.store import Store
 from gradeapp.errors import GradeappError
 from gradeapp.io.evidence_report import evidence_section
 from gradeapp.io.tables import write_csv
+from gradeapp.services.package_types import PACKAGE_READ_SECONDS, refuse
 
 if TYPE_CHECKING:
     import numpy as np
@@ -234,7 +235,11 @@ def merge_package_evidence(
     """
     conn = team_store.open_readonly(Path(package))
     try:
-        current, removed = evidence_store.package_marks(conn, person)
+        # the package's tables were checked by team.read_package; this read is bounded in time as that one
+        with team_store.time_bound(conn, PACKAGE_READ_SECONDS):
+            current, removed = evidence_store.package_marks(conn, person)
+    except TimeoutError as exc:
+        raise refuse(Path(package), f"{exc}: a crafted file?") from None
     finally:
         conn.close()
 

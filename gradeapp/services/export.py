@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
-from gradeapp.db import Store, audit_store, evidence_store, open_project
+from gradeapp.db import Store, evidence_store, export_store, open_project
 from gradeapp.errors import GradeappError
 from gradeapp.io.evidence_fields import evidence_cell
 from gradeapp.io.paper import write_paper_outputs
@@ -92,16 +92,16 @@ def verdict_batches(
 
     In the order of the old single query (grader kind, grader id, generation, run, verdict id); memory
     depends on the chunk, not on the project. The rows are read by READERS child processes
-    (audit_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
+    (export_store.dump_verdict_rows), for a project of more than LARGE_PROJECT generations started after
     before_large_read returns (the export waits there until its statistics are freed: at a million
     generations they and the readers would take more than 1.5 GB together).
     """
     schema = verdict_schema()
-    gen_ids, uids = audit_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
-    graders = list(audit_store.export_graders(store).itertuples(index=False))
+    gen_ids, uids = export_store.generation_uids(store)  # uids an Arrow array: each batch takes its own in C
+    graders = list(export_store.export_graders(store).itertuples(index=False))
     jobs = []
     for grader in graders:
-        lo, hi = audit_store.grader_generation_range(store, grader.id)
+        lo, hi = export_store.grader_generation_range(store, grader.id)
         jobs += [(int(grader.id), s, s + generation_chunk - 1) for s in range(lo, hi + 1, generation_chunk)]
     large = len(gen_ids) > LARGE_PROJECT
     if large and before_large_read is not None:
@@ -109,20 +109,62 @@ def verdict_batches(
     by_id = {int(g.id): g for g in graders}
     with_evidence = evidence_store.has_evidence(store)
     submitted: dict[int, set[int] | None] = {}
-    batches = audit_store.dump_verdict_rows(store, jobs, readers=READERS)
+    batches = export_store.dump_verdict_rows(store, jobs, readers=READERS)
     for (grader_id, _lo, _hi), rows in zip(jobs, batches, strict=True):
         if not rows.num_rows:
             continue
         grader = by_id[grader_id]
         if grader_id not in submitted:
             submitted[grader_id] = (
-                audit_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
+                export_store.submitted_generations(store, grader_id) if grader.kind == "human" else None
             )
         table = _current_table(
             store, rows, grader, submitted[grader_id], gen_ids, uids, schema, with_evidence
         )
         if table.num_rows:
             yield table
+
+
+def _current_positions(rows) -> np.ndarray:
+    """Return the positions of the current rows (identity + rule order in, export order out).
+
+    The last row of each identity counts; a retracted current row hides it.
+    """
+    import pyarrow.compute as pc
+
+    count = rows.num_rows
+    verdict_ids = rows.column("id").to_numpy()
+    gen = rows.column("generation_id").to_numpy()
+    run = rows.column("run").to_numpy()
+    crit = rows.column("criterion")
+    same_next = np.zeros(count, bool)
+    if count > 1:
+        same_crit = pc.equal(crit.slice(1), crit.slice(0, count - 1)).to_numpy(zero_copy_only=False)
+        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
+    keep = ~same_next & ~pc.equal(rows.column("status"), "retracted").to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(keep)
+    return positions[np.lexsort((verdict_ids[positions], run[positions], gen[positions]))]
+
+
+def _reply_texts_once(store, reply_ids: np.ndarray):
+    """Return the raw reply text on the first row of each reply and null elsewhere (an Arrow array)."""
+    import pyarrow as pa
+
+    count = len(reply_ids)
+    has = ~np.isnan(reply_ids.astype(np.float64))
+    first = np.zeros(count, bool)
+    if has.any():
+        _, pos = np.unique(reply_ids[has], return_index=True)
+        first[np.flatnonzero(has)[pos]] = True
+    if not first.any():
+        return pa.nulls(count, pa.large_string())
+    firsts = np.flatnonzero(first)
+    texts = export_store.reply_texts(store, np.unique(reply_ids[first]).astype(np.int64).tolist())
+    found = pa.array([texts.get(int(r)) for r in reply_ids[firsts]], pa.large_string())
+    # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
+    at = np.zeros(count, np.int64)
+    at[firsts] = np.arange(len(firsts))
+    return found.take(pa.array(at, mask=~first))
 
 
 def _evidence_column(store, grader, gens, crits, runs, with_evidence: bool):
@@ -141,41 +183,15 @@ def _evidence_column(store, grader, gens, crits, runs, with_evidence: bool):
 def _current_table(store, rows, grader, submitted, gen_ids, uids, schema, with_evidence=False):
     """Return the current rows among one grader's rows (identity + rule order) as a table in export order."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    n = rows.num_rows
-    vid = rows.column("id").to_numpy()
     gen = rows.column("generation_id").to_numpy()
     run = rows.column("run").to_numpy()
     crit = rows.column("criterion")
     status = rows.column("status")
-    # The last row of each identity counts; a retracted current row hides it.
-    same_next = np.zeros(n, bool)
-    if n > 1:
-        same_crit = pc.equal(crit.slice(1), crit.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-        same_next[:-1] = (gen[1:] == gen[:-1]) & (run[1:] == run[:-1]) & same_crit
-    keep = ~same_next & ~pc.equal(status, "retracted").to_numpy(zero_copy_only=False)
-    idx = np.flatnonzero(keep)
-    idx = idx[np.lexsort((vid[idx], run[idx], gen[idx]))]
+    idx = _current_positions(rows)
     take = pa.array(idx)
     m = len(idx)
-    reply = rows.column("reply_id").take(take)
-    reply_np = reply.to_numpy(zero_copy_only=False)
-    has = ~np.isnan(reply_np.astype(np.float64))
-    first = np.zeros(m, bool)
-    if has.any():
-        _, pos = np.unique(reply_np[has], return_index=True)
-        first[np.flatnonzero(has)[pos]] = True
-    if first.any():
-        firsts = np.flatnonzero(first)
-        texts = audit_store.reply_texts(store, np.unique(reply_np[first]).astype(np.int64).tolist())
-        found = pa.array([texts.get(int(r)) for r in reply_np[firsts]], pa.large_string())
-        # each first row takes its reply's text, every other row a null (a masked index): no loop over rows
-        at = np.zeros(m, np.int64)
-        at[firsts] = np.arange(len(firsts))
-        raw = found.take(pa.array(at, mask=~first))
-    else:
-        raw = pa.nulls(m, pa.large_string())
+    raw = _reply_texts_once(store, rows.column("reply_id").take(take).to_numpy(zero_copy_only=False))
     g = gen[idx]
     if submitted is None:
         sub = pa.nulls(m, pa.int64())

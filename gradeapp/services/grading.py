@@ -29,7 +29,7 @@ from gradeapp.core.rubric import (
 from gradeapp.db import desk_queries as q
 from gradeapp.db import team_store
 from gradeapp.db.store import Store
-from gradeapp.errors import GradeappError
+from gradeapp.errors import GradeappError, InputError
 from gradeapp.services import guidelines
 
 IDLE_CAP_SECONDS = 120.0
@@ -213,6 +213,12 @@ def next_value(current: int | None, default: int) -> int:
 
 
 # -- writing -------------------------------------------------------------------------------------
+def _check_seconds(seconds: float | None) -> None:
+    # a negative or endless time would skew the median seconds per item for good
+    if seconds is not None and not 0 <= seconds < float("inf"):
+        raise InputError(f"time spent must be 0 or more seconds, got {seconds}", field="seconds")
+
+
 def set_decisions(
     store: Store,
     grader_id: int,
@@ -227,6 +233,7 @@ def set_decisions(
     A change after the judge was revealed is marked post_reveal; a change to a submitted item is
     followed by a new 'submit', so the item stays submitted with its revised value.
     """
+    _check_seconds(seconds)
     before = q.person_decisions(store, grader_id, generation_id)
     state = q.review_state(store, grader_id, generation_id)
     post_reveal = bool(state["ever_submitted"] or not blind)
@@ -304,7 +311,7 @@ def submit(
     store: Store, grader_id: int, generation_id: int, *, seconds: float | None = None, note: str | None = None
 ) -> Change:
     """Submit the item (all criteria must be decided); the judge can be revealed afterwards."""
-
+    _check_seconds(seconds)
     decisions = q.person_decisions(store, grader_id, generation_id)
     gen = store.generation(generation_id)
     missing = [
@@ -335,6 +342,7 @@ def set_flag(
 
 def skip(store: Store, grader_id: int, generation_id: int, seconds: float | None = None) -> Change:
     """Record that the person skipped the item (it stays ungraded)."""
+    _check_seconds(seconds)
     store.add_review(grader_id, generation_id, "skip", seconds=seconds)
     return Change(generation_id, review="skip")
 

@@ -77,6 +77,49 @@ def _cost_label(costs: pd.DataFrame) -> str:
     return "cost_usd" if len(money) and money.notna().all() and (money > 0).all() else "tokens"
 
 
+SELF_COLUMNS = ["judge", "criterion", "unanimous", "pairwise", "self_alpha"]
+
+
+def _judge_ids(store, judges: list[str] | None, at_least: int) -> dict[str, int]:
+    """Return name -> grader id of the judges named (by name or key), else of every judge that judged."""
+    graders = audit_store.judge_graders(store)
+    if judges:
+        ids = {}
+        for want in judges:
+            hit = graders[(graders["name"] == want) | (graders["key"] == want)]
+            if hit.empty:
+                raise GradeappError(f"no judge named {want!r} in this project (see 'gradeapp info')")
+            ids[str(hit.iloc[0]["name"])] = int(hit.iloc[0]["id"])
+    else:
+        # a configuration that has not judged anything yet would empty the shared set of points
+        # (judge_graders counts verdicts only when there are two judges or more)
+        live = graders[graders["n"] > 0] if len(graders) > 1 else graders
+        ids = {str(r.name): int(r.id) for r in live.sort_values("id").itertuples()}
+    if len(ids) < max(1, at_least):
+        raise GradeappError(f"comparing judges needs at least {at_least}; this project has {len(ids)}")
+    return ids
+
+
+def _judge_part(data: AuditData, threshold: float, name: str) -> pd.DataFrame:
+    """Return a judge's points paired with the people's, its column named after the judge."""
+    pairs = judge_human_pairs(data, threshold)
+    pairs = pairs.dropna(subset=["h", "j"])
+    pairs = pairs.assign(criterion=_item(pairs["item"]))
+    return pairs[["generation_id", "item", "criterion", "scope", "h", "j"]].rename(columns={"j": name})
+
+
+def _ppi_half_widths(name: str, rates: pd.DataFrame) -> list[dict]:
+    """Return per metric the mean PPI++ half-width over a judge's cells (what its calibration buys)."""
+    ppi_rows = rates[rates["estimator"] == "ppi++"]
+    ppi_rows = ppi_rows.assign(half_width=(ppi_rows["ci_high"] - ppi_rows["ci_low"]) / 2)
+    widths = []
+    for metric, cells in ppi_rows.groupby("metric"):
+        half_widths = cells["half_width"].dropna()
+        mean = float(half_widths.mean()) if len(half_widths) else math.nan
+        widths.append({"judge": name, "metric": metric, "ppi_half_width": mean, "cells": len(half_widths)})
+    return widths
+
+
 def compare_project_judges(
     store,
     judges: list[str] | None = None,
@@ -99,73 +142,34 @@ def compare_project_judges(
     computed: per judge its self-consistency and calibrated rates already computed from that snapshot with the
     same settings (the export's statistics), so that they are not computed twice.
     """
-    graders = audit_store.judge_graders(store)
-    if judges:
-        ids = {}
-        for want in judges:
-            hit = graders[(graders["name"] == want) | (graders["key"] == want)]
-            if hit.empty:
-                raise GradeappError(f"no judge named {want!r} in this project (see 'gradeapp info')")
-            ids[str(hit.iloc[0]["name"])] = int(hit.iloc[0]["id"])
-    else:
-        # a configuration that has not judged anything yet would empty the shared set of points
-        # (judge_graders counts verdicts only when there are two judges or more)
-        live = graders[graders["n"] > 0] if len(graders) > 1 else graders
-        ids = {str(r.name): int(r.id) for r in live.sort_values("id").itertuples()}
-    if len(ids) < max(1, at_least):
-        raise GradeappError(f"comparing judges needs at least {at_least}; this project has {len(ids)}")
-    names = list(ids)
-    wide = None
-    consistency, ppi = [], []
+    names = list(ids := _judge_ids(store, judges, at_least))
+    wide, consistency, ppi = None, [], []
     for name in names:
         data = (loaded or {}).get(name) or load_audit_data(
             store, judge=name, draw=draw, exclude_common=exclude_common, naming_penalty=naming_penalty
         )
-        pairs = judge_human_pairs(data, threshold)
-        pairs = pairs.dropna(subset=["h", "j"])
-        pairs = pairs.assign(criterion=_item(pairs["item"]))
-        part = pairs[["generation_id", "item", "criterion", "scope", "h", "j"]].rename(columns={"j": name})
-        if wide is None:
-            wide = part
-        else:
-            wide = wide.merge(
-                part.drop(columns="h"), on=["generation_id", "item", "criterion", "scope"], how="inner"
-            )
+        part = _judge_part(data, threshold, name)
+        # the points every judge has: one column per judge beside the people's (h)
+        keys = ["generation_id", "item", "criterion", "scope"]
+        wide = part if wide is None else wide.merge(part.drop(columns="h"), on=keys, how="inner")
         sc, rates = (computed or {}).get(name) or (
             judge_self_consistency(data),
             calibrate(data, confidence=confidence, threshold=threshold),
         )
         if not sc.empty:
-            sc = sc.rename(columns={"alpha": "self_alpha"})[
-                ["criterion", "unanimous", "pairwise", "self_alpha"]
-            ]
-            consistency.append(sc.assign(judge=name))
-        p = rates[rates["estimator"] == "ppi++"].assign(hw=lambda f: (f["ci_high"] - f["ci_low"]) / 2)
-        for metric, g in p.groupby("metric"):
-            hw = g["hw"].dropna()
-            ppi.append(
-                {
-                    "judge": name,
-                    "metric": metric,
-                    "ppi_half_width": float(hw.mean()) if len(hw) else math.nan,
-                    "cells": len(hw),
-                }
-            )
+            consistency.append(sc.rename(columns={"alpha": "self_alpha"}).assign(judge=name)[SELF_COLUMNS])
+        ppi += _ppi_half_widths(name, rates)
     per_judge, pair_table = compare_judges(wide, names, bootstrap=bootstrap, seed=seed, confidence=confidence)
     costs = judge_costs(store, ids)
-    sentence = verdict_sentence(per_judge, pair_table, _cost_basis(costs))
-    sc_cols = ["judge", "criterion", "unanimous", "pairwise", "self_alpha"]
     return JudgeComparison(
         judges=names,
         n_generations=int(wide["generation_id"].nunique()) if len(wide) else 0,
         per_judge=per_judge,
         pairs=pair_table,
-        self_consistency=pd.concat(consistency, ignore_index=True)[sc_cols]
-        if consistency
-        else pd.DataFrame(columns=sc_cols),
+        self_consistency=pd.concat(consistency or [pd.DataFrame(columns=SELF_COLUMNS)], ignore_index=True),
         costs=costs,
         ppi=pd.DataFrame(ppi, columns=["judge", "metric", "ppi_half_width", "cells"]),
-        sentence=sentence,
+        sentence=verdict_sentence(per_judge, pair_table, _cost_basis(costs)),
         settings={
             "draw": draw,
             "exclude_common": exclude_common,

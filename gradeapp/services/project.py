@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gradeapp.db import Store, open_project
+from gradeapp.db.connection import LOCK_TIMEOUT_ENV, ProjectReadOnly, is_busy, is_damaged
 from gradeapp.errors import ProjectError
 from gradeapp.paths import default_project
 from gradeapp.services.demo import build_demo, ensure_default_project
@@ -39,3 +40,17 @@ def create_project(path: str | Path | None, *, demo: bool = False, name: str | N
     else:
         open_project(target, create=True, name=name).close()
     return target
+
+
+# What the command line needs to know of a project file (its type, its lock limit, how its failures read),
+# passed on so that the command line never reaches into gradeapp.db itself.
+__all__ = [
+    "LOCK_TIMEOUT_ENV",
+    "ProjectReadOnly",
+    "Store",
+    "create_project",
+    "is_busy",
+    "is_damaged",
+    "open_existing",
+    "project_path",
+]

@@ -23,6 +23,7 @@ import json
 import random
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,12 +37,14 @@ from gradeapp.errors import GradeappError, ProjectError
 from gradeapp.paths import file_slug
 from gradeapp.services.evidence import merge_package_evidence
 from gradeapp.services.guidelines import ensure_guidelines
+from gradeapp.services.package_types import (
+    MAX_PACKAGE_BYTES,
+    PACKAGE_READ_SECONDS,
+    check_package_types,
+    refuse,
+)
 
 PACKAGE_SUFFIX = ".gradeapp"
-
-
-class PackageRefused(ProjectError):
-    """A package that cannot be merged (foreign, newer schema, tampered, conflicting)."""
 
 
 # -- hashing ----------------------------------------------------------------------------------------
@@ -154,20 +157,8 @@ def assign(
     annotators = [a.strip() for a in annotators if a.strip()]
     ids, source = _select_generations(store, draw, use_all)
     plan = plan_assignment(ids, annotators, overlap, copies, seed)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise GradeappError(f"{out_dir}: is a file; --out must be a folder for the package files")
-    # file names stay far below the 255 bytes file systems allow, however long the names are
     stem = file_slug(store.project.get("name") or store.path.stem, "annotator", 80)
-    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator', 80)}{PACKAGE_SUFFIX}" for a in annotators}
-    if len(set(paths.values())) != len(paths):
-        raise GradeappError(
-            "two annotator names give the same file name; choose names that differ in letters"
-        )
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing:
-        raise GradeappError(f"{existing[0]}: already exists (choose another --out folder)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = _package_paths(Path(out_dir), stem, annotators)
     ensure_guidelines(store)
     hashes = _hashes(store.conn, ids)
     uid_of = {gid: uid for uid, gid in team_store.uid_ids(store).items()}
@@ -176,20 +167,10 @@ def assign(
     records: dict[str, dict[str, Any]] = {}
     try:
         for person in annotators:
-            package_id = str(uuid.uuid4())
             uids = [uid_of[g] for g in plan[person]]
-            package = open_project(paths[person], name=f"{store.project.get('name', stem)}: {person}")
             written.append(paths[person])
-            try:
-                team_store.copy_into_package(store, package, plan[person])
-                with package.atomic():
-                    package.set_project_value("parent_uuid", store.uuid)
-                    package.set_project_value("package_for", person)
-                    package.set_project_value("package_id", package_id)
-                    package.set_project_value("package_created", now_iso())
-                    package.grader_id("human", person)
-            finally:
-                package.close()
+            name = f"{store.project.get('name', stem)}: {person}"
+            package_id = _write_package(store, paths[person], name, person, plan[person])
             records[package_id] = {
                 "annotator": person,
                 "file": paths[person].name,
@@ -197,14 +178,8 @@ def assign(
                 "source": source,
                 "generations": {u: hashes[u] for u in uids},
             }
-            report["packages"].append(
-                {
-                    "annotator": person,
-                    "path": str(paths[person]),
-                    "package_id": package_id,
-                    "generations": len(uids),
-                }
-            )
+            entry = {"annotator": person, "path": str(paths[person]), "package_id": package_id}
+            report["packages"].append({**entry, "generations": len(uids)})
         # The project learns of the packages only once every file is complete.
         with store.atomic():
             for package_id, record in records.items():
@@ -214,55 +189,111 @@ def assign(
             for suffix in ("", "-wal", "-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
         raise
-    holders = [set(v) for v in plan.values()]
-    counts: dict[int, int] = {}
-    for gid in ids:
-        n = sum(gid in held for held in holders)
-        counts[n] = counts.get(n, 0) + 1
-    report["copies"] = {str(k): v for k, v in sorted(counts.items())}
+    holders = [set(held) for held in plan.values()]
+    copies_of = Counter(sum(gid in held for held in holders) for gid in ids)
+    report["copies"] = {str(n): count for n, count in sorted(copies_of.items())}
     return report
 
 
+def _package_paths(out_dir: Path, stem: str, annotators: Sequence[str]) -> dict[str, Path]:
+    """Return each annotator's package path in out_dir (created); refuse clashes and existing files."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GradeappError(f"{out_dir}: is a file; --out must be a folder for the package files")
+    # file names stay far below the 255 bytes file systems allow, however long the names are
+    paths = {a: out_dir / f"{stem}-{file_slug(a, 'annotator', 80)}{PACKAGE_SUFFIX}" for a in annotators}
+    if len(set(paths.values())) != len(paths):
+        raise GradeappError(
+            "two annotator names give the same file name; choose names that differ in letters"
+        )
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        raise GradeappError(f"{existing[0]}: already exists (choose another --out folder)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _write_package(store: Store, path: Path, name: str, person: str, generation_ids: list[int]) -> str:
+    """Write one person's package file (their generations, the catalog, the guidelines); return its id."""
+    package_id = str(uuid.uuid4())
+    package = open_project(path, name=name)
+    try:
+        team_store.copy_into_package(store, package, generation_ids)
+        with package.atomic():
+            package.set_project_value("parent_uuid", store.uuid)
+            package.set_project_value("package_for", person)
+            package.set_project_value("package_id", package_id)
+            package.set_project_value("package_created", now_iso())
+            package.grader_id("human", person)
+    finally:
+        package.close()
+    return package_id
+
+
 # -- merge ------------------------------------------------------------------------------------------
-def _refuse(path: Path, message: str) -> PackageRefused:
-    # one line, whatever a tampered package puts in its names
-    return PackageRefused(f"{path}: refused, nothing merged: {' '.join(message.splitlines())}")
+# What merge reads of a package: each must be a plain table (see team_store.schema_problem).
+PACKAGE_TABLES = (
+    "_sqlite_migrations", "project", "graders", "guidelines", "verdicts", "reviews",
+    "generations", "combinations", "combination_skills", "skills", "topics", "evidence",
+)  # fmt: skip
 
 
 def read_package(path: Path) -> dict[str, Any]:
-    """Read a package file read-only: its settings, migrations, generations' hashes, verdicts and reviews."""
+    """Read a package file read-only: its settings, migrations, generations' hashes, verdicts and reviews.
+
+    Only plain tables are read, within PACKAGE_READ_SECONDS, and every value is checked to its type
+    (check_package_types); a package that fails is refused in one line.
+    """
     path = Path(path)
     if not path.is_file():
         raise ProjectError(f"{path}: no such package file")
+    if path.stat().st_size > MAX_PACKAGE_BYTES:
+        raise refuse(path, f"over {MAX_PACKAGE_BYTES >> 20} MB, far more than one person's work")
     try:
         conn = team_store.open_readonly(path)
     except sqlite3.DatabaseError as exc:
-        raise _refuse(path, f"not a gradeapp package ({exc})") from exc
+        raise refuse(path, f"not a gradeapp package ({exc})") from exc
     try:
-        tables = team_store.table_names(conn)
-        if conn.execute("PRAGMA application_id").fetchone()[0] not in (0, APPLICATION_ID):
-            raise _refuse(path, "an SQLite file of another program")
-        if not {"_sqlite_migrations", "project", "verdicts", "reviews", "generations"} <= tables:
-            raise _refuse(path, "not a gradeapp project file")
-        migrations = team_store.package_migrations(conn)
-        unknown = [m for m in migrations if m not in known_migrations()]
-        if unknown:
-            raise _refuse(
-                path, f"written by a newer gradeapp (schema {unknown[-1]}); upgrade gradeapp, then merge"
-            )
-        return {
-            "path": path,
-            "project": team_store.package_project(conn),
-            "hashes": _hashes(conn),
-            "graders": team_store.package_graders(conn),
-            "guidelines": team_store.package_guidelines(conn),
-            "verdicts": team_store.package_verdicts(conn),
-            "reviews": team_store.package_reviews(conn),
-        }
+        with team_store.time_bound(conn, PACKAGE_READ_SECONDS):
+            pkg = _read_tables(path, conn)
+    except TimeoutError as exc:
+        raise refuse(path, f"{exc}: a crafted file?") from None
     except sqlite3.DatabaseError as exc:
-        raise _refuse(path, f"unreadable ({exc})") from exc
+        raise refuse(path, f"unreadable ({exc})") from exc
     finally:
         conn.close()
+    check_package_types(pkg)
+    pkg["hashes"] = {
+        r["uid"]: generation_hash(r["uid"], r["text"], r["topic"], r["skills"])
+        for r in pkg.pop("fingerprints")
+    }
+    return pkg
+
+
+def _read_tables(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
+    tables = team_store.table_names(conn)
+    if conn.execute("PRAGMA application_id").fetchone()[0] not in (0, APPLICATION_ID):
+        raise refuse(path, "an SQLite file of another program")
+    if not {"_sqlite_migrations", "project", "verdicts", "reviews", "generations"} <= tables:
+        raise refuse(path, "not a gradeapp project file")
+    problem = team_store.schema_problem(conn, PACKAGE_TABLES)
+    if problem:
+        raise refuse(path, f"tampered: {problem}")
+    migrations = team_store.package_migrations(conn)
+    unknown = [m for m in migrations if m not in known_migrations()]
+    if unknown:
+        raise refuse(
+            path, f"written by a newer gradeapp (schema {unknown[-1]!r}); upgrade gradeapp, then merge"
+        )
+    fingerprints = team_store.generation_fingerprints(conn)
+    return {
+        "path": path,
+        "project": team_store.package_project(conn),
+        "fingerprints": fingerprints,
+        "graders": team_store.package_graders(conn),
+        "guidelines": team_store.package_guidelines(conn),
+        "verdicts": team_store.package_verdicts(conn),
+        "reviews": team_store.package_reviews(conn),
+    }
 
 
 def _check_package(store, pkg: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -270,35 +301,35 @@ def _check_package(store, pkg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     path, proj = pkg["path"], pkg["project"]
     parent = proj.get("parent_uuid")
     if not parent or not proj.get("package_id"):
-        raise _refuse(
+        raise refuse(
             path,
             "not an assignment package (no parent_uuid/package_id); use 'gradeapp import' for other files",
         )
     if parent != store.uuid:
-        raise _refuse(path, f"belongs to another project (parent {parent}, this project is {store.uuid})")
+        raise refuse(path, f"belongs to another project (parent {parent}, this project is {store.uuid})")
     record = team_store.assignment(store, proj["package_id"])
     if record is None:
-        raise _refuse(
+        raise refuse(
             path, f"package {proj['package_id']} was not issued by this project (tampered or forged)"
         )
     person = record["annotator"]
     if proj.get("package_for") != person:
-        raise _refuse(path, f"tampered: issued for '{person}' but says it is for '{proj.get('package_for')}'")
+        raise refuse(path, f"tampered: issued for '{person}' but says it is for '{proj.get('package_for')}'")
     assigned = record["generations"]
     for uid, digest in pkg["hashes"].items():
         if uid not in assigned:
-            raise _refuse(path, f"tampered: generation {uid} was not assigned to this package")
+            raise refuse(path, f"tampered: generation {uid} was not assigned to this package")
         if digest != assigned[uid]:
-            raise _refuse(path, f"tampered: generation {uid} differs from the text that was assigned")
+            raise refuse(path, f"tampered: generation {uid} differs from the text that was assigned")
     for g in pkg["graders"]:
         if g["kind"] != "human" or g["name"] != person:
-            raise _refuse(
+            raise refuse(
                 path, f"tampered: holds work of {g['kind']} '{g['name']}', the package is for '{person}'"
             )
     main_guidelines = team_store.guideline_texts(store)
     for v in sorted({r["guideline_version"] for r in pkg["verdicts"] if r["guideline_version"] is not None}):
         if pkg["guidelines"].get(v) is None or main_guidelines.get(v) != pkg["guidelines"][v]:
-            raise _refuse(path, f"guideline version {v} of the package is not the project's version {v}")
+            raise refuse(path, f"guideline version {v} of the package is not the project's version {v}")
     return record, person
 
 
@@ -313,11 +344,11 @@ def _check_time(path: Path, what: str, value: Any, now: datetime) -> None:
     except ValueError:
         stamp = None
     if stamp is None:
-        raise _refuse(path, f"{what}: 'created' is not a time ({value!r})")
+        raise refuse(path, f"{what}: 'created' is not a time ({value!r})")
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     if stamp > now + CLOCK_SKEW:
-        raise _refuse(path, f"{what}: 'created' {value} is in the future")
+        raise refuse(path, f"{what}: 'created' {value} is in the future")
 
 
 def _check_rows(store: Store, pkg: dict[str, Any], record: dict[str, Any], uid_ids: dict[str, int]) -> None:
@@ -330,24 +361,24 @@ def _check_rows(store: Store, pkg: dict[str, Any], record: dict[str, Any], uid_i
     }
     for r in [*pkg["verdicts"], *pkg["reviews"]]:
         if r["uid"] not in uid_ids or r["uid"] not in record["generations"]:
-            raise _refuse(path, f"a row for generation {r['uid']!r}, which was not assigned to this package")
+            raise refuse(path, f"a row for generation {r['uid']!r}, which was not assigned to this package")
     for r in pkg["verdicts"]:
         what = f"verdict {r['uid']!r} / {r['criterion']!r}"
         if r["criterion"] not in criteria_of.get(r["uid"], ()):
-            raise _refuse(path, f"{what}: not a criterion of generation {r['uid']}")
+            raise refuse(path, f"{what}: not a criterion of generation {r['uid']}")
         if type(r["run"]) is not int or r["run"] < 1:
-            raise _refuse(path, f"{what}: run {r['run']!r} is not a whole number >= 1")
+            raise refuse(path, f"{what}: run {r['run']!r} is not a whole number >= 1")
         if r["value"] not in (0, 1, None) or type(r["value"]) is float:
-            raise _refuse(path, f"{what}: value {r['value']!r} is not 0, 1 or empty")
+            raise refuse(path, f"{what}: value {r['value']!r} is not 0, 1 or empty")
         if r["status"] not in VERDICT_STATUSES:
-            raise _refuse(path, f"{what}: unknown status {r['status']!r}")
+            raise refuse(path, f"{what}: unknown status {r['status']!r}")
         if r["seconds"] is not None and (not isinstance(r["seconds"], int | float) or r["seconds"] < 0):
-            raise _refuse(path, f"{what}: seconds {r['seconds']!r} is not a duration")
+            raise refuse(path, f"{what}: seconds {r['seconds']!r} is not a duration")
         _check_time(path, what, r["created"], now)
     for r in pkg["reviews"]:
         what = f"review {r['uid']!r} / {r['action']!r}"
         if r["action"] not in REVIEW_ACTIONS:
-            raise _refuse(path, f"{what}: unknown action")
+            raise refuse(path, f"{what}: unknown action")
         _check_time(path, what, r["created"], now)
 
 
@@ -363,7 +394,7 @@ def _new_rows(
         if old is not None:
             if {f: old[f] for f in fields} != content:
                 identity = " / ".join(str(k) for k in key)
-                raise _refuse(
+                raise refuse(
                     path,
                     f"conflict: {person} / {identity} differs from the row with the same identity merged before",
                 )
@@ -378,7 +409,7 @@ def _merge_one(store: Store, pkg: dict[str, Any], uid_ids: dict[str, int]) -> di
     path = pkg["path"]
     missing = [u for u in record["generations"] if u not in uid_ids]
     if missing:
-        raise _refuse(path, f"generation {missing[0]} is no longer in this project")
+        raise refuse(path, f"generation {missing[0]} is no longer in this project")
     _check_rows(store, pkg, record, uid_ids)
     grader = store.grader_id("human", person)
     issued = record.get("created") or ""

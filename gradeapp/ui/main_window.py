@@ -758,7 +758,7 @@ class MainWindow(QMainWindow):
         if not paths:
             return
 
-        from gradeapp.io.importers import import_sources  # deferred: it loads pandas (~0.7 s of start-up)
+        from gradeapp.services.imports import import_sources  # deferred: it loads pandas (~0.7 s of start-up)
 
         report = self._write(lambda: import_sources(self.store, [Path(p) for p in paths]))
         if report is not None:

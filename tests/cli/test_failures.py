@@ -353,11 +353,7 @@ def test_a_package_with_hash_and_question_mark_in_its_path(project, tmp_path):
     r = run("merge", str(pkg), "--project", str(project))
     assert r.returncode == 0, r.stderr
     assert "verdicts added" in r.stdout
-    assert (
-        sorted(p.name for p in tmp_path.iterdir()) == ["odd#dir?x", "p.gradeapp"]
-        or not (tmp_path / "odd").exists()
-    )
-    assert not (tmp_path / "odd").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd#dir?x", "p.gradeapp"]
 
 
 def test_an_input_file_removed_during_the_import_is_refused_whole(project, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import ppi_py  # a declared test dependency: missing, the worked examples must fail, not skip
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -20,8 +21,6 @@ from gradeapp.core.calibration import (
 from gradeapp.db import open_project
 from gradeapp.services.audit import load_audit_data
 from tests.simulate import simulate_project
-
-ppi_py = pytest.importorskip("ppi_py")
 
 
 @pytest.mark.parametrize(("x", "n"), [(0, 10), (3, 10), (10, 10), (37, 120), (1, 2000)])

@@ -107,8 +107,16 @@ def test_mcnemar_counts_which_judge_agreed_with_people():
 
 
 def test_the_sentence_names_the_better_judge_with_its_interval_and_cost():
-    per, pairs = compare_judges(_wide(), ["A", "B"], bootstrap=400, seed=1)
+    # the table five times over: the same difference on 60 generations, an interval clear of zero
+    wide = _wide()
+    larger = pd.concat([wide.assign(generation_id=wide["generation_id"] + 1000 * i) for i in range(5)])
+    per, pairs = compare_judges(larger, ["A", "B"], bootstrap=400, seed=1)
     text = verdict_sentence(per, pairs, {"A": 1.0, "B": 2.5})
-    assert text.startswith("Judge B agrees with people better than A on ") or text.startswith("Neither")
+    assert text.startswith("Judge B agrees with people better than A on topic, Δκ +0.51 [")
     assert "2.5x the cost" in text
+    # on the 12 generations alone the interval includes zero: neither is named better
+    per, pairs = compare_judges(wide, ["A", "B"], bootstrap=400, seed=1)
+    text = verdict_sentence(per, pairs, {"A": 1.0, "B": 2.5})
+    assert text.startswith("Neither B nor A agrees with people clearly better: on topic")
+    assert "(the interval includes zero)" in text
     assert verdict_sentence(per.iloc[0:0], pairs.iloc[0:0]).startswith("Only one judge")

@@ -7,7 +7,7 @@ person's later decision stamped earlier, and every reader must follow the insert
 
 import pytest
 
-from gradeapp.db import audit_store, desk_queries
+from gradeapp.db import audit_store, desk_queries, item_store
 
 FUTURE, PAST = "2999-01-01T00:00:00.000000+00:00", "2020-05-01T10:00:00.000000+00:00"
 
@@ -44,7 +44,7 @@ def test_every_reader_takes_the_last_inserted_not_the_latest_created(item):
     assert audit_store.judge_points(store, judge)["value"].tolist() == [0.0]
     people = audit_store.human_points(store)
     assert people["value"].tolist() == [0.0] and people["submitted"].tolist() == [1]
-    assert audit_store.is_submitted(store, ann, gid)
+    assert item_store.is_submitted(store, ann, gid)
     assert desk_queries.person_decisions(store, ann, gid)["topic"]["value"] == 0
     assert desk_queries.review_state(store, ann, gid)["submitted"] is True
     _, votes = desk_queries.judge_votes(store, gid)

@@ -114,3 +114,48 @@ def test_judge_grader_identity_includes_its_configuration_but_never_a_key(store)
     )
     cols = set(store.graders_df().columns)
     assert not {c for c in cols if "key" in c and c != "key"}
+
+
+def test_migrations_are_defined_in_the_order_of_their_numbers():
+    names = known_migrations()
+    assert names == sorted(names)
+    assert len({name.split("_")[0] for name in names}) == len(names)  # one migration per number
+
+
+def _as_released_with_022(path, marker_index: str) -> None:
+    """Turn a new project into one as an older gradeapp left it: 022 recorded, and a marker index."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE _sqlite_migrations SET name = '022_covering_index_by_insertion_order' "
+            "WHERE name = '031_covering_index_by_insertion_order'"
+        )
+        # a re-run of the migration would replace this index by its own
+        conn.execute("DROP INDEX verdicts_identity_current")
+        conn.execute(f"CREATE INDEX verdicts_identity_current ON verdicts({marker_index})")
+
+
+def _index_sql(path) -> str:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'verdicts_identity_current'"
+        ).fetchone()[0]
+
+
+def test_a_project_that_recorded_022_opens_without_running_it_again(tmp_path, monkeypatch):
+    from gradeapp.db import migrations
+
+    path = tmp_path / "p.gradeapp"
+    open_project(path).close()
+    _as_released_with_022(path, "grader_id")
+    with open_project(path) as store:  # nothing pending: opened as it is
+        assert store.applied_migrations() == known_migrations()
+    assert _index_sql(path).endswith("ON verdicts(grader_id)")
+
+    # a later migration is pending: the old record is renamed first, so only the new one runs
+    ran = []
+    monkeypatch.setattr(migrations, "_REGISTRY", [*migrations._REGISTRY, ("079_probe", ran.append)])
+    with open_project(path) as store:
+        assert store.applied_migrations() == [*known_migrations()]
+        raw = [r[0] for r in store.execute("SELECT name FROM _sqlite_migrations").fetchall()]
+    assert len(ran) == 1 and "031_covering_index_by_insertion_order" in raw and "079_probe" in raw
+    assert _index_sql(path).endswith("ON verdicts(grader_id)")

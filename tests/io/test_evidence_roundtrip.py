@@ -9,9 +9,9 @@ import pytest
 from gradeapp.core.rubric import TOPIC
 from gradeapp.db import evidence_store, open_project
 from gradeapp.errors import InputError
-from gradeapp.io.importers import import_sources
 from gradeapp.services import evidence
 from gradeapp.services.export import verdicts_frame
+from gradeapp.services.imports import import_sources
 
 
 def test_evidence_goes_out_in_the_verdict_export_and_comes_back_in_by_import(copy_demo, tmp_path):

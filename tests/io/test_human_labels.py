@@ -12,10 +12,10 @@ import sys
 import pytest
 
 from gradeapp.core.results import StatsOptions
-from gradeapp.db import audit_store, open_project
+from gradeapp.db import audit_store, item_store, open_project
 from gradeapp.errors import InputError
-from gradeapp.io.importers import import_sources
 from gradeapp.services.audit import draw_audit
+from gradeapp.services.imports import import_sources
 from gradeapp.services.stats import compute_stats
 from tests.helpers import dump
 from tests.simulate import simulate_project
@@ -92,7 +92,7 @@ def test_partial_items_stay_drafts_and_are_named_and_as_drafts_keeps_every_item_
         assert report["items_submitted"] == 58 and report["items_left_as_drafts"] == 2
         assert report["drafts_for_example"] == f"{first} (zoe), {second} (zoe)"
         zoe = store.grader_id("human", "zoe")
-        assert not audit_store.is_submitted(store, zoe, store.generation_id(first))
+        assert not item_store.is_submitted(store, zoe, store.generation_id(first))
     # the missing labels arrive later: the items complete and are submitted then
     rest = _long_file(tmp_path / "rest.jsonl", {u: {c: labels[u][c]} for u, c in skip})
     with open_project(path) as store:

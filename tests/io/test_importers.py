@@ -1,12 +1,14 @@
 import csv
 import json
+import shutil
 
 import pytest
 
 from gradeapp.core.rubric import count_sentences_reference, criteria
 from gradeapp.errors import InputError
-from gradeapp.io.importers import import_sources
+from gradeapp.services.backup import backups
 from gradeapp.services.catalog import import_catalog
+from gradeapp.services.imports import import_sources
 from tests.helpers import dump
 
 
@@ -320,3 +322,93 @@ def test_reference_verdicts_record_how_their_row_was_matched(ref_store):
         "SELECT COUNT(*) FROM verdicts WHERE match_method IS NULL AND status NOT IN ('missing', 'empty')"
     ).fetchone()[0]
     assert unmatched == 0
+
+
+# -- defects of issue 18 and 23: each test failed before its fix ----------------------------------
+def test_an_unclosed_quote_is_refused_with_its_line_instead_of_swallowing_the_next_row(
+    catalog_store, tmp_path
+):
+    before = dump(catalog_store)
+    csv_file = tmp_path / "gens.csv"
+    csv_file.write_text(
+        "id,student,k,skills,topic,text\n"
+        'g1,m1,2,metaphor|irony,Kites,"an opening quote never closed\n'
+        "g2,m1,2,metaphor|irony,Kites,second row\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as err:
+        import_sources(catalog_store, [csv_file])
+    assert (err.value.file, err.value.line) == (str(csv_file), 2)
+    assert "quote" in str(err.value)
+    assert dump(catalog_store) == before
+
+
+def test_a_quoted_text_over_several_lines_still_imports_and_a_later_error_names_its_first_line(
+    catalog_store, tmp_path
+):
+    csv_file = tmp_path / "gens.csv"
+    csv_file.write_text(
+        "id,student,k,skills,topic,text\n"
+        'g1,m1,2,metaphor|irony,Kites,"two\nlines"\n'
+        "g2,m1,2,metaphor|irony,Bees,one line\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as err:
+        import_sources(catalog_store, [csv_file])
+    assert (err.value.line, err.value.field) == (4, "topic")
+    csv_file.write_text(
+        'id,student,k,skills,topic,text\ng1,m1,2,metaphor|irony,Kites,"two\nlines"\n', encoding="utf-8"
+    )
+    assert import_sources(catalog_store, [csv_file])[str(csv_file)]["generations_added"] == 1
+
+
+def test_a_column_named_twice_in_a_wide_csv_is_refused(catalog_store, tmp_path):
+    import_sources(catalog_store, [write_jsonl(tmp_path / "g.jsonl", [gen(1)])])
+    before = dump(catalog_store)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("generation,grader,topic,skill:metaphor,topic\ng1,ann,1,1,0\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_sources(catalog_store, [wide])
+    assert (err.value.file, err.value.line, err.value.field) == (str(wide), 1, "topic")
+    assert dump(catalog_store) == before
+
+
+def test_a_bad_cell_of_a_wide_csv_names_its_column(catalog_store, tmp_path):
+    import_sources(catalog_store, [write_jsonl(tmp_path / "g.jsonl", [gen(1)])])
+    wide = tmp_path / "wide.csv"
+    wide.write_text("generation,grader,skill:metaphor,topic\ng1,ann,1,1\ng1,ann,1,maybe\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_sources(catalog_store, [wide])
+    assert (err.value.line, err.value.field) == (3, "topic")
+
+
+def test_a_changed_generation_is_refused_naming_its_line(catalog_store, tmp_path):
+    import_sources(catalog_store, [write_jsonl(tmp_path / "g.jsonl", [gen(1), gen(2)])])
+    changed = write_jsonl(tmp_path / "changed.jsonl", [gen(1), gen(2, text="another text")])
+    with pytest.raises(InputError) as err:
+        import_sources(catalog_store, [changed])
+    assert (err.value.file, err.value.line, err.value.field) == (str(changed), 2, "id")
+
+
+def test_run_0_in_a_reference_folder_name_is_refused(store, reference_dir, tmp_path):
+    import_catalog(store, [reference_dir])
+    student = next((reference_dir / "test").glob("*/*/graded")).parent
+    copy = tmp_path / "ref" / student.parent.name / student.name
+    shutil.copytree(student, copy)
+    graded = sorted((copy / "graded").iterdir())
+    for extra in graded[1:]:
+        shutil.rmtree(extra)
+    zero = graded[0].with_name("by_gpt-4_on_text_1_0_gpt")
+    graded[0].rename(zero)
+    before = dump(store)
+    with pytest.raises(InputError) as err:
+        import_sources(store, [tmp_path / "ref"])
+    assert err.value.file == str(zero) and "run 0" in str(err.value)
+    assert dump(store) == before
+
+
+def test_an_import_takes_the_strict_backup_first(catalog_store, tmp_path):
+    before = {b.name for b in backups(catalog_store.path)}
+    import_sources(catalog_store, [write_jsonl(tmp_path / "g.jsonl", [gen(1)])])
+    taken = [b for b in backups(catalog_store.path) if b.name not in before]
+    assert [b.reason for b in taken] == ["import"]

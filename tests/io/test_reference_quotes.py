@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from gradeapp.core.evidence import GROUNDINGS
 from gradeapp.db import evidence_store
-from gradeapp.io.importers import import_sources
 from gradeapp.services.catalog import import_catalog
 from gradeapp.services.evidence import evidence_statistics
+from gradeapp.services.imports import import_sources
 
 
 def test_reference_replies_quotes_are_classified_and_stored_with_their_spans(store, reference_dir):

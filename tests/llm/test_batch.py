@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from gradeapp.cli import main
 from gradeapp.core.prompts import grading_prompts
 from gradeapp.db import open_project
 from gradeapp.errors import InputError
@@ -96,7 +97,6 @@ def test_foreign_lines_are_refused_with_their_line_number(tmp_path):
 
 
 def test_cli_batch_write_then_ingest_a_vllm_output(tmp_path, fake_openai, capsys):
-    from gradeapp.cli import main
 
     path = make_project(tmp_path / "p.gradeapp", n_generations=2, k=2)
     requests = tmp_path / "req.jsonl"
@@ -119,3 +119,25 @@ def test_cli_batch_write_then_ingest_a_vllm_output(tmp_path, fake_openai, capsys
     assert capsys.readouterr().out.strip() == "stored 0, already stored 2, failed 0"
     assert main(["batch", "ingest", "--project", str(path), str(tmp_path / "nope.jsonl")]) == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_an_empty_batch_file_is_refused_and_changes_nothing(tmp_path, content, capsys):
+    path = make_project(tmp_path / "p.gradeapp", n_generations=2, k=2)
+    empty = tmp_path / "out.jsonl"
+    empty.write_bytes(content)
+    before = count(path, "SELECT COUNT(*) FROM jobs") + count(path)
+    assert main(["batch", "ingest", "--project", str(path), str(empty)]) == 2
+    assert f"{empty}: no result lines" in capsys.readouterr().err
+    assert count(path, "SELECT COUNT(*) FROM jobs") + count(path) == before
+
+
+def test_a_batch_file_past_the_line_limit_is_refused_with_nothing_stored(tmp_path, monkeypatch):
+    from gradeapp.llm import batch
+
+    path = make_project(tmp_path / "p.gradeapp", n_generations=2, k=2)
+    monkeypatch.setattr(batch, "MAX_INGEST_LINES", 3)
+    big = tmp_path / "out.jsonl"
+    big.write_text("\n" * 4)
+    with open_project(path) as store, pytest.raises(InputError, match="more than 3 lines"):
+        ingest_file(store, big)

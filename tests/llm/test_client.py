@@ -195,3 +195,43 @@ def test_pool_stops_when_the_first_calls_all_fail():
     stats = asyncio.run(run_pool(list(range(200)), work, lambda b: len(b), workers=2))
     assert stats.fatal and "first 10 calls all failed" in stats.fatal
     assert len(calls) < 20
+
+
+def _refusing_port() -> int:
+    """Return a loopback port nothing listens on (bound, then closed: the kernel refuses connections)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_refused_connection_is_named_as_such_not_a_timeout(transport):
+    endpoint = Endpoint(
+        model="m", base_url=f"http://127.0.0.1:{_refusing_port()}/v1", max_retries=0, transport=transport
+    )
+    with pytest.raises(CallFailed) as info:
+        call(endpoint)
+    assert "connection refused" in str(info.value) and "timed out" not in str(info.value)
+    assert info.value.environment
+
+
+def test_a_timeout_is_the_networks_side_too(fake_openai):
+    fake_openai.hang = 120
+    fake_openai.push("hang")
+    with pytest.raises(CallFailed, match=r"timed out after 0.3 s") as info:
+        call(endpoint_for(fake_openai, max_retries=0, timeout=0.3))
+    assert info.value.environment
+
+
+def test_judge_against_a_server_that_is_not_running_exits_1_naming_the_refusal(tmp_path, capsys):
+    from gradeapp.cli import main
+    from tests.fakeopenai import make_project
+
+    path = make_project(tmp_path / "p.gradeapp", n_generations=40, k=2)
+    url = f"http://127.0.0.1:{_refusing_port()}/v1"
+    argv = ["judge", "--project", str(path), "--model", "m", "--base-url", url, "--max-retries", "0"]
+    assert main([*argv, "--runs", "1", "--concurrency", "2"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("gradeapp: error: stopped:") and "connection refused" in last

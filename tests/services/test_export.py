@@ -12,11 +12,12 @@ import pytest
 
 from gradeapp.cli import main
 from gradeapp.db import open_project
-from gradeapp.io.importers import import_generations, import_sources
+from gradeapp.io.importers import import_generations
 from gradeapp.io.tables import neutralise, restore, write_csv
 from gradeapp.paths import demo_data_dir
 from gradeapp.services.catalog import import_catalog
 from gradeapp.services.export import PASS_RATES_COLUMNS, verdicts_frame
+from gradeapp.services.imports import import_sources
 from tests.simulate import simulate_project
 
 AGREEMENT_REQUIRED = [

@@ -95,10 +95,9 @@ def test_judge_is_hidden_until_submit_and_later_changes_are_post_reveal(store, p
     assert change.post_reveal and change.submitted
     assert rows(store, 3)[-1] == (MAKES_SENSE, 0, "ok", 1)
     assert grading.load_item(store, person, 3).submitted  # the revision re-submits
-    assert (
-        MAKES_SENSE in grading.load_item(store, person, 3).disagreements()
-        or item.judge[MAKES_SENSE].majority != 1
-    )
+    # the person now says 0: a disagreement exactly when the judge's majority says 1
+    disagrees = MAKES_SENSE in grading.load_item(store, person, 3).disagreements()
+    assert disagrees == (item.judge[MAKES_SENSE].majority == 1)
     # without blind mode the judge shows at once, and decisions count as made after the reveal
     open_item = grading.load_item(store, person, 4, blind=False)
     assert open_item.revealed and open_item.judge
@@ -325,7 +324,7 @@ def test_the_core_of_the_desk_does_not_import_qt():
 
 
 def test_every_human_verdict_records_a_guideline_version_even_without_one_yet(tmp_path):
-    from gradeapp.io.importers import import_sources
+    from gradeapp.services.imports import import_sources
 
     with open_project(tmp_path / "p.gradeapp") as s:
         s.upsert_skills([{"name": "irony"}])

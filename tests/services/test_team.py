@@ -12,7 +12,8 @@ import pytest
 from gradeapp.cli import main as cli_main
 from gradeapp.db import open_project, team_store
 from gradeapp.errors import GradeappError
-from gradeapp.services.team import PackageRefused, assign, merge_packages, plan_assignment
+from gradeapp.services.package_types import PackageRefused
+from gradeapp.services.team import assign, merge_packages, plan_assignment
 from tests.team_sim import Clock, criteria_of, grade, package_uids, simulate
 
 PEOPLE = ("ann", "ben", "cleo")
@@ -482,3 +483,69 @@ def test_merge_refuses_values_and_statuses_a_schema_change_let_through(team, tmp
     conn.commit()
     conn.close()
     _refused(main, [dest], "unknown status 'bribed'")
+
+
+# -- crafted packages: only plain tables, every value to its type, a time bound ------------------------
+_ENDLESS = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r"
+
+
+@pytest.mark.parametrize(
+    ("sql", "match"),
+    [
+        (["UPDATE reviews SET seconds = 'abc' WHERE id = (SELECT MIN(id) FROM reviews)"], "seconds 'abc'"),
+        (["UPDATE verdicts SET seconds = 'abc' WHERE id = (SELECT MIN(id) FROM verdicts)"], "seconds 'abc'"),
+        (["UPDATE verdicts SET seconds = 1e300 WHERE id = (SELECT MIN(id) FROM verdicts)"], r"seconds 1e\+300"),
+        (["UPDATE verdicts SET note = x'00ff' WHERE id = (SELECT MIN(id) FROM verdicts)"], "note b'"),
+        (["UPDATE verdicts SET value = NULL, status = 'ok' WHERE id = (SELECT MIN(id) FROM verdicts)"],
+         "status 'ok' with value None"),
+        (["UPDATE verdicts SET guideline_version = 'v1' WHERE id = (SELECT MIN(id) FROM verdicts)"],
+         "guideline_version 'v1'"),
+        (["UPDATE project SET value = x'00' WHERE key = 'package_id'"], "project setting 'package_id'"),
+        (["UPDATE generations SET text = x'00' WHERE id = (SELECT MIN(id) FROM generations)"], "text b'"),
+        (["ALTER TABLE verdicts RENAME TO verdicts_real",
+          "CREATE VIEW verdicts AS SELECT v.* FROM verdicts_real v, (" + _ENDLESS + ") e"],
+         "'verdicts' is a view, not a table"),
+        (["CREATE TRIGGER t AFTER INSERT ON project BEGIN SELECT 1; END"], "holds a trigger"),
+        (["ALTER TABLE reviews ADD COLUMN shadow TEXT AS (upper(note))"], "computed column 'shadow'"),
+    ],
+    ids=["review-seconds-text", "verdict-seconds-text", "seconds-huge", "note-blob", "ok-without-value",
+         "guideline-text", "project-number", "text-blob", "endless-view", "trigger", "generated-column"],
+)  # fmt: skip
+def test_a_crafted_package_is_refused_in_one_line_with_nothing_changed(team, tmp_path, sql, match):
+    pkg = _tampered(team["finals"]["ann"], tmp_path / "bad.gradeapp", *sql)
+    main = shutil.copyfile(team["main"], tmp_path / "main.gradeapp")
+    _refused(main, [team["finals"]["ben"], pkg], match)
+
+
+def test_merge_of_a_crafted_package_prints_one_line_and_exits_2(team, tmp_path, capsys):
+    pkg = _tampered(
+        team["finals"]["ann"], tmp_path / "bad.gradeapp", "UPDATE reviews SET seconds = 'abc' WHERE id = 1"
+    )
+    main = shutil.copyfile(team["main"], tmp_path / "main.gradeapp")
+    before = full_dump(main)
+    assert cli_main(["merge", str(pkg), "--project", str(main)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "refused, nothing merged" in err and "seconds 'abc'" in err
+    assert full_dump(main) == before
+    # and the project still exports (the merged 'abc' used to break every later export)
+    assert (
+        cli_main(["export", "--project", str(main), "--out", str(tmp_path / "out"), "--bootstrap", "0"]) == 0
+    )
+
+
+def test_a_read_that_runs_past_its_time_bound_is_stopped(tmp_path):
+    conn = sqlite3.connect(tmp_path / "x.db")
+    try:
+        with pytest.raises(TimeoutError, match="longer than 0.2 s"), team_store.time_bound(conn, 0.2):
+            conn.execute(f"SELECT COUNT(*) FROM ({_ENDLESS})").fetchone()
+        assert conn.execute("SELECT 1").fetchone() == (1,)  # the handler is gone afterwards
+    finally:
+        conn.close()
+
+
+def test_a_package_that_reads_too_long_is_refused(team, tmp_path, monkeypatch):
+    from gradeapp.services import team as team_service
+
+    monkeypatch.setattr(team_service, "PACKAGE_READ_SECONDS", 0.0)
+    main = shutil.copyfile(team["main"], tmp_path / "main.gradeapp")
+    _refused(main, [team["finals"]["ann"]], "reading took longer than 0 s")

@@ -1,4 +1,8 @@
-"""The desk survives long sessions even on a PySide6 that leaks references to None."""
+"""The desk survives long sessions: the PySide6 release that leaked references to None is excluded.
+
+pyproject.toml excludes PySide6 6.12.0, which dropped a reference to None on every void Qt call on
+Python 3.11 (CPython aborts once None's count reaches zero); this checks the installed release.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,3 @@ def test_many_void_qt_calls_do_not_abort_the_process():
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.strip() == "alive"
 
-
-def test_the_guard_measures_the_leak():
-    from gradeapp.ui import qt_compat
-
-    leak = qt_compat.none_leak_per_call()
-    assert leak >= 0
-    assert (leak > 0 and sys.version_info < (3, 12)) == qt_compat.GUARDED
