@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gradeapp.cli.llm import _Bar
+from gradeapp.cli.options import COMBINATIONS, K_VALUE, RUNS, whole
 from gradeapp.errors import GradeappError
 from gradeapp.llm.local_server import (
     CONTEXT,
@@ -42,22 +43,22 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", metavar="PATH", help="the new project (default: local-demo.gradeapp in your data folder)"
     )
-    p.add_argument("--k", type=int, nargs="+", default=list(DEMO_KS), help="values of k (default 2 3)")
+    p.add_argument("--k", type=K_VALUE, nargs="+", default=list(DEMO_KS), help="values of k (default 2 3)")
     p.add_argument(
         "--combinations",
-        type=int,
+        type=COMBINATIONS,
         default=DEMO_COMBINATIONS,
         help=f"texts per k (default {DEMO_COMBINATIONS})",
     )
-    p.add_argument("--judge-runs", type=int, default=1, help="judge runs per text (default 1)")
+    p.add_argument("--judge-runs", type=RUNS, default=1, help="judge runs per text (default 1)")
     p.add_argument(
         "--model-file", metavar="GGUF", help="another model file (default: the bundled SmolLM2-135M)"
     )
     p.set_defaults(func=cmd_local_demo)
 
     p = local.add_parser("serve", parents=[common], help="run the local model's server until Ctrl+C")
-    p.add_argument("--port", type=int, help="loopback port (default: a free one)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--port", type=whole(1, 65535), help="loopback port (default: a free one)")
+    p.add_argument("--threads", type=whole(1, 1024), help="CPU threads (default: all cores)")
     p.add_argument(
         "--model-file", metavar="GGUF", help="another model file (default: the bundled SmolLM2-135M)"
     )
