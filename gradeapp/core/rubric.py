@@ -56,15 +56,85 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False)
 
 
+# Abbreviations pysbd does not know, after which a lower-case word or a number goes on the sentence.
+_ABBREVIATION_END = re.compile(
+    r"(?<![\w.])(?:vol|vols|tsp|tbsp|oz|lb|lbs|approx|fig|figs|no|nos|ch|pp|cf|vs|ca|est|dept|gal|qt|pt)\.\s*$",
+    re.I,
+)
+_QUOTES = "'\"‘’“”"
+# A sentence ending inside a quotation that is itself quoted ('...never again.'"), then a new sentence.
+# (also after one curly closing quote: pysbd splits after ".”" but not after ".’")
+_NESTED_QUOTE_END = re.compile(rf"(?:(?<=[.!?][{_QUOTES}][{_QUOTES}])|(?<=[.!?]’))\s+(?=[{_QUOTES}]?[A-Z])")
+# An item of a list written inside the sentence ("Steps: 1) knead, 2) rest, 3) bake.").
+_INLINE_ITEM = re.compile(r"^\s*\(?(?:\d{1,2}|[a-z])\)")
+_INLINE_LIST_BEFORE = re.compile(r"[:,;][ \t]*$")
+_TERMINAL_END = re.compile(rf"[.!?…:;][{_QUOTES})\]]*\s*$")
+_QUESTION_END = re.compile(rf"[?!][{_QUOTES}]*[ \t]*$")
+_DOUBLE_QUOTED = re.compile(r'["“]([^"“”]+)["”]')
+_INNER_END = re.compile(rf"[.!?][{_QUOTES}]?\s+(?=[{_QUOTES}]?[A-Z])")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Split text into sentences with pysbd (a maintained rule-based segmenter)."""
+    """Split text into sentences: pysbd (a maintained rule-based segmenter), then our corrections.
+
+    pysbd's pieces are corrected where it is wrong on model replies (docs/text-handling.md): a piece
+    without a letter or digit (a closing quote or bracket split off after the period) joins the
+    sentence before it; a piece after an abbreviation pysbd does not know (`Vol.`, `tsp.`) that goes
+    on in lower case or with a number joins it too, as does one in lower case after a question or an
+    exclamation mark ("Why? asked Grandpa."), as does an inline list item after a colon or comma
+    ("Steps: 1) knead, 2) rest"), or a piece after a line break inside a sentence
+    (no terminal mark, the next line in lower case); a sentence ending in a nested quotation
+    (`'never again.'"`) is split from a capitalised sentence after it; the sentences of a quotation
+    that ends its sentence are counted (`_split_quoted`).
+    """
     if not text or not text.strip():
         return []
-    return [s for s in _segmenter().segment(text) if s.strip()]
+    pieces: list[str] = []
+    for piece in _segmenter().segment(text):
+        pieces.extend(p for p in _NESTED_QUOTE_END.split(piece) if p)
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and _continues(merged[-1], piece):
+            merged[-1] += piece
+        elif piece.strip():
+            merged.append(piece)
+    return [part for sentence in merged for part in _split_quoted(sentence)]
+
+
+def _split_quoted(sentence: str) -> list[str]:
+    """Split the sentences inside a double-quoted passage that ends the sentence (pysbd keeps them whole).
+
+    A quotation the sentence goes on after ('"Measure twice. Cut once." hangs above the bench') is
+    part of that sentence; one that closes it or stands alone ('"I trained. I'll win."') counts the
+    sentences it holds.
+    """
+    cuts = []
+    for quoted in _DOUBLE_QUOTED.finditer(sentence):
+        if any(ch.isalnum() for ch in sentence[quoted.end() :]):
+            continue
+        cuts.extend(quoted.start(1) + inner.end() for inner in _INNER_END.finditer(quoted.group(1)))
+    if not cuts:
+        return [sentence]
+    bounds = [0, *cuts, len(sentence)]
+    return [sentence[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if sentence[a:b].strip()]
+
+
+def _continues(before: str, piece: str) -> bool:
+    """Tell whether pysbd's piece goes on the sentence before it rather than starting one."""
+    if not any(ch.isalnum() for ch in piece):
+        return True
+    start = piece.lstrip()[:1]
+    if _ABBREVIATION_END.search(before) and (start.islower() or start.isdigit()):
+        return True
+    if _INLINE_ITEM.match(piece) and _INLINE_LIST_BEFORE.search(before):
+        return True
+    if _QUESTION_END.search(before) and start.islower():
+        return True  # a question or exclamation the sentence goes on after ("Why? asked Grandpa.")
+    return "\n" in before[-2:] and not _TERMINAL_END.search(before) and start.islower()
 
 
 def count_sentences(text: str) -> int:
-    """Count sentences with pysbd; the count used for the sentence-limit check."""
+    """Count sentences (split_sentences); the count used for the sentence-limit check."""
     return len(split_sentences(text))
 
 

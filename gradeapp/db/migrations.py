@@ -416,3 +416,12 @@ def apply_migrations(db: Database) -> None:
 def known_migrations() -> list[str]:
     """Return the names of all migrations this code knows, in order."""
     return [name for name, _ in _REGISTRY]
+
+
+# The sentence count changed (a closing quote split off after the period no longer counts as a
+# sentence, quoted sentences are counted; docs/text-handling.md): the checks and the judge cells built
+# on them are caches, filled again on the next read.
+@migration("060_recount_sentences")
+def recount_sentences(db: Database) -> None:
+    for table in ("checks", "judge_cells", "judge_cells_state"):
+        db.execute(f"DELETE FROM {table}")

@@ -65,6 +65,11 @@ class Endpoint:
     rate_period: float = 60.0  # seconds the token budget refills over (tests shorten it)
     price: tuple[float, float] | None = None  # USD per 1M input, output tokens
     extra: dict[str, Any] = field(default_factory=dict)
+    # a local server: the host recorded instead of the URL's (its port changes every run), how it takes
+    # a JSON schema ("json_object": llama.cpp's server refuses "json_schema"), and what identifies it
+    host_label: str | None = None
+    schema_format: str = "json_schema"
+    provenance: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_base_url(self.url)
@@ -78,8 +83,8 @@ class Endpoint:
 
     @property
     def host(self) -> str:
-        """Return the endpoint's host[:port], without user info, path or query."""
-        return endpoint_host(self.url)
+        """Return the endpoint's host[:port], without user info, path or query (or its host_label)."""
+        return self.host_label or endpoint_host(self.url)
 
     def unit_price(self) -> tuple[float, float] | None:
         """Return (input, output) USD per 1M tokens for this model, or None when unknown."""
@@ -110,6 +115,7 @@ class Endpoint:
             "max_retries": self.max_retries,
             "timeout": self.timeout,
             "tokens_per_minute": self.tokens_per_minute,
+            **self.provenance,
         }
 
 
@@ -149,6 +155,13 @@ def api_key(endpoint: Endpoint) -> str:
     if endpoint.host == endpoint_host(OPENAI_BASE_URL):
         raise GradeappError(f"no API key: set the environment variable {endpoint.key_env}")
     return "no-key"
+
+
+def as_schema_format(response_format: dict, schema_format: str) -> dict:
+    """Return a json_schema response_format in the form the endpoint takes (json_object + schema, or as is)."""
+    if schema_format == "json_object" and response_format.get("type") == "json_schema":
+        return {"type": "json_object", "schema": response_format["json_schema"]["schema"]}
+    return response_format
 
 
 def token_count(value: Any) -> int | None:
@@ -254,7 +267,7 @@ class Caller:
             payload["max_tokens"] = self.endpoint.max_tokens
         use_format = response_format is not None and self.structured_ok is not False
         if use_format:
-            payload["response_format"] = response_format
+            payload["response_format"] = as_schema_format(response_format, self.endpoint.schema_format)
         async with self.semaphore:
             try:
                 raw = await self._post(payload)

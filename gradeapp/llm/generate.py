@@ -158,7 +158,9 @@ def generation_row(
             "seed": seed,
             "answer_found": "Answer:" in reply,
             "finish_reason": finish,
+            "truncated": finish == "length",  # cut at max_tokens: the text may end mid-sentence
             "usage": usage,
             "job_id": job_id,
+            **endpoint.provenance,
         },
     }

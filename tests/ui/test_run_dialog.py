@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import sqlite3  # noqa: E402
 
+import pytest  # noqa: E402
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from gradeapp.ui.run_dialog import open_run_dialog  # noqa: E402
@@ -85,3 +86,37 @@ def test_desk_stays_responsive_and_cancel_keeps_finished_calls(qtbot, tmp_path, 
     assert f"{kept} finished calls kept" in dialog.status.text()
     assert count(path, "SELECT COUNT(*) FROM verdicts") == kept * 5
     assert count(path, "SELECT status FROM jobs") == "interrupted"
+
+
+def test_local_model_choice_replaces_model_url_and_key(qtbot, tmp_path):
+    from gradeapp.llm.local_server import bundled_model_path, server_installed
+
+    dialog = open_run_dialog(None, make_project(tmp_path / "p.gradeapp", n_generations=1))
+    qtbot.addWidget(dialog)
+    if not (server_installed() and bundled_model_path() is not None):
+        assert not dialog.local.isEnabled() and "gradeapp[local]" in dialog.local.toolTip()
+        return
+    qtbot.mouseClick(dialog.local, Qt.MouseButton.LeftButton)
+    assert dialog.local.isChecked()
+    assert not (dialog.model.isEnabled() or dialog.base_url.isEnabled() or dialog.key_env.isEnabled())
+
+
+@pytest.mark.slow
+def test_local_model_run_from_the_dialog(qtbot, tmp_path, local_server):
+    from gradeapp.llm.local_server import write_note
+
+    write_note(local_server)  # as `gradeapp local serve` does: the run uses the session's server
+    path = make_project(tmp_path / "p.gradeapp", n_generations=0)
+    dialog = open_run_dialog(None, path)
+    qtbot.addWidget(dialog)
+    qtbot.mouseClick(dialog.local, Qt.MouseButton.LeftButton)
+    dialog.kind.setCurrentIndex(dialog.kind.findData("generate"))
+    dialog.ks.clear()
+    qtbot.keyClicks(dialog.ks, "2")
+    dialog.combinations.setValue(1)
+    dialog.rounds.setValue(1)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=300000)
+    assert dialog.outcome == "done", dialog.status.text()
+    student = local_server.model.name
+    assert count(path, f"SELECT COUNT(*) FROM generations WHERE student = '{student}'") == 1

@@ -37,7 +37,12 @@ def view(qtbot, project):
 
 def test_view_fills_its_tables_and_plots_off_the_ui_thread(view, tmp_path):
     rates = view.models["pass_rates"].frame()
-    assert set(rates["estimator"]) == {"judge_only", "human_only", "ppi++", "stratified"}  # Rogan-Gladen is opt-in
+    assert set(rates["estimator"]) == {
+        "judge_only",
+        "human_only",
+        "ppi++",
+        "stratified",
+    }  # Rogan-Gladen is opt-in
     assert view.models["agreement"].rowCount() > 0
     assert view.models["pass_rates"].data(view.models["pass_rates"].index(0, 0)) != ""
     assert view.curve_figure.axes and view.bias_figure.axes

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from gradeapp.core.evidence import quote_rows
-from gradeapp.core.parsing import extract_answer, parse_judge_reply
+from gradeapp.core.parsing import extract_answer_reference, parse_judge_reply
 from gradeapp.db import Store, evidence_store
 from gradeapp.db.connection import now_iso
 from gradeapp.errors import InputError
@@ -80,7 +80,7 @@ def _generation_of_row(
         return gid, skills, topic, False
     meta = {"run": run["dir"], "row": run["index"], "prompt_version": run["version"], "seed": run["seed"]}
     conversation = json.dumps(messages, ensure_ascii=False)
-    text = extract_answer(replies[-1])
+    text = extract_answer_reference(replies[-1])
     row_values = (uid, combination_id, records.parent.name, run["round"], conversation, replies[-1], text)
     store.insert_generations(
         [(*row_values, f"reference:{run['dir']}", json.dumps({"reference": meta}), run["stamp"])]
