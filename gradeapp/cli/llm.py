@@ -14,10 +14,11 @@ from gradeapp.core.prompts import generation_prompts, grading_prompts
 from gradeapp.core.sampling import MAX_DRAW
 from gradeapp.errors import EnvironmentFailure, GradeappError, InputError
 from gradeapp.llm.batch import ingest_file, poll_batches, submit_batch, write_batch
-from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint, PoolStats
+from gradeapp.llm.client import DEFAULT_KEY_ENV, Endpoint
 from gradeapp.llm.generate import run_generate
 from gradeapp.llm.judge import run_judge
 from gradeapp.llm.local_server import serve_local
+from gradeapp.llm.pool import PoolStats
 
 LOCAL_IN_FLIGHT = 2
 
@@ -43,6 +44,19 @@ def _endpoint_args(p: argparse.ArgumentParser, *, temperature: float, concurrenc
         metavar="VAR",
         help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}); the key is never stored",
     )
+    _call_args(g, temperature=temperature, concurrency=concurrency)
+    g.add_argument(
+        "--prompts", metavar="DIR", help="a reference-layout prompt folder (generation/*.json, grade/*.json)"
+    )
+    g.add_argument(
+        "--prompt-version",
+        metavar="NAME",
+        help="template name in that folder (default: ours, gradeapp-v1 to generate, gradeapp-v2 to grade)",
+    )
+
+
+def _call_args(g: argparse._ArgumentGroup, *, temperature: float, concurrency: int) -> None:
+    """Add the options of each call: sampling, budget, timeout, retries, concurrency, rate and price."""
     g.add_argument(
         "--temperature",
         type=number(0.0, 2.0),
@@ -85,12 +99,6 @@ def _endpoint_args(p: argparse.ArgumentParser, *, temperature: float, concurrenc
         nargs=2,
         metavar=("IN", "OUT"),
         help="USD per 1M input and output tokens (overrides the table)",
-    )
-    g.add_argument(
-        "--prompts", metavar="DIR", help="a reference-layout prompt folder (generation/*.json, grade/*.json)"
-    )
-    g.add_argument(
-        "--prompt-version", metavar="NAME", help="template name in that folder (default: ours, gradeapp-v1)"
     )
 
 

@@ -42,6 +42,7 @@ class Store(CatalogRows, GenerationRows, VerdictRows):
         # the file identity when opened (db/project.py): a write finding another one was restored over
         self.identity: str | None = None
         self.notice: str | None = None  # what a person must know about what this store shows
+        self.closed = False
 
     @functools.cached_property
     def db(self) -> Database:
@@ -52,7 +53,10 @@ class Store(CatalogRows, GenerationRows, VerdictRows):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing the WAL); closing a closed store does nothing."""
+        if self.closed:
+            return
+        self.closed = True
         # optimize only after writes: on an unchanged file it may still write statistics, which would
         # change a file that a reading command must leave as it was (and defeat the backup's marker)
         if not self.readonly and self.conn.total_changes:

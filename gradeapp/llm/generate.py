@@ -19,8 +19,9 @@ from gradeapp.core.prompts import GenerationPrompts, generation_prompts, render_
 from gradeapp.core.sampling import draw_combinations
 from gradeapp.db.judge_store import existing_uids, save_generations
 from gradeapp.db.store import Store
-from gradeapp.llm.client import Endpoint, PoolStats
+from gradeapp.llm.client import Endpoint
 from gradeapp.llm.jobs import RunReport, begin_job, record_progress, run_recorded
+from gradeapp.llm.pool import PoolStats
 
 
 def generation_uid(student: str, combination_id: int, round_: int, prompt_version: str) -> str:

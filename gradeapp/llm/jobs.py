@@ -19,7 +19,8 @@ import psutil
 
 from gradeapp.db.judge_store import mark_interrupted, owned_running_jobs, start_job, update_job
 from gradeapp.db.store import Store
-from gradeapp.llm.client import Caller, Endpoint, PoolStats, Usage, run_pool
+from gradeapp.llm.client import Caller, Endpoint, Usage
+from gradeapp.llm.pool import PoolStats, run_pool
 
 
 @dataclass

@@ -24,8 +24,9 @@ from gradeapp.db.judge_store import (
     save_judgements,
 )
 from gradeapp.db.store import Store
-from gradeapp.llm.client import Endpoint, PoolStats
+from gradeapp.llm.client import Endpoint
 from gradeapp.llm.jobs import RunReport, begin_job, record_progress, run_recorded
+from gradeapp.llm.pool import PoolStats
 
 
 def judge_grader_id(store: Store, endpoint: Endpoint, prompts: GradingPrompts) -> int:
@@ -142,10 +143,7 @@ async def run_judge(
     on_progress: Callable[[PoolStats], None] | None = None,
     client=None,
 ) -> RunReport:
-    """Ask the judge for every generation x run it has not answered; return what was done.
-
-    Cancelling the task keeps every finished call and drops the ones in flight.
-    """
+    """Ask the judge for each generation x run it has not answered (cancelling keeps finished calls)."""
     prompts = prompts or grading_prompts()
     grader_id = judge_grader_id(store, endpoint, prompts)
     todo = judge_todo(
@@ -158,12 +156,8 @@ async def run_judge(
         limit=limit,
     )
     contexts = generation_contexts(store, {gid for gid, _, _ in todo})
-    config = {
-        **_prompt_config(endpoint, prompts),
-        "runs": runs,
-        "retry_unparsed": retry_unparsed,
-        "todo": len(todo),
-    }
+    config = {**_prompt_config(endpoint, prompts), "runs": runs, "retry_unparsed": retry_unparsed}
+    config["todo"] = len(todo)
     caller, report = begin_job(store, "judge", grader_id, config, endpoint, client, len(todo), on_start)
 
     async def work(item: tuple[int, int, bool]) -> Judgement:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gradeapp.db import open_project
-from gradeapp.llm.client import Endpoint, PoolStats
+from gradeapp.llm.client import Endpoint
 from gradeapp.llm.generate import run_generate
 from gradeapp.llm.jobs import RunReport
 from gradeapp.llm.judge import run_judge
+from gradeapp.llm.pool import PoolStats
 from gradeapp.services.demo import build_demo
 from gradeapp.services.scores import ensure_checks
 

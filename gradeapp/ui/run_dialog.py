@@ -151,20 +151,26 @@ class RunDialog(QDialog):
         self.concurrency = QSpinBox(minimum=1, maximum=512, value=8)
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.1, value=0.7)
 
-        form = QFormLayout()
-        form.addRow("Task", self.kind)
-        form.addRow("", self.local)
-        form.addRow("Model", self.model)
-        form.addRow("Endpoint URL", self.base_url)
-        form.addRow("API key variable", self.key_env)
-        form.addRow("Judge runs per text", self.runs)
-        form.addRow("k values", self.ks)
-        form.addRow("Combinations per k", self.combinations)
-        form.addRow("Rounds per combination", self.rounds)
-        form.addRow("Seed", self.seed)
-        form.addRow("Calls at once", self.concurrency)
-        form.addRow("Temperature", self.temperature)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._form())
+        self._build_run_controls(layout)
+        self._on_kind_changed()
 
+    def _form(self) -> QFormLayout:
+        """Return the form of the run's settings, one labelled row each."""
+        form = QFormLayout()
+        rows = [
+            ("Task", self.kind), ("", self.local), ("Model", self.model), ("Endpoint URL", self.base_url),
+            ("API key variable", self.key_env), ("Judge runs per text", self.runs), ("k values", self.ks),
+            ("Combinations per k", self.combinations), ("Rounds per combination", self.rounds),
+            ("Seed", self.seed), ("Calls at once", self.concurrency), ("Temperature", self.temperature),
+        ]  # fmt: skip
+        for label, widget in rows:
+            form.addRow(label, widget)
+        return form
+
+    def _build_run_controls(self, layout: QVBoxLayout) -> None:
+        """Add the progress bar, the status line and the Start / Cancel / Close buttons."""
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -182,13 +188,9 @@ class RunDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.kind.currentIndexChanged.connect(self._on_kind_changed)
         self.local.toggled.connect(self._on_local_toggled)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
-        self._on_kind_changed()
 
     def _on_kind_changed(self) -> None:
         judging = self.kind.currentData() == "judge"

@@ -100,6 +100,15 @@ REVIEWED = {
     ("gradeapp/db/backup.py", "stage_restore"),
     # the demo, built under a temporary name (closed) and linked where no file is yet
     ("gradeapp/services/demo.py", "build_demo"),
+    # the local model: its GGUF file hashed, the server's log, and the note of a running server
+    ("gradeapp/llm/local_server.py", "file_sha256"),
+    ("gradeapp/llm/local_server.py", "start"),
+    ("gradeapp/llm/local_server.py", "_tail"),
+    ("gradeapp/llm/local_server.py", "write_note"),
+    ("gradeapp/llm/local_server.py", "remove_note"),
+    ("gradeapp/llm/local_server.py", "running_server"),
+    # window.views.open(key) opens one of the desk's windows, not a file
+    ("gradeapp/ui/desk_actions.py", "_handlers"),
 }
 
 

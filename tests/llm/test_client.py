@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from gradeapp.llm.client import Caller, CallFailed, Endpoint, PoolStats, endpoint_host, redact, run_pool
+from gradeapp.llm.client import Caller, CallFailed, Endpoint, endpoint_host, redact
+from gradeapp.llm.pool import PoolStats, run_pool
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
