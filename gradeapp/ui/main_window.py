@@ -7,6 +7,7 @@ else is read again. The File menu is gradeapp.ui.file_actions, audit mode gradea
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
@@ -17,7 +18,7 @@ from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QInputDialog, QMainWindow, QMessageBox, QWidget
 
-from gradeapp.errors import GradeappError
+from gradeapp.errors import EnvironmentFailure, GradeappError
 from gradeapp.services import backup, grading, guidelines, team
 from gradeapp.services.desk import DeskSession
 from gradeapp.services.grading import Change, Item, ItemTimer
@@ -164,6 +165,10 @@ class MainWindow(QMainWindow, DeskLayout):
                 if busy
                 else f"This change was NOT saved: {exc}",
             )
+            return None
+        except EnvironmentFailure as exc:  # e.g. another process restored a backup over the project
+            self.saved_label.setText("NOT saved")
+            self.warn("Not saved", f"This change was NOT saved: {exc}")
             return None
         except GradeappError as exc:
             self.saved_label.setText("")
@@ -444,6 +449,8 @@ class MainWindow(QMainWindow, DeskLayout):
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.sync()
         self._closed = True
-        self.store.close()
+        # a project restored over by another process: its writes were refused and said so already
+        with contextlib.suppress(EnvironmentFailure):
+            self.store.close()
         super().closeEvent(event)
         self.closed.emit()

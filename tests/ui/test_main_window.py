@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, TOPIC
+from gradeapp.db import open_project
 from gradeapp.services import backup
 from gradeapp.ui import shortcuts
 from gradeapp.ui.queue_model import COLUMNS, STATUS
@@ -125,6 +126,23 @@ def test_saved_shows_only_after_commit_and_busy_file_is_reported(qtbot, open_des
     assert messages and "busy in another program" in messages[0]
     assert verdict_rows(demo_path) == n + 1
     assert current(demo_path, "demo-001").get("skill:modus ponens") is None
+
+
+def test_a_write_after_another_process_restored_the_project_says_not_saved(qtbot, open_desk, demo_path):
+    window = open_desk(demo_path)
+    keys(qtbot, window, "1")
+    assert window.saved_label.text().startswith("saved")
+    with open_project(demo_path) as store:
+        backup.snapshot(store, "before-restore")
+    backup.restore(demo_path, "latest")  # as `gradeapp backup restore` in another process would
+    n = verdict_rows(demo_path)
+    messages = []
+    window.warn = lambda title, text: messages.append(text)
+    keys(qtbot, window, "2")
+    assert window.saved_label.text() == "NOT saved"
+    assert messages and "restored from a backup" in messages[0]
+    assert verdict_rows(demo_path) == n
+    window.close()  # closing the replaced store raises nothing into Qt
 
 
 def test_blind_mode_hides_the_judge_until_submit(qtbot, open_desk, demo_path, settings):
