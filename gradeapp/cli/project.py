@@ -11,7 +11,7 @@ from gradeapp.core.sampling import novelty_bound
 from gradeapp.errors import GradeappError
 from gradeapp.services.catalog import import_catalog, set_common
 from gradeapp.services.imports import import_sources
-from gradeapp.services.project import create_project, project_path
+from gradeapp.services.project import create_project, existing_project_path
 from gradeapp.services.sampling import sample_into
 
 
@@ -185,4 +185,6 @@ def cmd_desk(args: argparse.Namespace) -> int:
         from gradeapp.ui.app import run_desk  # Qt loads only when the desk opens
     except ImportError as exc:  # a headless install without Qt's system libraries
         raise GradeappError(f"the desk cannot start: {exc}") from exc
-    return run_desk(project_path(args.project))
+    # refused here in one line: the desk would show a missing file in a message box (and a headless
+    # run would wait on it)
+    return run_desk(existing_project_path(args.project))
