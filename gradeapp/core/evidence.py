@@ -19,14 +19,13 @@ free-text format, from the passages in quotation marks of each criterion's expla
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from gradeapp.core.parsing import CriterionMatcher
+from gradeapp.core.parsing import CriterionMatcher, reply_criteria_object
 from gradeapp.core.rubric import MAKES_SENSE, SENTENCE_LIMIT, SKILL_PREFIX, TOPIC, skill_stem
 
 GROUNDED = "grounded"
@@ -156,17 +155,9 @@ def quoted_passages(explanation: str) -> list[str]:
 
 def json_quotes(raw: str, criteria: Sequence[str]) -> dict[str, list[str]] | None:
     """Return each criterion's `quotes` (or `quote`) from a JSON reply; None when the reply is not JSON."""
-    text = (raw or "").strip()
-    if text.startswith("```"):
-        text = text.strip("`")
-        text = text[text.find("{") :] if "{" in text else text
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    obj = reply_criteria_object(raw)
+    if obj is None:
         return None
-    if not isinstance(obj, dict):
-        return None
-    obj = obj.get("criteria", obj) if isinstance(obj.get("criteria"), dict) else obj
     out: dict[str, list[str]] = {}
     for crit in criteria:
         item = obj.get(crit)

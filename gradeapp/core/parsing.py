@@ -407,19 +407,26 @@ def _assign_rows(rows: list[tuple[str, str]], matcher: CriterionMatcher, out: di
             out[crit] = p
 
 
-def _parse_json(reply: str, matcher: CriterionMatcher, criteria: Sequence[str], out: dict) -> bool:
-    """Read our own structured format: {"<criterion>": {"pass": 0|1, "reason": "..."}, ...}."""
-    text = reply.strip()
+def reply_criteria_object(reply: str) -> dict | None:
+    """Return the criteria object of a JSON judge reply (inside a code fence or a "criteria" key), or None."""
+    text = (reply or "").strip()
     if text.startswith("```"):
         text = text.strip("`")
         text = text[text.find("{") :] if "{" in text else text
     try:
         obj = json.loads(text)
     except (json.JSONDecodeError, ValueError):
-        return False
+        return None
     if not isinstance(obj, dict):
+        return None
+    return obj.get("criteria", obj) if isinstance(obj.get("criteria"), dict) else obj
+
+
+def _parse_json(reply: str, matcher: CriterionMatcher, criteria: Sequence[str], out: dict) -> bool:
+    """Read our own structured format: {"<criterion>": {"pass": 0|1, "reason": "..."}, ...}."""
+    obj = reply_criteria_object(reply)
+    if obj is None:
         return False
-    obj = obj.get("criteria", obj) if isinstance(obj.get("criteria"), dict) else obj
     keys = list(obj)
     assigned = matcher.assign([k for k in keys if k not in criteria])
     methods = dict(zip([k for k in keys if k not in criteria], assigned, strict=True))

@@ -178,13 +178,14 @@ def remove_stale_copies(folder: Path) -> list[Path]:
             pid_text = path.name.removesuffix(".partial").rpartition(".")[2]
         else:
             pid_text = path.name.removeprefix(".restoring-").partition("-")[0]
-        if pid_text.isdigit() and not _alive(int(pid_text)):
+        if pid_text.isdigit() and not process_alive(int(pid_text)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Return whether a process of this machine with that id is running (a stale file's owner is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from gradeapp.core.results import AuditStats, StatsOptions
 from gradeapp.db import Store, evidence_store, export_store, open_project
+from gradeapp.db.backup import process_alive
 from gradeapp.errors import GradeappError
 from gradeapp.io.evidence_fields import evidence_cell
 from gradeapp.io.paper import write_paper_outputs
@@ -361,20 +362,10 @@ def remove_leftover_staging(parent: Path) -> list[Path]:
     removed = []
     for folder in parent.glob(f"{STAGING_PREFIX}*"):
         pid_text = folder.name[len(STAGING_PREFIX) :].partition("-")[0]
-        if folder.is_dir() and pid_text.isdigit() and not _alive(int(pid_text)):
+        if folder.is_dir() and pid_text.isdigit() and not process_alive(int(pid_text)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def _write_exports(
