@@ -11,6 +11,12 @@ import math
 import numpy as np
 from scipy.special import bdtr  # not scipy.stats: its import alone takes 1-3 s of every command
 
+from gradeapp.errors import GradeappError
+
+# The resampling weights are one float64 matrix (units x resamples): past this size a bootstrap is
+# refused before it starts, rather than growing until the kernel stops the process.
+BOOTSTRAP_BYTES_LIMIT = 2 * 1024**3
+
 
 def _div(num, den):
     num = np.asarray(num, dtype=float)
@@ -88,6 +94,13 @@ def bootstrap_weights(n_units: int, resamples: int, seed: int) -> np.ndarray:
     The one bootstrap of the package: every interval over resampled generations (the agreement tables, the
     judges compared) draws its resamples here, so the same seed gives the same interval everywhere.
     """
+    needed = n_units * resamples * 8
+    if needed > BOOTSTRAP_BYTES_LIMIT:
+        raise GradeappError(
+            f"a bootstrap of {resamples:,} resamples over {n_units:,} generations needs "
+            f"{needed / 1024**3:.1f} GB (at most {BOOTSTRAP_BYTES_LIMIT / 1024**3:.0f} GB): "
+            "ask for fewer resamples (--bootstrap)"
+        )
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=resamples)
     # units x resamples, contiguous: the sparse products read it as is instead of copying a transpose

@@ -7,7 +7,8 @@ import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import cohen_kappa_score
 
-from gradeapp.core.two_by_two import cohen_kappa, kappa_row, mcnemar_exact, two_by_two
+from gradeapp.core.two_by_two import bootstrap_weights, cohen_kappa, kappa_row, mcnemar_exact, two_by_two
+from gradeapp.errors import GradeappError
 
 
 def _counts(h: np.ndarray, j: np.ndarray) -> tuple[int, int, int, int]:
@@ -53,3 +54,9 @@ def test_cohen_kappa_matches_sklearn():
     assert cohen_kappa([], []) is None
     assert kappa_row([1, 0, 1, 1], [1, 1, 1, 1]) == {"n": 4, "agreement": 0.75, "kappa": 0.0}
     assert kappa_row([], []) == {"n": 0, "agreement": None, "kappa": None}
+
+
+def test_a_bootstrap_too_large_for_memory_is_refused_before_it_starts():
+    with pytest.raises(GradeappError, match="needs 745.1 GB"):
+        bootstrap_weights(1_000_000, 100_000, 0)
+    assert bootstrap_weights(100, 10, 0).shape == (100, 10)
