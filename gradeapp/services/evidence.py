@@ -21,7 +21,7 @@ from gradeapp.db.store import Store
 from gradeapp.errors import GradeappError
 from gradeapp.io.evidence_report import evidence_section
 from gradeapp.io.tables import write_csv
-from gradeapp.services.package_types import PACKAGE_READ_SECONDS, refuse
+from gradeapp.services.package_types import PACKAGE_READ_SECONDS, check_evidence_types, refuse
 
 if TYPE_CHECKING:
     import numpy as np
@@ -242,6 +242,7 @@ def merge_package_evidence(
         raise refuse(Path(package), f"{exc}: a crafted file?") from None
     finally:
         conn.close()
+    check_evidence_types(Path(package), current + removed)
 
     def row(mark: dict) -> dict:
         keys = ("criterion", "run", "start_char", "end_char", "quote", "created")

@@ -77,6 +77,12 @@ _FINGERPRINT_FIELDS = {
     "topic": (_text, "text"),
     "skills": (lambda v: isinstance(v, list) and all(_text(s) for s in v), "a list of skill names"),
 }
+_OFFSET = 2**31 - 1  # a character offset into a generation's text
+_EVIDENCE_FIELDS = {name: _VERDICT_FIELDS[name] for name in ("uid", "criterion", "run", "created")} | {
+    "start_char": (lambda v: v is None or _whole(0, _OFFSET)(v), "a character offset or empty"),
+    "end_char": (lambda v: v is None or _whole(0, _OFFSET)(v), "a character offset or empty"),
+    "quote": (_text, f"text of at most {MAX_TEXT:,} characters"),
+}
 # A verdict's status says whether it holds a value: 'ok' needs 0 or 1, 'retracted' has none.
 _STATUS_VALUE = {"ok": (0, 1), "retracted": (None,)}
 
@@ -113,3 +119,13 @@ def _check_rows(
                 shown = repr(row.get(name))
                 shown = shown if len(shown) <= 40 else f"{shown[:37]}..."
                 raise refuse(path, f"{what} {number}: {name} {shown} is not {expected}")
+
+
+def check_evidence_types(path: Path, marks: list[dict[str, Any]]) -> None:
+    """Refuse a package's evidence marks (evidence_store.package_marks) any of whose values is mistyped."""
+    _check_rows(path, "evidence mark", marks, _EVIDENCE_FIELDS)
+    for number, mark in enumerate(marks, 1):
+        if (mark["start_char"] is None) != (mark["end_char"] is None) or (
+            mark["start_char"] is not None and mark["end_char"] < mark["start_char"]
+        ):
+            raise refuse(path, f"evidence mark {number}: its span {mark['start_char']}..{mark['end_char']}")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gradeapp.core.rubric import TOPIC
 from gradeapp.db import open_project
 from gradeapp.services import evidence
+from gradeapp.services.package_types import PackageRefused
 from gradeapp.services.team import assign, merge_packages
 
 
@@ -41,3 +44,21 @@ def test_package_marks_and_removals_merge_exactly_once(copy_demo, tmp_path):
     with open_project(main) as store:
         [removal] = merge_packages(store, [package])
     assert removal["evidence_added"] == 1 and _current(main, uid) == []
+
+
+def test_a_package_mark_of_the_wrong_type_is_refused_and_nothing_is_merged(copy_demo, tmp_path):
+    main = copy_demo(tmp_path / "main.gradeapp")
+    with open_project(main) as store:
+        package = Path(
+            assign(store, ["ann"], tmp_path / "packages", overlap=0.0, use_all=True)["packages"][0]["path"]
+        )
+    with open_project(package, create=False) as pkg:
+        gid, uid, _text = pkg.execute("SELECT id, uid, text FROM generations ORDER BY id LIMIT 1").fetchone()
+        evidence.mark_evidence(pkg, pkg.grader_id("human", "ann"), gid, TOPIC, 0, 5)
+        pkg.execute("UPDATE evidence SET quote = zeroblob(10)")  # a crafted file: bytes where words belong
+    with open_project(main) as store:
+        before = store.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+        with pytest.raises(PackageRefused, match="evidence mark 1: quote"):
+            merge_packages(store, [package])
+        assert store.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == before
+    assert _current(main, uid) == []
