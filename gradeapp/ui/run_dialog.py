@@ -37,6 +37,7 @@ from gradeapp.llm.local_server import bundled_model_path, serve_local, server_in
 from gradeapp.services.project import open_existing
 
 LOCAL_IN_FLIGHT = 2  # the local server has one slot: a second request keeps it busy
+_RUNNING: set[QThread] = set()  # runs still going, kept alive until they finish
 
 
 class RunThread(QThread):
@@ -150,6 +151,7 @@ class RunDialog(QDialog):
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=10)
         self.concurrency = QSpinBox(minimum=1, maximum=512, value=8)
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.1, value=0.7)
+        self.max_tokens = QSpinBox(minimum=1, maximum=2**31 - 1, value=1024)
 
         layout = QVBoxLayout(self)
         layout.addLayout(self._form())
@@ -164,6 +166,7 @@ class RunDialog(QDialog):
             ("API key variable", self.key_env), ("Judge runs per text", self.runs), ("k values", self.ks),
             ("Combinations per k", self.combinations), ("Rounds per combination", self.rounds),
             ("Seed", self.seed), ("Calls at once", self.concurrency), ("Temperature", self.temperature),
+            ("Max tokens per reply", self.max_tokens),
         ]  # fmt: skip
         for label, widget in rows:
             form.addRow(label, widget)
@@ -209,6 +212,7 @@ class RunDialog(QDialog):
             key_env=self.key_env.text().strip() or DEFAULT_KEY_ENV,
             temperature=self.temperature.value(),
             concurrency=self.concurrency.value(),
+            max_tokens=self.max_tokens.value(),
         )
 
     def start(self) -> None:
@@ -242,6 +246,9 @@ class RunDialog(QDialog):
         self.thread.total_known.connect(self._on_thread_total_known)
         self.thread.progressed.connect(self._on_thread_progressed)
         self.thread.run_finished.connect(self._on_thread_finished)
+        # a QThread destroyed while it runs aborts the process: the run outlives a closed dialog
+        _RUNNING.add(self.thread)
+        self.thread.finished.connect(lambda thread=self.thread: _RUNNING.discard(thread))
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.thread.start()

@@ -115,8 +115,9 @@ def test_local_model_run_from_the_dialog(qtbot, tmp_path, local_server):
     qtbot.keyClicks(dialog.ks, "2")
     dialog.combinations.setValue(1)
     dialog.rounds.setValue(1)
+    dialog.max_tokens.setValue(48)  # two short turns: bounded in time on a loaded machine
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=300000)
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=600000)
     assert dialog.outcome == "done", dialog.status.text()
     student = local_server.model.name
     assert count(path, f"SELECT COUNT(*) FROM generations WHERE student = '{student}'") == 1
