@@ -34,7 +34,18 @@ def refuse(path: Path, message: str) -> PackageRefused:
 
 
 def _text(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= MAX_TEXT
+    return isinstance(value, str) and len(value) <= MAX_TEXT and _encodes(value)
+
+
+def _encodes(value: str) -> bool:
+    """Return whether text can be stored as UTF-8 (a lone surrogate cannot)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _optional_text(value: Any) -> bool:
