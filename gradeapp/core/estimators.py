@@ -253,6 +253,40 @@ def small_sample_floor(y: np.ndarray, design: Design) -> float:
     return float(np.sum(share**2 * fpc * extra / n_h))
 
 
+PSEUDO_ERRORS = 1  # pseudo-errors of each sign the PPI++ residual floor adds (Laplace's rule of succession)
+
+
+def judge_error_floor(design: Design) -> float:
+    """Return the least variance PPI++ gives the Hajek mean of its residual y - lam * yhat.
+
+    Where the judge is rarely wrong, the residual is 0 on almost every audited item and a small audit often
+    holds none of its errors: its estimated variance is then near 0 although the judge's error rate, which
+    the residual's mean estimates, is known only to within what a handful of labels can tell (with no error
+    in 20 labels it may still be 14%). A deterministic judge (one run, or runs at temperature 0) made PPI++
+    cover 88-90% at 20 labels a cell and 91-93% at 40. As the plus-four rule does for a rate, the residual
+    is taken as a rate of errors with PSEUDO_ERRORS pseudo-errors of each sign added: its variance is at
+    least p (1 - p)/n_eff with p = PSEUDO_ERRORS/(n_eff + 2 PSEUDO_ERRORS), n_eff = (sum w)^2/sum w^2 the
+    audit's effective size, times 1 - n/sum(w) where the finite-population correction applies. This is a
+    floor, not an addition: an audit that shows the judge's errors has a residual variance above it, and it
+    falls as 1/n_eff^2 (docs/audit.md: small audits).
+
+    Parameters
+    ----------
+    design : the audited items' inclusion probabilities and strata.
+    """
+    if len(design.prob) == 0:
+        return 0.0
+    w = design.w
+    fpc = max(0.0, 1.0 - len(w) / float(np.sum(w))) if design.fpc else 1.0
+    return error_rate_floor(float(np.sum(w) ** 2 / np.sum(w * w)), fpc)
+
+
+def error_rate_floor(n_eff: float, fpc: float = 1.0) -> float:
+    """Return judge_error_floor's variance for an audit of effective size n_eff (> 0) and correction fpc."""
+    p = PSEUDO_ERRORS / (n_eff + 2 * PSEUDO_ERRORS)
+    return p * (1 - p) / n_eff * fpc
+
+
 def hajek_mean(y: np.ndarray, design: Design) -> tuple[float, float]:
     """Return (estimate, variance) of the Hajek mean sum(w y)/sum(w) under the design (NaN if empty).
 
@@ -282,8 +316,9 @@ def ppi_ipw(
     theta = mean_pool(lam * yhat) + sum_a w (y - lam * yhat) / sum_a w (Zrnic & Candes 2024, "Active
     statistical inference", with Hajek weights w = 1/pi): the judge's scores are known for every item of
     the pool, so only the audit's residual y - lam * yhat varies with the draw, and its variance is the
-    design variance of the Hajek mean (stratified, finite-population corrected above 5%). lam minimises
-    that variance (power tuning) and is clipped to [0, 1]; lam = 0 is the audit alone.
+    design variance of the Hajek mean (stratified, finite-population corrected above 5%), with the
+    small-sample floor of y and at least judge_error_floor. lam minimises that variance (power tuning)
+    and is clipped to [0, 1]; lam = 0 is the audit alone.
 
     Parameters
     ----------
@@ -311,7 +346,8 @@ def ppi_ipw(
     if lam is None:
         lam = 0.0 if not vhh > 0 else float(np.clip(vyh / vhh, 0.0, 1.0))
     est = float(lam * np.mean(yhat_pool) + np.sum(w * (y - lam * yhat)) / sw)
-    se = math.sqrt(max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0) + small_sample_floor(y, design))
+    var = max(vyy - 2 * lam * vyh + lam * lam * vhh, 0.0) + small_sample_floor(y, design)
+    se = math.sqrt(max(var, judge_error_floor(design)))
     z = design_quantile(confidence, design, extra=1 if tuned else 0)
     return PPIResult(est, est - z * se, est + z * se, float(lam), se)
 
