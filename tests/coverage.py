@@ -57,6 +57,8 @@ class Scenario:
     skill_spread: float = 1.0
     hard_share: float = 0.0  # share of generations where the runs disagree (tests/simulate.py)
     hard_error: float = 0.3  # there, each run errs on each point with this probability
+    leniency: float = 0.0  # the judge's specificity falls by this much per k above 2 (tests/simulate.py)
+    runs: int = 3  # the judge's runs per generation (1: a deterministic judge, soft score 0 or 1)
 
 
 SCENARIOS = (
@@ -66,6 +68,12 @@ SCENARIOS = (
     # the issue's case for the active design: the runs split on about a fifth of the generations, where the
     # judge errs often, and agree elsewhere, where it is nearly always right
     Scenario("split judge", 0.995, 0.99, hard_share=0.2),
+    # issue 20's independent study: a judge that grows more lenient with k (specificity 0.92 at k = 2 down
+    # to 0.68 at k = 5), so its bias changes from cell to cell
+    Scenario("lenient judge", 0.9, 0.92, leniency=0.08),
+    # one run (or runs at temperature 0, which agree): the judge's score is 0 or 1 and its rare errors are
+    # all the residual PPI++ has (judge_error_floor)
+    Scenario("one-run judge", 0.95, 0.92, runs=1),
 )
 
 
@@ -86,6 +94,8 @@ def build(scenario: Scenario, path: Path, seed: int) -> Path:
         skill_spread=scenario.skill_spread,
         hard_share=scenario.hard_share,
         hard_error=scenario.hard_error,
+        leniency=scenario.leniency,
+        runs=scenario.runs,
         seed=seed,
     )
     return path
@@ -147,10 +157,11 @@ def run_scenario(
                 if check_path and rep == 0:
                     _assert_same_as_compute_stats(store, rates)
                 rates = rates[rates["estimator"].isin(SHOWN)].merge(truth, on=["student", "k", "metric"])
-                out.append(rates.assign(design=design, rep=rep, scenario=str(path.stem)))
+                out.append(rates.assign(design=design, rep=rep, scenario=str(path.stem), n=n))
     cols = [
         "scenario",
         "design",
+        "n",
         "rep",
         "student",
         "k",
@@ -184,13 +195,14 @@ def scored(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Return per estimator x design x metric: audits, blank share, bias, MC s.e., coverage, half-widths.
+    """Return per estimator x design x n x metric: audits, blank share, bias, MC s.e., coverage, half-widths.
 
-    rel_half_width is the mean half-width over that of human_only on the same audits. meets: coverage
-    >= 93% and |bias| < MC s.e. + 0.005 (over the audits where the estimator gave an estimate).
+    n is the audit's size per cell. rel_half_width is the mean half-width over that of human_only on the
+    same audits. meets: coverage >= 93% and |bias| < MC s.e. + 0.005 (over the audits where the estimator
+    gave an estimate).
     """
     r = scored(results).assign(blank=results["estimate"].isna())
-    keys = ["estimator", "design", "metric"]
+    keys = ["estimator", "design", "n", "metric"]
     shown = r[~r["blank"]]
     g = shown.groupby(keys)
     table = pd.DataFrame(
@@ -205,7 +217,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     )
     people = table.xs("human_only", level="estimator")["half_width"]
     table["rel_half_width"] = [
-        row.half_width / people.get((d, m), math.nan) for (_, d, m), row in table.iterrows()
+        row.half_width / people.get(key[1:], math.nan) for key, row in table.iterrows()
     ]
     table["meets"] = (table["coverage"] >= 0.93) & (table["bias"].abs() < table["mc_se"] + 0.005)
     order = {e: i for i, e in enumerate(SHOWN)}
@@ -213,19 +225,20 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     table["o"] = table["estimator"].map(order)
     designs = {d: i for i, d in enumerate(DESIGNS)}
     table["d"] = table["design"].map(designs)
-    return table.sort_values(["d", "metric", "o"]).drop(columns=["o", "d"]).reset_index(drop=True)
+    table = table.sort_values(["d", "n", "metric", "o"]).drop(columns=["o", "d"])
+    return table.reset_index(drop=True)
 
 
 def active_against_uniform(results: pd.DataFrame, baseline: str = "uniform-per-cell") -> pd.DataFrame:
     """Return PPI++ under the active design beside PPI++ under `baseline` on the same pools, per metric.
 
-    One row per pool x metric: the mean number of human labels per cell under each design, coverage and
+    One row per pool x n x metric: the mean number of human labels per cell under each design, coverage and
     mean half-width under each, and `width_ratio` = active half-width / baseline half-width (the active
     design draws the same number of labels as the baseline in expectation).
     """
     r = results[(results["estimator"] == "ppi++") & results["design"].isin(["active", baseline])]
     r = scored(r[r["estimate"].notna()])
-    g = r.groupby(["scenario", "metric", "design"])
+    g = r.groupby(["scenario", "n", "metric", "design"])
     wide = pd.DataFrame(
         {"labels": g["n_audited"].mean(), "coverage": g["cover"].mean(), "half_width": g["half"].mean()}
     ).unstack("design")

@@ -53,6 +53,7 @@ def simulate_project(
     judge_cost: dict[str, float] | None = None,
     hard_share: float = 0.0,
     hard_error: float = 0.4,
+    leniency: float = 0.0,
 ) -> Simulation:
     """Create a simulated project at path (which must not exist); return its path and the truth.
 
@@ -61,7 +62,9 @@ def simulate_project(
     hard_share > 0: that share of generations is hard, where every run errs on every point with probability
     hard_error independently (the runs disagree); on the other generations the runs repeat one draw.
     skill_spread: skills of several difficulties: each skill's pass rate is the cell's moved by a uniform
-    offset in [-skill_spread, skill_spread] on the logit scale. grade_all: person A grades (and submits)
+    offset in [-skill_spread, skill_spread] on the logit scale. leniency: the judge grows more lenient with
+    k, its specificity falling by this much per k above the smallest (a lenient judge passes more of the
+    harder texts than people do). grade_all: person A grades (and submits)
     every generation, not only the drawn ones (the coverage study draws many audits from one pool).
     """
     from gradeapp.services.audit import draw_audit
@@ -153,7 +156,7 @@ def simulate_project(
                 shared = rng.random(len(truth)) if hard_share else None
                 for run in range(1, runs + 1):
                     u = rng.random(len(truth)) if not hard_share else shared
-                    said = np.where(truth == 1, u < sens, u >= spec).astype(int)
+                    said = np.where(truth == 1, u < sens, u >= spec - leniency * (ks_a - min(ks))).astype(int)
                     if hard_share:
                         err = rng.random(len(truth)) < hard_error
                         said = np.where(hard_long, np.where(err, 1 - truth, truth), said)
