@@ -257,6 +257,6 @@ def test_the_error_floor_binds_only_where_the_audit_shows_no_errors():
     said[:4], said[-4:] = 0.0, 1.0
     wrong = ppi_ipw(agree, said, np.tile(said, 10), design)
     assert wrong.se**2 > 3 * floor
-    # unequal weights: the effective size (sum w)^2 / sum w^2 sets it, so it is at least the equal-weight one
+    # unequal weights: the pseudo-errors sit at the audit's mean weight, so n and the correction 1 - n/sum(w)
     unequal = Design(np.where(np.arange(40) < 20, 0.05, 0.2), np.full(40, "cell"))
-    assert judge_error_floor(unequal) > error_rate_floor(40, 1 - 40 / np.sum(unequal.w))
+    assert judge_error_floor(unequal) == pytest.approx(p * (1 - p) / 40 * (1 - 40 / np.sum(unequal.w)))
