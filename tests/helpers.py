@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,3 +51,19 @@ def readonly_mount(source: Path, target: Path) -> Iterator[Path]:
         # lazy when something (a window not yet collected) still holds a file: never leave a mount behind
         if subprocess.run(["umount", str(target)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@contextlib.contextmanager
+def children_take_ctrl_c():
+    """Start child processes with SIGINT handled, even when this test run itself ignores it.
+
+    A shell starts a background job (`python -m pytest ... &`) with SIGINT ignored; exec keeps an
+    ignored signal ignored and Python then installs no KeyboardInterrupt handler, so the judge never
+    saw the test's Ctrl+C and the test timed out in background (full-suite) runs. A handled signal is
+    reset to the default on exec, so the child gets Python's own Ctrl+C handling.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from gradeapp.errors import EnvironmentFailure, GradeappError, ProjectError
 LOCK_TIMEOUT_ENV = "GRADEAPP_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a writer waits for a busy project before it gives up
 NOTICE_AFTER = 1.0  # seconds of waiting before the one-line notice
+WAIT_SLICE_MS = 250  # a long wait for the write lock is many short ones, so that Ctrl+C stops it at once
 BUSY_TIMEOUT_MS = int(DEFAULT_LOCK_TIMEOUT * 1000)
 
 
@@ -244,7 +246,9 @@ def begin_immediate(conn: sqlite3.Connection, notify: Callable[[str], None] | No
     """Start a write transaction, waiting for a busy project: a notice after a second, then up to the limit.
 
     The limit is the connection's busy_timeout (GRADEAPP_LOCK_TIMEOUT when opened); a patient caller
-    (a long job that must not lose its work) keeps waiting past it, with a notice each time.
+    (a long job that must not lose its work) keeps waiting past it, with a notice each time. After the
+    first second the wait is taken in slices of WAIT_SLICE_MS: SQLite's own busy wait does not return to
+    Python, so a Ctrl+C during one wait of the whole limit was only seen when the limit ran out.
     """
     limit_ms = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     first_ms = min(limit_ms, int(NOTICE_AFTER * 1000))
@@ -256,19 +260,25 @@ def begin_immediate(conn: sqlite3.Connection, notify: Callable[[str], None] | No
         except sqlite3.OperationalError as exc:
             if not is_busy(exc) or limit_ms <= first_ms:
                 raise
-        conn.execute(f"PRAGMA busy_timeout = {limit_ms - first_ms}")
+        conn.execute(f"PRAGMA busy_timeout = {min(WAIT_SLICE_MS, limit_ms - first_ms)}")
         while True:
             if notify:
                 notify(
                     "gradeapp: the project is busy (another program is writing to it); waiting up to "
                     f"{limit_ms / 1000:g} s ({LOCK_TIMEOUT_ENV} sets the limit)"
                 )
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not (patient and is_busy(exc)):
-                    raise
+            deadline = time.monotonic() + (limit_ms - first_ms) / 1000
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        if not patient:
+                            raise
+                        break
     finally:
         conn.execute(f"PRAGMA busy_timeout = {limit_ms}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from gradeapp.db import open_project
 from gradeapp.services.team import assign
 from tests.fakeopenai import SKILLS, TOPICS, make_project
+from tests.helpers import children_take_ctrl_c
 
 HOLDER = """
 import sqlite3, sys
@@ -174,6 +176,32 @@ def test_a_writer_gives_up_after_the_configured_limit_with_one_line_and_exit_1(t
     lines = [line for line in child.err.splitlines() if line.startswith("gradeapp: error")]
     assert len(lines) == 1 and "busy" in lines[0] and "GRADEAPP_LOCK_TIMEOUT" in lines[0]
     assert "Traceback" not in child.err
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == before
+
+
+def test_ctrl_c_while_waiting_for_a_busy_project_stops_at_once_and_changes_nothing(tmp_path):
+    # SQLite's busy wait does not return to Python: one wait of the whole limit (600 s here) kept a
+    # Ctrl+C unseen until the limit ran out. The wait is now taken in short slices.
+    path = make_project(tmp_path / "p.gradeapp", n_generations=3, k=2)
+    before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+    holder = _hold(path)
+    try:
+        with children_take_ctrl_c():
+            child = Child(
+                ["grade", "test-0", "--set", "topic=1", "--annotator", "bob", "--project", str(path)],
+                _env(GRADEAPP_LOCK_TIMEOUT="600"),
+            )
+        try:
+            assert child.said.wait(timeout=120) and "the project is busy" in child.err
+            child.proc.send_signal(signal.SIGINT)
+            child.proc.wait(timeout=120)  # only stops a broken run: the lock limit is 600 s
+            code, _ = child.finish()
+        finally:
+            if child.proc.poll() is None:
+                child.proc.kill()
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert code == 130 and "gradeapp: interrupted" in child.err and "Traceback" not in child.err
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == before
 
 

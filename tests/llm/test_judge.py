@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -23,6 +22,7 @@ from gradeapp.llm.client import Endpoint
 from gradeapp.llm.jobs import process_owner
 from gradeapp.llm.judge import run_judge
 from tests.fakeopenai import make_project
+from tests.helpers import children_take_ctrl_c
 from tests.helpers import find_reference as reference_dir
 
 KEY = "sk-test-LEAKCHECK-123"
@@ -184,22 +184,6 @@ def _cli(path: Path, server, *extra: str, env=None, **kw):
     return cmd, env
 
 
-@contextlib.contextmanager
-def _children_take_ctrl_c():
-    """Start child processes with SIGINT handled, even when this test run itself ignores it.
-
-    A shell starts a background job (`python -m pytest ... &`) with SIGINT ignored; exec keeps an
-    ignored signal ignored and Python then installs no KeyboardInterrupt handler, so the judge never
-    saw the test's Ctrl+C and the test timed out in background (full-suite) runs. A handled signal is
-    reset to the default on exec, so the child gets Python's own Ctrl+C handling.
-    """
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _wait_for_replies(path: Path, at_least: int, proc: subprocess.Popen, timeout: float = 120.0) -> int:
     """Poll the project until it holds at_least replies (the timeout only stops a broken run)."""
     deadline = time.monotonic() + timeout
@@ -288,7 +272,7 @@ def test_ctrl_c_keeps_finished_calls_and_exits_130(tmp_path, fake_openai):
     path = make_project(tmp_path / "p.gradeapp", n_generations=40, k=2)
     fake_openai.hold_after(8)  # the 9th call and later wait: Ctrl+C comes while 4 are in flight
     cmd, env = _cli(path, fake_openai, "--concurrency", "4")
-    with _children_take_ctrl_c():
+    with children_take_ctrl_c():
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_replies(path, 8, proc)
