@@ -263,7 +263,7 @@ def judge_error_floor(design: Design) -> float:
     holds none of its errors: its estimated variance is then near 0 although the judge's error rate, which
     the residual's mean estimates, is known only to within what a handful of labels can tell (with no error
     in 20 labels it may still be 14%). A deterministic judge (one run, or runs at temperature 0) made PPI++
-    cover 88-90% at 20 labels a cell and 91-93% at 40. As the plus-four rule does for a rate, the residual
+    cover 88-90% at 20 labels a cell and 91-93% at 40. As the plus-two rule does for a rate, the residual
     is taken as a rate of errors with PSEUDO_ERRORS pseudo-errors of each sign added at the audit's mean
     weight: its variance is at least p (1 - p)/n with p = PSEUDO_ERRORS/(n + 2 PSEUDO_ERRORS) for n audited
     items, times 1 - n/sum(w) where the finite-population correction applies. This is a floor, not an
