@@ -23,11 +23,11 @@ from gradeapp.db.connection import (
     LOCK_TIMEOUT_ENV,
     ProjectDamaged,
     ProjectInUse,
-    is_damaged,
     lock_timeout,
     open_readonly,
     set_file_identity,
 )
+from gradeapp.db.integrity import quick_check_result
 from gradeapp.errors import GradeappError
 from gradeapp.paths import data_dir, file_slug
 
@@ -152,7 +152,7 @@ def write_backup(conn: sqlite3.Connection, project: str | Path, reason: str) -> 
     try:
         copy_database(conn, partial, "DELETE")  # a backup is a single self-contained file: no -wal beside it
         partial.chmod(mode)
-        result = check_copy(partial)
+        result = quick_check_result(partial, own_copy=True)
         if result != "ok":
             raise BackupDamaged(
                 f"{project}: its backup copy failed quick_check ({result}) and was discarded; the project "
@@ -195,21 +195,6 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def check_copy(path: Path) -> str:
-    """Return what PRAGMA quick_check says of a copy of our own (no other connection has it open)."""
-    try:
-        conn = sqlite3.connect(str(path))
-        try:
-            result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        if not is_damaged(exc):
-            raise
-        result = str(exc)
-    return " ".join(result.split())[:200]
-
-
 def copy_database(conn: sqlite3.Connection, dest: Path, journal_mode: str) -> None:
     """Copy conn's database into a new file at dest (SQLite's backup API), in journal mode DELETE or WAL."""
     if journal_mode not in ("DELETE", "WAL"):
@@ -235,7 +220,7 @@ def stage_restore(backup: Path, staging: Path, mode: int) -> str:
         set_file_identity(conn)  # open writers of the project find another file and stop
     finally:
         conn.close()
-    return check_copy(staging)
+    return quick_check_result(staging, own_copy=True)
 
 
 def copy_into_live(staging: Path, project: Path) -> None:

@@ -67,10 +67,14 @@ def check_structure(path: Path) -> None:
         raise ProjectDamaged(f"{path}: the file is damaged ({found}); {_restore_hint(path)}")
 
 
-def quick_check_result(path: Path) -> str:
-    """Return what PRAGMA quick_check says of a file (read-only): 'ok' or the damage, on one line."""
+def quick_check_result(path: Path, *, own_copy: bool = False) -> str:
+    """Return what PRAGMA quick_check says of a file: 'ok' or the damage, on one line.
+
+    The file is opened read-only, or with a plain connection for a copy of our own (own_copy: a backup or
+    restore copy this process wrote, which no other connection has open).
+    """
     try:
-        conn = open_readonly(path)
+        conn = sqlite3.connect(str(path)) if own_copy else open_readonly(path)
         try:
             result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         finally:
