@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +69,32 @@ def children_take_ctrl_c():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_write_lock(path: Path) -> subprocess.Popen:
+    """Start another process that holds SQLite's write lock on path (as a large import does) until a line
+    is written to its stdin (`holder.communicate("\\n")`); return once it holds the lock."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def count(path: Path, sql: str) -> int:
+    """Return the single number a query gives on a project file (its own short connection)."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()

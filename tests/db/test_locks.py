@@ -19,16 +19,7 @@ from pathlib import Path
 from gradeapp.db import open_project
 from gradeapp.services.team import assign
 from tests.fakeopenai import SKILLS, TOPICS, make_project
-from tests.helpers import children_take_ctrl_c
-
-HOLDER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-sys.stdin.readline()
-conn.execute("COMMIT")
-"""
+from tests.helpers import children_take_ctrl_c, hold_write_lock
 
 
 class Child:
@@ -65,14 +56,6 @@ def _env(**extra: str) -> dict[str, str]:
     return dict(os.environ, OPENAI_API_KEY="sk-test-lock-123456", PYTHONUNBUFFERED="1", **extra)
 
 
-def _hold(path: Path) -> subprocess.Popen:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def _big_generations(path: Path, n: int) -> Path:
     names = [s["name"] for s in SKILLS]
     with open(path, "w", encoding="utf-8") as fh:
@@ -106,7 +89,7 @@ def test_judge_grading_import_and_merge_wait_for_a_held_lock_and_finish_whole(tm
     assert graded.returncode == 0, graded.stderr
     big = _big_generations(tmp_path / "big.jsonl", 3000)
 
-    holder = _hold(path)
+    holder = hold_write_lock(path)
     try:
         children = {
             "judge": Child(
@@ -163,7 +146,7 @@ def test_judge_grading_import_and_merge_wait_for_a_held_lock_and_finish_whole(tm
 def test_a_writer_gives_up_after_the_configured_limit_with_one_line_and_exit_1(tmp_path):
     path = make_project(tmp_path / "p.gradeapp", n_generations=3, k=2)
     before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
-    holder = _hold(path)
+    holder = hold_write_lock(path)
     try:
         child = Child(
             ["grade", "test-0", "--set", "topic=1", "--annotator", "bob", "--project", str(path)],
@@ -184,7 +167,7 @@ def test_ctrl_c_while_waiting_for_a_busy_project_stops_at_once_and_changes_nothi
     # Ctrl+C unseen until the limit ran out. The wait is now taken in short slices.
     path = make_project(tmp_path / "p.gradeapp", n_generations=3, k=2)
     before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
-    holder = _hold(path)
+    holder = hold_write_lock(path)
     try:
         with children_take_ctrl_c():
             child = Child(

@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +18,7 @@ from gradeapp.db import open_project
 from gradeapp.db.connection import ProjectReplaced
 from gradeapp.services.backup import restore, snapshot
 from tests.fakeopenai import make_project
-
-HOLDER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-sys.stdin.readline()
-conn.execute("ROLLBACK")
-"""
+from tests.helpers import count, hold_write_lock
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -37,14 +28,6 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
         text=True,
         env={**os.environ, "OPENAI_API_KEY": "sk-test-whole-1234", **env},
     )
-
-
-def count(path: Path, sql: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_a_restore_during_a_judge_run_stops_the_judge_instead_of_reporting_rows_stored(tmp_path, fake_openai):
@@ -102,11 +85,8 @@ def test_a_restore_refuses_in_one_line_while_another_process_keeps_the_project_b
     with open_project(path) as store:
         snapshot(store, "first")
         store.add_topics(["Kites"])
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    holder = hold_write_lock(path)
     try:
-        assert holder.stdout.readline().strip() == "held"
         done = cli("backup", "restore", "latest", "--project", str(path), GRADEAPP_LOCK_TIMEOUT="0.5")
     finally:
         holder.communicate("\n", timeout=30)

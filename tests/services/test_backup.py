@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from gradeapp.db.backup import list_backups
 from gradeapp.errors import GradeappError
 from gradeapp.services.backup import ROLLING_INTERVAL, restore, rolling, rolling_in_background, snapshot
 from gradeapp.services.demo import build_demo
+from tests.helpers import count
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -35,14 +35,6 @@ def demo_file(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(demo_file, tmp_path) -> Path:
     return Path(shutil.copyfile(demo_file, tmp_path / "p.gradeapp"))
-
-
-def count(path: Path, sql: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_rolling_backup_at_most_once_per_interval(project):
