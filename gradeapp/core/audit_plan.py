@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from gradeapp.core.calibration import calibration_inputs
-from gradeapp.core.estimators import FPC_SHARE, error_rate_floor, z_value
+from gradeapp.core.estimators import Design, judge_error_floor, z_value
 
 
 def plan_audit(
@@ -84,4 +84,4 @@ def _plan_cell(y: np.ndarray, soft: np.ndarray, pool: int, target: float, z: flo
 
 def _floor(n: int, pool: int) -> float:
     """Return PPI++'s least variance for n audited of a cell of `pool` (a simple random sample)."""
-    return error_rate_floor(n, 1 - n / pool if n / pool > FPC_SHARE else 1.0)
+    return judge_error_floor(Design(np.full(n, n / pool), np.zeros(n, dtype=int)))
